@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/** EC2 instance states, as DescribeInstances reports them. */
+export const INSTANCE_STATES = [
+  'pending',
+  'running',
+  'stopping',
+  'stopped',
+  'shutting-down',
+  'terminated',
+] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+export const HEALTH_VALUES = ['ok', 'impaired', 'unknown'] as const;
+export type Health = (typeof HEALTH_VALUES)[number];
+
+const instanceIdSchema = z
+  .string()
+  .regex(/^i-[0-9a-f]{8,17}$/, { error: 'expected an EC2 instance id such as "i-0123456789abcdef0"' });
+
+export const instanceSchema = z.strictObject({
+  id: instanceIdSchema,
+  service: z.string().min(1, { error: 'expected a non-empty service name' }),
+  zone: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: 'expected an availability zone such as "us-east-1a"' }),
+  cell: z.string().min(1).optional(),
+  state: z.enum(INSTANCE_STATES),
+  health: z.enum(HEALTH_VALUES),
+  tags: z.record(z.string(), z.string()).default({}),
+});
+
+export type Instance = z.infer<typeof instanceSchema>;
+
+export const fleetSchema = z
+  .strictObject({ instances: z.array(instanceSchema) })
+  .superRefine((fleet, ctx) => {
+    const seen = new Map<string, number>();
+    fleet.instances.forEach((instance, index) => {
+      const first = seen.get(instance.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instances', index, 'id'],
+          message: `duplicate instance id (first seen at instances[${first}])`,
+        });
+      } else {
+        seen.set(instance.id, index);
+      }
+    });
+  });
+
+export type Fleet = z.infer<typeof fleetSchema>;
+
+/**
+ * An instance is unavailable when it cannot serve: not running, or running but impaired.
+ * Unavailable instances already spend their service's disruption budget.
+ */
+export function isUnavailable(instance: Pick<Instance, 'state' | 'health'>): boolean {
+  return instance.state !== 'running' || instance.health === 'impaired';
+}
