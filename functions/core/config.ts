@@ -36,7 +36,7 @@ type Path = ReadonlyArray<PropertyKey>;
 interface ParsedText {
   readonly data: unknown;
   /** Finds the line and column of a field path, where the format keeps positions. */
-  readonly locate: (path: Path) => { line: number; column: number } | undefined;
+  readonly locate: (path: Path, at?: 'key' | 'value') => { line: number; column: number } | undefined;
 }
 
 /** The three configuration files: a fleet inventory, the services' budgets, a change spec. */
@@ -65,9 +65,9 @@ function parseText(text: string, source: string): ParsedText {
       // JSON.parse is an order of magnitude faster than a YAML parser on a 100k-instance inventory.
       return { data: JSON.parse(text), locate: () => undefined };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
       const at = /position (\d+)/.exec(message);
-      const pos = at ? lineAndColumn(text, Number(at[1])) : undefined;
+      const pos = at ? lineAndColumn(text, Number(at[1])) : yamlErrorPosition(text);
       throw new InputError(source, [
         { path: '', expected: 'valid JSON', found: `a syntax error (${message})`, ...pos },
       ]);
@@ -90,9 +90,17 @@ function parseText(text: string, source: string): ParsedText {
       }),
     );
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // Unresolvable aliases and alias bombs surface only here.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InputError(source, [{ path: '', expected: 'valid YAML', found: `an error (${message})` }]);
+  }
   return {
-    data: doc.toJS({ maxAliasCount: 100 }),
-    locate(path) {
+    data,
+    locate(path, at = 'value') {
       // Walk down as far as the path exists, so a missing field points at its parent.
       let node: unknown = doc.contents;
       let located: { line: number; column: number } | undefined;
@@ -107,7 +115,7 @@ function parseText(text: string, source: string): ParsedText {
         if (isMap(node)) {
           const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
           if (!pair) break;
-          node = pair.value ?? pair.key;
+          node = at === 'key' && depth === path.length - 1 ? pair.key : (pair.value ?? pair.key);
         } else if (isSeq(node) && typeof key === 'number') {
           node = node.items[key];
         } else {
@@ -117,6 +125,16 @@ function parseText(text: string, source: string): ParsedText {
       return located;
     },
   };
+}
+
+/** Node 20's JSON.parse does not always say where; YAML, a superset of JSON, does. */
+function yamlErrorPosition(text: string): { line: number; column: number } | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const first = doc.errors[0];
+  if (!first) return undefined;
+  const pos = lineCounter.linePos(first.pos[0]);
+  return { line: pos.line, column: pos.col };
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
@@ -163,7 +181,7 @@ function toProblem(issue: z.core.$ZodIssue, parsed: ParsedText): InputProblem {
     default:
       expected = issue.message.replace(/^expected /, '');
   }
-  const at = parsed.locate(path);
+  const at = parsed.locate(path, issue.code === 'unrecognized_keys' ? 'key' : 'value');
   return { path: formatPath(path), expected, found, ...at };
 }
 

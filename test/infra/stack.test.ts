@@ -1,0 +1,90 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { FleetOpsStack } from '../../lib/fleetops-stack';
+import { readSettings } from '../../lib/settings';
+
+/** Synthesizes the stack with cdk-nag as a validation plugin: any unacknowledged finding throws. */
+function synth(context: Record<string, unknown> = {}) {
+  const app = new App({ context, outdir: mkdtempSync(join(tmpdir(), 'fleetops-cdk-')) });
+  const stack = new FleetOpsStack(app, 'FleetOps', { settings: readSettings(app) });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const assembly = app.synth();
+  return { stack, template: Template.fromStack(stack), assembly };
+}
+
+describe('FleetOpsStack', () => {
+  const { template, assembly } = synth();
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    // synth() above would have thrown ValidationFailed otherwise; the report says so too.
+    const report = require(join(assembly.directory, 'validation-report.json'));
+    expect(report.pluginReports.flatMap((r: { violations?: unknown[] }) => r.violations ?? [])).toEqual([]);
+  });
+
+  it('keeps fleet state safe: PITR, encryption, TTL, retained with deletion protection', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: true,
+      }),
+    });
+    template.hasOutput('FleetTableName', {});
+  });
+
+  it('destroys the table only when asked to, and rejects unknown settings at synth time', () => {
+    const { template: destroy } = synth({ 'fleetops:removalPolicy': 'destroy' });
+    destroy.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    expect(() => synth({ 'fleetops:removalPolicy': 'keep' })).toThrow(
+      'context fleetops:removalPolicy: expected one of retain, destroy, found "keep"',
+    );
+  });
+
+  it('fails the cdk-nag check when a resource breaks a rule (the check can fail)', () => {
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'fleetops-cdk-')) });
+    const stack = new FleetOpsStack(app, 'FleetOps', { settings: readSettings(app) });
+    const { Table, AttributeType } = require('aws-cdk-lib/aws-dynamodb');
+    new Table(stack, 'Careless', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-DDB3/);
+  });
+
+  it('passes cfn-lint with no errors', () => {
+    const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+    if (cfnLint.status !== 0)
+      throw new Error('cfn-lint is not installed: run `pip install cfn-lint` (see README)');
+    const file = join(mkdtempSync(join(tmpdir(), 'fleetops-lint-')), 'template.json');
+    writeFileSync(file, JSON.stringify(template.toJSON()));
+    // Exit code 0: no errors or warnings (informational findings only).
+    const result = spawnSync('cfn-lint', ['--format', 'parseable', file], { encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('synthesizes from the real app entry offline (npx cdk synth)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'fleetops-synth-'));
+    execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      stdio: 'pipe',
+      env: { ...process.env, CI: 'true' },
+    });
+    const synthesized = require(join(out, 'FleetOps.template.json'));
+    expect(
+      Object.values(synthesized.Resources).some(
+        (r) => (r as { Type: string }).Type === 'AWS::DynamoDB::Table',
+      ),
+    ).toBe(true);
+  });
+});
