@@ -33,6 +33,8 @@ export function formatProblem(source: string, p: InputProblem): string {
 
 type Path = ReadonlyArray<PropertyKey>;
 
+const MAX_PROBLEMS = 20;
+
 interface ParsedText {
   readonly data: unknown;
   /** Finds the line and column of a field path, where the format keeps positions. */
@@ -55,7 +57,15 @@ export function parseChangeSpec(text: string, source: string): ChangeSpec {
 function validate<S extends z.ZodType>(schema: S, parsed: ParsedText, source: string): z.output<S> {
   const result = schema.safeParse(parsed.data);
   if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, 20).map((issue) => toProblem(issue, parsed));
+  const { issues } = result.error;
+  const problems = issues.slice(0, MAX_PROBLEMS).map((issue) => toProblem(issue, parsed));
+  if (issues.length > MAX_PROBLEMS) {
+    problems.push({
+      path: '',
+      expected: 'no more problems',
+      found: `${issues.length - MAX_PROBLEMS} more not shown`,
+    });
+  }
   throw new InputError(source, problems);
 }
 

@@ -199,7 +199,7 @@ export function planChange({ instances, catalog, spec }: PlanInput): Plan {
         isCanary ? 'canary' : 'remaining',
       );
       const kind: WaveKind = isCanary ? 'canary' : containmentOpen ? 'containment' : 'rollout';
-      waves.push({ ...wave, index: waves.length, kind, approvalAfter: null });
+      waves.push({ index: waves.length, kind, ...wave, approvalAfter: null });
       changedSoFar += wave.size;
       largest = Math.max(largest, wave.size);
 

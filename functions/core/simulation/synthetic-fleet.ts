@@ -15,7 +15,8 @@ export interface SyntheticFleetOptions {
 /**
  * A fleet shaped like real ones: service sizes follow a heavy-tailed distribution (a few
  * large services, many small ones), instances spread over zones, a few already unavailable.
- * Budgets are drawn from the common declarations (1, 2, 5%, 10%, 25%; some with a per-zone cap).
+ * Budgets are drawn from common declarations (small services: 1, 2 or 25%; large ones: 5%, 10%
+ * or 20%; half of the services over 200 instances also cap each zone at 5%).
  */
 export function syntheticFleet(options: SyntheticFleetOptions): {
   instances: Instance[];
@@ -36,17 +37,22 @@ export function syntheticFleet(options: SyntheticFleetOptions): {
 
   const instances: Instance[] = [];
   const services: ServicesFile = { services: {} };
-  const budgetChoices = [1, 2, '5%', '10%', '25%'] as const;
+  // Small services declare counts; large ones declare percentages, as operators do.
+  const smallChoices = [1, 2, '25%'] as const;
+  const largeChoices = ['5%', '10%', '20%'] as const;
   let serial = 0;
   sizes.forEach((size, s) => {
     const name = `svc-${String(s).padStart(4, '0')}`;
-    const choice = budgetChoices[Math.floor(random() * budgetChoices.length)];
+    const choices = size > 40 ? largeChoices : smallChoices;
+    const choice = choices[Math.floor(random() * choices.length)];
     services.services[name] = {
       maxUnavailable:
         typeof choice === 'number'
           ? { kind: 'count', value: choice }
           : { kind: 'percent', value: Number.parseFloat(choice) },
-      ...(random() < 0.3 ? { maxUnavailablePerZone: { kind: 'percent' as const, value: 5 } } : {}),
+      ...(size > 200 && random() < 0.5
+        ? { maxUnavailablePerZone: { kind: 'percent' as const, value: 5 } }
+        : {}),
       impact: random() < 0.2 ? { 'set-tag': 'non-disruptive' } : {},
     };
     const offset = Math.floor(random() * zones.length);

@@ -1,0 +1,89 @@
+// `npm run bench`: every benchmark, each case in a fresh process, results as JSON and as the
+// markdown table the README quotes. Medians of several runs on this machine; ratios where a
+// baseline exists. Not a test: these machines are shared and noisy, so nothing here asserts.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+const planCases: Array<[instances: number, services: number, zones: number]> = [
+  [1_000, 100, 3],
+  [10_000, 500, 3],
+  [10_000, 2_000, 6],
+  [100_000, 500, 3],
+  [100_000, 2_000, 6],
+];
+
+interface PlanResult {
+  instances: number;
+  services: number;
+  zones: number;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  serializeMs: number;
+  planBytes: number;
+  heapGrowthMB: number;
+  peakRssMB: number;
+  waves: number;
+  lowerBound: number;
+  planned: number;
+  skipped: number;
+}
+
+function runCase(args: number[]): PlanResult {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'bench/plan-case.ts', ...args.map(String)],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+const plan: PlanResult[] = [];
+for (const [instances, services, zones] of planCases) {
+  process.stderr.write(`plan: ${instances} instances, ${services} services, ${zones} zones… `);
+  const result = runCase([instances, services, zones, RUNS]);
+  process.stderr.write(`${result.medianMs.toFixed(1)} ms\n`);
+  plan.push(result);
+}
+
+process.stderr.write('cli: fleetops plan --json on a 100,000-instance file… ');
+const cli = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/cli-case.ts', '100000', '2000', '6', '5'], {
+    encoding: 'utf8',
+  }).trim(),
+) as {
+  instances: number;
+  services: number;
+  zones: number;
+  runs: number;
+  medianMs: number;
+  bareNodeMs: number;
+};
+process.stderr.write(`${cli.medianMs.toFixed(0)} ms\n`);
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const rows = plan.map(
+  (r) =>
+    `| ${r.instances.toLocaleString('en-US')} | ${r.services.toLocaleString('en-US')} | ${r.zones} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.peakRssMB, 0)} | ${fmt(r.heapGrowthMB, 0)} | ${r.waves} | ${r.lowerBound} | ${fmt((r.waves / r.lowerBound - 1) * 100)}% | ${r.planned.toLocaleString('en-US')} / ${r.skipped.toLocaleString('en-US')} |`,
+);
+const markdown = [
+  '### Planner',
+  '',
+  `Synthetic fleets (heavy-tailed service sizes, budgets as operators declare them, 1% already unavailable; seed 42), one change over every instance (\`ssm-command\`, risk medium, canary 1, exponential growth ×2). Each case runs in a fresh process: one warm-up, then the median of ${RUNS} runs of \`planChange\` in-process (parsing excluded). Peak RSS is the whole process (fleet generation included); heap growth is what planning adds. The lower bound is computed independently from the constraints (\`functions/core/lower-bound.ts\`). Machine: ${machine}.`,
+  '',
+  '| instances | services | zones | median ms | min–max ms | peak RSS MB | heap growth MB | waves | lower bound | over bound | planned / skipped |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows,
+  '',
+  `End to end, \`fleetops plan --json\` on a ${cli.instances.toLocaleString('en-US')}-instance inventory file (${cli.services.toLocaleString('en-US')} services, ${cli.zones} zones: read, validate, plan, print): median ${fmt(cli.medianMs, 0)} ms of ${cli.runs} runs (bare \`node -e 0\`: ${fmt(cli.bareNodeMs, 0)} ms).`,
+  '',
+].join('\n');
+
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/bench.json', `${JSON.stringify({ machine, runs: RUNS, plan, cli }, null, 2)}\n`);
+writeFileSync('bench/results/bench.md', markdown);
+process.stdout.write(`${markdown}\nwritten: bench/results/bench.json, bench/results/bench.md\n`);
