@@ -8,4 +8,5 @@ module.exports = {
   },
   // CDK synthesis in the infra tests is slow on a 2-core machine.
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
