@@ -3,6 +3,8 @@ import { type Instance, isUnavailable } from './fleet';
 import { formatQuantity, resolveQuantity } from './quantity';
 import { type DisruptionBudget, isDisruptive, type ServiceCatalog } from './services';
 
+const NO_LEASES: ReadonlyMap<string, string> = new Map();
+
 /** A service's budget resolved against the fleet as it is now. */
 export interface ResolvedBudget {
   readonly service: string;
@@ -26,12 +28,14 @@ export interface ResolvedZoneBudget {
 /**
  * Resolves every service's budget over the whole fleet (not only the targeted instances):
  * percentages refer to all non-terminated instances of the service, and instances that are
- * already unavailable (stopped, pending, impaired…) count against the budget.
+ * already unavailable (stopped, pending, impaired…) or held by another change or remediation
+ * count against the budget.
  */
 export function resolveBudgets(
   instances: readonly Instance[],
   catalog: ServiceCatalog,
   action: ActionType,
+  held: ReadonlyMap<string, string> = NO_LEASES,
 ): Map<string, ResolvedBudget> {
   const tallies = new Map<
     string,
@@ -44,7 +48,7 @@ export function resolveBudgets(
       tally = { population: 0, unavailable: 0, zones: new Map() };
       tallies.set(instance.service, tally);
     }
-    const down = isUnavailable(instance) ? 1 : 0;
+    const down = isUnavailable(instance) || held.has(instance.id) ? 1 : 0;
     tally.population += 1;
     tally.unavailable += down;
     const zone = tally.zones.get(instance.zone);

@@ -18,6 +18,22 @@ const instanceIdSchema = z
   .string()
   .regex(/^i-[0-9a-f]{8,17}$/, { error: 'expected an EC2 instance id such as "i-0123456789abcdef0"' });
 
+/** An EC2 scheduled event (retirement, reboot, maintenance) as DescribeInstanceStatus reports it. */
+export const scheduledEventSchema = z.strictObject({
+  id: z.string().min(1),
+  code: z.enum([
+    'instance-reboot',
+    'system-reboot',
+    'system-maintenance',
+    'instance-retirement',
+    'instance-stop',
+  ]),
+  notBefore: z.iso.datetime({ offset: true }),
+  notAfter: z.iso.datetime({ offset: true }).optional(),
+  description: z.string().default(''),
+});
+export type ScheduledEvent = z.infer<typeof scheduledEventSchema>;
+
 export const instanceSchema = z.strictObject({
   id: instanceIdSchema,
   service: z.string().min(1, { error: 'expected a non-empty service name' }),
@@ -28,6 +44,7 @@ export const instanceSchema = z.strictObject({
   state: z.enum(INSTANCE_STATES),
   health: z.enum(HEALTH_VALUES),
   tags: z.record(z.string(), z.string()).default({}),
+  scheduledEvents: z.array(scheduledEventSchema).optional(),
 });
 
 export type Instance = z.infer<typeof instanceSchema>;

@@ -21,13 +21,14 @@ export function waveLowerBound(
   instances: readonly Instance[],
   catalog: ServiceCatalog,
   spec: ChangeSpec,
+  held: ReadonlyMap<string, string> = new Map(),
 ): number {
-  const budgets = resolveBudgets(instances, catalog, spec.action.type);
+  const budgets = resolveBudgets(instances, catalog, spec.action.type, held);
   const { services, tags, instanceIds } = spec.target;
   const perServiceZone = new Map<string, Map<string, number>>(); // zone → service → count
   let total = 0;
   for (const i of instances) {
-    if (i.state !== 'running' || i.health === 'impaired') continue;
+    if (i.state !== 'running' || i.health === 'impaired' || held.has(i.id)) continue;
     if (services && !services.includes(i.service)) continue;
     if (instanceIds && !instanceIds.includes(i.id)) continue;
     if (tags && Object.entries(tags).some(([k, v]) => i.tags[k] !== v)) continue;

@@ -12,11 +12,17 @@ import type { ServiceCatalog } from './services';
  */
 export function planViolations(
   plan: Plan,
-  input: { instances: readonly Instance[]; catalog: ServiceCatalog; spec: ChangeSpec },
+  input: {
+    instances: readonly Instance[];
+    catalog: ServiceCatalog;
+    spec: ChangeSpec;
+    held?: ReadonlyMap<string, string>;
+  },
 ): string[] {
   const problems: string[] = [];
   const byId = new Map(input.instances.map((i) => [i.id, i]));
-  const budgets = resolveBudgets(input.instances, input.catalog, input.spec.action.type);
+  const held = input.held ?? new Map<string, string>();
+  const budgets = resolveBudgets(input.instances, input.catalog, input.spec.action.type, held);
   const seen = new Set<string>();
   const { strategy } = input.spec;
 
@@ -35,6 +41,7 @@ export function planViolations(
         continue;
       }
       if (seen.has(id)) problems.push(`wave ${index}: ${id} is changed twice`);
+      if (held.has(id)) problems.push(`wave ${index}: ${id} is held by ${held.get(id)}`);
       seen.add(id);
       if (instance.state !== 'running' || instance.health === 'impaired') {
         problems.push(`wave ${index}: ${id} is unavailable (${instance.state}, ${instance.health})`);

@@ -96,6 +96,8 @@ export interface PlanInput {
   readonly instances: readonly Instance[];
   readonly catalog: ServiceCatalog;
   readonly spec: ChangeSpec;
+  /** Instances held by a lease now (id → owner): unavailable, and not changed by this plan. */
+  readonly held?: ReadonlyMap<string, string>;
 }
 
 /** Instances of one service in one zone, in change order, with a cursor. */
@@ -120,9 +122,9 @@ interface Queue {
  *
  * The result depends only on the inputs' content, never on their order.
  */
-export function planChange({ instances, catalog, spec }: PlanInput): Plan {
+export function planChange({ instances, catalog, spec, held = new Map() }: PlanInput): Plan {
   const { strategy } = spec;
-  const budgets = resolveBudgets(instances, catalog, spec.action.type);
+  const budgets = resolveBudgets(instances, catalog, spec.action.type, held);
   const skipped: SkippedInstance[] = [];
   const warnings: string[] = [];
 
@@ -131,7 +133,10 @@ export function planChange({ instances, catalog, spec }: PlanInput): Plan {
   const queues = new Map<string, Map<string, Queue>>(); // zone → service → queue
   const candidates = [...targeted].sort(byCellThenId);
   for (const instance of candidates) {
-    const notChangeable = whyNotChangeable(instance, budgets.get(instance.service)!);
+    const owner = held.get(instance.id);
+    const notChangeable = owner
+      ? `held by ${owner}`
+      : whyNotChangeable(instance, budgets.get(instance.service)!);
     if (notChangeable) {
       skipped.push({ id: instance.id, reason: notChangeable });
       continue;

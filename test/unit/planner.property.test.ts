@@ -10,20 +10,45 @@ import { fleetArb, servicesArb, shuffled, specArb } from '../support/arbitraries
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);
 
+// Some instances are held by other changes' or remediations' leases.
 const scenarioArb = fc
   .tuple(fleetArb, servicesArb)
-  .chain(([fleet, services]) => fc.tuple(fc.constant(fleet), fc.constant(services), specArb(fleet)));
+  .chain(([fleet, services]) =>
+    fc.tuple(
+      fc.constant(fleet),
+      fc.constant(services),
+      specArb(fleet),
+      fc.subarray(
+        fleet.map((i) => i.id),
+        { maxLength: Math.min(8, fleet.length) },
+      ),
+    ),
+  )
+  .map(
+    ([fleet, services, spec, heldIds]) =>
+      [fleet, services, spec, new Map(heldIds.map((id) => [id, 'other-change']))] as const,
+  );
 
-function plan(fleet: readonly Instance[], services: ServicesFile, spec: ChangeSpec): Plan {
-  return planChange({ instances: fleet, catalog: serviceCatalog(services), spec });
+function plan(
+  fleet: readonly Instance[],
+  services: ServicesFile,
+  spec: ChangeSpec,
+  held: ReadonlyMap<string, string> = new Map(),
+): Plan {
+  return planChange({ instances: fleet, catalog: serviceCatalog(services), spec, held });
 }
 
 // An oracle written apart from the planner's budget code: what each service may lose at once.
-function oracleHeadroom(fleet: readonly Instance[], services: ServicesFile, spec: ChangeSpec) {
+function oracleHeadroom(
+  fleet: readonly Instance[],
+  services: ServicesFile,
+  spec: ChangeSpec,
+  held: ReadonlyMap<string, string>,
+) {
   const resolve = (q: Quantity, n: number) =>
     q.kind === 'count' ? q.value : Math.floor((q.value * n) / 100 + 1e-9);
   const live = fleet.filter((i) => i.state !== 'terminated');
-  const down = (i: Instance) => i.state !== 'running' || i.health === 'impaired';
+  const down = (i: Instance) => i.state !== 'running' || i.health === 'impaired' || held.has(i.id);
   return (service: string, zone?: string): number => {
     const policy = services.services[service] ?? services.defaults ?? CONSERVATIVE_DEFAULT;
     if ((policy.impact[spec.action.type] ?? 'disruptive') === 'non-disruptive')
@@ -56,15 +81,15 @@ function targetedIds(fleet: readonly Instance[], spec: ChangeSpec): Set<string> 
 describe('planner properties (random fleets, budgets and specs)', () => {
   it('keeps every rule: partition, canary, zones, budgets, containment', () => {
     fc.assert(
-      fc.property(scenarioArb, ([fleet, services, spec]) => {
-        const result = plan(fleet, services, spec);
+      fc.property(scenarioArb, ([fleet, services, spec, held]) => {
+        const result = plan(fleet, services, spec, held);
         const byId = new Map(fleet.map((i) => [i.id, i]));
-        const room = oracleHeadroom(fleet, services, spec);
+        const room = oracleHeadroom(fleet, services, spec, held);
 
         // The independent checker agrees.
-        expect(planViolations(result, { instances: fleet, catalog: serviceCatalog(services), spec })).toEqual(
-          [],
-        );
+        expect(
+          planViolations(result, { instances: fleet, catalog: serviceCatalog(services), spec, held }),
+        ).toEqual([]);
 
         // Partition: planned ∪ skipped = targeted, each exactly once.
         const planned = result.waves.flatMap((w) => w.instances);
@@ -72,12 +97,12 @@ describe('planner properties (random fleets, budgets and specs)', () => {
         expect(new Set(planned).size).toBe(planned.length);
         expect([...planned, ...skipped].sort()).toEqual([...targetedIds(fleet, spec)].sort());
         for (const s of result.skipped)
-          expect(s.reason).toMatch(/^(not running|impaired|budget:|not in the fleet)/);
+          expect(s.reason).toMatch(/^(not running|impaired|budget:|not in the fleet|held by)/);
 
         // A skipped instance that could have been changed must be out of budget.
         for (const s of result.skipped) {
           const i = byId.get(s.id);
-          if (i && i.state === 'running' && i.health !== 'impaired') {
+          if (i && i.state === 'running' && i.health !== 'impaired' && !held.has(i.id)) {
             expect(room(i.service, i.zone)).toBeLessThanOrEqual(0);
           }
         }
@@ -136,7 +161,7 @@ describe('planner properties (random fleets, budgets and specs)', () => {
         // A valid plan can never beat a lower bound.
         if (spec.strategy.zoneConcurrency === 1) {
           expect(result.waves.length).toBeGreaterThanOrEqual(
-            waveLowerBound(fleet, serviceCatalog(services), spec),
+            waveLowerBound(fleet, serviceCatalog(services), spec, held),
           );
         }
       }),
@@ -149,13 +174,13 @@ describe('planner properties (random fleets, budgets and specs)', () => {
       fc.property(
         scenarioArb,
         fc.array(fc.nat(), { minLength: 1, maxLength: 50 }),
-        ([fleet, services, spec], keys) => {
+        ([fleet, services, spec, held], keys) => {
           const reordered: ServicesFile = {
             ...services,
             services: Object.fromEntries(shuffled(Object.entries(services.services), keys)),
           };
-          const a = JSON.stringify(plan(fleet, services, spec));
-          const b = JSON.stringify(plan(shuffled(fleet, keys), reordered, spec));
+          const a = JSON.stringify(plan(fleet, services, spec, held));
+          const b = JSON.stringify(plan(shuffled(fleet, keys), reordered, spec, new Map(shuffled([...held], keys))));
           expect(b).toBe(a);
         },
       ),
@@ -178,7 +203,7 @@ describe('planner properties (random fleets, budgets and specs)', () => {
           services: { web: { maxUnavailable: { kind: 'percent', value: percent }, impact: {} } },
         };
         const spec = specFor({ type: 'reboot' });
-        const result = plan(fleet, services, spec);
+        const result = planChange({ instances: fleet, catalog: serviceCatalog(services), spec });
         const cap = Math.floor((percent * size) / 100 + 1e-9);
         for (const w of result.waves) expect(w.size * 100).toBeLessThanOrEqual(percent * size + 1e-6);
         expect(result.waves.length === 0).toBe(cap === 0);

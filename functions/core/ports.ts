@@ -1,0 +1,71 @@
+import type { Instance } from './fleet';
+import type { ServicesFile } from './services';
+
+/**
+ * The ports the core needs from the outside world. Adapters implement them with the AWS SDK
+ * (functions/adapters); simulations and tests may implement them in memory.
+ */
+
+/** What is holding an instance: a change or a remediation, with the lease's fencing token. */
+export interface Lease {
+  readonly instanceId: string;
+  readonly owner: string;
+  readonly token: number;
+  /** Epoch milliseconds after which another owner may take the lease over. */
+  readonly until: number;
+}
+
+export interface LeaseRequest {
+  /** The holder: a change id or a remediation case id. */
+  readonly owner: string;
+  readonly instances: ReadonlyArray<Pick<Instance, 'id' | 'service' | 'zone'>>;
+  /** Services whose budget the holder spends (the action is disruptive for them). */
+  readonly disruptiveServices: ReadonlySet<string>;
+  readonly ttlMs: number;
+  readonly now: number;
+}
+
+export type LeaseOutcome =
+  | { readonly acquired: true; readonly leases: readonly Lease[] }
+  | {
+      readonly acquired: false;
+      readonly reason: string;
+      readonly conflicts: ReadonlyArray<{ id: string; reason: string }>;
+    };
+
+export interface LeaseStore {
+  /** All or nothing: every instance leased and every budget reserved, or nothing held. */
+  acquire(request: LeaseRequest): Promise<LeaseOutcome>;
+  renew(leases: readonly Lease[], ttlMs: number, now: number): Promise<Lease[]>;
+  /** Releases what the owner still holds; leases taken over by others are left alone. */
+  release(owner: string, leases: readonly Lease[]): Promise<void>;
+  releaseAll(owner: string): Promise<number>;
+  activeLeases(now: number): Promise<Lease[]>;
+}
+
+export interface Freeze {
+  readonly id: string;
+  /** `account`, or `service:<name>`. */
+  readonly scope: string;
+  readonly start: string;
+  readonly end: string;
+  readonly reason: string;
+  readonly createdBy: string;
+  readonly endedAt?: string;
+}
+
+export interface AuditRecord {
+  /** What the record is about: `change:<id>`, `instance:<id>`, `service:<name>`, `freeze:<id>`, `inventory`. */
+  readonly subject: string;
+  readonly actor: string;
+  /** What happened or was decided, e.g. `lease.acquired`, `wave.skipped`, `freeze.override`. */
+  readonly action: string;
+  readonly reason: string;
+  readonly at: string;
+  readonly details?: Record<string, unknown>;
+}
+
+export interface ServiceStore {
+  putServices(file: ServicesFile, actor: string, now: number): Promise<void>;
+  getServices(): Promise<ServicesFile>;
+}
