@@ -8,5 +8,7 @@ module.exports = {
   },
   // CDK synthesis in the infra tests is slow on a 2-core machine.
   testTimeout: 120000,
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../functions/adapters/table-design';
 
 export interface FleetTableProps {
   /**
@@ -11,13 +12,11 @@ export interface FleetTableProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The attribute DynamoDB's TTL reads: leases, reservations and idempotency records expire by it. */
-export const TTL_ATTRIBUTE = 'expiresAt';
-
 /**
  * The fleet-state table: one DynamoDB table for instances, services and budgets, changes and
  * plans, leases, freezes, findings and the audit trail (single-table design: `pk`, `sk`).
- * Point-in-time recovery and encryption at rest are always on.
+ * Point-in-time recovery and encryption at rest are always on; keys and indexes come from
+ * functions/adapters/table-design.ts, which `fleetops store init` uses too.
  */
 export class FleetTable extends Construct {
   readonly table: ITable;
@@ -25,9 +24,9 @@ export class FleetTable extends Construct {
   constructor(scope: Construct, id: string, props: FleetTableProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
+    const table = new Table(this, 'Table', {
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -35,5 +34,13 @@ export class FleetTable extends Construct {
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });
+    for (const index of INDEXES) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+      });
+    }
+    this.table = table;
   }
 }

@@ -40,6 +40,13 @@ export interface LeaseStore {
   /** Releases what the owner still holds; leases taken over by others are left alone. */
   release(owner: string, leases: readonly Lease[]): Promise<void>;
   releaseAll(owner: string): Promise<number>;
+  /** Fenced and at most once per instance per change: the only way an owner records an applied action. */
+  recordAction(
+    lease: Lease,
+    changeId: string,
+    result: Record<string, unknown>,
+    now: number,
+  ): Promise<'recorded' | 'duplicate' | 'fenced'>;
   activeLeases(now: number): Promise<Lease[]>;
 }
 

@@ -180,7 +180,9 @@ describe('planner properties (random fleets, budgets and specs)', () => {
             services: Object.fromEntries(shuffled(Object.entries(services.services), keys)),
           };
           const a = JSON.stringify(plan(fleet, services, spec, held));
-          const b = JSON.stringify(plan(shuffled(fleet, keys), reordered, spec, new Map(shuffled([...held], keys))));
+          const b = JSON.stringify(
+            plan(shuffled(fleet, keys), reordered, spec, new Map(shuffled([...held], keys))),
+          );
           expect(b).toBe(a);
         },
       ),

@@ -1,0 +1,438 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Instance, instanceSchema } from '../core/fleet';
+import type { AuditRecord, Freeze } from '../core/ports';
+import type { Quantity } from '../core/quantity';
+import type { DisruptionBudget, ServicesFile } from '../core/services';
+import {
+  batchWriteAll,
+  type DocumentClient,
+  isConditionFailure,
+  listFleetItems,
+  mapLimit,
+} from './dynamo-client';
+import { fleetShard, keys, OPEN_FINDINGS_COLLECTION, SERVICES_COLLECTION, sortableTime } from './keys';
+
+/** A finding: something about an instance that remediation should look at. */
+export interface Finding {
+  readonly instanceId: string;
+  readonly kind: string;
+  /** Identifies the occurrence (an event id, a status transition) so that a repeat is recorded once. */
+  readonly key: string;
+  readonly deadline?: string;
+  readonly detail: string;
+  readonly source: string;
+}
+
+/** Per-service ledger figures computed from the observed fleet and the declared budget. */
+export interface LedgerObservation {
+  readonly service: string;
+  readonly capacity: number;
+  readonly observed: number;
+  readonly zones: ReadonlyMap<string, { capacity: number; observed: number }>;
+}
+
+const INSTANCE_FIELDS = [
+  'id',
+  'service',
+  'zone',
+  'cell',
+  'state',
+  'health',
+  'tags',
+  'scheduledEvents',
+] as const;
+
+/**
+ * Instances, services and budgets, ledgers' observed side, freezes, findings, changes and the
+ * audit trail in the fleet-state table.
+ */
+export class DynamoFleetStore {
+  constructor(
+    private readonly db: DocumentClient,
+    private readonly table: string,
+  ) {}
+
+  // ── instances ──────────────────────────────────────────────────────────────
+
+  async listInstances(): Promise<Instance[]> {
+    const items = await listFleetItems(this.db, this.table, 'INSTANCE#');
+    return items.map(toInstance).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Writes instances (whole items, with their index keys); at most 25 per request. */
+  async putInstances(instances: readonly Instance[], now: number): Promise<number> {
+    const requests = instances.map((instance) => ({
+      PutRequest: {
+        Item: {
+          ...keys.instance(instance.id),
+          type: 'instance',
+          ...pick(instance),
+          updatedAt: now,
+          gsi1pk: `SERVICE#${instance.service}`,
+          gsi1sk: `ZONE#${instance.zone}#${instance.id}`,
+          gsi2pk: fleetShard(instance.id),
+          gsi2sk: `INSTANCE#${instance.id}`,
+        },
+      },
+    }));
+    await batchWriteAll(this.db, this.table, requests);
+    return requests.length;
+  }
+
+  // ── services and budgets ───────────────────────────────────────────────────
+
+  /** Stores the declared budgets; services no longer declared are removed. */
+  async putServices(file: ServicesFile, actor: string, now: number): Promise<void> {
+    const existing = await this.queryAll({
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :c',
+      ExpressionAttributeValues: { ':c': SERVICES_COLLECTION },
+    });
+    const declared = new Set(Object.keys(file.services));
+    const writes: Array<Record<string, unknown>> = Object.entries(file.services).map(([name, budget]) => ({
+      PutRequest: {
+        Item: {
+          ...keys.budget(name),
+          type: 'budget',
+          service: name,
+          budget: budgetToItem(budget),
+          updatedAt: now,
+          updatedBy: actor,
+          gsi2pk: SERVICES_COLLECTION,
+          gsi2sk: name,
+        },
+      },
+    }));
+    for (const item of existing) {
+      if (!declared.has(String(item.service)))
+        writes.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
+    }
+    writes.push(
+      file.defaults
+        ? {
+            PutRequest: {
+              Item: { ...keys.serviceDefaults(), budget: budgetToItem(file.defaults), updatedAt: now },
+            },
+          }
+        : { DeleteRequest: { Key: keys.serviceDefaults() } },
+    );
+    await batchWriteAll(this.db, this.table, writes);
+  }
+
+  async getServices(): Promise<ServicesFile> {
+    const [items, defaults] = await Promise.all([
+      this.queryAll({
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :c',
+        ExpressionAttributeValues: { ':c': SERVICES_COLLECTION },
+      }),
+      this.db.send(
+        new GetCommand({ TableName: this.table, Key: keys.serviceDefaults(), ConsistentRead: true }),
+      ),
+    ]);
+    const services: Record<string, DisruptionBudget> = {};
+    for (const item of items) services[String(item.service)] = budgetFromItem(item.budget);
+    return {
+      services,
+      ...(defaults.Item ? { defaults: budgetFromItem(defaults.Item.budget) } : {}),
+    } as ServicesFile;
+  }
+
+  // ── ledgers (the observed side; reservations live in DynamoLeaseStore) ─────
+
+  /**
+   * Sets a service's ledger capacity and the unavailable instances observed outside any lease,
+   * moving `used` by the change in `observed` (overall and per zone) in one conditional update.
+   */
+  async reconcileLedger(observation: LedgerObservation): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current =
+        (
+          await this.db.send(
+            new GetCommand({
+              TableName: this.table,
+              Key: keys.ledger(observation.service),
+              ConsistentRead: true,
+            }),
+          )
+        ).Item ?? {};
+      const names: Record<string, string> = {
+        '#capacity': 'capacity',
+        '#observed': 'observed',
+        '#used': 'used',
+        '#service': 'service',
+      };
+      const values: Record<string, unknown> = {
+        ':capacity': observation.capacity,
+        ':observed': observation.observed,
+        ':delta': observation.observed - Number(current.observed ?? 0),
+        ':zero': 0,
+        ':service': observation.service,
+      };
+      const sets = [
+        '#service = :service',
+        '#capacity = :capacity',
+        '#observed = :observed',
+        '#used = if_not_exists(#used, :zero) + :delta',
+      ];
+      const conditions = [
+        current.observed === undefined ? 'attribute_not_exists(#observed)' : '#observed = :was',
+      ];
+      if (current.observed !== undefined) values[':was'] = current.observed;
+      const zones = new Set([
+        ...observation.zones.keys(),
+        ...Object.keys(current)
+          .filter((k) => k.startsWith('observed@'))
+          .map((k) => k.slice('observed@'.length)),
+      ]);
+      [...zones].sort().forEach((zone, i) => {
+        const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
+        const was = current[`observed@${zone}`];
+        names[`#c${i}`] = `capacity@${zone}`;
+        names[`#o${i}`] = `observed@${zone}`;
+        names[`#u${i}`] = `used@${zone}`;
+        values[`:c${i}`] = z.capacity;
+        values[`:o${i}`] = z.observed;
+        values[`:d${i}`] = z.observed - Number(was ?? 0);
+        sets.push(`#c${i} = :c${i}`, `#o${i} = :o${i}`, `#u${i} = if_not_exists(#u${i}, :zero) + :d${i}`);
+        if (was === undefined) conditions.push(`attribute_not_exists(#o${i})`);
+        else {
+          values[`:w${i}`] = was;
+          conditions.push(`#o${i} = :w${i}`);
+        }
+      });
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: keys.ledger(observation.service),
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another reconciler moved it meanwhile: read again and retry.
+      }
+    }
+    throw new Error(
+      `ledger of ${observation.service}: could not reconcile after 5 attempts (concurrent updates)`,
+    );
+  }
+
+  async getLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    await mapLimit(services, 8, async (service) => {
+      const item = (
+        await this.db.send(
+          new GetCommand({ TableName: this.table, Key: keys.ledger(service), ConsistentRead: true }),
+        )
+      ).Item;
+      if (item) out.set(service, item);
+    });
+    return out;
+  }
+
+  // ── findings ───────────────────────────────────────────────────────────────
+
+  /** Records findings once each (by instance, kind and occurrence key); returns the new ones. */
+  async recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]> {
+    const fresh = await mapLimit(findings, 8, async (finding) => {
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              ...keys.finding(finding.instanceId, finding.kind, finding.key),
+              type: 'finding',
+              ...finding,
+              status: 'open',
+              createdAt: now,
+              gsi2pk: OPEN_FINDINGS_COLLECTION,
+              gsi2sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}`,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return finding;
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    });
+    return fresh.filter((f): f is Finding => f !== undefined);
+  }
+
+  async openFindings(): Promise<Array<Finding & { createdAt: number }>> {
+    const items = await this.queryAll({
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :c',
+      ExpressionAttributeValues: { ':c': OPEN_FINDINGS_COLLECTION },
+    });
+    return items.map((i) => ({
+      instanceId: String(i.instanceId),
+      kind: String(i.kind),
+      key: String(i.key),
+      detail: String(i.detail),
+      source: String(i.source),
+      createdAt: Number(i.createdAt),
+      ...(i.deadline ? { deadline: String(i.deadline) } : {}),
+    }));
+  }
+
+  // ── freezes ────────────────────────────────────────────────────────────────
+
+  async putFreeze(freeze: Omit<Freeze, 'id'>): Promise<Freeze> {
+    const stored: Freeze = { id: `frz-${randomUUID().slice(0, 8)}`, ...freeze };
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.freeze(stored.id), type: 'freeze', ...stored },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return stored;
+  }
+
+  /** Ends a freeze now; ending one that already ended is refused. */
+  async endFreeze(id: string, at: string): Promise<Freeze | undefined> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.freeze(id),
+          UpdateExpression: 'SET endedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(endedAt)',
+          ExpressionAttributeValues: { ':at': at },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toFreeze(result.Attributes!);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async listFreezes(): Promise<Freeze[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :p',
+      ExpressionAttributeValues: { ':p': 'FREEZE' },
+    });
+    return items.map(toFreeze);
+  }
+
+  // ── audit trail ────────────────────────────────────────────────────────────
+
+  async audit(records: readonly AuditRecord[]): Promise<void> {
+    const requests = records.map((record) => {
+      const seq = randomUUID().slice(0, 8);
+      return {
+        PutRequest: {
+          Item: {
+            ...keys.audit(record.subject, record.at, seq),
+            type: 'audit',
+            ...record,
+            gsi2pk: `AUDIT#${record.at.slice(0, 10)}`,
+            gsi2sk: `${record.at}#${record.subject}#${seq}`,
+          },
+        },
+      };
+    });
+    await batchWriteAll(this.db, this.table, requests);
+  }
+
+  async auditOf(subject: string, limit = 100): Promise<AuditRecord[]> {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': `AUDIT#${subject}` },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (page.Items ?? []).map((i) => ({
+      subject: String(i.subject),
+      actor: String(i.actor),
+      action: String(i.action),
+      reason: String(i.reason),
+      at: String(i.at),
+      ...(i.details ? { details: i.details as Record<string, unknown> } : {}),
+    }));
+  }
+
+  private async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
+    const items: Array<Record<string, unknown>> = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+}
+
+function pick(instance: Instance): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of INSTANCE_FIELDS) if (instance[field] !== undefined) out[field] = instance[field];
+  return out;
+}
+
+function toInstance(item: Record<string, unknown>): Instance {
+  const raw: Record<string, unknown> = {};
+  for (const field of INSTANCE_FIELDS) if (item[field] !== undefined) raw[field] = item[field];
+  // Stored items were validated on the way in; parsing again keeps a corrupted item from spreading.
+  return instanceSchema.parse(raw);
+}
+
+function toFreeze(item: Record<string, unknown>): Freeze {
+  return {
+    id: String(item.id),
+    scope: String(item.scope),
+    start: String(item.start),
+    end: String(item.end),
+    reason: String(item.reason),
+    createdBy: String(item.createdBy),
+    ...(item.endedAt ? { endedAt: String(item.endedAt) } : {}),
+  };
+}
+
+const quantityToItem = (q: Quantity) => ({ kind: q.kind, value: q.value });
+
+function budgetToItem(budget: DisruptionBudget): Record<string, unknown> {
+  return {
+    maxUnavailable: quantityToItem(budget.maxUnavailable),
+    ...(budget.maxUnavailablePerZone
+      ? { maxUnavailablePerZone: quantityToItem(budget.maxUnavailablePerZone) }
+      : {}),
+    impact: { ...budget.impact },
+  };
+}
+
+function budgetFromItem(item: unknown): DisruptionBudget {
+  const b = item as {
+    maxUnavailable: Quantity;
+    maxUnavailablePerZone?: Quantity;
+    impact?: DisruptionBudget['impact'];
+  };
+  return {
+    maxUnavailable: { kind: b.maxUnavailable.kind, value: Number(b.maxUnavailable.value) } as Quantity,
+    ...(b.maxUnavailablePerZone
+      ? {
+          maxUnavailablePerZone: {
+            kind: b.maxUnavailablePerZone.kind,
+            value: Number(b.maxUnavailablePerZone.value),
+          } as Quantity,
+        }
+      : {}),
+    impact: { ...(b.impact ?? {}) },
+  };
+}

@@ -1,0 +1,14 @@
+import { startMotoServer } from './moto-server';
+
+/** Starts one moto server for the run; workers inherit its endpoint and dummy credentials. */
+export default async function globalSetup(): Promise<void> {
+  const moto = await startMotoServer();
+  (globalThis as { __moto?: typeof moto }).__moto = moto;
+  process.env.AWS_ENDPOINT_URL = moto.endpoint;
+  process.env.AWS_ACCESS_KEY_ID = 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+  process.env.AWS_SESSION_TOKEN = 'testing';
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.AWS_DEFAULT_REGION = 'us-east-1';
+  delete process.env.AWS_PROFILE;
+}
