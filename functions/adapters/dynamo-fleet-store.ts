@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Finding } from '../core/findings';
 import { type Instance, instanceSchema } from '../core/fleet';
+import type { LedgerObservation } from '../core/inventory';
 import type { AuditRecord, Freeze } from '../core/ports';
 import type { Quantity } from '../core/quantity';
 import type { DisruptionBudget, ServicesFile } from '../core/services';
+import type { InventoryStore } from '../core/sync-inventory';
 import {
   batchWriteAll,
   type DocumentClient,
@@ -12,25 +15,6 @@ import {
   mapLimit,
 } from './dynamo-client';
 import { fleetShard, keys, OPEN_FINDINGS_COLLECTION, SERVICES_COLLECTION, sortableTime } from './keys';
-
-/** A finding: something about an instance that remediation should look at. */
-export interface Finding {
-  readonly instanceId: string;
-  readonly kind: string;
-  /** Identifies the occurrence (an event id, a status transition) so that a repeat is recorded once. */
-  readonly key: string;
-  readonly deadline?: string;
-  readonly detail: string;
-  readonly source: string;
-}
-
-/** Per-service ledger figures computed from the observed fleet and the declared budget. */
-export interface LedgerObservation {
-  readonly service: string;
-  readonly capacity: number;
-  readonly observed: number;
-  readonly zones: ReadonlyMap<string, { capacity: number; observed: number }>;
-}
 
 const INSTANCE_FIELDS = [
   'id',
@@ -47,7 +31,7 @@ const INSTANCE_FIELDS = [
  * Instances, services and budgets, ledgers' observed side, freezes, findings, changes and the
  * audit trail in the fleet-state table.
  */
-export class DynamoFleetStore {
+export class DynamoFleetStore implements InventoryStore {
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
@@ -267,7 +251,7 @@ export class DynamoFleetStore {
     return fresh.filter((f): f is Finding => f !== undefined);
   }
 
-  async openFindings(): Promise<Array<Finding & { createdAt: number }>> {
+  async openFindings(): Promise<Array<Finding & { readonly createdAt: number }>> {
     const items = await this.queryAll({
       IndexName: 'gsi2',
       KeyConditionExpression: 'gsi2pk = :c',
@@ -275,7 +259,7 @@ export class DynamoFleetStore {
     });
     return items.map((i) => ({
       instanceId: String(i.instanceId),
-      kind: String(i.kind),
+      kind: i.kind as Finding['kind'],
       key: String(i.key),
       detail: String(i.detail),
       source: String(i.source),

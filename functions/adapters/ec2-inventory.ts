@@ -1,0 +1,190 @@
+import {
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  type Instance as Ec2Instance,
+  type InstanceStatus,
+} from '@aws-sdk/client-ec2';
+import type { Impairment } from '../core/findings';
+import { type Instance, type InstanceState, type ScheduledEvent, scheduledEventSchema } from '../core/fleet';
+import type { Ec2Inventory, ObservedInstance } from '../core/sync-inventory';
+import { EC2_DESCRIBE_RATE, TokenBucket } from '../core/token-bucket';
+
+export interface Ec2InventoryOptions {
+  /** Instances FleetOps manages carry this tag. @default { key: 'fleetops:managed', value: 'true' } */
+  readonly managedTag?: { readonly key: string; readonly value: string };
+  /** The tag that names an instance's service. @default 'fleetops:service' */
+  readonly serviceTagKey?: string;
+  /** The tag that names an instance's cell, when it has one. @default 'fleetops:cell' */
+  readonly cellTagKey?: string;
+  /** Paces every EC2 request. @default 15 requests per second, bursts of 15 */
+  readonly bucket?: TokenBucket;
+  /** Results per Describe* page (5–1000). @default 1000 */
+  readonly pageSize?: number;
+}
+
+/** Managed instances without a service tag are put in this service (conservative default budget). */
+export const UNASSIGNED_SERVICE = 'unassigned';
+
+const STATES = new Set<string>(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']);
+const EVENT_CODES = new Set<string>(scheduledEventSchema.shape.code.options);
+
+/** An EC2 client with adaptive retries whose every request first takes a token from the bucket. */
+export function pacedEc2Client(
+  bucket: TokenBucket,
+  client = new EC2Client({ retryMode: 'adaptive', maxAttempts: 8 }),
+) {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      await bucket.take();
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'fleetopsPacing', priority: 'high' },
+  );
+  return client;
+}
+
+/**
+ * The fleet as EC2 reports it: DescribeInstances filtered by the managed tag and
+ * DescribeInstanceStatus for every instance (with its scheduled events), 1,000 per page.
+ */
+export class Ec2FleetInventory implements Ec2Inventory {
+  private readonly managedTag: { key: string; value: string };
+  private readonly serviceTagKey: string;
+  private readonly cellTagKey: string;
+  private readonly pageSize: number;
+  /** Requests sent, by command (for reports and benchmarks). */
+  readonly requests = new Map<string, number>();
+
+  constructor(
+    private readonly ec2: EC2Client,
+    options: Ec2InventoryOptions = {},
+  ) {
+    this.managedTag = options.managedTag ?? { key: 'fleetops:managed', value: 'true' };
+    this.serviceTagKey = options.serviceTagKey ?? 'fleetops:service';
+    this.cellTagKey = options.cellTagKey ?? 'fleetops:cell';
+    this.pageSize = options.pageSize ?? 1000;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 5 || this.pageSize > 1000) {
+      throw new Error(
+        `EC2 inventory: pageSize must be a whole number from 5 to 1000, found ${this.pageSize}`,
+      );
+    }
+  }
+
+  static withDefaults(options: Ec2InventoryOptions = {}): Ec2FleetInventory {
+    const bucket =
+      options.bucket ?? new TokenBucket(EC2_DESCRIBE_RATE.ratePerSecond, EC2_DESCRIBE_RATE.capacity);
+    return new Ec2FleetInventory(pacedEc2Client(bucket), options);
+  }
+
+  async listManagedInstances(): Promise<ObservedInstance[]> {
+    const [reservations, statuses] = await Promise.all([this.describeInstances(), this.describeStatuses()]);
+    const observed: ObservedInstance[] = [];
+    for (const ec2 of reservations) {
+      const id = ec2.InstanceId;
+      const zone = ec2.Placement?.AvailabilityZone;
+      const stateName = ec2.State?.Name;
+      if (!id || !zone || !stateName || !STATES.has(stateName)) continue;
+      const tags = Object.fromEntries((ec2.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+      const status = statuses.get(id);
+      const { health, impairment } = healthOf(stateName as InstanceState, status);
+      const events = scheduledEventsOf(status);
+      const cell = tags[this.cellTagKey];
+      observed.push({
+        instance: {
+          id,
+          service: tags[this.serviceTagKey] || UNASSIGNED_SERVICE,
+          zone,
+          ...(cell ? { cell } : {}),
+          state: stateName as InstanceState,
+          health,
+          tags,
+          ...(events.length > 0 ? { scheduledEvents: events } : {}),
+        },
+        ...(impairment ? { impairment } : {}),
+      });
+    }
+    return observed.sort((a, b) => (a.instance.id < b.instance.id ? -1 : 1));
+  }
+
+  private async describeInstances(): Promise<Ec2Instance[]> {
+    const out: Ec2Instance[] = [];
+    let NextToken: string | undefined;
+    do {
+      this.count('DescribeInstances');
+      const page = await this.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: `tag:${this.managedTag.key}`, Values: [this.managedTag.value] }],
+          MaxResults: this.pageSize,
+          NextToken,
+        }),
+      );
+      for (const reservation of page.Reservations ?? []) out.push(...(reservation.Instances ?? []));
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return out;
+  }
+
+  /** Every instance's status (IncludeAllInstances: stopped ones too); it cannot be filtered by tag. */
+  private async describeStatuses(): Promise<Map<string, InstanceStatus>> {
+    const out = new Map<string, InstanceStatus>();
+    let NextToken: string | undefined;
+    do {
+      this.count('DescribeInstanceStatus');
+      const page = await this.ec2.send(
+        new DescribeInstanceStatusCommand({
+          IncludeAllInstances: true,
+          MaxResults: this.pageSize,
+          NextToken,
+        }),
+      );
+      for (const status of page.InstanceStatuses ?? [])
+        if (status.InstanceId) out.set(status.InstanceId, status);
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return out;
+  }
+
+  private count(command: string): void {
+    this.requests.set(command, (this.requests.get(command) ?? 0) + 1);
+  }
+}
+
+/** `impaired` when a status check fails, `ok` when both pass, `unknown` otherwise (initializing, no data). */
+function healthOf(
+  state: InstanceState,
+  status: InstanceStatus | undefined,
+): { health: Instance['health']; impairment?: Impairment } {
+  if (state !== 'running' || !status) return { health: 'unknown' };
+  const system = status.SystemStatus?.Status;
+  const instance = status.InstanceStatus?.Status;
+  if (system === 'impaired' || instance === 'impaired') {
+    const impairment: Impairment =
+      system === 'impaired' && instance === 'impaired'
+        ? 'both'
+        : system === 'impaired'
+          ? 'system'
+          : 'instance';
+    return { health: 'impaired', impairment };
+  }
+  if (system === 'ok' && instance === 'ok') return { health: 'ok' };
+  return { health: 'unknown' };
+}
+
+/** Scheduled events still to come (EC2 keeps completed and canceled ones, marked in the description). */
+function scheduledEventsOf(status: InstanceStatus | undefined): ScheduledEvent[] {
+  const events: ScheduledEvent[] = [];
+  for (const event of status?.Events ?? []) {
+    const description = event.Description ?? '';
+    if (/^\[(Completed|Canceled)\]/.test(description)) continue;
+    if (!event.Code || !EVENT_CODES.has(event.Code) || !event.NotBefore) continue;
+    events.push({
+      id: event.InstanceEventId ?? `${event.Code}@${event.NotBefore.toISOString()}`,
+      code: event.Code as ScheduledEvent['code'],
+      notBefore: event.NotBefore.toISOString(),
+      ...(event.NotAfter ? { notAfter: event.NotAfter.toISOString() } : {}),
+      description,
+    });
+  }
+  return events.sort((a, b) => (a.id < b.id ? -1 : 1));
+}

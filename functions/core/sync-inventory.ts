@@ -1,0 +1,105 @@
+import type { Finding, Impairment } from './findings';
+import { findingsFor } from './findings';
+import type { Instance } from './fleet';
+import { diffInventory, type LedgerObservation, ledgerObservations } from './inventory';
+import type { AuditRecord, Lease } from './ports';
+import { type ServicesFile, serviceCatalog } from './services';
+
+/** An instance as EC2 reports it, with which status check failed when it is impaired. */
+export interface ObservedInstance {
+  readonly instance: Instance;
+  readonly impairment?: Impairment;
+}
+
+export interface Ec2Inventory {
+  listManagedInstances(): Promise<ObservedInstance[]>;
+}
+
+export interface InventoryStore {
+  listInstances(): Promise<Instance[]>;
+  putInstances(instances: readonly Instance[], now: number): Promise<number>;
+  recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]>;
+  getServices(): Promise<ServicesFile>;
+  reconcileLedger(observation: LedgerObservation): Promise<void>;
+  audit(records: readonly AuditRecord[]): Promise<void>;
+}
+
+export interface LeaseView {
+  activeLeases(now: number): Promise<Lease[]>;
+  reclaimExpired(now: number): Promise<number>;
+}
+
+export interface SyncReport {
+  readonly observed: number;
+  readonly written: number;
+  readonly terminated: number;
+  readonly unchanged: number;
+  /** Findings recorded for the first time by this sync. */
+  readonly findings: readonly Finding[];
+  readonly ledgers: number;
+  readonly reclaimedReservations: number;
+}
+
+/**
+ * Reconciles EC2 into the fleet-state table (the inventory-sync handler and
+ * `fleetops inventory sync` both run this).
+ *
+ * 1. Read the managed instances from EC2 and the instances the table holds.
+ * 2. Write only what changed; mark instances EC2 no longer reports as terminated.
+ * 3. Record findings for newly impaired instances and scheduled events (once each).
+ * 4. Return the budget of crashed holders, then set every service's ledger from the fleet.
+ * 5. Audit what the sync did.
+ */
+export async function syncInventory(deps: {
+  ec2: Ec2Inventory;
+  store: InventoryStore;
+  leases: LeaseView;
+  now: number;
+  actor: string;
+}): Promise<SyncReport> {
+  const { ec2, store, leases, now, actor } = deps;
+  const [observed, known] = await Promise.all([ec2.listManagedInstances(), store.listInstances()]);
+  const diff = diffInventory(
+    observed.map((o) => o.instance),
+    known,
+  );
+  const written = await store.putInstances([...diff.changed, ...diff.vanished], now);
+
+  const knownById = new Map(known.map((i) => [i.id, i]));
+  const seenAt = new Date(now).toISOString();
+  const candidates = observed.flatMap((o) =>
+    findingsFor(o.instance, o.impairment, knownById.get(o.instance.id), seenAt),
+  );
+  const findings = await store.recordFindings(candidates, now);
+
+  const reclaimedReservations = await leases.reclaimExpired(now);
+  const active = await leases.activeLeases(now);
+  const current = [...observed.map((o) => o.instance), ...diff.vanished];
+  const observations = ledgerObservations(
+    current,
+    serviceCatalog(await store.getServices()),
+    new Set(active.map((l) => l.instanceId)),
+  );
+  for (const observation of observations) await store.reconcileLedger(observation);
+
+  const report: SyncReport = {
+    observed: observed.length,
+    written,
+    terminated: diff.vanished.length,
+    unchanged: diff.unchanged,
+    findings,
+    ledgers: observations.length,
+    reclaimedReservations,
+  };
+  await store.audit([
+    {
+      subject: 'inventory',
+      actor,
+      action: 'inventory.synced',
+      reason: `${report.observed} observed, ${diff.changed.length} changed, ${report.terminated} terminated, ${findings.length} new findings`,
+      at: seenAt,
+      details: { ...report, findings: findings.length },
+    },
+  ]);
+  return report;
+}
