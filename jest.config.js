@@ -6,6 +6,8 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
   },
+  // @middy/core is published as ES modules only: let the transform turn it into CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   // CDK synthesis in the infra tests is slow on a 2-core machine.
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { FleetTable } from './fleet-table';
+import { InventorySync } from './inventory-sync';
 import type { FleetOpsSettings } from './settings';
 
 export interface FleetOpsStackProps extends StackProps {
@@ -14,7 +15,15 @@ export class FleetOpsStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FleetOpsStackProps) {
     super(scope, id, props);
-    this.table = new FleetTable(this, 'FleetState', { removalPolicy: props.settings.removalPolicy }).table;
+    const { settings } = props;
+    this.table = new FleetTable(this, 'FleetState', { removalPolicy: settings.removalPolicy }).table;
+    new InventorySync(this, 'Inventory', {
+      table: this.table,
+      rate: settings.inventoryRate,
+      managedTag: settings.managedTag,
+      serviceTagKey: settings.serviceTagKey,
+      logRetention: settings.logRetention,
+    });
     new CfnOutput(this, 'FleetTableName', {
       value: this.table.tableName,
       description: 'The fleet-state table (set FLEETOPS_TABLE to this for the CLI)',

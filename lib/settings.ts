@@ -1,9 +1,14 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 /** Deployment settings, read once from `cdk.json` context (or `-c key=value`) and validated at synth time. */
 export interface FleetOpsSettings {
   readonly removalPolicy: RemovalPolicy;
+  readonly managedTag: { readonly key: string; readonly value: string };
+  readonly serviceTagKey: string;
+  readonly inventoryRate: Duration;
+  readonly logRetention: RetentionDays;
 }
 
 const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
@@ -11,13 +16,51 @@ const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
   destroy: RemovalPolicy.DESTROY,
 };
 
+/** The context keys, their defaults, and what each must look like. */
+export const SETTINGS = {
+  'fleetops:removalPolicy': { default: 'retain', expected: 'retain or destroy' },
+  'fleetops:managedTagKey': { default: 'fleetops:managed', expected: 'a tag key (1–128 characters)' },
+  'fleetops:managedTagValue': { default: 'true', expected: 'a tag value (0–256 characters)' },
+  'fleetops:serviceTagKey': { default: 'fleetops:service', expected: 'a tag key (1–128 characters)' },
+  'fleetops:inventoryRateMinutes': { default: 5, expected: 'a whole number of minutes from 1 to 1440' },
+  'fleetops:logRetentionDays': {
+    default: 90,
+    expected: `one of CloudWatch's retention periods in days (${Object.values(RetentionDays)
+      .filter((d) => typeof d === 'number' && d > 0)
+      .join(', ')})`,
+  },
+} as const;
+
 export function readSettings(scope: Construct): FleetOpsSettings {
-  const raw = scope.node.tryGetContext('fleetops:removalPolicy') ?? 'retain';
-  const removalPolicy = REMOVAL_POLICIES[String(raw)];
-  if (removalPolicy === undefined) {
-    throw new Error(
-      `context fleetops:removalPolicy: expected one of ${Object.keys(REMOVAL_POLICIES).join(', ')}, found ${JSON.stringify(raw)}`,
-    );
-  }
-  return { removalPolicy };
+  const problems: string[] = [];
+  const get = (key: keyof typeof SETTINGS): unknown => scope.node.tryGetContext(key) ?? SETTINGS[key].default;
+  const check = <T>(key: keyof typeof SETTINGS, parse: (raw: unknown) => T | undefined): T => {
+    const raw = get(key);
+    const value = parse(raw);
+    if (value === undefined)
+      problems.push(`context ${key}: expected ${SETTINGS[key].expected}, found ${JSON.stringify(raw)}`);
+    return value as T;
+  };
+  const tagKey = (raw: unknown) =>
+    typeof raw === 'string' && raw.length >= 1 && raw.length <= 128 ? raw : undefined;
+  const settings: FleetOpsSettings = {
+    removalPolicy: check('fleetops:removalPolicy', (raw) => REMOVAL_POLICIES[String(raw)]),
+    managedTag: {
+      key: check('fleetops:managedTagKey', tagKey),
+      value: check('fleetops:managedTagValue', (raw) =>
+        typeof raw === 'string' && raw.length <= 256 ? raw : undefined,
+      ),
+    },
+    serviceTagKey: check('fleetops:serviceTagKey', tagKey),
+    inventoryRate: check('fleetops:inventoryRateMinutes', (raw) => {
+      const n = Number(raw);
+      return Number.isInteger(n) && n >= 1 && n <= 1440 ? Duration.minutes(n) : undefined;
+    }),
+    logRetention: check('fleetops:logRetentionDays', (raw) => {
+      const n = Number(raw);
+      return Object.values(RetentionDays).includes(n) && n > 0 ? (n as RetentionDays) : undefined;
+    }),
+  };
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return settings;
 }

@@ -1,0 +1,71 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type IFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface FleetFunctionProps {
+  /** The handler file under functions/handlers, without extension. */
+  readonly handler: string;
+  readonly description: string;
+  readonly environment?: Record<string, string>;
+  /** @default Duration.minutes(1) */
+  readonly timeout?: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  readonly logRetention: RetentionDays;
+  /** What happens to the log group when the stack goes. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * FleetOps' house Lambda function: the newest Node.js runtime, ARM64, X-Ray tracing, JSON logs
+ * in its own log group with retention, and an esbuild bundle (ES module entry points of the
+ * AWS SDK, minified, source maps). Its role has no managed policy: it may write its own log
+ * group and whatever grants add.
+ */
+export class FleetFunction extends Construct implements IGrantable {
+  readonly function: IFunction;
+  readonly grantPrincipal: IPrincipal;
+
+  constructor(scope: Construct, id: string, props: FleetFunctionProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `FleetOps ${props.handler}`,
+    });
+    logGroup.grantWrite(role);
+    const fn = new NodejsFunction(this, 'Function', {
+      entry: `functions/handlers/${props.handler}.ts`,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.minutes(1),
+      tracing: Tracing.ACTIVE,
+      role,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Bundle the AWS SDK too (tree-shaken) rather than load the runtime's whole copy.
+        externalModules: [],
+        // ESM output needs `require` for the few CommonJS dependencies that use it.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+    this.function = fn;
+    this.grantPrincipal = role;
+  }
+}
