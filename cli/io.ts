@@ -18,3 +18,8 @@ export const ExitCode = {
   invalidInput: 2,
   nothingCanProceed: 3,
 } as const;
+
+/** The command was given options that do not fit together: exit 2 with the message, no stack. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,10 +1,12 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { formatProblem, InputError } from '../functions/core/config';
-import { planChange } from '../functions/core/planner';
-import { serviceCatalog } from '../functions/core/services';
-import { loadChangeSpec, loadFleet, loadServices } from './input-files';
-import { type CliIO, ExitCode } from './io';
-import { renderPlan } from './render-plan';
+import { fleetCommands } from './commands/fleet';
+import { freezeCommands } from './commands/freeze';
+import { inventoryCommands } from './commands/inventory';
+import { planCommand } from './commands/plan';
+import { servicesCommands } from './commands/services';
+import { storeCommands } from './commands/store';
+import { type CliIO, ExitCode, UsageError } from './io';
 
 declare const FLEETOPS_VERSION: string | undefined;
 const version = typeof FLEETOPS_VERSION === 'string' ? FLEETOPS_VERSION : '0.0.0-dev';
@@ -15,6 +17,9 @@ const version = typeof FLEETOPS_VERSION === 'string' ? FLEETOPS_VERSION : '0.0.0
  */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   let exitCode: number = ExitCode.ok;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
   const program = new Command('fleetops')
     .description(
       'Operate large EC2 fleets safely: plan and run gray-scale changes, remediate unhealthy instances.',
@@ -24,26 +29,18 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
-  program
-    .command('plan')
-    .description('Plan a change: the waves, what bound each wave, the predicted duration and what is skipped')
-    .requiredOption('-f, --fleet <file>', 'fleet inventory (JSON)')
-    .requiredOption('-s, --services <file>', 'services and their disruption budgets (YAML or JSON)')
-    .requiredOption('-c, --spec <file>', 'the change spec (YAML)')
-    .addOption(new Option('--json', 'print the plan as JSON').default(false))
-    .action(async (options: { fleet: string; services: string; spec: string; json: boolean }) => {
-      const [fleet, services, spec] = await Promise.all([
-        loadFleet(options.fleet),
-        loadServices(options.services),
-        loadChangeSpec(options.spec),
-      ]);
-      const plan = planChange({ instances: fleet.instances, catalog: serviceCatalog(services), spec });
-      io.out(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan, io.color));
-      if (plan.waves.length === 0) {
-        if (!options.json) io.err('nothing can proceed: no targeted instance can be changed now\n');
-        exitCode = ExitCode.nothingCanProceed;
-      }
-    });
+  planCommand(program, io, setExit);
+  storeCommands(program, io);
+  inventoryCommands(program, io);
+  fleetCommands(program, io);
+  servicesCommands(program, io);
+  freezeCommands(program, io, setExit);
+  for (const command of allCommands(program)) {
+    command
+      .exitOverride()
+      .configureOutput({ writeOut: io.out, writeErr: io.err })
+      .showHelpAfterError('(run with --help for usage)');
+  }
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -52,6 +49,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     if (error instanceof CommanderError) {
       // --help and --version end here too, successfully.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
+    }
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n(run with --help for usage)\n`);
+      return ExitCode.invalidInput;
     }
     if (error instanceof InputError) {
       for (const problem of error.problems) io.err(`error: ${formatProblem(error.source, problem)}\n`);
@@ -62,4 +63,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     if (process.env.FLEETOPS_DEBUG && error instanceof Error) io.err(`${error.stack}\n`);
     return ExitCode.failure;
   }
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)]);
 }

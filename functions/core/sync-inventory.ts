@@ -72,15 +72,8 @@ export async function syncInventory(deps: {
   );
   const findings = await store.recordFindings(candidates, now);
 
-  const reclaimedReservations = await leases.reclaimExpired(now);
-  const active = await leases.activeLeases(now);
   const current = [...observed.map((o) => o.instance), ...diff.vanished];
-  const observations = ledgerObservations(
-    current,
-    serviceCatalog(await store.getServices()),
-    new Set(active.map((l) => l.instanceId)),
-  );
-  for (const observation of observations) await store.reconcileLedger(observation);
+  const { reclaimedReservations, ledgers } = await reconcileLedgers({ store, leases, now }, current);
 
   const report: SyncReport = {
     observed: observed.length,
@@ -88,7 +81,7 @@ export async function syncInventory(deps: {
     terminated: diff.vanished.length,
     unchanged: diff.unchanged,
     findings,
-    ledgers: observations.length,
+    ledgers,
     reclaimedReservations,
   };
   await store.audit([
@@ -102,4 +95,23 @@ export async function syncInventory(deps: {
     },
   ]);
   return report;
+}
+
+/**
+ * Brings every service's ledger in line with the fleet: first returns the budget of holders
+ * whose reservations expired, then sets capacity and observed unavailability per service.
+ */
+export async function reconcileLedgers(
+  deps: { store: Pick<InventoryStore, 'getServices' | 'reconcileLedger'>; leases: LeaseView; now: number },
+  instances: readonly Instance[],
+): Promise<{ reclaimedReservations: number; ledgers: number }> {
+  const reclaimedReservations = await deps.leases.reclaimExpired(deps.now);
+  const active = await deps.leases.activeLeases(deps.now);
+  const observations = ledgerObservations(
+    instances,
+    serviceCatalog(await deps.store.getServices()),
+    new Set(active.map((l) => l.instanceId)),
+  );
+  for (const observation of observations) await deps.store.reconcileLedger(observation);
+  return { reclaimedReservations, ledgers: observations.length };
 }

@@ -3,7 +3,13 @@ import { type Clock, TokenBucket } from '../../functions/core/token-bucket';
 
 function virtualClock(): Clock & { elapsed: () => number } {
   let t = 0;
-  return { now: () => t, sleep: async (ms) => void (t += ms), elapsed: () => t };
+  return {
+    now: () => t,
+    sleep: async (ms) => {
+      t += ms;
+    },
+    elapsed: () => t,
+  };
 }
 
 describe('TokenBucket', () => {

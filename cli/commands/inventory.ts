@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { syncInventory } from '../../functions/core/sync-inventory';
+import type { CliIO } from '../io';
+import { connect, operator } from '../live';
+
+export function inventoryCommands(program: Command, io: CliIO): void {
+  const inventory = program.command('inventory').description('The fleet as EC2 reports it');
+  inventory
+    .command('sync')
+    .description('Reconcile EC2 into the table now (what the scheduled sweep does)')
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .option('--managed-tag <key=value>', 'the tag of managed instances', 'fleetops:managed=true')
+    .option('--service-tag <key>', 'the tag naming an instance’s service', 'fleetops:service')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (options: { table?: string; managedTag: string; serviceTag: string; json: boolean }) => {
+      const live = connect(options.table);
+      const [key, ...rest] = options.managedTag.split('=');
+      const ec2 = Ec2FleetInventory.withDefaults({
+        managedTag: { key, value: rest.join('=') },
+        serviceTagKey: options.serviceTag,
+      });
+      const report = await syncInventory({
+        ec2,
+        store: live.fleet,
+        leases: live.leases,
+        now: Date.now(),
+        actor: operator(),
+      });
+      const requests = Object.fromEntries(ec2.requests);
+      if (options.json) {
+        io.out(`${JSON.stringify({ ...report, ec2Requests: requests }, null, 2)}\n`);
+        return;
+      }
+      io.out(
+        `synced ${report.observed} instances: ${report.written} written (${report.terminated} terminated), ` +
+          `${report.unchanged} unchanged; ${report.findings.length} new findings; ${report.ledgers} ledgers; ` +
+          `${report.reclaimedReservations} expired reservations reclaimed\n`,
+      );
+      for (const f of report.findings) {
+        io.out(
+          `  finding ${f.instanceId} ${f.kind}${f.deadline ? ` before ${f.deadline}` : ''}: ${f.detail}\n`,
+        );
+      }
+      io.out(
+        `EC2 requests: ${Object.entries(requests)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}\n`,
+      );
+    });
+}

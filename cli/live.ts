@@ -1,0 +1,29 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { documentClient } from '../functions/adapters/dynamo-client';
+import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
+import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
+import { InputError } from '../functions/core/config';
+
+/** Commands that talk to a deployment (or a local endpoint via AWS_ENDPOINT_URL) share this. */
+export interface Live {
+  readonly table: string;
+  readonly client: DynamoDBClient;
+  readonly fleet: DynamoFleetStore;
+  readonly leases: DynamoLeaseStore;
+}
+
+/** The table comes from `--table` or `FLEETOPS_TABLE`; without either, the command cannot run. */
+export function connect(tableOption: string | undefined): Live {
+  const table = tableOption ?? process.env.FLEETOPS_TABLE;
+  if (!table) {
+    throw new InputError('--table', [
+      { path: '', expected: 'the fleet-state table (--table NAME or FLEETOPS_TABLE)', found: 'neither' },
+    ]);
+  }
+  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 8 });
+  const db = documentClient(client);
+  return { table, client, fleet: new DynamoFleetStore(db, table), leases: new DynamoLeaseStore(db, table) };
+}
+
+/** Who is acting, for the audit trail. */
+export const operator = () => `cli:${process.env.USER ?? process.env.USERNAME ?? 'unknown'}`;

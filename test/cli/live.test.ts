@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { runCli } from '../../cli/main';
+import { documentClient } from '../../functions/adapters/dynamo-client';
+import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
+import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
+
+const REGION = 'ca-central-1';
+const scratch = mkdtempSync(join(tmpdir(), 'fleetops-live-'));
+
+async function fleetops(...args: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), color: false });
+  return { code, out, err };
+}
+
+function file(name: string, text: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('fleetops against a live table (moto)', () => {
+  const saved = { ...process.env };
+  const table = `fleetops-cli-${randomUUID().slice(0, 8)}`;
+  beforeAll(async () => {
+    process.env.AWS_REGION = REGION;
+    process.env.FLEETOPS_TABLE = table;
+    const ec2 = new EC2Client({ region: REGION });
+    for (const [service, zone, count] of [
+      ['web', 'ca-central-1a', 6],
+      ['web', 'ca-central-1b', 6],
+      ['db', 'ca-central-1a', 3],
+    ] as const) {
+      await ec2.send(
+        new RunInstancesCommand({
+          ImageId: 'ami-12c6146b',
+          MinCount: count,
+          MaxCount: count,
+          Placement: { AvailabilityZone: zone },
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: [
+                { Key: 'fleetops:managed', Value: 'true' },
+                { Key: 'fleetops:service', Value: service },
+              ],
+            },
+          ],
+        }),
+      );
+    }
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('refuses to run without a table', async () => {
+    delete process.env.FLEETOPS_TABLE;
+    const result = await fleetops('fleet', 'status');
+    process.env.FLEETOPS_TABLE = table;
+    expect(result).toEqual({
+      code: 2,
+      out: '',
+      err: 'error: --table: expected the fleet-state table (--table NAME or FLEETOPS_TABLE), found neither\n',
+    });
+  });
+
+  it('creates the table once', async () => {
+    expect(await fleetops('store', 'init')).toMatchObject({ code: 0, out: `created table ${table}\n` });
+    expect(await fleetops('store', 'init')).toMatchObject({
+      code: 0,
+      out: `table ${table} already exists\n`,
+    });
+  });
+
+  it('rejects a malformed services file and writes nothing', async () => {
+    const bad = file('bad.yaml', 'services:\n  web: { maxUnavailable: 10%, maxUnavailablePerZne: 1 }\n');
+    const result = await fleetops('services', 'apply', bad);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(
+      'services.web.maxUnavailablePerZne: expected no field "maxUnavailablePerZne"',
+    );
+    const status = JSON.parse((await fleetops('fleet', 'status', '--json')).out);
+    expect(status.services).toEqual([]);
+  });
+
+  it('syncs the inventory, applies budgets and shows status per service and zone', async () => {
+    const sync = await fleetops('inventory', 'sync', '--json');
+    expect(sync.code).toBe(0);
+    expect(JSON.parse(sync.out)).toMatchObject({
+      observed: 15,
+      written: 15,
+      ec2Requests: { DescribeInstances: 1 },
+    });
+
+    const services = file(
+      'services.yaml',
+      'services:\n  web: { maxUnavailable: 50%, maxUnavailablePerZone: 2 }\n',
+    );
+    expect(await fleetops('services', 'apply', services)).toMatchObject({
+      code: 0,
+      out: 'applied 1 service budget; 2 ledgers reconciled\n',
+    });
+
+    const status = JSON.parse((await fleetops('fleet', 'status', '--json')).out);
+    expect(status.services).toEqual([
+      expect.objectContaining({ service: 'db', instances: 3, used: 0, capacity: 1 }),
+      expect.objectContaining({
+        service: 'web',
+        instances: 12,
+        used: 0,
+        capacity: 6,
+        zones: [
+          expect.objectContaining({ zone: 'ca-central-1a', instances: 6, running: 6, held: 0, capacity: 2 }),
+          expect.objectContaining({ zone: 'ca-central-1b', instances: 6, running: 6, held: 0, capacity: 2 }),
+        ],
+      }),
+    ]);
+    const text = await fleetops('fleet', 'status');
+    expect(text.out).toMatch(/^web\s+\(all\)\s+12\s+0\/6$/m);
+  });
+
+  it('plans live: fleet and budgets from the table, other holders’ leases counted', async () => {
+    // Another owner (a remediation) holds one web instance.
+    const db = documentClient(new DynamoDBClient({}));
+    const leases = new DynamoLeaseStore(db, table);
+    const web = (await new DynamoFleetStore(db, table).listInstances()).filter((i) => i.service === 'web');
+    const grant = await leases.acquire({
+      owner: 'remediation-7',
+      instances: [web[0]],
+      disruptiveServices: new Set(['web']),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(grant.acquired).toBe(true);
+
+    const spec = file(
+      'spec.yaml',
+      'id: live-1\ndescription: d\ntarget: { services: [web] }\naction: { type: reboot }\nrisk: low\n',
+    );
+    const plan = JSON.parse((await fleetops('plan', '--spec', spec, '--json')).out);
+    expect(plan.skipped).toEqual([{ id: web[0].id, reason: 'held by remediation-7' }]);
+    expect(plan.summary.planned).toBe(11);
+    // The held instance spends web's budget: no wave may take more than 5 more (6 − 1) of web.
+    for (const wave of plan.waves) expect(wave.services.web).toBeLessThanOrEqual(5);
+    await leases.releaseAll('remediation-7');
+
+    expect((await fleetops('plan', '--spec', spec, '--fleet', 'examples/fleet.json')).code).toBe(2);
+  });
+
+  it('starts, lists and ends freezes, and refuses bad ones', async () => {
+    const started = await fleetops(
+      'freeze',
+      'start',
+      '--reason',
+      'peak season',
+      '--minutes',
+      '60',
+      '--service',
+      'web',
+    );
+    expect(started.code).toBe(0);
+    const id = started.out.split(':')[0];
+    const list = JSON.parse((await fleetops('freeze', 'list', '--json')).out);
+    expect(list).toEqual([
+      expect.objectContaining({ id, scope: 'service:web', reason: 'peak season', active: true }),
+    ]);
+    expect(await fleetops('freeze', 'end', id)).toMatchObject({ code: 0 });
+    expect(await fleetops('freeze', 'end', id)).toMatchObject({
+      code: 2,
+      err: `no freeze ${id} in force (unknown, or already ended)\n`,
+    });
+    expect(JSON.parse((await fleetops('freeze', 'list', '--json')).out)).toEqual([]);
+
+    expect((await fleetops('freeze', 'start', '--reason', 'x')).err).toContain(
+      'give exactly one of --until and --minutes',
+    );
+    expect((await fleetops('freeze', 'start', '--reason', 'x', '--until', 'tomorrow')).code).toBe(2);
+  });
+});
