@@ -32,6 +32,31 @@ interface PlanResult {
   skipped: number;
 }
 
+interface StoreResult {
+  lease: {
+    instances: number;
+    services: number;
+    runs: number;
+    acquireMedianMs: number;
+    releaseMedianMs: number;
+    acquireRequests: Record<string, number>;
+    releaseRequests: Record<string, number>;
+  };
+  sync: Array<{
+    label: string;
+    ms: number;
+    written: number;
+    ec2Requests: Record<string, number>;
+    dynamoRequests: Record<string, number>;
+  }>;
+}
+
+const requestList = (r: Record<string, number>) =>
+  Object.entries(r)
+    .map(([k, v]) => `${v} ${k.replace(/Command$/, '')}`)
+    .join(', ');
+const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
 function runCase(args: number[]): PlanResult {
   const out = execFileSync(
     process.execPath,
@@ -64,6 +89,18 @@ const cli = JSON.parse(
 };
 process.stderr.write(`${cli.medianMs.toFixed(0)} ms\n`);
 
+process.stderr.write('store: lease a 1,000-instance wave, sync 10,000 instances (moto)… ');
+const store = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/store-case.ts', '3'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!,
+) as StoreResult;
+process.stderr.write('done\n');
+
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 const rows = plan.map(
@@ -81,9 +118,29 @@ const markdown = [
   '',
   `End to end, \`fleetops plan --json\` on a ${cli.instances.toLocaleString('en-US')}-instance inventory file (${cli.services.toLocaleString('en-US')} services, ${cli.zones} zones: read, validate, plan, print): median ${fmt(cli.medianMs, 0)} ms of ${cli.runs} runs (bare \`node -e 0\`: ${fmt(cli.bareNodeMs, 0)} ms).`,
   '',
+  '### Store',
+  '',
+  `Against a local moto server, one run on a fresh table (moto's times are the emulator's, not DynamoDB's: it copies the whole table on every transaction and serves one request at a time, so a lease run takes about a minute there; the request counts are the figures that carry over to DynamoDB).`,
+  '',
+  '| operation | requests | time on moto (ms) |',
+  '|---|---|---:|',
+  `| lease a ${store.lease.instances.toLocaleString('en-US')}-instance wave (${store.lease.services} services, budgets reserved) | ${total(store.lease.acquireRequests)}: ${requestList(store.lease.acquireRequests)} | ${fmt(store.lease.acquireMedianMs, 0)} |`,
+  `| release it | ${total(store.lease.releaseRequests)}: ${requestList(store.lease.releaseRequests)} | ${fmt(store.lease.releaseMedianMs, 0)} |`,
+  ...store.sync.map(
+    (s) =>
+      `| inventory ${s.label}: EC2 | ${total(s.ec2Requests)}: ${requestList(s.ec2Requests)} (paced at 15/s, bursts of 15) | ${fmt(s.ms, 0)} |`,
+  ),
+  ...store.sync.map(
+    (s) =>
+      `| inventory ${s.label}: DynamoDB (${s.written.toLocaleString('en-US')} written) | ${total(s.dynamoRequests)}: ${requestList(s.dynamoRequests)} | |`,
+  ),
+  '',
 ].join('\n');
 
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/bench.json', `${JSON.stringify({ machine, runs: RUNS, plan, cli }, null, 2)}\n`);
+writeFileSync(
+  'bench/results/bench.json',
+  `${JSON.stringify({ machine, runs: RUNS, plan, cli, store }, null, 2)}\n`,
+);
 writeFileSync('bench/results/bench.md', markdown);
 process.stdout.write(`${markdown}\nwritten: bench/results/bench.json, bench/results/bench.md\n`);

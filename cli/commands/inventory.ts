@@ -34,7 +34,7 @@ export function inventoryCommands(program: Command, io: CliIO): void {
       }
       io.out(
         `synced ${report.observed} instances: ${report.written} written (${report.terminated} terminated), ` +
-          `${report.unchanged} unchanged; ${report.findings.length} new findings; ${report.ledgers} ledgers; ` +
+          `${report.unchanged} unchanged; ${report.findings.length} new findings; ${report.ledgers} ledgers updated; ` +
           `${report.reclaimedReservations} expired reservations reclaimed\n`,
       );
       for (const f of report.findings) {

@@ -33,7 +33,7 @@ export function servicesCommands(program: Command, io: CliIO): void {
         },
       ]);
       io.out(
-        `applied ${names.length} service budget${names.length === 1 ? '' : 's'}; ${ledgers} ledgers reconciled\n`,
+        `applied ${names.length} service budget${names.length === 1 ? '' : 's'}; ${ledgers} ledger${ledgers === 1 ? '' : 's'} updated\n`,
       );
     });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Finding } from '../core/findings';
 import { type Instance, instanceSchema } from '../core/fleet';
 import type { LedgerObservation } from '../core/inventory';
@@ -9,10 +9,12 @@ import type { DisruptionBudget, ServicesFile } from '../core/services';
 import type { InventoryStore } from '../core/sync-inventory';
 import {
   batchWriteAll,
+  chunks,
   type DocumentClient,
   isConditionFailure,
   listFleetItems,
   mapLimit,
+  sleep,
 } from './dynamo-client';
 import { fleetShard, keys, OPEN_FINDINGS_COLLECTION, SERVICES_COLLECTION, sortableTime } from './keys';
 
@@ -125,87 +127,65 @@ export class DynamoFleetStore implements InventoryStore {
 
   // ── ledgers (the observed side; reservations live in DynamoLeaseStore) ─────
 
-  /**
-   * Sets a service's ledger capacity and the unavailable instances observed outside any lease,
-   * moving `used` by the change in `observed` (overall and per zone) in one conditional update.
-   */
+  /** Reconciles one service's ledger (see {@link reconcileLedgers}). */
   async reconcileLedger(observation: LedgerObservation): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current =
-        (
+    await this.reconcileLedgers([observation]);
+  }
+
+  /**
+   * Sets each service's ledger capacity and the unavailable instances observed outside any
+   * lease, moving `used` by the change in `observed` (overall and per zone) in one conditional
+   * update. Ledgers are read in batches; a ledger that already agrees is not written.
+   * Returns how many ledgers were written.
+   */
+  async reconcileLedgers(observations: readonly LedgerObservation[]): Promise<number> {
+    const current = await this.batchGetLedgers(observations.map((o) => o.service));
+    const written = await mapLimit(observations, 8, async (observation): Promise<number> => {
+      let item = current.get(observation.service) ?? {};
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const update = ledgerUpdate(observation, item);
+        if (!update) return 0;
+        try {
           await this.db.send(
-            new GetCommand({
-              TableName: this.table,
-              Key: keys.ledger(observation.service),
-              ConsistentRead: true,
-            }),
-          )
-        ).Item ?? {};
-      const names: Record<string, string> = {
-        '#capacity': 'capacity',
-        '#observed': 'observed',
-        '#used': 'used',
-        '#service': 'service',
-      };
-      const values: Record<string, unknown> = {
-        ':capacity': observation.capacity,
-        ':observed': observation.observed,
-        ':delta': observation.observed - Number(current.observed ?? 0),
-        ':zero': 0,
-        ':service': observation.service,
-      };
-      const sets = [
-        '#service = :service',
-        '#capacity = :capacity',
-        '#observed = :observed',
-        '#used = if_not_exists(#used, :zero) + :delta',
-      ];
-      const conditions = [
-        current.observed === undefined ? 'attribute_not_exists(#observed)' : '#observed = :was',
-      ];
-      if (current.observed !== undefined) values[':was'] = current.observed;
-      const zones = new Set([
-        ...observation.zones.keys(),
-        ...Object.keys(current)
-          .filter((k) => k.startsWith('observed@'))
-          .map((k) => k.slice('observed@'.length)),
-      ]);
-      [...zones].sort().forEach((zone, i) => {
-        const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
-        const was = current[`observed@${zone}`];
-        names[`#c${i}`] = `capacity@${zone}`;
-        names[`#o${i}`] = `observed@${zone}`;
-        names[`#u${i}`] = `used@${zone}`;
-        values[`:c${i}`] = z.capacity;
-        values[`:o${i}`] = z.observed;
-        values[`:d${i}`] = z.observed - Number(was ?? 0);
-        sets.push(`#c${i} = :c${i}`, `#o${i} = :o${i}`, `#u${i} = if_not_exists(#u${i}, :zero) + :d${i}`);
-        if (was === undefined) conditions.push(`attribute_not_exists(#o${i})`);
-        else {
-          values[`:w${i}`] = was;
-          conditions.push(`#o${i} = :w${i}`);
+            new UpdateCommand({ TableName: this.table, Key: keys.ledger(observation.service), ...update }),
+          );
+          return 1;
+        } catch (error) {
+          if (!isConditionFailure(error)) throw error;
+          // Another writer moved it meanwhile: read it again and retry.
+          item =
+            (
+              await this.db.send(
+                new GetCommand({
+                  TableName: this.table,
+                  Key: keys.ledger(observation.service),
+                  ConsistentRead: true,
+                }),
+              )
+            ).Item ?? {};
         }
-      });
-      try {
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.ledger(observation.service),
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // Another reconciler moved it meanwhile: read again and retry.
       }
-    }
-    throw new Error(
-      `ledger of ${observation.service}: could not reconcile after 5 attempts (concurrent updates)`,
-    );
+      throw new Error(
+        `ledger of ${observation.service}: could not reconcile after 5 attempts (concurrent updates)`,
+      );
+    });
+    return written.reduce((a, b) => a + b, 0);
+  }
+
+  private async batchGetLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    await mapLimit(chunks(services, 100), 4, async (batch) => {
+      let pending: Array<Record<string, unknown>> = batch.map((s) => keys.ledger(s));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+        const result = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of result.Responses?.[this.table] ?? []) out.set(String(item.service), item);
+        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    });
+    return out;
   }
 
   async getLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
@@ -418,5 +398,71 @@ function budgetFromItem(item: unknown): DisruptionBudget {
         }
       : {}),
     impact: { ...(b.impact ?? {}) },
+  };
+}
+
+/** The conditional update that brings a ledger to the observation, or undefined if it already agrees. */
+function ledgerUpdate(observation: LedgerObservation, current: Record<string, unknown>) {
+  const zones = [
+    ...new Set([
+      ...observation.zones.keys(),
+      ...Object.keys(current)
+        .filter((k) => k.startsWith('observed@'))
+        .map((k) => k.slice('observed@'.length)),
+    ]),
+  ].sort();
+  const agrees =
+    current.capacity === observation.capacity &&
+    current.observed === observation.observed &&
+    zones.every((zone) => {
+      const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
+      return current[`capacity@${zone}`] === z.capacity && current[`observed@${zone}`] === z.observed;
+    });
+  if (agrees) return undefined;
+
+  const names: Record<string, string> = {
+    '#capacity': 'capacity',
+    '#observed': 'observed',
+    '#used': 'used',
+    '#service': 'service',
+  };
+  const values: Record<string, unknown> = {
+    ':capacity': observation.capacity,
+    ':observed': observation.observed,
+    ':delta': observation.observed - Number(current.observed ?? 0),
+    ':zero': 0,
+    ':service': observation.service,
+  };
+  const sets = [
+    '#service = :service',
+    '#capacity = :capacity',
+    '#observed = :observed',
+    '#used = if_not_exists(#used, :zero) + :delta',
+  ];
+  const conditions = [
+    current.observed === undefined ? 'attribute_not_exists(#observed)' : '#observed = :was',
+  ];
+  if (current.observed !== undefined) values[':was'] = current.observed;
+  zones.forEach((zone, i) => {
+    const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
+    const was = current[`observed@${zone}`];
+    names[`#c${i}`] = `capacity@${zone}`;
+    names[`#o${i}`] = `observed@${zone}`;
+    names[`#u${i}`] = `used@${zone}`;
+    values[`:c${i}`] = z.capacity;
+    values[`:o${i}`] = z.observed;
+    values[`:d${i}`] = z.observed - Number(was ?? 0);
+    sets.push(`#c${i} = :c${i}`, `#o${i} = :o${i}`, `#u${i} = if_not_exists(#u${i}, :zero) + :d${i}`);
+    if (was === undefined) conditions.push(`attribute_not_exists(#o${i})`);
+    else {
+      values[`:w${i}`] = was;
+      conditions.push(`#o${i} = :w${i}`);
+    }
+  });
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
   };
 }

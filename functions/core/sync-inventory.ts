@@ -20,7 +20,8 @@ export interface InventoryStore {
   putInstances(instances: readonly Instance[], now: number): Promise<number>;
   recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]>;
   getServices(): Promise<ServicesFile>;
-  reconcileLedger(observation: LedgerObservation): Promise<void>;
+  /** Brings ledgers to the observations; returns how many had to be written. */
+  reconcileLedgers(observations: readonly LedgerObservation[]): Promise<number>;
   audit(records: readonly AuditRecord[]): Promise<void>;
 }
 
@@ -36,6 +37,7 @@ export interface SyncReport {
   readonly unchanged: number;
   /** Findings recorded for the first time by this sync. */
   readonly findings: readonly Finding[];
+  /** Ledgers that had to be written (the others already agreed with the fleet). */
   readonly ledgers: number;
   readonly reclaimedReservations: number;
 }
@@ -102,7 +104,7 @@ export async function syncInventory(deps: {
  * whose reservations expired, then sets capacity and observed unavailability per service.
  */
 export async function reconcileLedgers(
-  deps: { store: Pick<InventoryStore, 'getServices' | 'reconcileLedger'>; leases: LeaseView; now: number },
+  deps: { store: Pick<InventoryStore, 'getServices' | 'reconcileLedgers'>; leases: LeaseView; now: number },
   instances: readonly Instance[],
 ): Promise<{ reclaimedReservations: number; ledgers: number }> {
   const reclaimedReservations = await deps.leases.reclaimExpired(deps.now);
@@ -112,6 +114,6 @@ export async function reconcileLedgers(
     serviceCatalog(await deps.store.getServices()),
     new Set(active.map((l) => l.instanceId)),
   );
-  for (const observation of observations) await deps.store.reconcileLedger(observation);
-  return { reclaimedReservations, ledgers: observations.length };
+  const ledgers = await deps.store.reconcileLedgers(observations);
+  return { reclaimedReservations, ledgers };
 }

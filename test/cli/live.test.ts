@@ -105,7 +105,7 @@ describe('fleetops against a live table (moto)', () => {
     );
     expect(await fleetops('services', 'apply', services)).toMatchObject({
       code: 0,
-      out: 'applied 1 service budget; 2 ledgers reconciled\n',
+      out: 'applied 1 service budget; 1 ledger updated\n',
     });
 
     const status = JSON.parse((await fleetops('fleet', 'status', '--json')).out);

@@ -1,4 +1,4 @@
-import { startMotoServer } from './moto-server';
+import { startMotoServer } from '../../cli/local/moto-server';
 
 /** Starts one moto server for the run; workers inherit its endpoint and dummy credentials. */
 export default async function globalSetup(): Promise<void> {

@@ -2,8 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /**
- * A moto server (the AWS emulator) on a free loopback port, one per test run. Tests isolate
- * themselves by table name and region, so they can share it and run in parallel.
+ * A moto server (the AWS emulator) on a free loopback port: one per test run, benchmark or
+ * local runtime. Tests isolate themselves by table name and region, so they can share it.
  *
  * It serves one request at a time. moto applies a DynamoDB transaction item by item and, on a
  * failed condition, restores a snapshot of the whole table taken before it started; two
