@@ -91,7 +91,7 @@ process.stderr.write(`${cli.medianMs.toFixed(0)} ms\n`);
 
 process.stderr.write('store: lease a 1,000-instance wave, sync 10,000 instances (moto)… ');
 const store = JSON.parse(
-  execFileSync(process.execPath, ['--import', 'tsx', 'bench/store-case.ts', '3'], {
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/store-case.ts', '1'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   })
