@@ -55,12 +55,16 @@ async function main() {
       for (const service of services) {
         await fleet.reconcileLedger({ service, capacity: 100, observed: 0, zones: new Map() });
       }
+      await fleet.putInstances(
+        wave.map((m) => ({ ...m, state: 'running' as const, health: 'ok' as const, tags: {} })),
+        Date.now(),
+      );
       requests.clear();
       let start = process.hrtime.bigint();
       const outcome = await leases.acquire({
         owner: `bench-${run}`,
         instances: wave,
-        disruptiveServices: new Set(services),
+        nonDisruptiveServices: new Set(),
         ttlMs: 600_000,
         now: Date.now(),
       });

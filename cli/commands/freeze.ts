@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { activeFreezes } from '../../functions/core/freeze';
+import { checkFreeze } from '../../functions/core/hold';
 import { type CliIO, ExitCode, UsageError } from '../io';
 import { connect, operator } from '../live';
 
@@ -89,6 +90,32 @@ export function freezeCommands(program: Command, io: CliIO, setExit: (code: numb
       ]);
       io.out(`${id}: ended at ${ended.endedAt}\n`);
     });
+  freeze
+    .command('check')
+    .description(
+      'May a mutating action on these services run now? Exit 0 yes, 3 frozen; blocks and overrides are recorded',
+    )
+    .requiredOption('-s, --services <names>', 'comma-separated services the action touches')
+    .option('--emergency-reason <text>', 'override a freeze for an emergency (recorded with this reason)')
+    .option('--subject <subject>', 'what the check is for, for the audit trail', 'cli')
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .action(
+      async (options: { services: string; emergencyReason?: string; subject: string; table?: string }) => {
+        const live = connect(options.table);
+        const services = options.services
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const decision = await checkFreeze(
+          { freezes: live.fleet, audit: live.fleet },
+          { subject: options.subject, services, emergencyReason: options.emergencyReason },
+          operator(),
+          Date.now(),
+        );
+        io.out(`${decision.allowed ? 'allowed' : 'frozen'}: ${decision.reason}\n`);
+        if (!decision.allowed) setExit(ExitCode.nothingCanProceed);
+      },
+    );
   freeze
     .command('list')
     .description('Freezes in force and to come (--all: ended ones too)')

@@ -73,10 +73,23 @@ export class DynamoLeaseStore implements LeaseStore {
     if (instances.length === 0) return { acquired: true, leases: [] };
     const until = request.now + request.ttlMs;
 
-    const current = await this.batchGet(instances.map((i) => keys.lease(i.id)));
+    // The inventory is the truth about an instance's service and zone (the budget it spends),
+    // and about whether it exists at all.
+    const current = await this.batchGet(instances.flatMap((i) => [keys.instance(i.id), keys.lease(i.id)]));
     const conflicts: Array<{ id: string; reason: string }> = [];
     const previousToken = new Map<string, number>();
+    const members: Array<{ id: string; service: string; zone: string }> = [];
     for (const instance of instances) {
+      const meta = current.get(keyOf(keys.instance(instance.id)));
+      if (!meta) {
+        conflicts.push({ id: instance.id, reason: 'not in the fleet inventory' });
+        continue;
+      }
+      if (meta.state === 'terminated') {
+        conflicts.push({ id: instance.id, reason: 'terminated' });
+        continue;
+      }
+      members.push({ id: instance.id, service: String(meta.service), zone: String(meta.zone) });
       const lease = current.get(keyOf(keys.lease(instance.id)));
       previousToken.set(instance.id, typeof lease?.fence === 'number' ? lease.fence : 0);
       if (lease?.owner && lease.owner !== request.owner && Number(lease.leaseUntil) > request.now) {
@@ -86,7 +99,13 @@ export class DynamoLeaseStore implements LeaseStore {
         });
       }
     }
-    if (conflicts.length > 0) return refused('instances are held by another owner', conflicts);
+    if (conflicts.length > 0) {
+      const unknown = conflicts.every((c) => !c.reason.startsWith('held by'));
+      return refused(
+        unknown ? 'instances are not in the fleet inventory' : 'instances are not available to lease',
+        conflicts,
+      );
+    }
 
     const requestKey = createHash('sha256')
       .update(instances.map((i) => i.id).join(','))
@@ -94,7 +113,7 @@ export class DynamoLeaseStore implements LeaseStore {
       .slice(0, 16);
     const reservations = await this.planReservations(
       request,
-      instances,
+      members,
       `${request.owner}#${requestKey}`,
       conflicts,
     );
@@ -103,7 +122,7 @@ export class DynamoLeaseStore implements LeaseStore {
     // Build the transaction items, a service's budget before its leases.
     const tagged: Array<{ item: TransactItem; tag: ItemTag; pairWithNext?: boolean }> = [];
     const leases: Lease[] = [];
-    const byService = groupBy(instances, (i) => i.service);
+    const byService = groupBy(members, (i) => i.service);
     for (const service of [...byService.keys()].sort()) {
       const reservation = reservations.get(service);
       if (reservation) {
@@ -326,7 +345,7 @@ export class DynamoLeaseStore implements LeaseStore {
     holderKey: string,
     conflicts: Array<{ id: string; reason: string }>,
   ): Promise<Map<string, ReservationPlan>> {
-    const disruptive = instances.filter((i) => request.disruptiveServices.has(i.service));
+    const disruptive = instances.filter((i) => !request.nonDisruptiveServices.has(i.service));
     const byService = groupBy(disruptive, (i) => i.service);
     if (byService.size === 0) return new Map();
     const ledgers = await this.batchGet([...byService.keys()].map((s) => keys.ledger(s)));

@@ -18,9 +18,13 @@ export interface Lease {
 export interface LeaseRequest {
   /** The holder: a change id or a remediation case id. */
   readonly owner: string;
+  /** The instances; their service and zone are read from the inventory, which is the truth. */
   readonly instances: ReadonlyArray<Pick<Instance, 'id' | 'service' | 'zone'>>;
-  /** Services whose budget the holder spends (the action is disruptive for them). */
-  readonly disruptiveServices: ReadonlySet<string>;
+  /**
+   * Services that declared the holder's action non-disruptive: their budget is not spent.
+   * Every other service's is (disruptive is the safe default).
+   */
+  readonly nonDisruptiveServices: ReadonlySet<string>;
   readonly ttlMs: number;
   readonly now: number;
 }

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
+import { holdInstances, releaseHold } from '../../functions/core/hold';
 import type { Lease, LeaseOutcome, LeaseRequest } from '../../functions/core/ports';
 import { freshTable } from '../support/aws';
 
@@ -19,7 +20,7 @@ function request(
   return {
     owner,
     instances,
-    disruptiveServices: new Set(instances.map((i) => i.service)),
+    nonDisruptiveServices: new Set(),
     ttlMs: 60_000,
     now: 1_000_000,
     ...extra,
@@ -29,6 +30,14 @@ function request(
 function leasesOf(outcome: LeaseOutcome): readonly Lease[] {
   if (!outcome.acquired) throw new Error(`expected the leases, got: ${outcome.reason}`);
   return outcome.leases;
+}
+
+/** Instances in the inventory, as inventory sync would have written them. */
+async function seed(stores: Stores, members: ReadonlyArray<{ id: string; service: string; zone: string }>) {
+  await stores.fleet.putInstances(
+    members.map((m) => ({ ...m, state: 'running' as const, health: 'ok' as const, tags: {} })),
+    0,
+  );
 }
 
 /** A service's ledger as inventory sync leaves it: capacity overall and per zone, nothing unavailable. */
@@ -51,6 +60,7 @@ describe('leases (DynamoDB, against moto)', () => {
   it('acquires, gives growing fencing tokens, and releases', async () => {
     await ledger(stores, 'web', 10);
     const [a, b] = ids(2, 0x100);
+    await seed(stores, [member(a), member(b)]);
     const first = await stores.leases.acquire(request('change-1', [member(a), member(b)]));
     expect(first).toMatchObject({ acquired: true });
     const leases = leasesOf(first);
@@ -67,6 +77,7 @@ describe('leases (DynamoDB, against moto)', () => {
   it('refuses instances held by another owner, and writes nothing for the request', async () => {
     await ledger(stores, 'api', 10);
     const [a, b, c] = ids(3, 0x200);
+    await seed(stores, [member(a, 'api'), member(b, 'api'), member(c, 'api')]);
     await stores.leases.acquire(request('change-a', [member(b, 'api')]));
     const outcome = await stores.leases.acquire(
       request('change-b', [member(a, 'api'), member(b, 'api'), member(c, 'api')]),
@@ -83,6 +94,7 @@ describe('leases (DynamoDB, against moto)', () => {
   it('lets an expired lease be taken over, and fences the stale owner', async () => {
     await ledger(stores, 'db', 10);
     const [a] = ids(1, 0x300);
+    await seed(stores, [member(a, 'db')]);
     const old = await stores.leases.acquire(
       request('remediation-1', [member(a, 'db')], { ttlMs: 1000, now: 0 }),
     );
@@ -109,9 +121,54 @@ describe('leases (DynamoDB, against moto)', () => {
     await stores.leases.releaseAll('change-9');
   });
 
+  it('refuses instances that are not in the inventory or terminated, and spends budgets by the inventory', async () => {
+    await ledger(stores, 'web', 10);
+    await ledger(stores, 'api', 1);
+    const [a, b, c] = ids(3, 0x450);
+    await seed(stores, [member(a, 'api')]);
+    await stores.fleet.putInstances([{ ...member(b), state: 'terminated', health: 'unknown', tags: {} }], 0);
+    const outcome = await stores.leases.acquire(request('c1', [member(a), member(b), member(c)]));
+    expect(outcome).toEqual({
+      acquired: false,
+      reason: 'instances are not in the fleet inventory',
+      conflicts: [
+        { id: b, reason: 'terminated' },
+        { id: c, reason: 'not in the fleet inventory' },
+      ],
+    });
+    // The caller says "web", the inventory says "api": api's budget is the one spent.
+    expect((await stores.leases.acquire(request('c2', [member(a, 'web')]))).acquired).toBe(true);
+    expect((await stores.leases.ledger('api'))?.used).toBe(1);
+    expect((await stores.leases.ledger('web'))?.used).toBe(0);
+  });
+
+  it('records every hold decision, refusals included, in the audit trail', async () => {
+    await ledger(stores, 'web', 1);
+    const [a, b] = ids(2, 0x480);
+    await seed(stores, [member(a), member(b)]);
+    const deps = { leases: stores.leases, audit: stores.fleet };
+    const refused = await holdInstances(deps, request('change-big', [member(a), member(b)]), 'rollout');
+    expect(refused.acquired).toBe(false);
+    const granted = await holdInstances(deps, request('change-small', [member(a)]), 'rollout');
+    await releaseHold(deps, 'change-small', leasesOf(granted), 'rollout', 'wave done', 1_000_500);
+    expect(await stores.fleet.auditOf('owner:change-big')).toEqual([
+      expect.objectContaining({
+        action: 'hold.refused',
+        reason: 'a disruption budget has no room',
+        actor: 'rollout',
+      }),
+    ]);
+    expect((await stores.fleet.auditOf('owner:change-small')).map((r) => r.action).sort()).toEqual([
+      'hold.acquired',
+      'hold.released',
+    ]);
+    expect((await stores.leases.ledger('web'))?.used).toBe(0);
+  });
+
   it('refuses a release by a non-owner', async () => {
     await ledger(stores, 'cache', 10);
     const [a] = ids(1, 0x400);
+    await seed(stores, [member(a, 'cache')]);
     const owned = leasesOf(await stores.leases.acquire(request('change-x', [member(a, 'cache')])))[0];
     await stores.leases.release('change-y', [{ ...owned, owner: 'change-y' }]);
     const still = await stores.leases.activeLeases(1_000_001);
@@ -121,6 +178,10 @@ describe('leases (DynamoDB, against moto)', () => {
 
   it('never holds one instance for two owners, whatever the concurrent requests (property)', async () => {
     await ledger(stores, 'race', 1000);
+    await seed(
+      stores,
+      ids(12, 0x500).map((id) => member(id, 'race')),
+    );
     let round = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -178,6 +239,7 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
       const zone = k % 2 === 0 ? 'us-east-1a' : 'us-east-1b';
       return pool.slice(k * 2, k * 2 + 1 + (k % 2)).map((id) => member(id, 'web', zone));
     });
+    await seed(stores, actors.flat());
     const outcomes = await Promise.all(
       actors.map((w, k) => stores.leases.acquire(request(`holder-${k}`, w))),
     );
@@ -197,6 +259,7 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
   it('counts observed unavailable instances and does not spend budget on non-disruptive services', async () => {
     await stores.fleet.reconcileLedger({ service: 'api', capacity: 3, observed: 2, zones: new Map() });
     const [a, b, c] = ids(3, 0x2000);
+    await seed(stores, [member(a, 'api'), member(b, 'api'), member(c, 'api')]);
     const tooMany = await stores.leases.acquire(request('c1', [member(a, 'api'), member(b, 'api')]));
     expect(tooMany).toMatchObject({
       acquired: false,
@@ -204,7 +267,7 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
     });
     const nonDisruptive = await stores.leases.acquire(
       request('c2', [member(a, 'api'), member(b, 'api'), member(c, 'api')], {
-        disruptiveServices: new Set(),
+        nonDisruptiveServices: new Set(['api']),
       }),
     );
     expect(nonDisruptive.acquired).toBe(true);
@@ -214,6 +277,7 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
   it('reclaims the reservations of a holder that crashed mid-acquisition', async () => {
     await ledger(stores, 'batch', 300);
     const wave = ids(150, 0x3000).map((id) => member(id, 'batch'));
+    await seed(stores, wave);
     // A holder whose process dies after its first transaction: every later request fails.
     const client = new DynamoDBClient({ maxAttempts: 1 });
     const db = documentClient(client);
@@ -245,6 +309,7 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
   it('rolls back a partial acquisition when a later transaction loses a race', async () => {
     await ledger(stores, 'search', 500);
     const wave = ids(250, 0x4000).map((id) => member(id, 'search'));
+    await seed(stores, wave);
     const client = new DynamoDBClient({});
     const db = documentClient(client);
     let transactions = 0;
@@ -252,7 +317,9 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
       (next, context) => async (args) => {
         if (context.commandName === 'TransactWriteItemsCommand' && ++transactions === 3) {
           // Between our second and third transaction, another owner takes an instance.
-          await stores.leases.acquire(request('rival', [wave[240]], { disruptiveServices: new Set() }));
+          await stores.leases.acquire(
+            request('rival', [wave[240]], { nonDisruptiveServices: new Set(['search']) }),
+          );
         }
         return next(args);
       },

@@ -134,7 +134,7 @@ describe('fleetops against a live table (moto)', () => {
     const grant = await leases.acquire({
       owner: 'remediation-7',
       instances: [web[0]],
-      disruptiveServices: new Set(['web']),
+      nonDisruptiveServices: new Set(),
       ttlMs: 3_600_000,
       now: Date.now(),
     });
@@ -170,6 +170,31 @@ describe('fleetops against a live table (moto)', () => {
     const list = JSON.parse((await fleetops('freeze', 'list', '--json')).out);
     expect(list).toEqual([
       expect.objectContaining({ id, scope: 'service:web', reason: 'peak season', active: true }),
+    ]);
+    // A change touching web is blocked (exit 3), one touching db is not; an emergency goes through.
+    expect(await fleetops('freeze', 'check', '--services', 'web,db', '--subject', 'change:c1')).toMatchObject(
+      {
+        code: 3,
+        out: expect.stringMatching(/^frozen: frozen by frz-\w+ \(service:web, until .*: peak season\)\n$/),
+      },
+    );
+    expect((await fleetops('freeze', 'check', '--services', 'db')).code).toBe(0);
+    const emergency = await fleetops(
+      'freeze',
+      'check',
+      '--services',
+      'web',
+      '--subject',
+      'change:c2',
+      '--emergency-reason',
+      'CVE fix',
+    );
+    expect(emergency.code).toBe(0);
+    const db = documentClient(new DynamoDBClient({}));
+    const audit = new DynamoFleetStore(db, table);
+    expect((await audit.auditOf('change:c1')).map((r) => r.action)).toEqual(['freeze.blocked']);
+    expect(await audit.auditOf('change:c2')).toEqual([
+      expect.objectContaining({ action: 'freeze.overridden', reason: expect.stringMatching(/: CVE fix$/) }),
     ]);
     expect(await fleetops('freeze', 'end', id)).toMatchObject({ code: 0 });
     expect(await fleetops('freeze', 'end', id)).toMatchObject({

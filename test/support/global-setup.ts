@@ -11,4 +11,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_DEFAULT_REGION = 'us-east-1';
   delete process.env.AWS_PROFILE;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 }

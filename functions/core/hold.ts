@@ -1,0 +1,83 @@
+import { type FreezeDecision, freezeDecision } from './freeze';
+import type { AuditRecord, Freeze, Lease, LeaseOutcome, LeaseRequest, LeaseStore } from './ports';
+
+export interface AuditSink {
+  audit(records: readonly AuditRecord[]): Promise<void>;
+}
+
+/**
+ * Holds instances for a change or a remediation and records the decision either way.
+ *
+ * 1. Acquire every lease and reserve every budget, all or nothing.
+ * 2. Record `hold.acquired`, or `hold.refused` with the reason and the first conflicts:
+ *    a decision to do nothing is recorded like any other.
+ */
+export async function holdInstances(
+  deps: { leases: Pick<LeaseStore, 'acquire'>; audit: AuditSink },
+  request: LeaseRequest,
+  actor: string,
+): Promise<LeaseOutcome> {
+  const outcome = await deps.leases.acquire(request);
+  const at = new Date(request.now).toISOString();
+  await deps.audit.audit([
+    outcome.acquired
+      ? {
+          subject: `owner:${request.owner}`,
+          actor,
+          action: 'hold.acquired',
+          reason: `${outcome.leases.length} instances leased until ${new Date(request.now + request.ttlMs).toISOString()}`,
+          at,
+        }
+      : {
+          subject: `owner:${request.owner}`,
+          actor,
+          action: 'hold.refused',
+          reason: outcome.reason,
+          at,
+          details: { conflicts: outcome.conflicts.slice(0, 20), conflictCount: outcome.conflicts.length },
+        },
+  ]);
+  return outcome;
+}
+
+/** Releases a hold and records it. */
+export async function releaseHold(
+  deps: { leases: Pick<LeaseStore, 'release'>; audit: AuditSink },
+  owner: string,
+  leases: readonly Lease[],
+  actor: string,
+  reason: string,
+  now: number,
+): Promise<void> {
+  await deps.leases.release(owner, leases);
+  await deps.audit.audit([
+    { subject: `owner:${owner}`, actor, action: 'hold.released', reason, at: new Date(now).toISOString() },
+  ]);
+}
+
+/**
+ * Decides whether a mutating action may run under the freezes in force, and records a block or
+ * an emergency override (with its reason) in the audit trail.
+ */
+export async function checkFreeze(
+  deps: { freezes: { listFreezes(): Promise<Freeze[]> }; audit: AuditSink },
+  request: { subject: string; services: readonly string[]; emergencyReason?: string },
+  actor: string,
+  now: number,
+): Promise<FreezeDecision> {
+  const decision = freezeDecision(await deps.freezes.listFreezes(), now, request);
+  const involved = decision.allowed ? decision.overridden : decision.frozenBy;
+  if (involved.length > 0) {
+    await deps.audit.audit([
+      {
+        subject: request.subject,
+        actor,
+        action: decision.allowed ? 'freeze.overridden' : 'freeze.blocked',
+        reason: decision.reason,
+        at: new Date(now).toISOString(),
+        details: { freezes: involved.map((f) => f.id), services: [...request.services] },
+      },
+    ]);
+  }
+  return decision;
+}
