@@ -53,7 +53,12 @@ async function main() {
     for (let run = 0; run < RUNS; run++) {
       const { fleet, leases } = await freshStores();
       for (const service of services) {
-        await fleet.reconcileLedger({ service, capacity: 100, observed: 0, zones: new Map() });
+        await fleet.reconcileLedger({
+          service,
+          capacity: 100,
+          observed: 0,
+          zones: new Map([['us-east-1a', { capacity: 100, observed: 0 }]]),
+        });
       }
       await fleet.putInstances(
         wave.map((m) => ({ ...m, state: 'running' as const, health: 'ok' as const, tags: {} })),

@@ -16,10 +16,16 @@ import { fleetShard, keys, RESERVATIONS_COLLECTION, sortableTime } from './keys'
 const MAX_TRANSACTION_ITEMS = 100;
 /** Expired leases stay this long before DynamoDB's TTL deletes them, so fencing tokens keep growing. */
 const LEASE_GARBAGE_AFTER_MS = 7 * 24 * 3600 * 1000;
+/**
+ * A reservation outlives its leases by this much, so the reclaimer can never return a budget
+ * while a lease it covers is still live (not even one renewed a moment before expiring).
+ */
+export const RESERVATION_GRACE_MS = 60_000;
 
 type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
 >[number];
+type Item = Record<string, unknown>;
 
 interface LedgerItem {
   capacity?: number;
@@ -27,30 +33,38 @@ interface LedgerItem {
   [attribute: string]: unknown;
 }
 
+interface Member {
+  readonly id: string;
+  readonly service: string;
+  readonly zone: string;
+}
+
 interface ReservationPlan {
   readonly service: string;
   readonly holderKey: string;
-  readonly total: number;
+  readonly members: readonly Member[];
   readonly zones: ReadonlyMap<string, number>;
   readonly ledger: LedgerItem;
+  /** A retried request whose reservation already exists: extend it, do not count it again. */
+  readonly existing: boolean;
 }
 
-/** What a failed transaction chunk was about: a lease, a ledger, or a reservation. */
+/** What a transaction item was about, to explain a failure and to undo what succeeded. */
 interface ItemTag {
-  readonly kind: 'lease' | 'ledger' | 'reservation';
+  readonly kind: 'lease' | 'ledger' | 'reservation' | 'reservation-extend';
   readonly id: string;
 }
 
 const zoneAttr = (prefix: 'capacity' | 'used' | 'observed', zone: string) => `${prefix}@${zone}`;
 
 /**
- * Leases and the disruption ledger in the fleet-state table.
+ * Leases and the disruption ledger in the fleet-state table (the protocol is in docs/store.md).
  *
  * A lease (`INSTANCE#<id>` / `LEASE`) has an owner, an expiry and a fencing token that grows
  * on every acquisition. A reservation (`SERVICE#<svc>` / `RESERVATION#<owner>#<request>`)
- * holds part of a service's budget; the service's ledger (`SERVICE#<svc>` / `LEDGER`) keeps
- * `used` ≤ `capacity`, overall and per zone (`used@<zone>` ≤ `capacity@<zone>`), with
- * conditional updates, so concurrent holders can never overspend it together.
+ * holds part of a service's budget for named instances; the service's ledger
+ * (`SERVICE#<svc>` / `LEDGER`) keeps `used` ≤ `capacity`, overall and per zone, with conditional
+ * updates, so concurrent holders can never overspend it together.
  */
 export class DynamoLeaseStore implements LeaseStore {
   constructor(
@@ -61,7 +75,7 @@ export class DynamoLeaseStore implements LeaseStore {
   /**
    * Acquires every lease and reserves every budget of a request, or nothing.
    *
-   * 1. Read the current leases and ledgers: report conflicts without writing anything.
+   * 1. Read the instances, their leases and the ledgers: report conflicts without writing.
    * 2. Write in transactions of ≤ 100 actions: per service, the ledger increment (conditioned
    *    on the capacity and use just read) and the reservation, then its instances' leases
    *    (conditioned on the fencing token just read).
@@ -69,17 +83,17 @@ export class DynamoLeaseStore implements LeaseStore {
    *    reservations that expire and are reclaimed ({@link reclaimExpired}).
    */
   async acquire(request: LeaseRequest): Promise<LeaseOutcome> {
-    const instances = uniqueById(request.instances);
-    if (instances.length === 0) return { acquired: true, leases: [] };
+    const requested = uniqueById(request.instances);
+    if (requested.length === 0) return { acquired: true, leases: [] };
     const until = request.now + request.ttlMs;
 
     // The inventory is the truth about an instance's service and zone (the budget it spends),
     // and about whether it exists at all.
-    const current = await this.batchGet(instances.flatMap((i) => [keys.instance(i.id), keys.lease(i.id)]));
+    const current = await this.batchGet(requested.flatMap((i) => [keys.instance(i.id), keys.lease(i.id)]));
     const conflicts: Array<{ id: string; reason: string }> = [];
     const previousToken = new Map<string, number>();
-    const members: Array<{ id: string; service: string; zone: string }> = [];
-    for (const instance of instances) {
+    const members: Member[] = [];
+    for (const instance of requested) {
       const meta = current.get(keyOf(keys.instance(instance.id)));
       if (!meta) {
         conflicts.push({ id: instance.id, reason: 'not in the fleet inventory' });
@@ -108,7 +122,7 @@ export class DynamoLeaseStore implements LeaseStore {
     }
 
     const requestKey = createHash('sha256')
-      .update(instances.map((i) => i.id).join(','))
+      .update(members.map((i) => i.id).join(','))
       .digest('hex')
       .slice(0, 16);
     const reservations = await this.planReservations(
@@ -119,13 +133,18 @@ export class DynamoLeaseStore implements LeaseStore {
     );
     if (conflicts.length > 0) return refused('a disruption budget has no room', conflicts);
 
-    // Build the transaction items, a service's budget before its leases.
+    // The transaction items, a service's budget before its leases.
     const tagged: Array<{ item: TransactItem; tag: ItemTag; pairWithNext?: boolean }> = [];
     const leases: Lease[] = [];
     const byService = groupBy(members, (i) => i.service);
     for (const service of [...byService.keys()].sort()) {
       const reservation = reservations.get(service);
-      if (reservation) {
+      if (reservation?.existing) {
+        tagged.push({
+          item: this.reservationExtend(reservation, until, request.now),
+          tag: { kind: 'reservation-extend', id: service },
+        });
+      } else if (reservation) {
         tagged.push({
           item: this.ledgerIncrement(reservation),
           tag: { kind: 'ledger', id: service },
@@ -137,39 +156,40 @@ export class DynamoLeaseStore implements LeaseStore {
         });
       }
       for (const instance of byService.get(service)!) {
-        const token = previousToken.get(instance.id)! + 1;
+        const previous = previousToken.get(instance.id)!;
+        const lease: Lease = {
+          instanceId: instance.id,
+          owner: request.owner,
+          token: previous + 1,
+          until,
+          reserved: reservation !== undefined,
+        };
         tagged.push({
-          item: this.leaseUpdate(
-            instance,
-            request.owner,
-            token,
-            previousToken.get(instance.id)!,
-            until,
-            request.now,
-          ),
+          item: this.leaseUpdate(instance, lease, previous, reservation?.holderKey, request.now),
           tag: { kind: 'lease', id: instance.id },
         });
-        leases.push({ instanceId: instance.id, owner: request.owner, token, until });
+        leases.push(lease);
       }
     }
 
-    const done: Array<Array<{ tag: ItemTag }>> = [];
+    const done: Array<{ tag: ItemTag }> = [];
     for (const chunk of chunkKeepingPairs(tagged, MAX_TRANSACTION_ITEMS)) {
       try {
         await this.db.send(new TransactWriteCommand({ TransactItems: chunk.map((c) => c.item) }));
-        done.push(chunk);
+        done.push(...chunk);
       } catch (error) {
-        const failed = failedItems(error, chunk);
-        await this.undo(done.flat(), leases, reservations);
-        if (!failed) throw error;
+        const reasons = cancellationReasons(error);
+        await this.undo(done, leases, reservations);
+        if (!reasons) throw error;
+        const failed = chunk.filter((_, i) => reasons[i] && reasons[i] !== 'None').map((c) => c.tag);
         return refused(
           'lost a race for a lease or a budget',
-          failed.map((tag) => ({
+          (failed.length > 0 ? failed : chunk.map((c) => c.tag)).map((tag) => ({
             id: tag.id,
             reason:
               tag.kind === 'lease'
-                ? 'lease taken by another owner meanwhile'
-                : `budget:${tag.id} changed meanwhile (capacity or use)`,
+                ? `lease taken by another owner meanwhile (${reasonOf(reasons, chunk, tag)})`
+                : `budget:${tag.id} changed meanwhile (${reasonOf(reasons, chunk, tag)})`,
           })),
         );
       }
@@ -177,62 +197,47 @@ export class DynamoLeaseStore implements LeaseStore {
     return { acquired: true, leases };
   }
 
-  /** Extends leases the owner still holds (fenced), and the owner's reservations with them. */
+  /**
+   * Extends leases the owner still holds. A lease covered by a reservation is renewed only
+   * after its reservation was (reservation first, conditioned on not having expired), so no
+   * live lease ever outlives its budget. Returns the leases renewed; the others are lost and
+   * their holder must stop acting. Reservations none of whose leases could be renewed are
+   * returned at once.
+   */
   async renew(leases: readonly Lease[], ttlMs: number, now: number): Promise<Lease[]> {
     const until = now + ttlMs;
-    const renewed = await mapLimit(leases, 16, async (lease) => {
-      try {
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.lease(lease.instanceId),
-            UpdateExpression: 'SET leaseUntil = :until, expiresAt = :ttl',
-            ConditionExpression: '#owner = :owner AND fence = :token AND leaseUntil >= :now',
-            ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: {
-              ':until': until,
-              ':ttl': Math.ceil((until + LEASE_GARBAGE_AFTER_MS) / 1000),
-              ':owner': lease.owner,
-              ':token': lease.token,
-              ':now': now,
-            },
-          }),
-        );
-        return { ...lease, until };
-      } catch (error) {
-        if (isConditionFailure(error)) return undefined;
-        throw error;
+    const renewed: Lease[] = [];
+    for (const [owner, owned] of groupBy(leases, (l) => l.owner)) {
+      const ids = new Set(owned.map((l) => l.instanceId));
+      const covering = (await this.reservationsOf(owner)).filter((r) =>
+        instanceIdsOf(r).some((id) => ids.has(id)),
+      );
+      const lost = new Set<string>();
+      const extended: Item[] = [];
+      for (const reservation of covering) {
+        const ok = await this.extendReservation(reservation, until, now);
+        if (ok) extended.push(reservation);
+        else for (const id of instanceIdsOf(reservation)) lost.add(id);
       }
-    });
-    const owners = new Set(leases.map((l) => l.owner));
-    for (const owner of owners) {
-      for (const reservation of await this.reservationsOf(owner)) {
-        await this.db
-          .send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: { pk: reservation.pk, sk: reservation.sk },
-              UpdateExpression: 'SET #until = :until, gsi2sk = :sort',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: { '#until': 'until' },
-              ExpressionAttributeValues: {
-                ':until': until,
-                ':sort': `${sortableTime(until)}#${reservation.sk}`,
-              },
-            }),
-          )
-          .catch((error) => {
-            if (!isConditionFailure(error)) throw error;
-          });
-      }
+      const results = await mapLimit(
+        owned.filter((l) => !lost.has(l.instanceId)),
+        16,
+        (lease) => this.renewLease(lease, until, now),
+      );
+      const kept = results.filter((l): l is Lease => l !== undefined);
+      renewed.push(...kept);
+      // A reservation whose leases are all gone (taken over, expired) must not be kept alive.
+      const keptIds = new Set(kept.map((l) => l.instanceId));
+      const orphaned = extended.filter((r) => !instanceIdsOf(r).some((id) => keptIds.has(id)));
+      await this.returnReservations(orphaned, { owner });
     }
-    return renewed.filter((l): l is Lease => l !== undefined);
+    return renewed;
   }
 
   /**
    * Records that an action was applied to an instance, fenced by its lease: only the current
-   * owner at the current token may write, and only once per instance per change (`duplicate`
-   * tells a retried step that the action was already applied).
+   * owner at the current token, before the lease expires, may write, and only once per
+   * instance per change (`duplicate` tells a retried step that the action was already applied).
    */
   async recordAction(
     lease: Lease,
@@ -248,9 +253,9 @@ export class DynamoLeaseStore implements LeaseStore {
               ConditionCheck: {
                 TableName: this.table,
                 Key: keys.lease(lease.instanceId),
-                ConditionExpression: '#owner = :owner AND fence = :token',
+                ConditionExpression: '#owner = :owner AND fence = :token AND leaseUntil >= :now',
                 ExpressionAttributeNames: { '#owner': 'owner' },
-                ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.token },
+                ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.token, ':now': now },
               },
             },
             {
@@ -277,49 +282,65 @@ export class DynamoLeaseStore implements LeaseStore {
       return 'recorded';
     } catch (error) {
       const reasons = cancellationReasons(error);
-      if (!reasons) throw error;
-      return reasons[0] === 'ConditionalCheckFailed' ? 'fenced' : 'duplicate';
+      if (reasons?.[0] === 'ConditionalCheckFailed') return 'fenced';
+      if (reasons?.[1] === 'ConditionalCheckFailed') return 'duplicate';
+      // Anything else (a conflict with our own heartbeat, throttling) says nothing either way.
+      throw error;
     }
   }
 
-  async release(owner: string, leases: readonly Lease[]): Promise<void> {
+  /**
+   * Releases the owner's leases, then returns each of its reservations whose instances it no
+   * longer holds. Instances in `stillUnavailable` (an action that did not bring them back) move
+   * from the reservation to the ledger's observed count in the same transaction, so they keep
+   * counting against the budget until inventory sync sees them again.
+   */
+  async release(
+    owner: string,
+    leases: readonly Lease[],
+    stillUnavailable: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     await this.releaseLeases(leases.filter((l) => l.owner === owner));
-    await this.returnReservations(await this.reservationsOf(owner));
+    const reservations = await this.reservationsOf(owner);
+    const ids = reservations.flatMap(instanceIdsOf);
+    const stillHeld = new Set<string>();
+    const current = await this.batchGet(ids.map((id) => keys.lease(id)));
+    for (const id of ids) {
+      if (current.get(keyOf(keys.lease(id)))?.owner === owner) stillHeld.add(id);
+    }
+    const free = reservations.filter((r) => !instanceIdsOf(r).some((id) => stillHeld.has(id)));
+    await this.returnReservations(free, { owner, stillUnavailable });
   }
 
   /** Releases everything an owner holds (abort, cleanup after a crash). */
-  async releaseAll(owner: string): Promise<number> {
-    const held = await this.queryAll({
+  async releaseAll(owner: string, stillUnavailable: ReadonlySet<string> = new Set()): Promise<number> {
+    const byIndex = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :owner AND begins_with(gsi1sk, :lease)',
       ExpressionAttributeValues: { ':owner': `OWNER#${owner}`, ':lease': 'INSTANCE#' },
     });
-    const leases = held.map((item) => ({
-      instanceId: String(item.instanceId),
-      owner,
-      token: Number(item.fence),
-      until: Number(item.leaseUntil),
-    }));
-    await this.release(owner, leases);
+    // The index may lag: also take the instances the owner's reservations name, read consistently.
+    const named = (await this.reservationsOf(owner)).flatMap(instanceIdsOf);
+    const ids = [...new Set([...byIndex.map((i) => String(i.instanceId)), ...named])];
+    const current = await this.batchGet(ids.map((id) => keys.lease(id)));
+    const leases = ids
+      .map((id) => current.get(keyOf(keys.lease(id))))
+      .filter((item): item is Item => item?.owner === owner)
+      .map(toLease);
+    await this.release(owner, leases, stillUnavailable);
     return leases.length;
   }
 
-  /** Every lease whose expiry has not passed (for fleet status and live plans). */
+  /** Every lease whose expiry has not passed (for fleet status, live plans and the ledger). */
   async activeLeases(now: number): Promise<Lease[]> {
     const items = await listFleetItems(this.db, this.table, 'LEASE#');
-    return items
-      .filter((item) => item.owner && Number(item.leaseUntil) > now)
-      .map((item) => ({
-        instanceId: String(item.instanceId),
-        owner: String(item.owner),
-        token: Number(item.fence),
-        until: Number(item.leaseUntil),
-      }));
+    return items.filter((item) => item.owner && Number(item.leaseUntil) > now).map(toLease);
   }
 
   /**
    * Returns the budget of holders that crashed: every reservation whose expiry has passed is
-   * deleted and its counts taken off the ledger, in one transaction each (so twice is harmless).
+   * deleted and its counts taken off the ledger, in one transaction each (so twice is
+   * harmless). Returns how many were returned.
    */
   async reclaimExpired(now: number): Promise<number> {
     const expired = await this.queryAll({
@@ -327,8 +348,7 @@ export class DynamoLeaseStore implements LeaseStore {
       KeyConditionExpression: 'gsi2pk = :collection AND gsi2sk < :now',
       ExpressionAttributeValues: { ':collection': RESERVATIONS_COLLECTION, ':now': sortableTime(now) },
     });
-    await this.returnReservations(expired, now);
-    return expired.length;
+    return this.returnReservations(expired, { expiredBy: now });
   }
 
   /** The ledger of a service, for status and tests. */
@@ -341,47 +361,62 @@ export class DynamoLeaseStore implements LeaseStore {
 
   private async planReservations(
     request: LeaseRequest,
-    instances: ReadonlyArray<Pick<LeaseRequest['instances'][number], 'id' | 'service' | 'zone'>>,
+    members: readonly Member[],
     holderKey: string,
     conflicts: Array<{ id: string; reason: string }>,
   ): Promise<Map<string, ReservationPlan>> {
-    const disruptive = instances.filter((i) => !request.nonDisruptiveServices.has(i.service));
-    const byService = groupBy(disruptive, (i) => i.service);
+    const byService = groupBy(
+      members.filter((i) => !request.nonDisruptiveServices.has(i.service)),
+      (i) => i.service,
+    );
     if (byService.size === 0) return new Map();
-    const ledgers = await this.batchGet([...byService.keys()].map((s) => keys.ledger(s)));
-    const existing = await this.batchGet([...byService.keys()].map((s) => keys.reservation(s, holderKey)));
+    const services = [...byService.keys()];
+    const [ledgers, existing] = await Promise.all([
+      this.batchGet(services.map((s) => keys.ledger(s))),
+      this.batchGet(services.map((s) => keys.reservation(s, holderKey))),
+    ]);
     const plans = new Map<string, ReservationPlan>();
-    for (const [service, members] of byService) {
-      if (existing.has(keyOf(keys.reservation(service, holderKey)))) continue; // a retry: already reserved
-      const ledger = ledgers.get(keyOf(keys.ledger(service)));
-      if (!ledger || typeof ledger.capacity !== 'number') {
+    for (const [service, group] of byService) {
+      const zones = new Map<string, number>();
+      for (const m of group) zones.set(m.zone, (zones.get(m.zone) ?? 0) + 1);
+      const ledger = ledgers.get(keyOf(keys.ledger(service))) ?? {};
+      if (existing.has(keyOf(keys.reservation(service, holderKey)))) {
+        // A retry of the same request: the budget is already counted; keep it alive.
+        plans.set(service, { service, holderKey, members: group, zones, ledger, existing: true });
+        continue;
+      }
+      if (typeof ledger.capacity !== 'number') {
         conflicts.push({
           id: service,
           reason: `budget:${service} has no ledger yet (run an inventory sync)`,
         });
         continue;
       }
-      const zones = new Map<string, number>();
-      for (const m of members) zones.set(m.zone, (zones.get(m.zone) ?? 0) + 1);
       const used = Number(ledger.used ?? 0);
-      if (used + members.length > ledger.capacity) {
+      if (used + group.length > ledger.capacity) {
         conflicts.push({
           id: service,
-          reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${members.length} requested`,
+          reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${group.length} requested`,
         });
         continue;
       }
       for (const [zone, n] of zones) {
         const capacity = ledger[zoneAttr('capacity', zone)];
         const zoneUsed = Number(ledger[zoneAttr('used', zone)] ?? 0);
-        if (typeof capacity === 'number' && zoneUsed + n > capacity) {
+        if (typeof capacity !== 'number') {
+          // Fail closed: a zone the ledger does not know yet has no budget yet.
+          conflicts.push({
+            id: `${service}@${zone}`,
+            reason: `budget:${service}@${zone} has no ledger yet (run an inventory sync)`,
+          });
+        } else if (zoneUsed + n > capacity) {
           conflicts.push({
             id: `${service}@${zone}`,
             reason: `budget:${service}@${zone} exhausted: ${zoneUsed} of ${capacity} in use, ${n} requested`,
           });
         }
       }
-      plans.set(service, { service, holderKey, total: members.length, zones, ledger });
+      plans.set(service, { service, holderKey, members: group, zones, ledger, existing: false });
     }
     return plans;
   }
@@ -389,24 +424,22 @@ export class DynamoLeaseStore implements LeaseStore {
   private ledgerIncrement(r: ReservationPlan): TransactItem {
     const names: Record<string, string> = { '#used': 'used', '#capacity': 'capacity' };
     const values: Record<string, unknown> = {
-      ':n': r.total,
+      ':n': r.members.length,
       ':zero': 0,
       ':capacity': r.ledger.capacity,
-      ':limit': r.ledger.capacity! - r.total,
+      ':limit': Number(r.ledger.capacity) - r.members.length,
     };
     const sets = ['#used = if_not_exists(#used, :zero) + :n'];
     const conditions = ['#capacity = :capacity', '(attribute_not_exists(#used) OR #used <= :limit)'];
     [...r.zones.entries()].forEach(([zone, n], i) => {
+      const capacity = Number(r.ledger[zoneAttr('capacity', zone)]);
       names[`#u${i}`] = zoneAttr('used', zone);
+      names[`#c${i}`] = zoneAttr('capacity', zone);
       values[`:n${i}`] = n;
+      values[`:c${i}`] = capacity;
+      values[`:l${i}`] = capacity - n;
       sets.push(`#u${i} = if_not_exists(#u${i}, :zero) + :n${i}`);
-      const capacity = r.ledger[zoneAttr('capacity', zone)];
-      if (typeof capacity === 'number') {
-        names[`#c${i}`] = zoneAttr('capacity', zone);
-        values[`:c${i}`] = capacity;
-        values[`:l${i}`] = capacity - n;
-        conditions.push(`#c${i} = :c${i}`, `(attribute_not_exists(#u${i}) OR #u${i} <= :l${i})`);
-      }
+      conditions.push(`#c${i} = :c${i}`, `(attribute_not_exists(#u${i}) OR #u${i} <= :l${i})`);
     });
     return {
       Update: {
@@ -422,6 +455,7 @@ export class DynamoLeaseStore implements LeaseStore {
 
   private reservationPut(r: ReservationPlan, request: LeaseRequest, until: number): TransactItem {
     const key = keys.reservation(r.service, r.holderKey);
+    const reservedUntil = until + RESERVATION_GRACE_MS;
     return {
       Put: {
         TableName: this.table,
@@ -430,27 +464,45 @@ export class DynamoLeaseStore implements LeaseStore {
           type: 'reservation',
           service: r.service,
           owner: request.owner,
-          total: r.total,
+          total: r.members.length,
           zones: Object.fromEntries(r.zones),
-          until,
+          members: Object.fromEntries(r.members.map((m) => [m.id, m.zone])),
+          until: reservedUntil,
           createdAt: request.now,
           gsi1pk: `OWNER#${request.owner}`,
           gsi1sk: `RESERVATION#${r.service}#${r.holderKey}`,
           // No TTL: only the reclaimer may delete a reservation, together with its ledger counts.
           gsi2pk: RESERVATIONS_COLLECTION,
-          gsi2sk: `${sortableTime(until)}#${key.pk}#${key.sk}`,
+          gsi2sk: `${sortableTime(reservedUntil)}#${key.pk}#${key.sk}`,
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     };
   }
 
+  private reservationExtend(r: ReservationPlan, until: number, now: number): TransactItem {
+    const key = keys.reservation(r.service, r.holderKey);
+    return { Update: { TableName: this.table, Key: key, ...extendExpression(key, until, now) } };
+  }
+
+  private async extendReservation(reservation: Item, until: number, now: number): Promise<boolean> {
+    const key = { pk: String(reservation.pk), sk: String(reservation.sk) };
+    try {
+      await this.db.send(
+        new UpdateCommand({ TableName: this.table, Key: key, ...extendExpression(key, until, now) }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false; // reclaimed (or returned) meanwhile
+      throw error;
+    }
+  }
+
   private leaseUpdate(
-    instance: Pick<LeaseRequest['instances'][number], 'id' | 'service' | 'zone'>,
-    owner: string,
-    token: number,
+    instance: Member,
+    lease: Lease,
     previous: number,
-    until: number,
+    reservation: string | undefined,
     now: number,
   ): TransactItem {
     return {
@@ -459,8 +511,8 @@ export class DynamoLeaseStore implements LeaseStore {
         Key: keys.lease(instance.id),
         UpdateExpression:
           'SET #owner = :owner, fence = :token, leaseUntil = :until, expiresAt = :ttl, instanceId = :id, ' +
-          '#service = :service, #zone = :zone, acquiredAt = :now, #type = :type, ' +
-          'gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk',
+          '#service = :service, #zone = :zone, acquiredAt = :now, #type = :type, reserved = :reserved, ' +
+          'reservation = :reservation, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk',
         ConditionExpression:
           (previous === 0 ? 'attribute_not_exists(fence)' : 'fence = :previous') +
           ' AND (attribute_not_exists(#owner) OR leaseUntil < :now OR #owner = :owner)',
@@ -471,16 +523,18 @@ export class DynamoLeaseStore implements LeaseStore {
           '#zone': 'zone',
         },
         ExpressionAttributeValues: {
-          ':owner': owner,
-          ':token': token,
-          ':until': until,
-          ':ttl': Math.ceil((until + LEASE_GARBAGE_AFTER_MS) / 1000),
+          ':owner': lease.owner,
+          ':token': lease.token,
+          ':until': lease.until,
+          ':ttl': Math.ceil((lease.until + LEASE_GARBAGE_AFTER_MS) / 1000),
           ':id': instance.id,
           ':service': instance.service,
           ':zone': instance.zone,
           ':now': now,
           ':type': 'lease',
-          ':gsi1pk': `OWNER#${owner}`,
+          ':reserved': reservation !== undefined,
+          ':reservation': reservation ?? '',
+          ':gsi1pk': `OWNER#${lease.owner}`,
           ':gsi1sk': `INSTANCE#${instance.id}`,
           ':gsi2pk': fleetShard(instance.id),
           ':gsi2sk': `LEASE#${instance.id}`,
@@ -490,7 +544,36 @@ export class DynamoLeaseStore implements LeaseStore {
     };
   }
 
-  /** Releases leases still held by their owner at their token; the token itself is kept. */
+  private async renewLease(lease: Lease, until: number, now: number): Promise<Lease | undefined> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.lease(lease.instanceId),
+          UpdateExpression: 'SET leaseUntil = :until, expiresAt = :ttl',
+          ConditionExpression: '#owner = :owner AND fence = :token AND leaseUntil >= :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':until': until,
+            ':ttl': Math.ceil((until + LEASE_GARBAGE_AFTER_MS) / 1000),
+            ':owner': lease.owner,
+            ':token': lease.token,
+            ':now': now,
+          },
+        }),
+      );
+      return { ...lease, until };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Releases leases still held by their owner at their token; the token itself is kept. A lease
+   * taken over meanwhile is left alone; any other failure that persists is thrown, so no caller
+   * believes a lease released that is not.
+   */
   private async releaseLeases(leases: readonly Lease[]): Promise<void> {
     const item = (lease: Lease): TransactItem => ({
       Update: {
@@ -502,10 +585,11 @@ export class DynamoLeaseStore implements LeaseStore {
         ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.token, ':now': Date.now() },
       },
     });
-    for (const chunk of chunks(leases, MAX_TRANSACTION_ITEMS)) {
+    await mapLimit(chunks(leases, MAX_TRANSACTION_ITEMS), 4, async (chunk) => {
       let pending = chunk;
-      // A lease taken over meanwhile fails its condition; release the others without it.
-      for (let attempt = 0; pending.length > 0 && attempt < 3; attempt++) {
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 5) throw new Error(`could not release ${pending.length} leases after 5 attempts`);
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
         try {
           await this.db.send(new TransactWriteCommand({ TransactItems: pending.map(item) }));
           pending = [];
@@ -515,65 +599,100 @@ export class DynamoLeaseStore implements LeaseStore {
           pending = pending.filter((_, i) => reasons[i] !== 'ConditionalCheckFailed');
         }
       }
-    }
+    });
   }
 
-  private async reservationsOf(owner: string): Promise<Array<Record<string, unknown>>> {
-    return this.queryAll({
+  private async reservationsOf(owner: string): Promise<Item[]> {
+    const found = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :owner AND begins_with(gsi1sk, :reservation)',
       ExpressionAttributeValues: { ':owner': `OWNER#${owner}`, ':reservation': 'RESERVATION#' },
     });
+    // The index may lag: read the reservations themselves, consistently.
+    const current = await this.batchGet(found.map((r) => ({ pk: String(r.pk), sk: String(r.sk) })));
+    return [...current.values()];
   }
 
-  /** Deletes reservations and takes their counts off the ledgers, one transaction each. */
-  private async returnReservations(reservations: ReadonlyArray<Record<string, unknown>>, expiredBy?: number) {
-    await mapLimit(reservations, 8, async (r) => {
-      const zones = Object.entries((r.zones ?? {}) as Record<string, number>);
-      const names: Record<string, string> = { '#used': 'used' };
-      const values: Record<string, unknown> = { ':n': Number(r.total) };
-      const sets = ['#used = #used - :n'];
-      zones.forEach(([zone, n], i) => {
+  /**
+   * Deletes reservations and takes their counts off the ledgers, one transaction each. With
+   * `expiredBy`, only those still expired at that time; with `stillUnavailable`, those
+   * instances move to the ledger's observed count instead of leaving it. Returns how many were
+   * returned; one already returned is skipped, and persistent failures are thrown.
+   */
+  private async returnReservations(
+    reservations: readonly Item[],
+    options: { owner?: string; expiredBy?: number; stillUnavailable?: ReadonlySet<string> } = {},
+  ): Promise<number> {
+    const stillUnavailable = options.stillUnavailable ?? new Set<string>();
+    const returned = await mapLimit(reservations, 8, async (r): Promise<number> => {
+      const members = Object.entries((r.members ?? {}) as Record<string, string>);
+      const zones = new Map(Object.entries((r.zones ?? {}) as Record<string, number>));
+      const down = members.filter(([id]) => stillUnavailable.has(id));
+      const downByZone = new Map<string, number>();
+      for (const [, zone] of down) downByZone.set(zone, (downByZone.get(zone) ?? 0) + 1);
+
+      const names: Record<string, string> = { '#used': 'used', '#observed': 'observed' };
+      const values: Record<string, unknown> = {
+        ':free': Number(r.total) - down.length,
+        ':down': down.length,
+        ':zero': 0,
+      };
+      const sets = ['#used = #used - :free', '#observed = if_not_exists(#observed, :zero) + :down'];
+      [...zones.entries()].forEach(([zone, n], i) => {
+        const k = downByZone.get(zone) ?? 0;
         names[`#u${i}`] = zoneAttr('used', zone);
-        values[`:n${i}`] = n;
-        sets.push(`#u${i} = #u${i} - :n${i}`);
+        names[`#o${i}`] = zoneAttr('observed', zone);
+        values[`:f${i}`] = n - k;
+        values[`:d${i}`] = k;
+        sets.push(`#u${i} = #u${i} - :f${i}`, `#o${i} = if_not_exists(#o${i}, :zero) + :d${i}`);
       });
-      const condition =
-        expiredBy === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #until < :now';
-      try {
-        await this.db.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Delete: {
-                  TableName: this.table,
-                  Key: { pk: r.pk, sk: r.sk },
-                  ConditionExpression: condition,
-                  ...(expiredBy === undefined
-                    ? {}
-                    : {
-                        ExpressionAttributeNames: { '#until': 'until' },
-                        ExpressionAttributeValues: { ':now': expiredBy },
-                      }),
-                },
-              },
-              {
-                Update: {
-                  TableName: this.table,
-                  Key: keys.ledger(String(r.service)),
-                  UpdateExpression: `SET ${sets.join(', ')}`,
-                  ExpressionAttributeNames: names,
-                  ExpressionAttributeValues: values,
-                },
-              },
-            ],
-          }),
-        );
-      } catch (error) {
-        // Already returned (by a concurrent release or reclaim), or renewed meanwhile: nothing to do.
-        if (!cancellationReasons(error)) throw error;
+      const deleteNames: Record<string, string> = {};
+      const deleteValues: Record<string, unknown> = {};
+      let condition = 'attribute_exists(pk)';
+      if (options.expiredBy !== undefined) {
+        condition += ' AND #until < :now';
+        deleteNames['#until'] = 'until';
+        deleteValues[':now'] = options.expiredBy;
+      }
+      const transaction = new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: this.table,
+              Key: { pk: r.pk, sk: r.sk },
+              ConditionExpression: condition,
+              ...(options.expiredBy === undefined
+                ? {}
+                : { ExpressionAttributeNames: deleteNames, ExpressionAttributeValues: deleteValues }),
+            },
+          },
+          {
+            Update: {
+              TableName: this.table,
+              Key: keys.ledger(String(r.service)),
+              UpdateExpression: `SET ${sets.join(', ')}`,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+        ],
+      });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.db.send(transaction);
+          return 1;
+        } catch (error) {
+          const reasons = cancellationReasons(error);
+          // Already returned (or renewed since it was found expired): nothing to do.
+          if (reasons?.[0] === 'ConditionalCheckFailed') return 0;
+          // A conflict with another transaction on the hot ledger, or throttling: try again.
+          if (!reasons && !isRetryable(error)) throw error;
+          if (attempt >= 5) throw error;
+          await sleep(Math.min(1000, 25 * 2 ** attempt));
+        }
       }
     });
+    return returned.reduce((a, b) => a + b, 0);
   }
 
   private async undo(
@@ -588,26 +707,28 @@ export class DynamoLeaseStore implements LeaseStore {
     await this.returnReservations([...items.values()]);
   }
 
-  private async batchGet(keyList: ReadonlyArray<{ pk: string; sk: string }>) {
-    const found = new Map<string, Record<string, unknown>>();
+  private async batchGet(keyList: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
     await mapLimit(chunks(keyList, 100), 4, async (chunk) => {
-      let pending: Array<Record<string, unknown>> = chunk;
+      let pending: Item[] = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
         const result = await this.db.send(
           new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
         );
         for (const item of result.Responses?.[this.table] ?? [])
           found.set(keyOf(item as { pk: string; sk: string }), item);
-        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
-        if (pending.length > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Item[];
       }
     });
     return found;
   }
 
-  private async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
-    const items: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
+  private async queryAll(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
     do {
       const page = await this.db.send(
         new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }),
@@ -618,6 +739,34 @@ export class DynamoLeaseStore implements LeaseStore {
     return items;
   }
 }
+
+function extendExpression(key: { pk: string; sk: string }, until: number, now: number) {
+  const reservedUntil = until + RESERVATION_GRACE_MS;
+  return {
+    UpdateExpression: 'SET #until = :until, gsi2sk = :sort',
+    ConditionExpression: 'attribute_exists(pk) AND #until >= :now',
+    ExpressionAttributeNames: { '#until': 'until' },
+    ExpressionAttributeValues: {
+      ':until': reservedUntil,
+      ':now': now,
+      ':sort': `${sortableTime(reservedUntil)}#${key.pk}#${key.sk}`,
+    },
+  };
+}
+
+function toLease(item: Item): Lease {
+  return {
+    instanceId: String(item.instanceId),
+    owner: String(item.owner),
+    token: Number(item.fence),
+    until: Number(item.leaseUntil),
+    reserved: item.reserved === true,
+  };
+}
+
+/** The instances a reservation covers (its `members`: instance id → zone). */
+const instanceIdsOf = (reservation: Item): string[] =>
+  Object.keys((reservation.members ?? {}) as Record<string, string>);
 
 function refused(reason: string, conflicts: Array<{ id: string; reason: string }>): LeaseOutcome {
   return { acquired: false, reason, conflicts };
@@ -659,6 +808,14 @@ function chunkKeepingPairs<T extends { pairWithNext?: boolean }>(items: readonly
 
 const keyOf = (item: { pk: unknown; sk: unknown }) => `${String(item.pk)}|${String(item.sk)}`;
 
+function reasonOf(
+  reasons: ReadonlyArray<string | undefined>,
+  chunk: ReadonlyArray<{ tag: ItemTag }>,
+  tag: ItemTag,
+): string {
+  return reasons[chunk.findIndex((c) => c.tag === tag)] ?? 'cancelled';
+}
+
 function cancellationReasons(error: unknown): Array<string | undefined> | undefined {
   if (
     error instanceof TransactionCanceledException ||
@@ -669,10 +826,9 @@ function cancellationReasons(error: unknown): Array<string | undefined> | undefi
   return undefined;
 }
 
-function failedItems(error: unknown, chunk: ReadonlyArray<{ tag: ItemTag }>): ItemTag[] | undefined {
-  const reasons = cancellationReasons(error);
-  if (!reasons) return undefined;
-  const failed = chunk.filter((_, i) => reasons[i] && reasons[i] !== 'None').map((c) => c.tag);
-  // Without per-item reasons, say the whole chunk conflicted.
-  return failed.length > 0 ? failed : chunk.map((c) => c.tag);
+function isRetryable(error: unknown): boolean {
+  const name = (error as { name?: string })?.name ?? '';
+  return /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|TransactionConflict|InternalServerError/.test(
+    name,
+  );
 }

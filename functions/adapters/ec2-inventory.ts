@@ -87,7 +87,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
       if (!id || !zone || !stateName || !STATES.has(stateName)) continue;
       const tags = Object.fromEntries((ec2.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
       const status = statuses.get(id);
-      const { health, impairment } = healthOf(stateName as InstanceState, status);
+      const { health, impairment, impairedSince } = healthOf(stateName as InstanceState, status);
       const events = scheduledEventsOf(status);
       const cell = tags[this.cellTagKey];
       observed.push({
@@ -102,6 +102,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
           ...(events.length > 0 ? { scheduledEvents: events } : {}),
         },
         ...(impairment ? { impairment } : {}),
+        ...(impairedSince ? { impairedSince } : {}),
       });
     }
     return observed.sort((a, b) => (a.instance.id < b.instance.id ? -1 : 1));
@@ -154,7 +155,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
 function healthOf(
   state: InstanceState,
   status: InstanceStatus | undefined,
-): { health: Instance['health']; impairment?: Impairment } {
+): { health: Instance['health']; impairment?: Impairment; impairedSince?: string } {
   if (state !== 'running' || !status) return { health: 'unknown' };
   const system = status.SystemStatus?.Status;
   const instance = status.InstanceStatus?.Status;
@@ -165,7 +166,11 @@ function healthOf(
         : system === 'impaired'
           ? 'system'
           : 'instance';
-    return { health: 'impaired', impairment };
+    const since = [...(status.SystemStatus?.Details ?? []), ...(status.InstanceStatus?.Details ?? [])]
+      .map((d) => d.ImpairedSince)
+      .filter((d): d is Date => d instanceof Date)
+      .sort((a, b) => a.getTime() - b.getTime())[0];
+    return { health: 'impaired', impairment, ...(since ? { impairedSince: since.toISOString() } : {}) };
   }
   if (system === 'ok' && instance === 'ok') return { health: 'ok' };
   return { health: 'unknown' };

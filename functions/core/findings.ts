@@ -1,4 +1,5 @@
 import type { Instance, ScheduledEvent } from './fleet';
+import type { ObservedInstance } from './sync-inventory';
 
 /** What remediation is asked to look at, and why. */
 export type FindingKind =
@@ -32,23 +33,25 @@ const SCHEDULED_KIND: Record<ScheduledEvent['code'], FindingKind> = {
 
 /**
  * Findings from one inventory observation of an instance:
- * 1. a status check that has just started failing (not one that was already failing when last
- *    seen), keyed by the time it was first seen, so a later relapse is a new finding;
+ * 1. a failing status check, keyed by when it started failing (EC2's `ImpairedSince`), so every
+ *    sync that sees it records it once and a later relapse is a new finding; when EC2 does not
+ *    say since when, only a check that has just started failing, keyed by when it was seen;
  * 2. every scheduled event, keyed by its event id, with `NotBefore` as the deadline.
  */
 export function findingsFor(
-  observed: Instance,
-  impairment: Impairment | undefined,
+  observedInstance: ObservedInstance,
   previous: Instance | undefined,
   seenAt: string,
 ): Finding[] {
+  const { instance: observed, impairment, impairedSince } = observedInstance;
   const findings: Finding[] = [];
-  if (observed.health === 'impaired' && previous?.health !== 'impaired' && observed.state === 'running') {
+  const impaired = observed.health === 'impaired' && observed.state === 'running';
+  if (impaired && (impairedSince !== undefined || previous?.health !== 'impaired')) {
     const kind = impairment === 'instance' ? 'instance-status-check-failed' : 'system-status-check-failed';
     findings.push({
       instanceId: observed.id,
       kind,
-      key: `since-${seenAt}`,
+      key: `since-${impairedSince ?? seenAt}`,
       detail: `${impairment ?? 'system'} status check impaired`,
       source: 'inventory-sync',
     });

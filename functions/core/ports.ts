@@ -13,6 +13,8 @@ export interface Lease {
   readonly token: number;
   /** Epoch milliseconds after which another owner may take the lease over. */
   readonly until: number;
+  /** Whether a budget reservation covers the instance (false for non-disruptive actions). */
+  readonly reserved?: boolean;
 }
 
 export interface LeaseRequest {
@@ -41,9 +43,12 @@ export interface LeaseStore {
   /** All or nothing: every instance leased and every budget reserved, or nothing held. */
   acquire(request: LeaseRequest): Promise<LeaseOutcome>;
   renew(leases: readonly Lease[], ttlMs: number, now: number): Promise<Lease[]>;
-  /** Releases what the owner still holds; leases taken over by others are left alone. */
-  release(owner: string, leases: readonly Lease[]): Promise<void>;
-  releaseAll(owner: string): Promise<number>;
+  /**
+   * Releases what the owner still holds; leases taken over by others are left alone. Instances
+   * in `stillUnavailable` keep counting against their budget until inventory sync sees them.
+   */
+  release(owner: string, leases: readonly Lease[], stillUnavailable?: ReadonlySet<string>): Promise<void>;
+  releaseAll(owner: string, stillUnavailable?: ReadonlySet<string>): Promise<number>;
   /** Fenced and at most once per instance per change: the only way an owner records an applied action. */
   recordAction(
     lease: Lease,

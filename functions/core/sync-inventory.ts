@@ -5,10 +5,12 @@ import { diffInventory, type LedgerObservation, ledgerObservations } from './inv
 import type { AuditRecord, Lease } from './ports';
 import { type ServicesFile, serviceCatalog } from './services';
 
-/** An instance as EC2 reports it, with which status check failed when it is impaired. */
+/** An instance as EC2 reports it, with which status check failed (and since when) when it is impaired. */
 export interface ObservedInstance {
   readonly instance: Instance;
   readonly impairment?: Impairment;
+  /** When the failing check started failing (EC2's `ImpairedSince`), when EC2 says. */
+  readonly impairedSince?: string;
 }
 
 export interface Ec2Inventory {
@@ -65,14 +67,13 @@ export async function syncInventory(deps: {
     observed.map((o) => o.instance),
     known,
   );
-  const written = await store.putInstances([...diff.changed, ...diff.vanished], now);
-
+  // Findings first: if the sync dies after them, the next one records the same (idempotent)
+  // findings again; had it died after writing the instances, a transition could be lost.
   const knownById = new Map(known.map((i) => [i.id, i]));
   const seenAt = new Date(now).toISOString();
-  const candidates = observed.flatMap((o) =>
-    findingsFor(o.instance, o.impairment, knownById.get(o.instance.id), seenAt),
-  );
+  const candidates = observed.flatMap((o) => findingsFor(o, knownById.get(o.instance.id), seenAt));
   const findings = await store.recordFindings(candidates, now);
+  const written = await store.putInstances([...diff.changed, ...diff.vanished], now);
 
   const current = [...observed.map((o) => o.instance), ...diff.vanished];
   const { reclaimedReservations, ledgers } = await reconcileLedgers({ store, leases, now }, current);
@@ -109,10 +110,12 @@ export async function reconcileLedgers(
 ): Promise<{ reclaimedReservations: number; ledgers: number }> {
   const reclaimedReservations = await deps.leases.reclaimExpired(deps.now);
   const active = await deps.leases.activeLeases(deps.now);
+  // Only leases covered by a reservation are counted there; an unavailable instance under a
+  // non-disruptive lease still counts as observed.
   const observations = ledgerObservations(
     instances,
     serviceCatalog(await deps.store.getServices()),
-    new Set(active.map((l) => l.instanceId)),
+    new Set(active.filter((l) => l.reserved).map((l) => l.instanceId)),
   );
   const ledgers = await deps.store.reconcileLedgers(observations);
   return { reclaimedReservations, ledgers };

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { documentClient } from '../../functions/adapters/dynamo-client';
-import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
+import { DynamoLeaseStore, RESERVATION_GRACE_MS } from '../../functions/adapters/dynamo-lease-store';
 import { holdInstances, releaseHold } from '../../functions/core/hold';
 import type { Lease, LeaseOutcome, LeaseRequest } from '../../functions/core/ports';
 import { freshTable } from '../support/aws';
@@ -40,8 +40,16 @@ async function seed(stores: Stores, members: ReadonlyArray<{ id: string; service
   );
 }
 
-/** A service's ledger as inventory sync leaves it: capacity overall and per zone, nothing unavailable. */
-async function ledger(stores: Stores, service: string, capacity: number, zones: Record<string, number> = {}) {
+/**
+ * A service's ledger as inventory sync leaves it: capacity overall and per zone (by default the
+ * overall capacity in us-east-1a, where `member` puts instances), nothing unavailable.
+ */
+async function ledger(
+  stores: Stores,
+  service: string,
+  capacity: number,
+  zones: Record<string, number> = { 'us-east-1a': capacity },
+) {
   await stores.fleet.reconcileLedger({
     service,
     capacity,
@@ -100,7 +108,9 @@ describe('leases (DynamoDB, against moto)', () => {
     );
     const stale = leasesOf(old)[0];
     // remediation-1 crashed; its reservation is reclaimed once expired, and another owner takes over.
-    expect(await stores.leases.reclaimExpired(5000)).toBeGreaterThanOrEqual(1);
+    // Its reservation outlives the lease by a grace period; after that it is reclaimed.
+    expect(await stores.leases.reclaimExpired(5000)).toBe(0);
+    expect(await stores.leases.reclaimExpired(1000 + RESERVATION_GRACE_MS + 1)).toBe(1);
     const taken = await stores.leases.acquire(request('change-9', [member(a, 'db')], { now: 5000 }));
     expect(taken).toMatchObject({ acquired: true, leases: [{ token: stale.token + 1 }] });
 
@@ -163,6 +173,70 @@ describe('leases (DynamoDB, against moto)', () => {
       'hold.released',
     ]);
     expect((await stores.leases.ledger('web'))?.used).toBe(0);
+  });
+
+  it('fences an owner whose lease expired, even when nobody took it over', async () => {
+    await ledger(stores, 'web', 10);
+    const [a] = ids(1, 0x4a0);
+    await seed(stores, [member(a)]);
+    const lease = leasesOf(
+      await stores.leases.acquire(request('slow', [member(a)], { ttlMs: 1000, now: 0 })),
+    )[0];
+    await expect(stores.leases.recordAction(lease, 'slow', { result: 'late' }, 1001)).resolves.toBe('fenced');
+    await expect(stores.leases.recordAction(lease, 'slow', { result: 'on time' }, 999)).resolves.toBe(
+      'recorded',
+    );
+  });
+
+  it('never reclaims a budget while a lease it covers is live, renewals included', async () => {
+    await ledger(stores, 'web', 10);
+    const [a] = ids(1, 0x4b0);
+    await seed(stores, [member(a)]);
+    const [lease] = leasesOf(
+      await stores.leases.acquire(request('steady', [member(a)], { ttlMs: 1000, now: 0 })),
+    );
+    const [renewed] = await stores.leases.renew([lease], 1000, 900);
+    expect(renewed.until).toBe(1900);
+    expect(await stores.leases.reclaimExpired(1000 + RESERVATION_GRACE_MS + 1)).toBe(0);
+    expect(await stores.leases.reclaimExpired(1900 + RESERVATION_GRACE_MS + 1)).toBe(1);
+    // The holder comes back after all that: nothing to renew, nothing counted twice.
+    expect(await stores.leases.renew([renewed], 1000, 1900 + RESERVATION_GRACE_MS + 2)).toEqual([]);
+    expect((await stores.leases.ledger('web'))?.used).toBe(0);
+  });
+
+  it('keeps a reservation until every lease it covers is released', async () => {
+    await ledger(stores, 'web', 10);
+    const [a, b] = ids(2, 0x4c0);
+    await seed(stores, [member(a), member(b)]);
+    const leases = leasesOf(await stores.leases.acquire(request('pair', [member(a), member(b)])));
+    await stores.leases.release('pair', [leases[0]]);
+    expect((await stores.leases.ledger('web'))?.used).toBe(2);
+    await stores.leases.release('pair', [leases[1]]);
+    expect((await stores.leases.ledger('web'))?.used).toBe(0);
+  });
+
+  it('keeps counting an instance that is still unavailable after release, as observed', async () => {
+    await ledger(stores, 'web', 10, { 'us-east-1a': 5 });
+    const [a, b] = ids(2, 0x4d0);
+    await seed(stores, [member(a), member(b)]);
+    const leases = leasesOf(await stores.leases.acquire(request('reboot', [member(a), member(b)])));
+    await stores.leases.release('reboot', leases, new Set([b]));
+    expect(await stores.leases.ledger('web')).toMatchObject({
+      used: 1,
+      observed: 1,
+      'used@us-east-1a': 1,
+      'observed@us-east-1a': 1,
+    });
+  });
+
+  it('fails closed for a zone the ledger does not know yet', async () => {
+    await ledger(stores, 'web', 10, { 'us-east-1a': 5 });
+    const [a] = ids(1, 0x4e0);
+    await seed(stores, [member(a, 'web', 'us-east-1f')]);
+    expect(await stores.leases.acquire(request('new-zone', [member(a, 'web', 'us-east-1f')]))).toMatchObject({
+      acquired: false,
+      conflicts: [{ reason: 'budget:web@us-east-1f has no ledger yet (run an inventory sync)' }],
+    });
   });
 
   it('refuses a release by a non-owner', async () => {
@@ -257,7 +331,12 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
   });
 
   it('counts observed unavailable instances and does not spend budget on non-disruptive services', async () => {
-    await stores.fleet.reconcileLedger({ service: 'api', capacity: 3, observed: 2, zones: new Map() });
+    await stores.fleet.reconcileLedger({
+      service: 'api',
+      capacity: 3,
+      observed: 2,
+      zones: new Map([['us-east-1a', { capacity: 3, observed: 2 }]]),
+    });
     const [a, b, c] = ids(3, 0x2000);
     await seed(stores, [member(a, 'api'), member(b, 'api'), member(c, 'api')]);
     const tooMany = await stores.leases.acquire(request('c1', [member(a, 'api'), member(b, 'api')]));
@@ -297,12 +376,13 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
     );
     expect((await stores.leases.ledger('batch'))?.used).toBe(150);
 
-    expect(await stores.leases.reclaimExpired(2000)).toBe(1);
+    const later = 1000 + RESERVATION_GRACE_MS + 1;
+    expect(await stores.leases.reclaimExpired(later)).toBe(1);
     expect((await stores.leases.ledger('batch'))?.used).toBe(0);
-    const next = await stores.leases.acquire(request('after', wave, { now: 2000 }));
+    const next = await stores.leases.acquire(request('after', wave, { now: later }));
     expect(next.acquired).toBe(true);
     // Reclaiming twice changes nothing.
-    expect(await stores.leases.reclaimExpired(2000)).toBe(0);
+    expect(await stores.leases.reclaimExpired(later)).toBe(0);
     expect((await stores.leases.ledger('batch'))?.used).toBe(150);
   });
 

@@ -17,7 +17,8 @@ export function mannWhitneyU(x: readonly number[], y: readonly number[]): MannWh
   const n1 = x.length;
   const n2 = y.length;
   if (n1 === 0 || n2 === 0) throw new Error('mannWhitneyU: both samples need at least one value');
-  if ([...x, ...y].some((v) => !Number.isFinite(v))) throw new Error('mannWhitneyU: samples must be finite numbers');
+  if ([...x, ...y].some((v) => !Number.isFinite(v)))
+    throw new Error('mannWhitneyU: samples must be finite numbers');
 
   const { ranks, tieSizes } = averageRanks([...x, ...y]);
   let r1 = 0;
