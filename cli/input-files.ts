@@ -4,7 +4,7 @@ import { InputError, parseChangeSpec, parseFleet, parseServices } from '../funct
 import type { Fleet } from '../functions/core/fleet';
 import type { ServicesFile } from '../functions/core/services';
 
-async function readText(path: string): Promise<string> {
+export async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {

@@ -3,6 +3,7 @@ import { formatProblem, InputError } from '../functions/core/config';
 import { fleetCommands } from './commands/fleet';
 import { freezeCommands } from './commands/freeze';
 import { inventoryCommands } from './commands/inventory';
+import { judgeCommand } from './commands/judge';
 import { planCommand } from './commands/plan';
 import { servicesCommands } from './commands/services';
 import { storeCommands } from './commands/store';
@@ -35,6 +36,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   fleetCommands(program, io);
   servicesCommands(program, io);
   freezeCommands(program, io, setExit);
+  judgeCommand(program, io, setExit);
   for (const command of allCommands(program)) {
     command
       .exitOverride()

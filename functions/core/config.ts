@@ -54,6 +54,11 @@ export function parseChangeSpec(text: string, source: string): ChangeSpec {
   return validate(changeSpecSchema, parseText(text, source), source);
 }
 
+/** Any other input file (JSON or YAML by its name) against its schema, with the same errors. */
+export function parseWithSchema<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
+  return validate(schema, parseText(text, source), source);
+}
+
 function validate<S extends z.ZodType>(schema: S, parsed: ParsedText, source: string): z.output<S> {
   const result = schema.safeParse(parsed.data);
   if (result.success) return result.data;

@@ -101,3 +101,35 @@ describe('fleetops plan', () => {
     expect(bad.stderr).toContain("unknown command 'plna'");
   });
 });
+
+describe('fleetops judge', () => {
+  const judgeFiles = ['--baseline', 'examples/judge/baseline.json', '--canary', 'examples/judge/canary.json'];
+
+  it('shows per metric why the gate fails, and exits 3', async () => {
+    const { code, out } = await fleetops('judge', ...judgeFiles, '--config', 'examples/judge/judge.yaml');
+    expect(code).toBe(3);
+    expect(out).toMatch(/^Latency \(critical\)\s+fail\s+60\/60/m);
+    expect(out).toContain('verdict: FAIL');
+  });
+
+  it('prints JSON and passes when the canary is the baseline', async () => {
+    const { code, out } = await fleetops(
+      'judge',
+      '--baseline',
+      'examples/judge/baseline.json',
+      '--canary',
+      'examples/judge/baseline.json',
+      '--json',
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ verdict: 'pass', score: 100 });
+  });
+
+  it('rejects a malformed samples file with exit 2', async () => {
+    const bad = join(scratch, 'samples.json');
+    writeFileSync(bad, JSON.stringify({ Latency: [1, 'fast', 3] }));
+    const { code, err } = await fleetops('judge', '--baseline', bad, '--canary', bad);
+    expect(code).toBe(2);
+    expect(err).toContain(`error: ${bad}: Latency[1]: expected a number, found "fast"`);
+  });
+});
