@@ -120,7 +120,7 @@ const markdown = [
   '',
   '### Store',
   '',
-  `Against a local moto server, one run on a fresh table (moto's times are the emulator's, not DynamoDB's: it copies the whole table on every transaction and serves one request at a time, so a lease run takes about a minute there; the request counts are the figures that carry over to DynamoDB).`,
+  `Against a local moto server, one run on a fresh table (moto's times are the emulator's, not DynamoDB's: it copies the whole table on every transaction and serves one request at a time, so a lease run takes minutes there; the request counts are the figures that carry over to DynamoDB).`,
   '',
   '| operation | requests | time on moto (ms) |',
   '|---|---|---:|',
