@@ -1,5 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { FLEET_SHARDS } from './table-design';
 
 /**
@@ -103,3 +108,45 @@ export function isConditionFailure(error: unknown): boolean {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Item = Record<string, unknown>;
+type QueryInput = Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>;
+
+/** Every page of a Query. */
+export async function queryAll(db: DocumentClient, table: string, input: QueryInput): Promise<Item[]> {
+  const items: Item[] = [];
+  let ExclusiveStartKey: Item | undefined;
+  do {
+    const page = await db.send(new QueryCommand({ ...input, TableName: table, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+/**
+ * Strongly consistent BatchGetItem in requests of 100 keys, retrying unprocessed keys with
+ * backoff. Returns the items found, by `pk|sk`.
+ */
+export async function batchGetAll(
+  db: DocumentClient,
+  table: string,
+  keyList: ReadonlyArray<{ pk: string; sk: string }>,
+): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  await mapLimit(chunks(keyList, 100), 4, async (chunk) => {
+    let pending: Item[] = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+      const result = await db.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of result.Responses?.[table] ?? []) found.set(itemKey(item), item);
+      pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+    }
+  });
+  return found;
+}
+
+/** The `pk|sk` string that identifies an item in the maps above. */
+export const itemKey = (item: { pk?: unknown; sk?: unknown }) => `${String(item.pk)}|${String(item.sk)}`;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Finding } from '../core/findings';
 import { type Instance, instanceSchema } from '../core/fleet';
 import type { LedgerObservation } from '../core/inventory';
@@ -8,13 +8,13 @@ import type { Quantity } from '../core/quantity';
 import type { DisruptionBudget, ServicesFile } from '../core/services';
 import type { InventoryStore } from '../core/sync-inventory';
 import {
+  batchGetAll,
   batchWriteAll,
-  chunks,
   type DocumentClient,
   isConditionFailure,
   listFleetItems,
   mapLimit,
-  sleep,
+  queryAll,
 } from './dynamo-client';
 import { fleetShard, keys, OPEN_FINDINGS_COLLECTION, SERVICES_COLLECTION, sortableTime } from './keys';
 
@@ -173,32 +173,17 @@ export class DynamoFleetStore implements InventoryStore {
   }
 
   private async batchGetLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const out = new Map<string, Record<string, unknown>>();
-    await mapLimit(chunks(services, 100), 4, async (batch) => {
-      let pending: Array<Record<string, unknown>> = batch.map((s) => keys.ledger(s));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-        const result = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.table] ?? []) out.set(String(item.service), item);
-        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
-      }
-    });
-    return out;
+    const found = await batchGetAll(
+      this.db,
+      this.table,
+      services.map((s) => keys.ledger(s)),
+    );
+    return new Map([...found.values()].map((item) => [String(item.service), item]));
   }
 
-  async getLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const out = new Map<string, Record<string, unknown>>();
-    await mapLimit(services, 8, async (service) => {
-      const item = (
-        await this.db.send(
-          new GetCommand({ TableName: this.table, Key: keys.ledger(service), ConsistentRead: true }),
-        )
-      ).Item;
-      if (item) out.set(service, item);
-    });
-    return out;
+  /** The ledgers of these services, by service (those that have one). */
+  getLedgers(services: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    return this.batchGetLedgers(services);
   }
 
   // ── findings ───────────────────────────────────────────────────────────────
@@ -330,17 +315,8 @@ export class DynamoFleetStore implements InventoryStore {
     }));
   }
 
-  private async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
-    const items: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
+  private queryAll(input: Parameters<typeof queryAll>[2]) {
+    return queryAll(this.db, this.table, input);
   }
 }
 

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../core/ports';
 import {
+  batchGetAll,
   chunks,
   type DocumentClient,
   isConditionFailure,
+  itemKey,
   listFleetItems,
   mapLimit,
+  queryAll,
   sleep,
 } from './dynamo-client';
 import { fleetShard, keys, RESERVATIONS_COLLECTION, sortableTime } from './keys';
@@ -707,36 +710,12 @@ export class DynamoLeaseStore implements LeaseStore {
     await this.returnReservations([...items.values()]);
   }
 
-  private async batchGet(keyList: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
-    const found = new Map<string, Item>();
-    await mapLimit(chunks(keyList, 100), 4, async (chunk) => {
-      let pending: Item[] = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-        const result = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.table] ?? [])
-          found.set(keyOf(item as { pk: string; sk: string }), item);
-        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Item[];
-      }
-    });
-    return found;
+  private batchGet(keyList: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
+    return batchGetAll(this.db, this.table, keyList);
   }
 
-  private async queryAll(
-    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
-  ): Promise<Item[]> {
-    const items: Item[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
+  private queryAll(input: Parameters<typeof queryAll>[2]): Promise<Item[]> {
+    return queryAll(this.db, this.table, input);
   }
 }
 
@@ -806,7 +785,7 @@ function chunkKeepingPairs<T extends { pairWithNext?: boolean }>(items: readonly
   return out;
 }
 
-const keyOf = (item: { pk: unknown; sk: unknown }) => `${String(item.pk)}|${String(item.sk)}`;
+const keyOf = itemKey;
 
 function reasonOf(
   reasons: ReadonlyArray<string | undefined>,
