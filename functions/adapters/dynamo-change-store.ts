@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { ChangeSpec } from '../core/change-spec';
+import type { Plan } from '../core/planner';
+import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
+import { keys, sortableTime } from './keys';
+
+/** DynamoDB items hold at most 400 KB; plan chunks stay well under it. */
+const CHUNK_CHARS = 300_000;
+export const CHANGES_COLLECTION = 'CHANGES';
+
+export type ChangeStatus =
+  | 'planned'
+  | 'running'
+  | 'waiting-approval'
+  | 'paused'
+  | 'rolling-back'
+  | 'completed'
+  | 'failed'
+  | 'aborted';
+
+export interface ChangeRecord {
+  readonly id: string;
+  readonly status: ChangeStatus;
+  readonly description: string;
+  readonly waves: number;
+  readonly planDigest: string;
+  readonly planChunks: number;
+  readonly createdAt: number;
+  readonly createdBy: string;
+}
+
+/**
+ * Changes in the fleet-state table: the spec, a status record, and the plan in chunks (a
+ * Step Functions payload is capped at 256 KB, so executions carry only the change id).
+ *
+ * The chunks are written first and the status record last, with the plan's SHA-256: the status
+ * record is the commit point, so a crash in between leaves no change, only orphan chunks that
+ * the next save overwrites. Readers verify the digest, so a corrupted or half-written plan is
+ * never run.
+ */
+export class DynamoChangeStore {
+  constructor(
+    private readonly db: DocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /**
+   * Saves a planned change. Saving the same change with the same plan again is harmless
+   * (`created: false`); the same id with a different plan is refused.
+   */
+  async save(
+    spec: ChangeSpec,
+    plan: Plan,
+    actor: string,
+    now: number,
+  ): Promise<{ created: boolean; record: ChangeRecord }> {
+    const text = JSON.stringify(plan);
+    const digest = createHash('sha256').update(text).digest('hex');
+    const existing = await this.get(spec.id);
+    if (existing) {
+      if (existing.planDigest === digest) return { created: false, record: existing };
+      throw new Error(`change ${spec.id} already exists with a different plan (use a new change id)`);
+    }
+    const chunks: string[] = [];
+    for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
+    await batchWriteAll(this.db, this.table, [
+      { PutRequest: { Item: { ...keys.change(spec.id, 'SPEC'), type: 'change-spec', spec } } },
+      ...chunks.map((body, n) => ({
+        PutRequest: { Item: { ...keys.change(spec.id, planPart(n)), type: 'plan-chunk', n, body } },
+      })),
+    ]);
+    const record: ChangeRecord = {
+      id: spec.id,
+      status: 'planned',
+      description: spec.description,
+      waves: plan.waves.length,
+      planDigest: digest,
+      planChunks: chunks.length,
+      createdAt: now,
+      createdBy: actor,
+    };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...keys.change(spec.id, 'STATUS'),
+            type: 'change',
+            ...record,
+            gsi2pk: CHANGES_COLLECTION,
+            gsi2sk: `${sortableTime(now)}#${spec.id}`,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Saved concurrently by someone else: fine if it is the same plan.
+      const winner = await this.get(spec.id);
+      if (winner?.planDigest === digest) return { created: false, record: winner };
+      throw new Error(`change ${spec.id} was saved concurrently with a different plan`);
+    }
+    return { created: true, record };
+  }
+
+  async get(id: string): Promise<ChangeRecord | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.change(id, 'STATUS'), ConsistentRead: true }),
+    );
+    return result.Item ? toRecord(result.Item) : undefined;
+  }
+
+  /** The stored plan, verified against its digest. */
+  async loadPlan(id: string): Promise<Plan> {
+    const record = await this.get(id);
+    if (!record) throw new Error(`no change ${id}`);
+    const items = await queryAll(this.db, this.table, {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :plan)',
+      ExpressionAttributeValues: { ':pk': `CHANGE#${id}`, ':plan': 'PLAN#' },
+      ConsistentRead: true,
+    });
+    const parts = items
+      .filter((item) => Number(item.n) < record.planChunks)
+      .sort((a, b) => Number(a.n) - Number(b.n))
+      .map((item) => String(item.body));
+    const text = parts.join('');
+    const digest = createHash('sha256').update(text).digest('hex');
+    if (parts.length !== record.planChunks || digest !== record.planDigest) {
+      throw new Error(
+        `the stored plan of change ${id} is incomplete or corrupted (digest mismatch): it will not run`,
+      );
+    }
+    return JSON.parse(text) as Plan;
+  }
+
+  async list(): Promise<ChangeRecord[]> {
+    const items = await queryAll(this.db, this.table, {
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :c',
+      ExpressionAttributeValues: { ':c': CHANGES_COLLECTION },
+      ScanIndexForward: false,
+    });
+    return items.map(toRecord);
+  }
+}
+
+const planPart = (n: number) => `PLAN#${String(n).padStart(4, '0')}`;
+
+function toRecord(item: Record<string, unknown>): ChangeRecord {
+  return {
+    id: String(item.id),
+    status: item.status as ChangeStatus,
+    description: String(item.description),
+    waves: Number(item.waves),
+    planDigest: String(item.planDigest),
+    planChunks: Number(item.planChunks),
+    createdAt: Number(item.createdAt),
+    createdBy: String(item.createdBy),
+  };
+}

@@ -1,0 +1,58 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import { keys } from '../../functions/adapters/keys';
+import { changeSpecSchema } from '../../functions/core/change-spec';
+import { planChange } from '../../functions/core/planner';
+import { serviceCatalog } from '../../functions/core/services';
+import { syntheticFleet } from '../../functions/core/simulation/synthetic-fleet';
+import { freshTable } from '../support/aws';
+
+const spec = changeSpecSchema.parse({
+  id: 'patch-big',
+  description: 'patch 100k instances',
+  target: { tags: {} },
+  action: { type: 'reboot' },
+  risk: 'medium',
+});
+
+describe('change store (DynamoDB, against moto)', () => {
+  it('stores a 100,000-instance plan in chunks and reads back exactly the same plan', async () => {
+    const stores = await freshTable();
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    const fleet = syntheticFleet({ instances: 100_000, services: 500, zones: 3, seed: 1 });
+    const plan = planChange({ instances: fleet.instances, catalog: serviceCatalog(fleet.services), spec });
+
+    const saved = await changes.save(spec, plan, 'tester', 1000);
+    expect(saved.created).toBe(true);
+    expect(saved.record.planChunks).toBeGreaterThan(5); // several MB: far over a 256 KB payload
+    expect(JSON.stringify(await changes.loadPlan('patch-big'))).toBe(JSON.stringify(plan));
+
+    // Starting the same change twice is harmless; the same id with another plan is refused.
+    expect((await changes.save(spec, plan, 'tester', 2000)).created).toBe(false);
+    const other = { ...plan, waves: plan.waves.slice(1) };
+    await expect(changes.save(spec, other, 'tester', 3000)).rejects.toThrow(
+      'change patch-big already exists with a different plan',
+    );
+    expect((await changes.list()).map((c) => c.id)).toEqual(['patch-big']);
+  });
+
+  it('refuses to load a plan whose chunks were corrupted', async () => {
+    const stores = await freshTable();
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    const fleet = syntheticFleet({ instances: 500, services: 20, zones: 3, seed: 2 });
+    const small = { ...spec, id: 'patch-small' };
+    await changes.save(
+      small,
+      planChange({ instances: fleet.instances, catalog: serviceCatalog(fleet.services), spec: small }),
+      't',
+      1,
+    );
+    await stores.db.send(
+      new PutCommand({
+        TableName: stores.table,
+        Item: { ...keys.change('patch-small', 'PLAN#0000'), n: 0, body: '{"waves":[]}' },
+      }),
+    );
+    await expect(changes.loadPlan('patch-small')).rejects.toThrow('incomplete or corrupted');
+  });
+});
