@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChangeSpec } from '../core/change-spec';
 import type { Plan } from '../core/planner';
 import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
@@ -132,6 +132,35 @@ export class DynamoChangeStore {
       );
     }
     return JSON.parse(text) as Plan;
+  }
+
+  async loadSpec(id: string): Promise<ChangeSpec> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.change(id, 'SPEC'), ConsistentRead: true }),
+    );
+    if (!result.Item) throw new Error(`no change ${id}`);
+    return result.Item.spec as ChangeSpec;
+  }
+
+  /** Moves a change to a new status; a change that has ended (completed, failed, aborted) stays ended. */
+  async setStatus(id: string, status: ChangeStatus, reason: string, now: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: keys.change(id, 'STATUS'),
+        UpdateExpression: 'SET #status = :status, statusReason = :reason, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(pk) AND NOT #status IN (:completed, :failed, :aborted)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':status': status,
+          ':reason': reason,
+          ':now': now,
+          ':completed': 'completed',
+          ':failed': 'failed',
+          ':aborted': 'aborted',
+        },
+      }),
+    );
   }
 
   async list(): Promise<ChangeRecord[]> {

@@ -334,6 +334,15 @@ export class DynamoLeaseStore implements LeaseStore {
     return leases.length;
   }
 
+  /** The live leases an owner holds on these instances (read consistently). */
+  async heldBy(owner: string, instanceIds: readonly string[], now: number): Promise<Lease[]> {
+    const current = await this.batchGet(instanceIds.map((id) => keys.lease(id)));
+    return [...current.values()]
+      .filter((item) => item.owner === owner && Number(item.leaseUntil) > now)
+      .map(toLease)
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  }
+
   /** Every lease whose expiry has not passed (for fleet status, live plans and the ledger). */
   async activeLeases(now: number): Promise<Lease[]> {
     const items = await listFleetItems(this.db, this.table, 'LEASE#');

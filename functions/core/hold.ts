@@ -48,10 +48,20 @@ export async function releaseHold(
   actor: string,
   reason: string,
   now: number,
+  stillUnavailable: ReadonlySet<string> = new Set(),
 ): Promise<void> {
-  await deps.leases.release(owner, leases);
+  await deps.leases.release(owner, leases, stillUnavailable);
   await deps.audit.audit([
-    { subject: `owner:${owner}`, actor, action: 'hold.released', reason, at: new Date(now).toISOString() },
+    {
+      subject: `owner:${owner}`,
+      actor,
+      action: 'hold.released',
+      reason:
+        stillUnavailable.size > 0
+          ? `${reason}; ${stillUnavailable.size} still unavailable keep counting`
+          : reason,
+      at: new Date(now).toISOString(),
+    },
   ]);
 }
 

@@ -57,6 +57,8 @@ export interface LeaseStore {
     now: number,
   ): Promise<'recorded' | 'duplicate' | 'fenced'>;
   activeLeases(now: number): Promise<Lease[]>;
+  /** The live leases an owner holds on these instances. */
+  heldBy(owner: string, instanceIds: readonly string[], now: number): Promise<Lease[]>;
 }
 
 export interface Freeze {

@@ -1,0 +1,56 @@
+import {
+  CreateTagsCommand,
+  DescribeInstanceStatusCommand,
+  type EC2Client,
+  RebootInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { chunks } from './dynamo-client';
+
+/** EC2 caps the instance ids of one request; FleetOps stays well under it. */
+const IDS_PER_REQUEST = 100;
+
+export interface InstanceCondition {
+  readonly state: string;
+  readonly health: 'ok' | 'impaired' | 'unknown';
+}
+
+/** The EC2 actions a change applies, batched. */
+export class Ec2Actions {
+  constructor(private readonly ec2: EC2Client) {}
+
+  async reboot(ids: readonly string[]): Promise<void> {
+    for (const batch of chunks(ids, IDS_PER_REQUEST)) {
+      await this.ec2.send(new RebootInstancesCommand({ InstanceIds: batch }));
+    }
+  }
+
+  async setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void> {
+    const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    for (const batch of chunks(ids, IDS_PER_REQUEST)) {
+      await this.ec2.send(new CreateTagsCommand({ Resources: batch, Tags }));
+    }
+  }
+
+  /** State and status-check health of each instance (missing ones are absent from the map). */
+  async conditions(ids: readonly string[]): Promise<Map<string, InstanceCondition>> {
+    const out = new Map<string, InstanceCondition>();
+    for (const batch of chunks(ids, IDS_PER_REQUEST)) {
+      const page = await this.ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: batch, IncludeAllInstances: true }),
+      );
+      for (const status of page.InstanceStatuses ?? []) {
+        if (!status.InstanceId) continue;
+        const system = status.SystemStatus?.Status;
+        const instance = status.InstanceStatus?.Status;
+        const health =
+          system === 'impaired' || instance === 'impaired'
+            ? 'impaired'
+            : system === 'ok' && instance === 'ok'
+              ? 'ok'
+              : 'unknown';
+        out.set(status.InstanceId, { state: status.InstanceState?.Name ?? 'unknown', health });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,89 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { DynamoChangeStore } from '../adapters/dynamo-change-store';
+import { documentClient } from '../adapters/dynamo-client';
+import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
+import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
+import { Ec2Actions } from '../adapters/ec2-actions';
+import { pacedEc2Client } from '../adapters/ec2-inventory';
+import {
+  actionSettled,
+  applyWave,
+  checkWindow,
+  finishRollout,
+  gateWave,
+  leaseWave,
+  type RolloutPorts,
+  releaseWave,
+  startRollout,
+} from '../core/rollout';
+import { TokenBucket } from '../core/token-bucket';
+import { readConfig } from './config';
+
+const config = readConfig(['TABLE_NAME'] as const);
+const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'rollout' } });
+const db = documentClient();
+const ports: RolloutPorts = {
+  changes: new DynamoChangeStore(db, config.TABLE_NAME),
+  leases: new DynamoLeaseStore(db, config.TABLE_NAME),
+  fleet: new DynamoFleetStore(db, config.TABLE_NAME),
+  // EC2's mutating actions have their own, smaller request bucket.
+  ec2: new Ec2Actions(pacedEc2Client(new TokenBucket(5, 10))),
+  now: () => Date.now(),
+  actor: 'rollout',
+};
+
+const stateSchema = z.object({
+  changeId: z.string().min(1),
+  wave: z.number().int().min(0),
+  waves: z.number().int().min(0),
+  bakeSeconds: z.number().min(0),
+});
+
+/** What each Task state of the rollout state machine sends: the step and the execution's state. */
+const eventSchema = z.discriminatedUnion('step', [
+  z.object({ step: z.literal('start'), changeId: z.string().min(1) }),
+  z.object({ step: z.literal('check-window'), state: stateSchema }),
+  z.object({ step: z.literal('lease'), state: stateSchema, attempts: z.number().int().min(0) }),
+  z.object({ step: z.literal('apply'), state: stateSchema }),
+  z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
+  z.object({ step: z.literal('gate'), state: stateSchema }),
+  z.object({ step: z.literal('release'), state: stateSchema }),
+  z.object({
+    step: z.literal('finish'),
+    state: z.object({ changeId: z.string().min(1) }),
+    outcome: z.enum(['completed', 'failed']),
+    reason: z.string(),
+  }),
+]);
+
+export type RolloutStepEvent = z.input<typeof eventSchema>;
+
+/** One Lambda for every Task state of the rollout; the state machine names the step. */
+export async function rolloutStep(raw: unknown): Promise<unknown> {
+  const event = eventSchema.parse(raw);
+  const changeId = event.step === 'start' ? event.changeId : event.state.changeId;
+  logger.appendKeys({ changeId, step: event.step });
+  switch (event.step) {
+    case 'start':
+      return startRollout(ports, event.changeId);
+    case 'check-window':
+      return checkWindow(ports, event.state);
+    case 'lease':
+      return leaseWave(ports, event.state, event.attempts);
+    case 'apply':
+      return applyWave(ports, event.state);
+    case 'settle':
+      return actionSettled(ports, event.state, event.polls);
+    case 'gate':
+      return gateWave(ports, event.state);
+    case 'release':
+      return releaseWave(ports, event.state);
+    case 'finish':
+      return finishRollout(ports, event.state, event.outcome, event.reason);
+  }
+}
+
+export const handler = middy(rolloutStep).use(injectLambdaContext(logger));

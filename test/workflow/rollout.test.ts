@@ -1,0 +1,183 @@
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import { queryAll } from '../../functions/adapters/dynamo-client';
+import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { changeSpecSchema } from '../../functions/core/change-spec';
+import { planViolations } from '../../functions/core/plan-check';
+import { planChange } from '../../functions/core/planner';
+import { serviceCatalog } from '../../functions/core/services';
+import { syncInventory } from '../../functions/core/sync-inventory';
+import { freshTable } from '../support/aws';
+import { bindTasks, loadDefinition, noWaits } from '../support/local-sfn';
+
+const REGION = 'eu-north-1';
+const ZONES = ['eu-north-1a', 'eu-north-1b', 'eu-north-1c'];
+const definition = loadDefinition('state-machines/rollout.asl.json', {
+  RolloutStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-rollout-step',
+});
+
+describe('rollout state machine (the real ASL, the real handler, moto)', () => {
+  const saved = { ...process.env };
+  const ec2 = new EC2Client({ region: REGION });
+  let stores: Awaited<ReturnType<typeof freshTable>>;
+  let handler: (event: unknown, context: import('aws-lambda').Context) => Promise<unknown>;
+
+  beforeAll(async () => {
+    process.env.AWS_REGION = REGION;
+    stores = await freshTable();
+    for (const [k, service] of ['web', 'api', 'db'].entries()) {
+      for (const zone of ZONES) {
+        await ec2.send(
+          new RunInstancesCommand({
+            ImageId: 'ami-12c6146b',
+            MinCount: k === 0 ? 17 : 8,
+            MaxCount: k === 0 ? 17 : 8,
+            Placement: { AvailabilityZone: zone },
+            TagSpecifications: [
+              {
+                ResourceType: 'instance',
+                Tags: [
+                  { Key: 'fleetops:managed', Value: 'true' },
+                  { Key: 'fleetops:service', Value: service },
+                ],
+              },
+            ],
+          }),
+        );
+      }
+    }
+    await stores.fleet.putServices(
+      {
+        services: {
+          web: { maxUnavailable: { kind: 'percent', value: 10 }, impact: {} },
+          api: {
+            maxUnavailable: { kind: 'count', value: 3 },
+            maxUnavailablePerZone: { kind: 'count', value: 1 },
+            impact: {},
+          },
+          db: { maxUnavailable: { kind: 'count', value: 1 }, impact: {} },
+        },
+      },
+      'test',
+      0,
+    );
+    await syncInventory({
+      ec2: new Ec2FleetInventory(ec2),
+      store: stores.fleet,
+      leases: stores.leases,
+      now: Date.now(),
+      actor: 'test',
+    });
+    process.env.TABLE_NAME = stores.table;
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    jest.resetModules();
+    ({ handler } = await import('../../functions/handlers/rollout-step'));
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  async function plannedChange(id: string, fields: Record<string, unknown>) {
+    const spec = changeSpecSchema.parse({
+      id,
+      description: id,
+      target: { services: ['web', 'api', 'db'] },
+      risk: 'low',
+      ...fields,
+    });
+    const instances = await stores.fleet.listInstances();
+    const catalog = serviceCatalog(await stores.fleet.getServices());
+    const plan = planChange({ instances, catalog, spec });
+    expect(planViolations(plan, { instances, catalog, spec })).toEqual([]);
+    await new DynamoChangeStore(stores.db, stores.table).save(spec, plan, 'test', Date.now());
+    return { spec, plan, instances };
+  }
+
+  it('rolls a change over 99 instances in three zones: every instance once, budgets kept, all released', async () => {
+    const { plan, instances } = await plannedChange('tag-v2', {
+      action: { type: 'set-tag', tags: { 'app-version': '2' } },
+    });
+    const machine = new StateMachine(definition as never);
+    const execution = machine.run(
+      { changeId: 'tag-v2' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler),
+          waitTimeOverrides: noWaits(definition),
+        },
+      },
+    );
+    const entered: string[] = [];
+    const logs = (async () => {
+      for await (const event of execution.eventLogs)
+        if (event.type === 'StateEntered') entered.push(event.state.name);
+    })();
+    await execution.result;
+    await logs;
+
+    // Every instance changed exactly once, by this change.
+    const actions = await queryAll(stores.db, stores.table, {
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :c',
+      ExpressionAttributeValues: { ':c': 'CHANGE#tag-v2' },
+    });
+    expect(actions.map((a) => a.instanceId).sort()).toEqual(plan.waves.flatMap((w) => w.instances).sort());
+    expect(actions).toHaveLength(instances.length);
+    const described = await ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: plan.waves.flatMap((w) => w.instances) }),
+    );
+    for (const r of described.Reservations ?? []) {
+      for (const i of r.Instances ?? []) expect(i.Tags).toContainEqual({ Key: 'app-version', Value: '2' });
+    }
+    // Budgets are back, no lease is left, the change is complete.
+    expect(await stores.leases.activeLeases(Date.now())).toEqual([]);
+    for (const service of ['web', 'api', 'db']) expect((await stores.leases.ledger(service))?.used).toBe(0);
+    expect((await new DynamoChangeStore(stores.db, stores.table).get('tag-v2'))?.status).toBe('completed');
+    // State transitions grow with waves, not instances: 14 states per wave (when nothing has to
+    // wait for a window, a budget or a slow action), plus 3.
+    expect(entered.filter((s) => s === 'Apply the action')).toHaveLength(plan.waves.length);
+    expect(entered.length).toBe(14 * plan.waves.length + 3);
+  });
+
+  it('fails the gate when an instance of a wave breaks, releases the wave and records why', async () => {
+    await plannedChange('reboot-bad', { action: { type: 'reboot' }, gates: { errorThreshold: 0 } });
+    let broke = '';
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      // The first wave's instances are rebooted; one of them does not come back.
+      if (state === 'Health gate' && !broke) {
+        const plan = await new DynamoChangeStore(stores.db, stores.table).loadPlan('reboot-bad');
+        broke = plan.waves[0].instances[0];
+        await ec2.send(new StopInstancesCommand({ InstanceIds: [broke] }));
+      }
+      return call(input);
+    };
+    const machine = new StateMachine(definition as never);
+    const execution = machine.run(
+      { changeId: 'reboot-bad' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
+          waitTimeOverrides: noWaits(definition),
+        },
+      },
+    );
+    await expect(execution.result).rejects.toThrow();
+    const record = await new DynamoChangeStore(stores.db, stores.table).get('reboot-bad');
+    expect(record?.status).toBe('failed');
+    const audit = await stores.fleet.auditOf('change:reboot-bad');
+    expect(audit.map((r) => r.action)).toContain('gate.failed');
+    expect(audit.find((r) => r.action === 'gate.failed')?.reason).toContain(broke);
+    // The wave's leases were released; the broken instance keeps counting against its budget.
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === 'reboot-bad')).toEqual(
+      [],
+    );
+    const service = (await stores.fleet.listInstances()).find((i) => i.id === broke)!.service;
+    expect((await stores.leases.ledger(service))?.observed).toBe(1);
+  });
+});
