@@ -49,6 +49,10 @@ const FREEZE_RECHECK_SECONDS = 300;
 
 const at = (ports: RolloutPorts) => new Date(ports.now()).toISOString();
 
+/** Running and not failing a status check (an instance EC2 does not report is not healthy). */
+const healthy = (c: { state: string; health: string } | undefined) =>
+  c !== undefined && c.state === 'running' && c.health !== 'impaired';
+
 /**
  * Starts the execution of a stored change.
  * 1. Load the plan (its digest is verified) and the spec; refuse actions not supported yet.
@@ -218,10 +222,7 @@ export async function gateWave(
   const unhealthy: string[] = [];
   if (spec.gates.statusChecks) {
     const conditions = await ports.ec2.conditions(wave.instances);
-    for (const id of wave.instances) {
-      const c = conditions.get(id);
-      if (!c || c.state !== 'running' || c.health === 'impaired') unhealthy.push(id);
-    }
+    for (const id of wave.instances) if (!healthy(conditions.get(id))) unhealthy.push(id);
     errors = unhealthy.length;
   }
   const verdict = errors <= threshold ? 'pass' : 'fail';
@@ -249,12 +250,7 @@ export async function releaseWave(
   const wave = plan.waves[state.wave];
   const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
   const conditions = await ports.ec2.conditions(wave.instances);
-  const stillUnavailable = new Set(
-    wave.instances.filter((id) => {
-      const c = conditions.get(id);
-      return !c || c.state !== 'running' || c.health === 'impaired';
-    }),
-  );
+  const stillUnavailable = new Set(wave.instances.filter((id) => !healthy(conditions.get(id))));
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },
     state.changeId,
