@@ -3,6 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { FleetTable } from './fleet-table';
 import { InventorySync } from './inventory-sync';
+import { Rollout } from './rollout';
 import type { FleetOpsSettings } from './settings';
 
 export interface FleetOpsStackProps extends StackProps {
@@ -23,6 +24,15 @@ export class FleetOpsStack extends Stack {
       managedTag: settings.managedTag,
       serviceTagKey: settings.serviceTagKey,
       logRetention: settings.logRetention,
+    });
+    const rollout = new Rollout(this, 'Rollout', {
+      table: this.table,
+      managedTag: settings.managedTag,
+      logRetention: settings.logRetention,
+    });
+    new CfnOutput(this, 'RolloutStateMachineArn', {
+      value: rollout.stateMachine.stateMachineArn,
+      description: 'The rollout state machine (executions are named after their change)',
     });
     new CfnOutput(this, 'FleetTableName', {
       value: this.table.tableName,

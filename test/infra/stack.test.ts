@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -86,20 +86,48 @@ describe('FleetOpsStack', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
   });
 
-  it('gives the sync function read-only EC2 access and no managed policy', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statements = Object.values(policies).flatMap(
+  it('allows mutating EC2 actions only on managed instances, never on *, and no managed policies', () => {
+    type Statement = {
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: Record<string, Record<string, string>>;
+    };
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } })
-          .Properties.PolicyDocument.Statement,
+        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
     );
-    const ec2Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('ec2:'));
-    expect(ec2Actions.sort()).toEqual(['ec2:DescribeInstanceStatus', 'ec2:DescribeInstances']);
+    const ec2 = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('ec2:')));
+    const mutating = ec2.filter((st) => [st.Action].flat().some((a) => !a.startsWith('ec2:Describe')));
+    expect(mutating.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'ec2:CreateTags',
+      'ec2:RebootInstances',
+    ]);
+    for (const st of mutating) {
+      expect(st.Resource).not.toBe('*');
+      expect(st.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/fleetops:managed': 'true' } });
+    }
     for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
       expect(
         (role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns,
       ).toBeUndefined();
     }
+  });
+
+  it('deploys the rollout ASL file as written: Standard, traced, logged, the step function substituted', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+      DefinitionSubstitutions: { RolloutStepFunctionArn: Match.anyValue() },
+    });
+    // The ASL file itself is the deployed artifact: an asset staged byte for byte from the file.
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const location = (machine as { Properties: { DefinitionS3Location: { Key: string } } }).Properties
+      .DefinitionS3Location;
+    const staged = readFileSync(join(assembly.directory, `asset.${location.Key}`));
+    expect(staged.equals(readFileSync('state-machines/rollout.asl.json'))).toBe(true);
+    template.hasOutput('RolloutStateMachineArn', {});
   });
 
   it('fails the cdk-nag check when a resource breaks a rule (the check can fail)', () => {
