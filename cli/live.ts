@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { documentClient } from '../functions/adapters/dynamo-client';
+import { type DocumentClient, documentClient } from '../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
 import { InputError } from '../functions/core/config';
@@ -8,6 +8,7 @@ import { InputError } from '../functions/core/config';
 export interface Live {
   readonly table: string;
   readonly client: DynamoDBClient;
+  readonly db: DocumentClient;
   readonly fleet: DynamoFleetStore;
   readonly leases: DynamoLeaseStore;
 }
@@ -22,7 +23,13 @@ export function connect(tableOption: string | undefined): Live {
   }
   const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 8 });
   const db = documentClient(client);
-  return { table, client, fleet: new DynamoFleetStore(db, table), leases: new DynamoLeaseStore(db, table) };
+  return {
+    table,
+    client,
+    db,
+    fleet: new DynamoFleetStore(db, table),
+    leases: new DynamoLeaseStore(db, table),
+  };
 }
 
 /** Who is acting, for the audit trail. */

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { formatProblem, InputError } from '../functions/core/config';
+import { changeCommands } from './commands/change';
 import { fleetCommands } from './commands/fleet';
 import { freezeCommands } from './commands/freeze';
 import { inventoryCommands } from './commands/inventory';
@@ -37,6 +38,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   servicesCommands(program, io);
   freezeCommands(program, io, setExit);
   judgeCommand(program, io, setExit);
+  changeCommands(program, io, setExit);
   for (const command of allCommands(program)) {
     command
       .exitOverride()

@@ -154,6 +154,49 @@ describe('fleetops against a live table (moto)', () => {
     expect((await fleetops('plan', '--spec', spec, '--fleet', 'examples/fleet.json')).code).toBe(2);
   });
 
+  it('starts a change once (execution named after it), and shows its status', async () => {
+    const { SFNClient, CreateStateMachineCommand } = await import('@aws-sdk/client-sfn');
+    const machine = await new SFNClient({}).send(
+      new CreateStateMachineCommand({
+        name: `rollout-${table}`,
+        roleArn: 'arn:aws:iam::123456789012:role/fleetops-rollout',
+        definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+      }),
+    );
+    const arn = machine.stateMachineArn!;
+    const spec = file(
+      'start.yaml',
+      'id: start-1\ndescription: d\ntarget: { services: [db] }\naction: { type: reboot }\nrisk: low\n',
+    );
+
+    // Without --yes, and nobody at a terminal to say yes: nothing is stored or started.
+    expect(await fleetops('change', 'start', spec, '--state-machine', arn)).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/not started\n$/),
+    });
+    expect(JSON.parse((await fleetops('change', 'list', '--json')).out)).toEqual([]);
+
+    const first = await fleetops('change', 'start', spec, '--yes', '--state-machine', arn);
+    expect(first.out).toMatch(/^started start-1: arn:aws:states:.*:execution:.*:start-1$/m);
+    const again = await fleetops('change', 'start', spec, '--yes', '--state-machine', arn);
+    expect(again.out).toMatch(/start-1 was already started with this plan/);
+
+    const status = JSON.parse(
+      (await fleetops('change', 'status', 'start-1', '--json', '--state-machine', arn)).out,
+    );
+    expect(status.change).toMatchObject({
+      id: 'start-1',
+      status: 'planned',
+      createdBy: expect.stringMatching(/^cli:/),
+    });
+    expect(status.execution.arn).toMatch(/:execution:.*:start-1$/);
+    expect(status.history.map((h: { action: string }) => h.action)).toEqual([
+      'change.start-repeated',
+      'change.started',
+    ]);
+    expect((await fleetops('change', 'status', 'nope')).code).toBe(2);
+  });
+
   it('starts, lists and ends freezes, and refuses bad ones', async () => {
     const started = await fleetops(
       'freeze',

@@ -1,0 +1,143 @@
+import { createInterface } from 'node:readline/promises';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Command } from 'commander';
+import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
+import { planChange } from '../../functions/core/planner';
+import { serviceCatalog } from '../../functions/core/services';
+import { loadChangeSpec } from '../input-files';
+import { type CliIO, ExitCode, UsageError } from '../io';
+import { connect, operator } from '../live';
+import { renderPlan } from '../render-plan';
+
+function executions(option: string | undefined): RolloutExecutions {
+  const arn = option ?? process.env.FLEETOPS_ROLLOUT_ARN;
+  if (!arn)
+    throw new UsageError(
+      'the rollout state machine is unknown: pass --state-machine ARN or set FLEETOPS_ROLLOUT_ARN',
+    );
+  return new RolloutExecutions(new SFNClient({}), arn);
+}
+
+export function changeCommands(
+  program: Command,
+  io: CliIO,
+  setExit: (code: number) => void,
+  confirm: (question: string) => Promise<boolean> = askOnTerminal,
+): void {
+  const change = program.command('change').description('Run changes through the rollout state machine');
+  change
+    .command('start')
+    .description(
+      'Plan a change against the live fleet, show the plan, ask for confirmation (unless --yes), store it and start its rollout',
+    )
+    .argument('<spec>', 'the change spec (YAML)')
+    .option('-y, --yes', 'do not ask for confirmation', false)
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .option('--state-machine <arn>', 'the rollout state machine (default: FLEETOPS_ROLLOUT_ARN)')
+    .action(async (file: string, options: { yes: boolean; table?: string; stateMachine?: string }) => {
+      const spec = await loadChangeSpec(file);
+      const live = connect(options.table);
+      const rollouts = executions(options.stateMachine);
+      const now = Date.now();
+      const [instances, services, leases] = await Promise.all([
+        live.fleet.listInstances(),
+        live.fleet.getServices(),
+        live.leases.activeLeases(now),
+      ]);
+      const plan = planChange({
+        instances,
+        catalog: serviceCatalog(services),
+        spec,
+        held: new Map(leases.map((l) => [l.instanceId, l.owner])),
+      });
+      io.out(renderPlan(plan, io.color));
+      if (plan.waves.length === 0) {
+        io.err('nothing can proceed: no targeted instance can be changed now\n');
+        setExit(ExitCode.nothingCanProceed);
+        return;
+      }
+      if (!options.yes && !(await confirm(`Start change ${spec.id} (${plan.waves.length} waves)? [y/N] `))) {
+        io.out('not started\n');
+        return;
+      }
+      const changes = new DynamoChangeStore(live.db, live.table);
+      const saved = await changes.save(spec, plan, operator(), now);
+      // Same name and input as a running execution: Step Functions answers with that execution.
+      const execution = await rollouts.start(spec.id);
+      const first = saved.created && execution.started;
+      await live.fleet.audit([
+        {
+          subject: `change:${spec.id}`,
+          actor: operator(),
+          action: first ? 'change.started' : 'change.start-repeated',
+          reason: `${plan.waves.length} waves, ${plan.summary.planned} instances`,
+          at: new Date(now).toISOString(),
+        },
+      ]);
+      io.out(
+        first
+          ? `started ${spec.id}: ${execution.arn}\n`
+          : `${spec.id} was already started with this plan: ${execution.arn}\n`,
+      );
+    });
+  change
+    .command('status')
+    .description('A change: its status, its execution, and what it did, newest first')
+    .argument('<id>', 'the change id')
+    .option('--json', 'print as JSON', false)
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .option('--state-machine <arn>', 'the rollout state machine (default: FLEETOPS_ROLLOUT_ARN)')
+    .action(async (id: string, options: { json: boolean; table?: string; stateMachine?: string }) => {
+      const live = connect(options.table);
+      const record = await new DynamoChangeStore(live.db, live.table).get(id);
+      if (!record) {
+        io.err(`no change ${id}\n`);
+        setExit(ExitCode.invalidInput);
+        return;
+      }
+      const execution =
+        options.stateMachine || process.env.FLEETOPS_ROLLOUT_ARN
+          ? await executions(options.stateMachine).describe(id)
+          : undefined;
+      const history = await live.fleet.auditOf(`change:${id}`, 50);
+      if (options.json) {
+        io.out(`${JSON.stringify({ change: record, execution: execution ?? null, history }, null, 2)}\n`);
+        return;
+      }
+      io.out(
+        `${record.id}: ${record.status} — ${record.description} (${record.waves} waves, by ${record.createdBy})\n`,
+      );
+      if (execution) io.out(`execution: ${execution.status} ${execution.arn}\n`);
+      for (const h of history) io.out(`  ${h.at}  ${h.action.padEnd(18)} ${h.reason}\n`);
+    });
+  change
+    .command('list')
+    .description('Changes, newest first')
+    .option('--json', 'print as JSON', false)
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .action(async (options: { json: boolean; table?: string }) => {
+      const live = connect(options.table);
+      const list = await new DynamoChangeStore(live.db, live.table).list();
+      if (options.json) {
+        io.out(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      if (list.length === 0) io.out('no changes\n');
+      for (const c of list) {
+        io.out(
+          `${c.id}  ${c.status.padEnd(12)} ${String(c.waves).padStart(4)} waves  ${new Date(c.createdAt).toISOString()}  ${c.description}\n`,
+        );
+      }
+    });
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}

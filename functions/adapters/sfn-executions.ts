@@ -1,0 +1,73 @@
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+
+export interface ExecutionView {
+  readonly arn: string;
+  readonly status: string;
+  readonly startDate?: string;
+  readonly stopDate?: string;
+}
+
+/**
+ * Rollout executions: one per change, named after it, so starting the same change twice is
+ * harmless (Step Functions refuses a second execution of the same name; an identical input is
+ * the same execution).
+ */
+export class RolloutExecutions {
+  constructor(
+    private readonly sfn: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async start(changeId: string): Promise<{ arn: string; started: boolean }> {
+    try {
+      const result = await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: changeId,
+          input: JSON.stringify({ changeId }),
+        }),
+      );
+      return { arn: result.executionArn!, started: true };
+    } catch (error) {
+      if (
+        error instanceof ExecutionAlreadyExists ||
+        (error as { name?: string }).name === 'ExecutionAlreadyExists'
+      ) {
+        return { arn: this.executionArn(changeId), started: false };
+      }
+      throw error;
+    }
+  }
+
+  async describe(changeId: string): Promise<ExecutionView | undefined> {
+    try {
+      const result = await this.sfn.send(
+        new DescribeExecutionCommand({ executionArn: this.executionArn(changeId) }),
+      );
+      return {
+        arn: result.executionArn!,
+        status: result.status ?? 'UNKNOWN',
+        ...(result.startDate ? { startDate: result.startDate.toISOString() } : {}),
+        ...(result.stopDate ? { stopDate: result.stopDate.toISOString() } : {}),
+      };
+    } catch (error) {
+      if (
+        error instanceof ExecutionDoesNotExist ||
+        (error as { name?: string }).name === 'ExecutionDoesNotExist'
+      )
+        return undefined;
+      throw error;
+    }
+  }
+
+  /** arn:…:stateMachine:<name> → arn:…:execution:<name>:<change id> */
+  private executionArn(changeId: string): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${changeId}`;
+  }
+}
