@@ -89,6 +89,14 @@ const cli = JSON.parse(
 };
 process.stderr.write(`${cli.medianMs.toFixed(0)} ms\n`);
 
+process.stderr.write('rollout: state transitions per change… ');
+const transitions = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/transitions-case.ts'], {
+    encoding: 'utf8',
+  }).trim(),
+) as Array<{ instances: number; waves: number; transitions: number }>;
+process.stderr.write('done\n');
+
 process.stderr.write('store: lease a 1,000-instance wave, sync 10,000 instances (moto)… ');
 const store = JSON.parse(
   execFileSync(process.execPath, ['--import', 'tsx', 'bench/store-case.ts', '1'], {
@@ -118,6 +126,17 @@ const markdown = [
   '',
   `End to end, \`fleetops plan --json\` on a ${cli.instances.toLocaleString('en-US')}-instance inventory file (${cli.services.toLocaleString('en-US')} services, ${cli.zones} zones: read, validate, plan, print): median ${fmt(cli.medianMs, 0)} ms of ${cli.runs} runs (bare \`node -e 0\`: ${fmt(cli.bareNodeMs, 0)} ms).`,
   '',
+  '### Rollout state transitions',
+  '',
+  'The real rollout ASL run by aws-local-stepfunctions over real plans of synthetic fleets (3 zones), its Task states answering as the handlers do when nothing has to wait; states entered per execution (Step Functions bills state transitions; an execution history holds at most 25,000 events).',
+  '',
+  '| instances | waves | state transitions | per wave |',
+  '|---:|---:|---:|---:|',
+  ...transitions.map(
+    (t) =>
+      `| ${t.instances.toLocaleString('en-US')} | ${t.waves} | ${t.transitions.toLocaleString('en-US')} | ${fmt(t.transitions / t.waves, 1)} |`,
+  ),
+  '',
   '### Store',
   '',
   `Against a local moto server, one run on a fresh table (moto's times are the emulator's, not DynamoDB's: it copies the whole table on every transaction and serves one request at a time, so a lease run takes minutes there; the request counts are the figures that carry over to DynamoDB).`,
@@ -140,7 +159,7 @@ const markdown = [
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/bench.json',
-  `${JSON.stringify({ machine, runs: RUNS, plan, cli, store }, null, 2)}\n`,
+  `${JSON.stringify({ machine, runs: RUNS, plan, cli, transitions, store }, null, 2)}\n`,
 );
 writeFileSync('bench/results/bench.md', markdown);
 process.stdout.write(`${markdown}\nwritten: bench/results/bench.json, bench/results/bench.md\n`);

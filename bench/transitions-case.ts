@@ -1,0 +1,80 @@
+// State transitions per change: the real rollout ASL run by aws-local-stepfunctions, its Task
+// states answering as the handlers do when nothing has to wait (every lease granted at once, the
+// action settled at the first check, every gate passing), over real plans of synthetic fleets.
+// The count depends on the number of waves only. Prints one JSON line.
+import { StateMachine } from 'aws-local-stepfunctions';
+import { changeSpecSchema } from '../functions/core/change-spec';
+import { planChange } from '../functions/core/planner';
+import { serviceCatalog } from '../functions/core/services';
+import { syntheticFleet } from '../functions/core/simulation/synthetic-fleet';
+import { loadDefinition, noWaits } from '../test/support/local-sfn';
+
+async function transitions(
+  instances: number,
+  services: number,
+): Promise<{ instances: number; waves: number; transitions: number }> {
+  const fleet = syntheticFleet({ instances, services, zones: 3, seed: 11 });
+  const spec = changeSpecSchema.parse({
+    id: 'bench',
+    description: 'bench',
+    target: { tags: {} },
+    action: { type: 'set-tag', tags: { v: '2' } },
+    risk: 'low',
+  });
+  const plan = planChange({ instances: fleet.instances, catalog: serviceCatalog(fleet.services), spec });
+  const definition = loadDefinition('state-machines/rollout.asl.json', {
+    RolloutStepFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rollout-step',
+  });
+  type Step = {
+    step: string;
+    state?: { wave: number; waves: number; changeId: string; bakeSeconds: number };
+    polls?: number;
+    attempts?: number;
+  };
+  const answer = async (raw: unknown) => {
+    const event = raw as Step;
+    switch (event.step) {
+      case 'start':
+        return { changeId: 'bench', wave: 0, waves: plan.waves.length, bakeSeconds: 0 };
+      case 'check-window':
+        return { decision: 'go', waitSeconds: 0, reason: '' };
+      case 'lease':
+        return { acquired: true, attempts: (event.attempts ?? 0) + 1, reason: 'leased' };
+      case 'apply':
+        return { applied: plan.waves[event.state!.wave].size, alreadyApplied: 0, lost: 0 };
+      case 'settle':
+        return { done: true, polls: (event.polls ?? 0) + 1 };
+      case 'gate':
+        return { verdict: 'pass', errors: 0, threshold: 0, reason: '' };
+      case 'release': {
+        const next = event.state!.wave + 1;
+        return { ...event.state, wave: next, more: next < event.state!.waves };
+      }
+      default:
+        return { status: 'completed', reason: '' };
+    }
+  };
+  const handlers = Object.fromEntries(
+    Object.entries(definition.States as Record<string, { Type: string }>)
+      .filter(([, s]) => s.Type === 'Task')
+      .map(([name]) => [name, answer]),
+  );
+  const execution = new StateMachine(definition as never).run(
+    { changeId: 'bench' },
+    { overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: noWaits(definition) } },
+  );
+  let entered = 0;
+  for await (const event of execution.eventLogs) if (event.type === 'StateEntered') entered++;
+  await execution.result;
+  return { instances, waves: plan.waves.length, transitions: entered };
+}
+
+async function main() {
+  const results = [await transitions(100, 6), await transitions(5000, 60)];
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
