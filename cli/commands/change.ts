@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline/promises';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
 import { planChange } from '../../functions/core/planner';
+import { decideApproval } from '../../functions/core/rollout';
 import { serviceCatalog } from '../../functions/core/services';
 import { loadChangeSpec } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
@@ -81,6 +82,48 @@ export function changeCommands(
           : `${spec.id} was already started with this plan: ${execution.arn}\n`,
       );
     });
+  for (const decision of ['approve', 'reject'] as const) {
+    change
+      .command(decision)
+      .description(
+        decision === 'approve'
+          ? 'Approve a change waiting at an approval point: the rollout goes on (SendTaskSuccess)'
+          : 'Reject a change waiting at an approval point: it ends as failed, holding nothing (SendTaskFailure)',
+      )
+      .argument('<id>', 'the change id')
+      .requiredOption('-r, --reason <text>', 'why (recorded)')
+      .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+      .action(async (id: string, options: { reason: string; table?: string }) => {
+        const live = connect(options.table);
+        const changes = new DynamoChangeStore(live.db, live.table);
+        const taken = await decideApproval(
+          { changes, fleet: live.fleet, now: Date.now },
+          id,
+          decision,
+          operator(),
+          options.reason,
+        );
+        if (!taken) {
+          io.err(`change ${id} is not waiting for an approval\n`);
+          setExit(ExitCode.invalidInput);
+          return;
+        }
+        const sfn = new SFNClient({});
+        if (decision === 'approve') {
+          await sfn.send(
+            new SendTaskSuccessCommand({
+              taskToken: taken.token,
+              output: JSON.stringify({ approvedBy: operator(), reason: options.reason }),
+            }),
+          );
+        } else {
+          await sfn.send(
+            new SendTaskFailureCommand({ taskToken: taken.token, error: 'Rejected', cause: options.reason }),
+          );
+        }
+        io.out(`${id}: ${decision === 'approve' ? 'approved' : 'rejected'} before wave ${taken.wave}\n`);
+      });
+  }
   change
     .command('status')
     .description('A change: its status, its execution, and what it did, newest first')

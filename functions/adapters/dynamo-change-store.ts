@@ -142,14 +142,18 @@ export class DynamoChangeStore {
     return result.Item.spec as ChangeSpec;
   }
 
-  /** Moves a change to a new status; a change that has ended (completed, failed, aborted) stays ended. */
+  /**
+   * Moves a change to a new status; a change that has ended (completed, failed, aborted) stays
+   * ended (setting the same end again is harmless: a retried step).
+   */
   async setStatus(id: string, status: ChangeStatus, reason: string, now: number): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: keys.change(id, 'STATUS'),
         UpdateExpression: 'SET #status = :status, statusReason = :reason, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(pk) AND NOT #status IN (:completed, :failed, :aborted)',
+        ConditionExpression:
+          'attribute_exists(pk) AND (#status = :status OR NOT #status IN (:completed, :failed, :aborted))',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': status,
@@ -161,6 +165,66 @@ export class DynamoChangeStore {
         },
       }),
     );
+  }
+
+  /** Keeps the task token an approval point waits on, and marks the change waiting for approval. */
+  async awaitApproval(id: string, token: string, wave: number, reason: string, now: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: keys.change(id, 'STATUS'),
+        UpdateExpression:
+          'SET #status = :waiting, approvalToken = :token, approvalWave = :wave, statusReason = :reason, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :running',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':waiting': 'waiting-approval',
+          ':running': 'running',
+          ':token': token,
+          ':wave': wave,
+          ':reason': reason,
+          ':now': now,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Takes the pending approval's task token (once: a second approve or reject finds none) and
+   * marks the change running again, or failed when rejected.
+   */
+  async takeApproval(
+    id: string,
+    decision: 'approve' | 'reject',
+    reason: string,
+    now: number,
+  ): Promise<{ token: string; wave: number } | undefined> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.change(id, 'STATUS'),
+          UpdateExpression:
+            'SET #status = :next, statusReason = :reason, updatedAt = :now REMOVE approvalToken',
+          ConditionExpression: 'attribute_exists(approvalToken) AND #status = :waiting',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':next': decision === 'approve' ? 'running' : 'failed',
+            ':waiting': 'waiting-approval',
+            ':reason': reason,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return {
+        token: String(result.Attributes?.approvalToken),
+        wave: Number(result.Attributes?.approvalWave),
+      };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
   }
 
   async list(): Promise<ChangeRecord[]> {

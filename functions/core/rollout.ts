@@ -30,6 +30,13 @@ export interface RolloutPorts {
       reason: string,
       now: number,
     ): Promise<void>;
+    awaitApproval(id: string, token: string, wave: number, reason: string, now: number): Promise<void>;
+    takeApproval(
+      id: string,
+      decision: 'approve' | 'reject',
+      reason: string,
+      now: number,
+    ): Promise<{ token: string; wave: number } | undefined>;
   };
   readonly leases: Pick<LeaseStore, 'acquire' | 'release' | 'recordAction' | 'heldBy'>;
   readonly fleet: AuditSink & { listFreezes(): Promise<Freeze[]>; getServices(): Promise<ServicesFile> };
@@ -241,11 +248,15 @@ export async function gateWave(
   return { verdict, errors, threshold, reason };
 }
 
-/** Releases the wave's leases and budgets (instances still unhealthy keep counting) and moves on. */
+/**
+ * Releases the wave's leases and budgets (instances still unhealthy keep counting) and moves on;
+ * says whether a person must approve before the next wave (after the canary, at the risk
+ * containment point), so nothing is held while the rollout waits for them.
+ */
 export async function releaseWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<RolloutState & { more: boolean }> {
+): Promise<RolloutState & { more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
   const plan = await ports.changes.loadPlan(state.changeId);
   const wave = plan.waves[state.wave];
   const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
@@ -261,7 +272,54 @@ export async function releaseWave(
     stillUnavailable,
   );
   const next = state.wave + 1;
-  return { ...state, wave: next, more: next < state.waves };
+  return { ...state, wave: next, more: next < state.waves, approval: wave.approvalAfter ?? 'none' };
+}
+
+/** Keeps the approval's task token with the change (the execution waits on it) and records the request. */
+export async function requestApproval(
+  ports: RolloutPorts,
+  state: RolloutState,
+  token: string,
+  point: string,
+): Promise<{ waiting: true }> {
+  const reason = `approval needed before wave ${state.wave}: ${point === 'canary' ? 'the canary passed' : 'risk containment reached'}`;
+  await ports.changes.awaitApproval(state.changeId, token, state.wave, reason, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'approval.requested',
+      reason,
+      at: at(ports),
+    },
+  ]);
+  return { waiting: true };
+}
+
+/**
+ * A person approves or rejects a waiting change: returns the task token to answer
+ * (SendTaskSuccess / SendTaskFailure), once; the decision is recorded with its reason.
+ */
+export async function decideApproval(
+  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now'>,
+  changeId: string,
+  decision: 'approve' | 'reject',
+  actor: string,
+  reason: string,
+): Promise<{ token: string; wave: number } | undefined> {
+  const taken = await ports.changes.takeApproval(changeId, decision, reason, ports.now());
+  if (taken) {
+    await ports.fleet.audit([
+      {
+        subject: `change:${changeId}`,
+        actor,
+        action: decision === 'approve' ? 'approval.granted' : 'approval.rejected',
+        reason: `before wave ${taken.wave}: ${reason}`,
+        at: new Date(ports.now()).toISOString(),
+      },
+    ]);
+  }
+  return taken;
 }
 
 /** Ends the change: completed, or failed with the reason. */

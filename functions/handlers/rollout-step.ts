@@ -17,6 +17,7 @@ import {
   leaseWave,
   type RolloutPorts,
   releaseWave,
+  requestApproval,
   startRollout,
 } from '../core/rollout';
 import { TokenBucket } from '../core/token-bucket';
@@ -52,6 +53,12 @@ const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('gate'), state: stateSchema }),
   z.object({ step: z.literal('release'), state: stateSchema }),
   z.object({
+    step: z.literal('await-approval'),
+    state: stateSchema,
+    token: z.string().min(1),
+    point: z.string(),
+  }),
+  z.object({
     step: z.literal('finish'),
     state: z.object({ changeId: z.string().min(1) }),
     outcome: z.enum(['completed', 'failed']),
@@ -81,6 +88,8 @@ export async function rolloutStep(raw: unknown): Promise<unknown> {
       return gateWave(ports, event.state);
     case 'release':
       return releaseWave(ports, event.state);
+    case 'await-approval':
+      return requestApproval(ports, event.state, event.token, event.point);
     case 'finish':
       return finishRollout(ports, event.state, event.outcome, event.reason);
   }

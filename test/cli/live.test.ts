@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { runCli } from '../../cli/main';
+import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
@@ -195,6 +196,21 @@ describe('fleetops against a live table (moto)', () => {
       'change.started',
     ]);
     expect((await fleetops('change', 'status', 'nope')).code).toBe(2);
+
+    // At an approval point (as the rollout's step function leaves it), a person answers once.
+    const changes = new DynamoChangeStore(documentClient(new DynamoDBClient({})), table);
+    expect((await fleetops('change', 'approve', 'start-1', '--reason', 'looks good')).code).toBe(2);
+    await changes.setStatus('start-1', 'running', 'test', Date.now());
+    await changes.awaitApproval('start-1', 'task-token-1', 1, 'the canary passed', Date.now());
+    expect(await fleetops('change', 'approve', 'start-1', '--reason', 'canary looks good')).toMatchObject({
+      code: 0,
+      out: 'start-1: approved before wave 1\n',
+    });
+    expect(await fleetops('change', 'reject', 'start-1', '--reason', 'too late')).toMatchObject({
+      code: 2,
+      err: 'change start-1 is not waiting for an approval\n',
+    });
+    expect((await changes.get('start-1'))?.status).toBe('running');
   });
 
   it('starts, lists and ends freezes, and refuses bad ones', async () => {

@@ -145,6 +145,101 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     expect(entered.length).toBe(14 * plan.waves.length + 3);
   });
 
+  it('waits for a person after the canary, holding nothing, then goes on when approved', async () => {
+    const { plan } = await plannedChange('tag-v3', {
+      action: { type: 'set-tag', tags: { 'app-version': '3' } },
+      risk: 'medium',
+    });
+    expect(plan.waves[0].approvalAfter).toBe('canary');
+    const { decideApproval } = await import('../../functions/core/rollout');
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    let heldWhileWaiting = -1;
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state !== 'Wait for approval') return call(input);
+      // Lambda receives the Payload; the execution then waits for SendTaskSuccess, which
+      // `fleetops change approve` sends with the token kept in the change record.
+      await call((input as { Payload: unknown }).Payload);
+      expect((await changes.get('tag-v3'))?.status).toBe('waiting-approval');
+      heldWhileWaiting = (await stores.leases.activeLeases(Date.now())).filter(
+        (l) => l.owner === 'tag-v3',
+      ).length;
+      const taken = await decideApproval(
+        { changes, fleet: stores.fleet, now: Date.now },
+        'tag-v3',
+        'approve',
+        'alice',
+        'canary looks fine',
+      );
+      expect(taken?.token).toBe('token-tag-v3');
+      return { approvedBy: 'alice' };
+    };
+    const machine = new StateMachine(definition as never);
+    const execution = machine.run(
+      { changeId: 'tag-v3' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
+          waitTimeOverrides: noWaits(definition),
+        },
+        context: { Task: { Token: 'token-tag-v3' } },
+      },
+    );
+    await execution.result;
+    expect(heldWhileWaiting).toBe(0);
+    expect((await changes.get('tag-v3'))?.status).toBe('completed');
+    const actions = (await stores.fleet.auditOf('change:tag-v3', 200)).map((r) => r.action);
+    expect(actions).toContain('approval.requested');
+    expect(actions).toContain('approval.granted');
+    // A second decision finds nothing to answer.
+    expect(
+      await decideApproval(
+        { changes, fleet: stores.fleet, now: Date.now },
+        'tag-v3',
+        'approve',
+        'bob',
+        'again',
+      ),
+    ).toBeUndefined();
+  });
+
+  it('ends a rejected change cleanly at the approval point', async () => {
+    await plannedChange('tag-v4', {
+      action: { type: 'set-tag', tags: { 'app-version': '4' } },
+      risk: 'medium',
+    });
+    const { decideApproval } = await import('../../functions/core/rollout');
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state !== 'Wait for approval') return call(input);
+      await call((input as { Payload: unknown }).Payload);
+      await decideApproval(
+        { changes, fleet: stores.fleet, now: Date.now },
+        'tag-v4',
+        'reject',
+        'alice',
+        'latency looks off',
+      );
+      // What SendTaskFailure(error: Rejected) does to the waiting task.
+      throw Object.assign(new Error('latency looks off'), { name: 'Rejected' });
+    };
+    const execution = new StateMachine(definition as never).run(
+      { changeId: 'tag-v4' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
+          waitTimeOverrides: noWaits(definition),
+        },
+        context: { Task: { Token: 'token-tag-v4' } },
+      },
+    );
+    await expect(execution.result).rejects.toThrow(/ChangeRejected|rejected/i);
+    expect((await changes.get('tag-v4'))?.status).toBe('failed');
+    expect((await stores.fleet.auditOf('change:tag-v4', 200)).map((r) => r.action)).toContain(
+      'approval.rejected',
+    );
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === 'tag-v4')).toEqual([]);
+  });
+
   it('fails the gate when an instance of a wave breaks, releases the wave and records why', async () => {
     await plannedChange('reboot-bad', { action: { type: 'reboot' }, gates: { errorThreshold: 0 } });
     let broke = '';
