@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
 import { planChange } from '../../functions/core/planner';
-import { decideApproval } from '../../functions/core/rollout';
+import { abortRollout, decideApproval } from '../../functions/core/rollout';
 import { serviceCatalog } from '../../functions/core/services';
 import { loadChangeSpec } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
@@ -124,6 +124,36 @@ export function changeCommands(
         io.out(`${id}: ${decision === 'approve' ? 'approved' : 'rejected'} before wave ${taken.wave}\n`);
       });
   }
+  change
+    .command('abort')
+    .description(
+      'Abort a change: stop its execution, release every lease and budget it holds, end it as aborted',
+    )
+    .argument('<id>', 'the change id')
+    .requiredOption('-r, --reason <text>', 'why (recorded)')
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .option('--state-machine <arn>', 'the rollout state machine (default: FLEETOPS_ROLLOUT_ARN)')
+    .action(async (id: string, options: { reason: string; table?: string; stateMachine?: string }) => {
+      const live = connect(options.table);
+      const changes = new DynamoChangeStore(live.db, live.table);
+      const record = await changes.get(id);
+      if (!record) {
+        io.err(`no change ${id}\n`);
+        setExit(ExitCode.invalidInput);
+        return;
+      }
+      // Stop the execution first, so it takes nothing new while its holds are released.
+      const stopped = await executions(options.stateMachine).stop(id, options.reason);
+      const { released } = await abortRollout(
+        { changes, fleet: live.fleet, leases: live.leases, now: Date.now },
+        id,
+        operator(),
+        options.reason,
+      );
+      io.out(
+        `${id}: aborted (${stopped ? 'execution stopped' : 'no running execution'}; ${released} leases released)\n`,
+      );
+    });
   change
     .command('status')
     .description('A change: its status, its execution, and what it did, newest first')

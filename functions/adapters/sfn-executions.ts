@@ -4,6 +4,7 @@ import {
   ExecutionDoesNotExist,
   type SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
 export interface ExecutionView {
@@ -43,6 +44,14 @@ export class RolloutExecutions {
       }
       throw error;
     }
+  }
+
+  /** Stops the change's execution if it is running; returns whether it was. */
+  async stop(changeId: string, cause: string): Promise<boolean> {
+    const execution = await this.describe(changeId);
+    if (execution?.status !== 'RUNNING') return false;
+    await this.sfn.send(new StopExecutionCommand({ executionArn: execution.arn, error: 'Aborted', cause }));
+    return true;
   }
 
   async describe(changeId: string): Promise<ExecutionView | undefined> {

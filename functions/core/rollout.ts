@@ -26,7 +26,7 @@ export interface RolloutPorts {
     loadSpec(id: string): Promise<ChangeSpec>;
     setStatus(
       id: string,
-      status: 'running' | 'completed' | 'failed',
+      status: 'running' | 'completed' | 'failed' | 'aborted',
       reason: string,
       now: number,
     ): Promise<void>;
@@ -218,7 +218,13 @@ export async function actionSettled(
 export async function gateWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<{ verdict: 'pass' | 'fail'; errors: number; threshold: number; reason: string }> {
+): Promise<{
+  verdict: 'pass' | 'fail';
+  errors: number;
+  threshold: number;
+  reason: string;
+  onFailure: 'rollback' | 'pause';
+}> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
@@ -245,7 +251,7 @@ export async function gateWave(
       at: at(ports),
     },
   ]);
-  return { verdict, errors, threshold, reason };
+  return { verdict, errors, threshold, reason, onFailure: spec.gates.onFailure };
 }
 
 /**
@@ -282,7 +288,13 @@ export async function requestApproval(
   token: string,
   point: string,
 ): Promise<{ waiting: true }> {
-  const reason = `approval needed before wave ${state.wave}: ${point === 'canary' ? 'the canary passed' : 'risk containment reached'}`;
+  const why =
+    point === 'canary'
+      ? 'the canary passed'
+      : point === 'risk-containment'
+        ? 'risk containment reached'
+        : `wave ${state.wave - 1} failed its health gate and the spec says pause`;
+  const reason = `approval needed before wave ${state.wave}: ${why}`;
   await ports.changes.awaitApproval(state.changeId, token, state.wave, reason, ports.now());
   await ports.fleet.audit([
     {
@@ -340,4 +352,32 @@ export async function finishRollout(
     },
   ]);
   return { status: outcome, reason };
+}
+
+/**
+ * Aborts a change: every lease and budget it holds is released (its instances keep counting as
+ * unavailable until inventory sync sees them, since an action may be half done), and the change
+ * ends as aborted. Stopping the execution is the caller's part (StopExecution).
+ */
+export async function abortRollout(
+  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now'> & {
+    leases: Pick<LeaseStore, 'releaseAll' | 'activeLeases'>;
+  },
+  changeId: string,
+  actor: string,
+  reason: string,
+): Promise<{ released: number }> {
+  const held = (await ports.leases.activeLeases(ports.now())).filter((l) => l.owner === changeId);
+  const released = await ports.leases.releaseAll(changeId, new Set(held.map((l) => l.instanceId)));
+  await ports.changes.setStatus(changeId, 'aborted', reason, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${changeId}`,
+      actor,
+      action: 'change.aborted',
+      reason: `${reason}; ${released} leases released`,
+      at: new Date(ports.now()).toISOString(),
+    },
+  ]);
+  return { released };
 }

@@ -211,6 +211,37 @@ describe('fleetops against a live table (moto)', () => {
       err: 'change start-1 is not waiting for an approval\n',
     });
     expect((await changes.get('start-1'))?.status).toBe('running');
+
+    // Abort: the execution stops, every hold of the change is released, the change ends.
+    const db = documentClient(new DynamoDBClient({}));
+    const leases = new DynamoLeaseStore(db, table);
+    const dbInstances = (await new DynamoFleetStore(db, table).listInstances()).filter(
+      (i) => i.service === 'db',
+    );
+    const hold = await leases.acquire({
+      owner: 'start-1',
+      instances: [dbInstances[0]],
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(hold.acquired).toBe(true);
+    const aborted = await fleetops(
+      'change',
+      'abort',
+      'start-1',
+      '--reason',
+      'wrong kernel',
+      '--state-machine',
+      arn,
+    );
+    expect(aborted).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^start-1: aborted \(.*; 1 leases released\)\n$/),
+    });
+    expect((await leases.activeLeases(Date.now())).filter((l) => l.owner === 'start-1')).toEqual([]);
+    expect(await leases.ledger('db')).toMatchObject({ used: 1, observed: 1 }); // counted until the next sync
+    expect((await changes.get('start-1'))?.status).toBe('aborted');
   });
 
   it('starts, lists and ends freezes, and refuses bad ones', async () => {

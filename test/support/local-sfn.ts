@@ -36,8 +36,17 @@ export function bindTasks(
   let invocation = 0;
   for (const [name, state] of Object.entries(definition.States as States)) {
     if (state.Type !== 'Task') continue;
-    const call = (input: unknown) =>
-      handler(input, { functionName: 'rollout-step', awsRequestId: `local-${++invocation}` } as Context);
+    const call = async (input: unknown) => {
+      try {
+        return await handler(input, {
+          functionName: 'rollout-step',
+          awsRequestId: `local-${++invocation}`,
+        } as Context);
+      } catch (error) {
+        if (process.env.DEBUG_SFN) console.error(name, error);
+        throw error;
+      }
+    };
     bound[name] = wrap(name, call);
   }
   return bound;

@@ -2,6 +2,7 @@ import {
   DescribeInstancesCommand,
   EC2Client,
   RunInstancesCommand,
+  StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -81,6 +82,22 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
   });
   afterAll(() => {
     process.env = saved;
+  });
+  // Tests that break an instance repair it, and the next sync brings the table and the ledgers back.
+  afterEach(async () => {
+    const described = await ec2.send(new DescribeInstancesCommand({}));
+    const stopped = (described.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .filter((i) => i.State?.Name === 'stopped')
+      .map((i) => i.InstanceId!);
+    if (stopped.length > 0) await ec2.send(new StartInstancesCommand({ InstanceIds: stopped }));
+    await syncInventory({
+      ec2: new Ec2FleetInventory(ec2),
+      store: stores.fleet,
+      leases: stores.leases,
+      now: Date.now(),
+      actor: 'test',
+    });
   });
 
   async function plannedChange(id: string, fields: Record<string, unknown>) {
@@ -238,6 +255,64 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       'approval.rejected',
     );
     expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === 'tag-v4')).toEqual([]);
+  });
+
+  it('pauses on a failed gate when the spec says so, and goes on when a person approves', async () => {
+    await plannedChange('reboot-pause', {
+      action: { type: 'reboot' },
+      gates: { errorThreshold: 0, onFailure: 'pause' },
+    });
+    const { decideApproval } = await import('../../functions/core/rollout');
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    let broke = '';
+    let pausedFor = '';
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state === 'Health gate' && !broke) {
+        // Break web's canary: web has room in its budget for one instance down.
+        const inventory = new Map((await stores.fleet.listInstances()).map((i) => [i.id, i.service]));
+        broke = (await changes.loadPlan('reboot-pause')).waves[0].instances.find(
+          (id) => inventory.get(id) === 'web',
+        )!;
+        await ec2.send(new StopInstancesCommand({ InstanceIds: [broke] }));
+      }
+      if (state !== 'Wait for approval') return call(input);
+      await call((input as { Payload: unknown }).Payload);
+      pausedFor = (await changes.get('reboot-pause'))?.status ?? '';
+      // The person repairs the host (the next sync sees it) and lets the rollout go on.
+      await ec2.send(new StartInstancesCommand({ InstanceIds: [broke] }));
+      await syncInventory({
+        ec2: new Ec2FleetInventory(ec2),
+        store: stores.fleet,
+        leases: stores.leases,
+        now: Date.now(),
+        actor: 'test',
+      });
+      await decideApproval(
+        { changes, fleet: stores.fleet, now: Date.now },
+        'reboot-pause',
+        'approve',
+        'alice',
+        'bad host repaired',
+      );
+      return { approvedBy: 'alice' };
+    };
+    const execution = new StateMachine(definition as never).run(
+      { changeId: 'reboot-pause' },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
+          waitTimeOverrides: noWaits(definition),
+        },
+        context: { Task: { Token: 'token-pause' } },
+      },
+    );
+    await execution.result;
+    expect(pausedFor).toBe('waiting-approval');
+    expect((await changes.get('reboot-pause'))?.status).toBe('completed');
+    const audit = await stores.fleet.auditOf('change:reboot-pause', 300);
+    expect(audit.find((r) => r.action === 'approval.requested')?.reason).toMatch(
+      /failed its health gate and the spec says pause/,
+    );
   });
 
   it('fails the gate when an instance of a wave breaks, releases the wave and records why', async () => {
