@@ -4,33 +4,16 @@ import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   EC2Client,
-  RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { syncInventory } from '../../functions/core/sync-inventory';
-import { freshTable } from '../support/aws';
+import { freshTable, managedTags, runInstances } from '../support/aws';
 
 // Each test file uses its own region: moto keeps EC2 state per region, shared by the whole run.
 const REGION = 'eu-west-1';
 const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
-
-async function runInstances(ec2: EC2Client, count: number, zone: string, tags: Record<string, string>) {
-  const result = await ec2.send(
-    new RunInstancesCommand({
-      ImageId: 'ami-12c6146b',
-      InstanceType: 't3.micro',
-      MinCount: count,
-      MaxCount: count,
-      Placement: { AvailabilityZone: zone },
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
-      ],
-    }),
-  );
-  return (result.Instances ?? []).map((i) => i.InstanceId!);
-}
 
 describe('inventory sync: EC2 (moto) → DynamoDB (moto)', () => {
   const ec2 = new EC2Client({ region: REGION });
@@ -38,11 +21,10 @@ describe('inventory sync: EC2 (moto) → DynamoDB (moto)', () => {
   it('syncs hundreds of instances across zones and services, with pagination, terminations and tag changes', async () => {
     // Prepare: 300 managed instances in 3 zones and 3 services, in many reservations; 20 unmanaged.
     const stores = await freshTable();
-    const managed = (service: string) => ({ 'fleetops:managed': 'true', 'fleetops:service': service });
     const ids: string[] = [];
     for (let k = 0; k < 30; k++) {
       const zone = ZONES[k % 3];
-      ids.push(...(await runInstances(ec2, 10, zone, managed(['web', 'api', 'worker'][k % 3]))));
+      ids.push(...(await runInstances(ec2, 10, zone, managedTags(['web', 'api', 'worker'][k % 3]))));
     }
     const unmanaged = await runInstances(ec2, 20, ZONES[0], { team: 'other' });
     await stores.fleet.putServices(

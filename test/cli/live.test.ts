@@ -3,12 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { runCli } from '../../cli/main';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
+import { managedTags, runInstances } from '../support/aws';
 
 const REGION = 'ca-central-1';
 const scratch = mkdtempSync(join(tmpdir(), 'fleetops-live-'));
@@ -38,23 +39,7 @@ describe('fleetops against a live table (moto)', () => {
       ['web', 'ca-central-1b', 6],
       ['db', 'ca-central-1a', 3],
     ] as const) {
-      await ec2.send(
-        new RunInstancesCommand({
-          ImageId: 'ami-12c6146b',
-          MinCount: count,
-          MaxCount: count,
-          Placement: { AvailabilityZone: zone },
-          TagSpecifications: [
-            {
-              ResourceType: 'instance',
-              Tags: [
-                { Key: 'fleetops:managed', Value: 'true' },
-                { Key: 'fleetops:service', Value: service },
-              ],
-            },
-          ],
-        }),
-      );
+      await runInstances(ec2, count, zone, managedTags(service));
     }
   });
   afterAll(() => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
@@ -24,3 +25,28 @@ export async function freshTable(prefix = 'fleetops-test') {
     leases: new DynamoLeaseStore(db, table),
   };
 }
+
+/** Launches `count` instances in a zone of the emulator's EC2, with the given tags; returns their ids. */
+export async function runInstances(
+  ec2: EC2Client,
+  count: number,
+  zone: string,
+  tags: Record<string, string>,
+): Promise<string[]> {
+  const result = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      InstanceType: 't3.micro',
+      MinCount: count,
+      MaxCount: count,
+      Placement: { AvailabilityZone: zone },
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+      ],
+    }),
+  );
+  return (result.Instances ?? []).map((i) => i.InstanceId!);
+}
+
+/** The tags of an instance FleetOps manages, for a service. */
+export const managedTags = (service: string) => ({ 'fleetops:managed': 'true', 'fleetops:service': service });

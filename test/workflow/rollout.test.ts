@@ -1,7 +1,6 @@
 import {
   DescribeInstancesCommand,
   EC2Client,
-  RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -14,7 +13,7 @@ import { planViolations } from '../../functions/core/plan-check';
 import { planChange } from '../../functions/core/planner';
 import { serviceCatalog } from '../../functions/core/services';
 import { syncInventory } from '../../functions/core/sync-inventory';
-import { freshTable } from '../support/aws';
+import { freshTable, managedTags, runInstances } from '../support/aws';
 import { bindTasks, loadDefinition, noWaits } from '../support/local-sfn';
 
 const REGION = 'eu-north-1';
@@ -34,23 +33,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     stores = await freshTable();
     for (const [k, service] of ['web', 'api', 'db'].entries()) {
       for (const zone of ZONES) {
-        await ec2.send(
-          new RunInstancesCommand({
-            ImageId: 'ami-12c6146b',
-            MinCount: k === 0 ? 17 : 8,
-            MaxCount: k === 0 ? 17 : 8,
-            Placement: { AvailabilityZone: zone },
-            TagSpecifications: [
-              {
-                ResourceType: 'instance',
-                Tags: [
-                  { Key: 'fleetops:managed', Value: 'true' },
-                  { Key: 'fleetops:service', Value: service },
-                ],
-              },
-            ],
-          }),
-        );
+        await runInstances(ec2, k === 0 ? 17 : 8, zone, managedTags(service));
       }
     }
     await stores.fleet.putServices(
@@ -100,6 +83,20 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     });
   });
 
+  /** Runs a stored change through the ASL, every Task bound to the real handler (optionally wrapped). */
+  function runChange(changeId: string, wrap?: Parameters<typeof bindTasks>[2]) {
+    return new StateMachine(definition as never).run(
+      { changeId },
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
+          waitTimeOverrides: noWaits(definition),
+        },
+        context: { Task: { Token: `token-${changeId}` } },
+      },
+    );
+  }
+
   async function plannedChange(id: string, fields: Record<string, unknown>) {
     const spec = changeSpecSchema.parse({
       id,
@@ -120,16 +117,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     const { plan, instances } = await plannedChange('tag-v2', {
       action: { type: 'set-tag', tags: { 'app-version': '2' } },
     });
-    const machine = new StateMachine(definition as never);
-    const execution = machine.run(
-      { changeId: 'tag-v2' },
-      {
-        overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, handler),
-          waitTimeOverrides: noWaits(definition),
-        },
-      },
-    );
+    const execution = runChange('tag-v2');
     const entered: string[] = [];
     const logs = (async () => {
       for await (const event of execution.eventLogs)
@@ -190,17 +178,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       expect(taken?.token).toBe('token-tag-v3');
       return { approvedBy: 'alice' };
     };
-    const machine = new StateMachine(definition as never);
-    const execution = machine.run(
-      { changeId: 'tag-v3' },
-      {
-        overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
-          waitTimeOverrides: noWaits(definition),
-        },
-        context: { Task: { Token: 'token-tag-v3' } },
-      },
-    );
+    const execution = runChange('tag-v3', wrap);
     await execution.result;
     expect(heldWhileWaiting).toBe(0);
     expect((await changes.get('tag-v3'))?.status).toBe('completed');
@@ -239,16 +217,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       // What SendTaskFailure(error: Rejected) does to the waiting task.
       throw Object.assign(new Error('latency looks off'), { name: 'Rejected' });
     };
-    const execution = new StateMachine(definition as never).run(
-      { changeId: 'tag-v4' },
-      {
-        overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
-          waitTimeOverrides: noWaits(definition),
-        },
-        context: { Task: { Token: 'token-tag-v4' } },
-      },
-    );
+    const execution = runChange('tag-v4', wrap);
     await expect(execution.result).rejects.toThrow(/ChangeRejected|rejected/i);
     expect((await changes.get('tag-v4'))?.status).toBe('failed');
     expect((await stores.fleet.auditOf('change:tag-v4', 200)).map((r) => r.action)).toContain(
@@ -296,16 +265,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       );
       return { approvedBy: 'alice' };
     };
-    const execution = new StateMachine(definition as never).run(
-      { changeId: 'reboot-pause' },
-      {
-        overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
-          waitTimeOverrides: noWaits(definition),
-        },
-        context: { Task: { Token: 'token-pause' } },
-      },
-    );
+    const execution = runChange('reboot-pause', wrap);
     await execution.result;
     expect(pausedFor).toBe('waiting-approval');
     expect((await changes.get('reboot-pause'))?.status).toBe('completed');
@@ -327,16 +287,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       }
       return call(input);
     };
-    const machine = new StateMachine(definition as never);
-    const execution = machine.run(
-      { changeId: 'reboot-bad' },
-      {
-        overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, handler, wrap),
-          waitTimeOverrides: noWaits(definition),
-        },
-      },
-    );
+    const execution = runChange('reboot-bad', wrap);
     await expect(execution.result).rejects.toThrow();
     const record = await new DynamoChangeStore(stores.db, stores.table).get('reboot-bad');
     expect(record?.status).toBe('failed');
