@@ -51,13 +51,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       'test',
       0,
     );
-    await syncInventory({
-      ec2: new Ec2FleetInventory(ec2),
-      store: stores.fleet,
-      leases: stores.leases,
-      now: Date.now(),
-      actor: 'test',
-    });
+    await sync();
     process.env.TABLE_NAME = stores.table;
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     jest.resetModules();
@@ -74,14 +68,18 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       .filter((i) => i.State?.Name === 'stopped')
       .map((i) => i.InstanceId!);
     if (stopped.length > 0) await ec2.send(new StartInstancesCommand({ InstanceIds: stopped }));
-    await syncInventory({
+    await sync();
+  });
+
+  /** Inventory sync from the emulator's EC2: the table and the ledgers follow the fleet. */
+  const sync = () =>
+    syncInventory({
       ec2: new Ec2FleetInventory(ec2),
       store: stores.fleet,
       leases: stores.leases,
       now: Date.now(),
       actor: 'test',
     });
-  });
 
   /** Runs a stored change through the ASL, every Task bound to the real handler (optionally wrapped). */
   function runChange(changeId: string, wrap?: Parameters<typeof bindTasks>[2]) {
@@ -249,13 +247,7 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       pausedFor = (await changes.get('reboot-pause'))?.status ?? '';
       // The person repairs the host (the next sync sees it) and lets the rollout go on.
       await ec2.send(new StartInstancesCommand({ InstanceIds: [broke] }));
-      await syncInventory({
-        ec2: new Ec2FleetInventory(ec2),
-        store: stores.fleet,
-        leases: stores.leases,
-        now: Date.now(),
-        actor: 'test',
-      });
+      await sync();
       await decideApproval(
         { changes, fleet: stores.fleet, now: Date.now },
         'reboot-pause',
