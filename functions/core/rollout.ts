@@ -1,6 +1,8 @@
 import type { ActionType, ChangeSpec } from './change-spec';
+import type { Instance } from './fleet';
 import type { FreezeDecision } from './freeze';
 import { type AuditSink, checkFreeze, holdInstances, releaseHold } from './hold';
+import { judge, judgeConfigSchema } from './judge/judge';
 import { ACTION_MINUTES, type Plan } from './planner';
 import type { Freeze, LeaseStore } from './ports';
 import { resolveQuantity } from './quantity';
@@ -39,11 +41,22 @@ export interface RolloutPorts {
     ): Promise<{ token: string; wave: number } | undefined>;
   };
   readonly leases: Pick<LeaseStore, 'acquire' | 'release' | 'recordAction' | 'heldBy'>;
-  readonly fleet: AuditSink & { listFreezes(): Promise<Freeze[]>; getServices(): Promise<ServicesFile> };
+  readonly fleet: AuditSink & {
+    listFreezes(): Promise<Freeze[]>;
+    getServices(): Promise<ServicesFile>;
+    listInstances(): Promise<Instance[]>;
+  };
   readonly ec2: {
     reboot(ids: readonly string[]): Promise<void>;
     setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
     conditions(ids: readonly string[]): Promise<Map<string, { state: string; health: string }>>;
+  };
+  readonly metrics: {
+    samples(
+      metric: { namespace: string; name: string; statistic: string },
+      instanceIds: readonly string[],
+      window: { start: Date; end: Date; periodSeconds: number },
+    ): Promise<number[]>;
   };
   readonly now: () => number;
   readonly actor: string;
@@ -212,14 +225,21 @@ export async function actionSettled(
 }
 
 /**
- * The health gate: instances of the wave that are not running or fail a status check count as
- * errors; more than the spec's `errorThreshold` fails the wave. The verdict is recorded.
+ * The health gate, recorded:
+ * 1. instances of the wave that are not running or fail a status check count as errors; more
+ *    than the spec's `errorThreshold` fails the wave;
+ * 2. with metrics in the spec, the canary judge compares the wave's instances with untouched
+ *    ones of the same services: pass goes on, marginal or fail fails, too few samples bakes
+ *    longer (`extend`; the state machine does that at most three times, then asks a person).
  */
 export async function gateWave(
   ports: RolloutPorts,
   state: RolloutState,
+  extensions = 0,
 ): Promise<{
-  verdict: 'pass' | 'fail';
+  verdict: 'pass' | 'fail' | 'extend';
+  /** How many times the bake was extended for this wave, this one included. */
+  extensions: number;
   errors: number;
   threshold: number;
   reason: string;
@@ -238,20 +258,34 @@ export async function gateWave(
     for (const id of wave.instances) if (!healthy(conditions.get(id))) unhealthy.push(id);
     errors = unhealthy.length;
   }
-  const verdict = errors <= threshold ? 'pass' : 'fail';
-  const reason = `wave ${state.wave}: ${errors} of ${wave.instances.length} unhealthy after the bake (threshold ${threshold})${
+  let verdict: 'pass' | 'fail' | 'extend' = errors <= threshold ? 'pass' : 'fail';
+  let reason = `wave ${state.wave}: ${errors} of ${wave.instances.length} unhealthy after the bake (threshold ${threshold})${
     unhealthy.length > 0 ? `: ${unhealthy.slice(0, 10).join(', ')}` : ''
   }`;
+  if (verdict === 'pass' && spec.gates.metrics.length > 0) {
+    const judgement = await judgeWave(ports, plan, spec, state);
+    reason += `; judge: ${judgement.verdict} (score ${judgement.score}): ${judgement.reasons.join('; ')}`;
+    // Marginal is not good enough to go on alone; too few samples bakes longer.
+    verdict =
+      judgement.verdict === 'pass' ? 'pass' : judgement.verdict === 'inconclusive' ? 'extend' : 'fail';
+  }
   await ports.fleet.audit([
     {
       subject: `change:${state.changeId}`,
       actor: ports.actor,
-      action: `gate.${verdict === 'pass' ? 'passed' : 'failed'}`,
+      action: verdict === 'pass' ? 'gate.passed' : verdict === 'fail' ? 'gate.failed' : 'gate.inconclusive',
       reason,
       at: at(ports),
     },
   ]);
-  return { verdict, errors, threshold, reason, onFailure: spec.gates.onFailure };
+  return {
+    verdict,
+    extensions: extensions + (verdict === 'extend' ? 1 : 0),
+    errors,
+    threshold,
+    reason,
+    onFailure: spec.gates.onFailure,
+  };
 }
 
 /**
@@ -380,4 +414,33 @@ export async function abortRollout(
     },
   ]);
   return { released };
+}
+
+/**
+ * The canary judge for a wave: each of the spec's metrics for the wave's instances against the
+ * instances of the same services that the change has not touched yet, over the bake.
+ */
+async function judgeWave(ports: RolloutPorts, plan: Plan, spec: ChangeSpec, state: RolloutState) {
+  const wave = plan.waves[state.wave];
+  const services = new Set(Object.keys(wave.services));
+  const serviceOf = new Map((await ports.fleet.listInstances()).map((i) => [i.id, i.service]));
+  const baselineIds = plan.waves
+    .slice(state.wave + 1)
+    .flatMap((w) => w.instances)
+    .filter((id) => services.has(serviceOf.get(id) ?? ''));
+  const end = new Date(ports.now());
+  const start = new Date(end.getTime() - Math.max(state.bakeSeconds, 300) * 1000);
+  const window = { start, end, periodSeconds: 60 };
+  const baseline: Record<string, number[]> = {};
+  const canary: Record<string, number[]> = {};
+  const metrics: Record<string, { direction: 'increase' | 'decrease' | 'either'; critical: boolean }> = {};
+  for (const m of spec.gates.metrics) {
+    const metric = { namespace: m.namespace, name: m.name, statistic: m.statistic };
+    [baseline[m.name], canary[m.name]] = await Promise.all([
+      ports.metrics.samples(metric, baselineIds, window),
+      ports.metrics.samples(metric, wave.instances, window),
+    ]);
+    metrics[m.name] = { direction: m.direction, critical: m.critical };
+  }
+  return judge(baseline, canary, judgeConfigSchema.parse({ metrics }));
 }

@@ -1,7 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { CloudWatchSamples } from '../adapters/cloudwatch-metrics';
 import { DynamoChangeStore } from '../adapters/dynamo-change-store';
 import { documentClient } from '../adapters/dynamo-client';
 import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
@@ -32,6 +34,7 @@ const ports: RolloutPorts = {
   fleet: new DynamoFleetStore(db, config.TABLE_NAME),
   // EC2's mutating actions have their own, smaller request bucket.
   ec2: new Ec2Actions(pacedEc2Client(new TokenBucket(5, 10))),
+  metrics: new CloudWatchSamples(new CloudWatchClient({})),
   now: () => Date.now(),
   actor: 'rollout',
 };
@@ -50,7 +53,7 @@ const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('lease'), state: stateSchema, attempts: z.number().int().min(0) }),
   z.object({ step: z.literal('apply'), state: stateSchema }),
   z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
-  z.object({ step: z.literal('gate'), state: stateSchema }),
+  z.object({ step: z.literal('gate'), state: stateSchema, extensions: z.number().int().min(0).default(0) }),
   z.object({ step: z.literal('release'), state: stateSchema }),
   z.object({
     step: z.literal('await-approval'),
@@ -85,7 +88,7 @@ export async function rolloutStep(raw: unknown): Promise<unknown> {
     case 'settle':
       return actionSettled(ports, event.state, event.polls);
     case 'gate':
-      return gateWave(ports, event.state);
+      return gateWave(ports, event.state, event.extensions);
     case 'release':
       return releaseWave(ports, event.state);
     case 'await-approval':

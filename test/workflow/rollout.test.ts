@@ -1,3 +1,4 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeInstancesCommand,
   EC2Client,
@@ -264,6 +265,43 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     const audit = await stores.fleet.auditOf('change:reboot-pause', 300);
     expect(audit.find((r) => r.action === 'approval.requested')?.reason).toMatch(
       /failed its health gate and the spec says pause/,
+    );
+  });
+
+  it('fails the gate when the canary judge sees latency regress on the wave, and records why', async () => {
+    const { plan } = await plannedChange('reboot-slow', {
+      action: { type: 'reboot' },
+      gates: {
+        metrics: [
+          { name: 'Latency', namespace: 'App', statistic: 'Average', direction: 'increase', critical: true },
+        ],
+      },
+    });
+    // Metrics per instance over the last minutes: the canary's instances answer 50% slower.
+    const canary = new Set(plan.waves[0].instances);
+    const cloudwatch = new CloudWatchClient({ region: REGION });
+    const now = Date.now();
+    for (const id of plan.waves.flatMap((w) => w.instances)) {
+      await cloudwatch.send(
+        new PutMetricDataCommand({
+          Namespace: 'App',
+          MetricData: [1, 2, 3, 4, 5, 6].map((k) => ({
+            MetricName: 'Latency',
+            Dimensions: [{ Name: 'InstanceId', Value: id }],
+            Timestamp: new Date(now - k * 60_000),
+            Value: (canary.has(id) ? 150 : 100) + ((k * 7 + id.charCodeAt(id.length - 1)) % 10),
+          })),
+        }),
+      );
+    }
+    await expect(runChange('reboot-slow').result).rejects.toThrow();
+    const failed = (await stores.fleet.auditOf('change:reboot-slow', 200)).find(
+      (r) => r.action === 'gate.failed',
+    );
+    expect(failed?.reason).toMatch(/judge: fail .*critical metric Latency: higher by/);
+    expect((await new DynamoChangeStore(stores.db, stores.table).get('reboot-slow'))?.status).toBe('failed');
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === 'reboot-slow')).toEqual(
+      [],
     );
   });
 
