@@ -327,7 +327,9 @@ export async function requestApproval(
       ? 'the canary passed'
       : point === 'risk-containment'
         ? 'risk containment reached'
-        : `wave ${state.wave - 1} failed its health gate and the spec says pause`;
+        : point === 'gate-inconclusive'
+          ? `wave ${state.wave - 1} could not be judged: too few samples, even after longer bakes`
+          : `wave ${state.wave - 1} failed its health gate and the spec says pause`;
   const reason = `approval needed before wave ${state.wave}: ${why}`;
   await ports.changes.awaitApproval(state.changeId, token, state.wave, reason, ports.now());
   await ports.fleet.audit([

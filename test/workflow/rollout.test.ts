@@ -305,6 +305,42 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     );
   });
 
+  it('bakes longer when there are too few samples to judge, then asks a person', async () => {
+    await plannedChange('reboot-quiet', {
+      action: { type: 'reboot' },
+      gates: { metrics: [{ name: 'Requests', namespace: 'Quiet', statistic: 'Sum', direction: 'decrease' }] },
+    });
+    const { decideApproval } = await import('../../functions/core/rollout');
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    let gates = 0;
+    let asked = '';
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state === 'Health gate') gates++;
+      if (state !== 'Wait for approval') return call(input);
+      await call((input as { Payload: unknown }).Payload);
+      asked = (await stores.fleet.auditOf('change:reboot-quiet', 50)).find(
+        (r) => r.action === 'approval.requested',
+      )!.reason;
+      await decideApproval(
+        { changes, fleet: stores.fleet, now: Date.now },
+        'reboot-quiet',
+        'reject',
+        'alice',
+        'no traffic to judge by',
+      );
+      throw Object.assign(new Error('no traffic to judge by'), { name: 'Rejected' });
+    };
+    await expect(runChange('reboot-quiet', wrap).result).rejects.toThrow();
+    // No samples at all: the first gate and three extensions are inconclusive, then a person decides.
+    expect(gates).toBe(4);
+    expect(asked).toBe(
+      'approval needed before wave 1: wave 0 could not be judged: too few samples, even after longer bakes',
+    );
+    const actions = (await stores.fleet.auditOf('change:reboot-quiet', 200)).map((r) => r.action);
+    expect(actions.filter((a) => a === 'gate.inconclusive')).toHaveLength(4);
+    expect((await changes.get('reboot-quiet'))?.status).toBe('failed');
+  });
+
   it('fails the gate when an instance of a wave breaks, releases the wave and records why', async () => {
     await plannedChange('reboot-bad', { action: { type: 'reboot' }, gates: { errorThreshold: 0 } });
     let broke = '';
