@@ -40,6 +40,9 @@ export interface ChangeRecord {
  * never run.
  */
 export class DynamoChangeStore {
+  private readonly plans = new Map<string, { digest: string; plan: Plan }>();
+  private readonly specs = new Map<string, ChangeSpec>();
+
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
@@ -111,10 +114,16 @@ export class DynamoChangeStore {
     return result.Item ? toRecord(result.Item) : undefined;
   }
 
-  /** The stored plan, verified against its digest. */
+  /**
+   * The stored plan, verified against its digest. A change's plan never changes once saved, so
+   * a plan read before is reused while the status record still names its digest: every step of
+   * a rollout reads the plan, and a 100,000-instance plan is megabytes of chunks.
+   */
   async loadPlan(id: string): Promise<Plan> {
     const record = await this.get(id);
     if (!record) throw new Error(`no change ${id}`);
+    const cached = this.plans.get(id);
+    if (cached?.digest === record.planDigest) return cached.plan;
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :plan)',
       ExpressionAttributeValues: { ':pk': `CHANGE#${id}`, ':plan': 'PLAN#' },
@@ -131,15 +140,22 @@ export class DynamoChangeStore {
         `the stored plan of change ${id} is incomplete or corrupted (digest mismatch): it will not run`,
       );
     }
-    return JSON.parse(text) as Plan;
+    const plan = JSON.parse(text) as Plan;
+    remember(this.plans, id, { digest, plan });
+    return plan;
   }
 
+  /** The change's spec (saved once with the change, never rewritten: reused once read). */
   async loadSpec(id: string): Promise<ChangeSpec> {
+    const cached = this.specs.get(id);
+    if (cached) return cached;
     const result = await this.db.send(
       new GetCommand({ TableName: this.table, Key: keys.change(id, 'SPEC'), ConsistentRead: true }),
     );
     if (!result.Item) throw new Error(`no change ${id}`);
-    return result.Item.spec as ChangeSpec;
+    const spec = result.Item.spec as ChangeSpec;
+    remember(this.specs, id, spec);
+    return spec;
   }
 
   /**
@@ -236,6 +252,15 @@ export class DynamoChangeStore {
     });
     return items.map(toRecord);
   }
+}
+
+/** Changes a warm function keeps in memory: a few at a time are enough for a rollout's steps. */
+const CACHED_CHANGES = 8;
+
+function remember<T>(cache: Map<string, T>, id: string, value: T): void {
+  cache.delete(id);
+  cache.set(id, value);
+  if (cache.size > CACHED_CHANGES) cache.delete(cache.keys().next().value as string);
 }
 
 const planPart = (n: number) => `PLAN#${String(n).padStart(4, '0')}`;
