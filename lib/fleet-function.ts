@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type IFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -28,6 +29,8 @@ export interface FleetFunctionProps {
 export class FleetFunction extends Construct implements IGrantable {
   readonly function: IFunction;
   readonly grantPrincipal: IPrincipal;
+  readonly role: Role;
+  private readonly nodejsFunction: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: FleetFunctionProps) {
     super(scope, id);
@@ -66,6 +69,23 @@ export class FleetFunction extends Construct implements IGrantable {
       },
     });
     this.function = fn;
+    this.nodejsFunction = fn;
     this.grantPrincipal = role;
+    this.role = role;
+  }
+
+  /**
+   * Gives the function the fleet-state table: `TABLE_NAME` and read/write on the table and its
+   * indexes, in one call, with the one wildcard that grant needs acknowledged.
+   */
+  bindTable(table: ITable): void {
+    this.nodejsFunction.addEnvironment('TABLE_NAME', table.tableName);
+    table.grantReadWriteData(this.role);
+    const tableId = Stack.of(this).getLogicalId(table.node.defaultChild as CfnElement);
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
+      reason:
+        "Queries on the fleet-state table's own indexes (gsi1, gsi2): the grant is limited to that table.",
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -35,13 +35,12 @@ export class InventorySync extends Construct {
       memorySize: 1024,
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
         MANAGED_TAG_KEY: props.managedTag.key,
         MANAGED_TAG_VALUE: props.managedTag.value,
         SERVICE_TAG_KEY: props.serviceTagKey,
       },
     });
-    props.table.grantReadWriteData(this.function);
+    this.function.bindTable(props.table);
     const describe = new PolicyStatement({
       actions: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'],
       resources: ['*'],
@@ -62,17 +61,12 @@ export class InventorySync extends Construct {
       ],
     });
 
-    const role = this.function.node.findChild('Role');
+    const role = this.function.role;
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'ec2:DescribeInstances and ec2:DescribeInstanceStatus support no resource-level permissions, and ' +
         'X-Ray PutTraceSegments/PutTelemetryRecords neither; both are read-only or telemetry.',
-    });
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(props.table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
-      reason:
-        "Queries on the fleet-state table's own indexes (gsi1, gsi2): the grant is limited to that table.",
     });
     Validations.of(deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',

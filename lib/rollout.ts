@@ -29,9 +29,8 @@ export class Rollout extends Construct {
       timeout: Duration.minutes(5),
       memorySize: 1024,
       logRetention: props.logRetention,
-      environment: { TABLE_NAME: props.table.tableName },
     });
-    props.table.grantReadWriteData(this.function);
+    this.function.bindTable(props.table);
     const principal = this.function.grantPrincipal;
     // Mutating EC2 actions only on instances FleetOps manages.
     principal.addToPrincipalPolicy(
@@ -58,7 +57,7 @@ export class Rollout extends Construct {
     });
     this.function.function.grantInvoke(this.stateMachine);
 
-    const role = this.function.node.findChild('Role');
+    const role = this.function.role;
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -68,11 +67,6 @@ export class Rollout extends Construct {
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
       reason:
         'Reboot and tag only instances carrying the managed tag (aws:ResourceTag condition); their ids are not known at deploy time.',
-    });
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(props.table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
-      reason:
-        "Queries on the fleet-state table's own indexes (gsi1, gsi2): the grant is limited to that table.",
     });
     const machineRole = this.stateMachine.node.findChild('Role');
     const functionId = Stack.of(this).getLogicalId(this.function.function.node.defaultChild as CfnElement);
