@@ -12,6 +12,7 @@ import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { changeSpecSchema } from '../../functions/core/change-spec';
 import { planViolations } from '../../functions/core/plan-check';
 import { planChange } from '../../functions/core/planner';
+import { decideApproval } from '../../functions/core/rollout';
 import { serviceCatalog } from '../../functions/core/services';
 import { syncInventory } from '../../functions/core/sync-inventory';
 import { freshTable, managedTags, runInstances } from '../support/aws';
@@ -81,6 +82,42 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       now: Date.now(),
       actor: 'test',
     });
+
+  /** What a person does with `fleetops change approve|reject`: takes the kept token, records the decision. */
+  let answeredToken: string | undefined;
+  async function decide(changeId: string, decision: 'approve' | 'reject', reason: string) {
+    const changes = new DynamoChangeStore(stores.db, stores.table);
+    return decideApproval(
+      { changes, fleet: stores.fleet, now: Date.now },
+      changeId,
+      decision,
+      'alice',
+      reason,
+    );
+  }
+
+  /**
+   * Task bindings for a change that reaches an approval point: the step function keeps the task
+   * token (as Lambda would, from the Payload), a person decides, and the waiting task ends as
+   * SendTaskSuccess, or SendTaskFailure(error: Rejected), would end it. `before` sees every
+   * Task state first; `whileWaiting` runs while the execution waits.
+   */
+  function withApproval(
+    changeId: string,
+    decision: 'approve' | 'reject',
+    reason: string,
+    hooks: { before?: (state: string) => Promise<void>; whileWaiting?: () => Promise<void> } = {},
+  ) {
+    return (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      await hooks.before?.(state);
+      if (state !== 'Wait for approval') return call(input);
+      await call((input as { Payload: unknown }).Payload);
+      await hooks.whileWaiting?.();
+      answeredToken = (await decide(changeId, decision, reason))?.token;
+      if (decision === 'reject') throw Object.assign(new Error(reason), { name: 'Rejected' });
+      return { approvedBy: 'alice' };
+    };
+  }
 
   /** Runs a stored change through the ASL, every Task bound to the real handler (optionally wrapped). */
   function runChange(changeId: string, wrap?: Parameters<typeof bindTasks>[2]) {
@@ -155,45 +192,26 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       risk: 'medium',
     });
     expect(plan.waves[0].approvalAfter).toBe('canary');
-    const { decideApproval } = await import('../../functions/core/rollout');
     const changes = new DynamoChangeStore(stores.db, stores.table);
     let heldWhileWaiting = -1;
-    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
-      if (state !== 'Wait for approval') return call(input);
-      // Lambda receives the Payload; the execution then waits for SendTaskSuccess, which
-      // `fleetops change approve` sends with the token kept in the change record.
-      await call((input as { Payload: unknown }).Payload);
-      expect((await changes.get('tag-v3'))?.status).toBe('waiting-approval');
-      heldWhileWaiting = (await stores.leases.activeLeases(Date.now())).filter(
-        (l) => l.owner === 'tag-v3',
-      ).length;
-      const taken = await decideApproval(
-        { changes, fleet: stores.fleet, now: Date.now },
-        'tag-v3',
-        'approve',
-        'alice',
-        'canary looks fine',
-      );
-      expect(taken?.token).toBe('token-tag-v3');
-      return { approvedBy: 'alice' };
-    };
+    const wrap = withApproval('tag-v3', 'approve', 'canary looks fine', {
+      whileWaiting: async () => {
+        expect((await changes.get('tag-v3'))?.status).toBe('waiting-approval');
+        heldWhileWaiting = (await stores.leases.activeLeases(Date.now())).filter(
+          (l) => l.owner === 'tag-v3',
+        ).length;
+      },
+    });
     const execution = runChange('tag-v3', wrap);
     await execution.result;
+    expect(answeredToken).toBe('token-tag-v3');
     expect(heldWhileWaiting).toBe(0);
     expect((await changes.get('tag-v3'))?.status).toBe('completed');
     const actions = (await stores.fleet.auditOf('change:tag-v3', 200)).map((r) => r.action);
     expect(actions).toContain('approval.requested');
     expect(actions).toContain('approval.granted');
     // A second decision finds nothing to answer.
-    expect(
-      await decideApproval(
-        { changes, fleet: stores.fleet, now: Date.now },
-        'tag-v3',
-        'approve',
-        'bob',
-        'again',
-      ),
-    ).toBeUndefined();
+    expect(await decide('tag-v3', 'approve', 'again')).toBeUndefined();
   });
 
   it('ends a rejected change cleanly at the approval point', async () => {
@@ -201,22 +219,8 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       action: { type: 'set-tag', tags: { 'app-version': '4' } },
       risk: 'medium',
     });
-    const { decideApproval } = await import('../../functions/core/rollout');
     const changes = new DynamoChangeStore(stores.db, stores.table);
-    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
-      if (state !== 'Wait for approval') return call(input);
-      await call((input as { Payload: unknown }).Payload);
-      await decideApproval(
-        { changes, fleet: stores.fleet, now: Date.now },
-        'tag-v4',
-        'reject',
-        'alice',
-        'latency looks off',
-      );
-      // What SendTaskFailure(error: Rejected) does to the waiting task.
-      throw Object.assign(new Error('latency looks off'), { name: 'Rejected' });
-    };
-    const execution = runChange('tag-v4', wrap);
+    const execution = runChange('tag-v4', withApproval('tag-v4', 'reject', 'latency looks off'));
     await expect(execution.result).rejects.toThrow(/ChangeRejected|rejected/i);
     expect((await changes.get('tag-v4'))?.status).toBe('failed');
     expect((await stores.fleet.auditOf('change:tag-v4', 200)).map((r) => r.action)).toContain(
@@ -230,34 +234,26 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       action: { type: 'reboot' },
       gates: { errorThreshold: 0, onFailure: 'pause' },
     });
-    const { decideApproval } = await import('../../functions/core/rollout');
     const changes = new DynamoChangeStore(stores.db, stores.table);
     let broke = '';
     let pausedFor = '';
-    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
-      if (state === 'Health gate' && !broke) {
+    const wrap = withApproval('reboot-pause', 'approve', 'bad host repaired', {
+      before: async (state) => {
+        if (state !== 'Health gate' || broke) return;
         // Break web's canary: web has room in its budget for one instance down.
         const inventory = new Map((await stores.fleet.listInstances()).map((i) => [i.id, i.service]));
         broke = (await changes.loadPlan('reboot-pause')).waves[0].instances.find(
           (id) => inventory.get(id) === 'web',
         )!;
         await ec2.send(new StopInstancesCommand({ InstanceIds: [broke] }));
-      }
-      if (state !== 'Wait for approval') return call(input);
-      await call((input as { Payload: unknown }).Payload);
-      pausedFor = (await changes.get('reboot-pause'))?.status ?? '';
-      // The person repairs the host (the next sync sees it) and lets the rollout go on.
-      await ec2.send(new StartInstancesCommand({ InstanceIds: [broke] }));
-      await sync();
-      await decideApproval(
-        { changes, fleet: stores.fleet, now: Date.now },
-        'reboot-pause',
-        'approve',
-        'alice',
-        'bad host repaired',
-      );
-      return { approvedBy: 'alice' };
-    };
+      },
+      whileWaiting: async () => {
+        pausedFor = (await changes.get('reboot-pause'))?.status ?? '';
+        // The person repairs the host (the next sync sees it) and lets the rollout go on.
+        await ec2.send(new StartInstancesCommand({ InstanceIds: [broke] }));
+        await sync();
+      },
+    });
     const execution = runChange('reboot-pause', wrap);
     await execution.result;
     expect(pausedFor).toBe('waiting-approval');
@@ -310,26 +306,19 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
       action: { type: 'reboot' },
       gates: { metrics: [{ name: 'Requests', namespace: 'Quiet', statistic: 'Sum', direction: 'decrease' }] },
     });
-    const { decideApproval } = await import('../../functions/core/rollout');
     const changes = new DynamoChangeStore(stores.db, stores.table);
     let gates = 0;
     let asked = '';
-    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
-      if (state === 'Health gate') gates++;
-      if (state !== 'Wait for approval') return call(input);
-      await call((input as { Payload: unknown }).Payload);
-      asked = (await stores.fleet.auditOf('change:reboot-quiet', 50)).find(
-        (r) => r.action === 'approval.requested',
-      )!.reason;
-      await decideApproval(
-        { changes, fleet: stores.fleet, now: Date.now },
-        'reboot-quiet',
-        'reject',
-        'alice',
-        'no traffic to judge by',
-      );
-      throw Object.assign(new Error('no traffic to judge by'), { name: 'Rejected' });
-    };
+    const wrap = withApproval('reboot-quiet', 'reject', 'no traffic to judge by', {
+      before: async (state) => {
+        if (state === 'Health gate') gates++;
+      },
+      whileWaiting: async () => {
+        asked = (await stores.fleet.auditOf('change:reboot-quiet', 50)).find(
+          (r) => r.action === 'approval.requested',
+        )!.reason;
+      },
+    });
     await expect(runChange('reboot-quiet', wrap).result).rejects.toThrow();
     // No samples at all: the first gate and three extensions are inconclusive, then a person decides.
     expect(gates).toBe(4);
