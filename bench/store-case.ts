@@ -68,7 +68,7 @@ async function main() {
       let start = process.hrtime.bigint();
       const outcome = await leases.acquire({
         owner: `bench-${run}`,
-        instances: wave,
+        instanceIds: wave.map((m) => m.id),
         nonDisruptiveServices: new Set(),
         ttlMs: 600_000,
         now: Date.now(),

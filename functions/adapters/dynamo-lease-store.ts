@@ -86,7 +86,7 @@ export class DynamoLeaseStore implements LeaseStore {
    *    reservations that expire and are reclaimed ({@link reclaimExpired}).
    */
   async acquire(request: LeaseRequest): Promise<LeaseOutcome> {
-    const requested = uniqueById(request.instances);
+    const requested = [...new Set(request.instanceIds)].sort().map((id) => ({ id }));
     if (requested.length === 0) return { acquired: true, leases: [] };
     const until = request.now + request.ttlMs;
 
@@ -758,12 +758,6 @@ const instanceIdsOf = (reservation: Item): string[] =>
 
 function refused(reason: string, conflicts: Array<{ id: string; reason: string }>): LeaseOutcome {
   return { acquired: false, reason, conflicts };
-}
-
-function uniqueById<T extends { id: string }>(items: readonly T[]): T[] {
-  const seen = new Map<string, T>();
-  for (const item of items) if (!seen.has(item.id)) seen.set(item.id, item);
-  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -1,4 +1,3 @@
-import type { Instance } from './fleet';
 import type { ServicesFile } from './services';
 
 /**
@@ -20,8 +19,8 @@ export interface Lease {
 export interface LeaseRequest {
   /** The holder: a change id or a remediation case id. */
   readonly owner: string;
-  /** The instances; their service and zone are read from the inventory, which is the truth. */
-  readonly instances: ReadonlyArray<Pick<Instance, 'id' | 'service' | 'zone'>>;
+  /** The instances; their service and zone (the budgets they spend) are read from the inventory. */
+  readonly instanceIds: readonly string[];
   /**
    * Services that declared the holder's action non-disruptive: their budget is not spent.
    * Every other service's is (disruptive is the safe default).

@@ -152,7 +152,7 @@ export async function leaseWave(
     { leases: ports.leases, audit: ports.fleet },
     {
       owner: state.changeId,
-      instances: wave.instances.map((id) => ({ id, service: '', zone: '' })),
+      instanceIds: wave.instances,
       nonDisruptiveServices: nonDisruptive,
       ttlMs: ttlMinutes * 60_000,
       now: ports.now(),

@@ -14,12 +14,12 @@ const member = (id: string, service = 'web', zone = 'us-east-1a') => ({ id, serv
 
 function request(
   owner: string,
-  instances: LeaseRequest['instances'],
+  instances: ReadonlyArray<{ id: string }>,
   extra: Partial<LeaseRequest> = {},
 ): LeaseRequest {
   return {
     owner,
-    instances,
+    instanceIds: instances.map((i) => i.id),
     nonDisruptiveServices: new Set(),
     ttlMs: 60_000,
     now: 1_000_000,

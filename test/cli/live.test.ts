@@ -119,7 +119,7 @@ describe('fleetops against a live table (moto)', () => {
     const web = (await new DynamoFleetStore(db, table).listInstances()).filter((i) => i.service === 'web');
     const grant = await leases.acquire({
       owner: 'remediation-7',
-      instances: [web[0]],
+      instanceIds: [web[0].id],
       nonDisruptiveServices: new Set(),
       ttlMs: 3_600_000,
       now: Date.now(),
@@ -205,7 +205,7 @@ describe('fleetops against a live table (moto)', () => {
     );
     const hold = await leases.acquire({
       owner: 'start-1',
-      instances: [dbInstances[0]],
+      instanceIds: [dbInstances[0].id],
       nonDisruptiveServices: new Set(),
       ttlMs: 3_600_000,
       now: Date.now(),
