@@ -15,9 +15,23 @@ export type ChangeStatus =
   | 'waiting-approval'
   | 'paused'
   | 'rolling-back'
+  | 'rolled-back'
   | 'completed'
   | 'failed'
   | 'aborted';
+
+/** Statuses a change never leaves. */
+export const ENDED: ReadonlySet<ChangeStatus> = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
+
+/** What a step wrote about a wave: what was sent (`apply#…`) and how each instance came out (`result`). */
+export interface WaveRecord {
+  readonly wave: number;
+  readonly part: string;
+  readonly at: number;
+  readonly body: Record<string, unknown>;
+}
+
+const wavePart = (wave: number, part = '') => `WAVE#${String(wave).padStart(5, '0')}#${part}`;
 
 export interface ChangeRecord {
   readonly id: string;
@@ -169,7 +183,7 @@ export class DynamoChangeStore {
         Key: keys.change(id, 'STATUS'),
         UpdateExpression: 'SET #status = :status, statusReason = :reason, updatedAt = :now',
         ConditionExpression:
-          'attribute_exists(pk) AND (#status = :status OR NOT #status IN (:completed, :failed, :aborted))',
+          'attribute_exists(pk) AND (#status = :status OR NOT #status IN (:completed, :failed, :aborted, :rolledBack))',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': status,
@@ -178,9 +192,47 @@ export class DynamoChangeStore {
           ':completed': 'completed',
           ':failed': 'failed',
           ':aborted': 'aborted',
+          ':rolledBack': 'rolled-back',
         },
       }),
     );
+  }
+
+  /**
+   * Writes a record about a wave: `apply#<n>` for what one apply attempt sent (SSM command ids,
+   * Auto Scaling groups), `result` for each instance's outcome. Rewriting a part replaces it.
+   */
+  async recordWave(
+    id: string,
+    wave: number,
+    part: string,
+    body: Record<string, unknown>,
+    now: number,
+  ): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.change(id, wavePart(wave, part)), type: 'wave-record', wave, part, at: now, body },
+      }),
+    );
+  }
+
+  /** The change's wave records (of one wave, or all), in wave order. */
+  async waveRecords(id: string, wave?: number): Promise<WaveRecord[]> {
+    const items = await queryAll(this.db, this.table, {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': `CHANGE#${id}`,
+        ':prefix': wave === undefined ? 'WAVE#' : wavePart(wave),
+      },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      wave: Number(item.wave),
+      part: String(item.part),
+      at: Number(item.at),
+      body: item.body as Record<string, unknown>,
+    }));
   }
 
   /** Keeps the task token an approval point waits on, and marks the change waiting for approval. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../core/ports';
+import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports';
 import {
   batchGetAll,
   chunks,
@@ -341,6 +341,20 @@ export class DynamoLeaseStore implements LeaseStore {
       .filter((item) => item.owner === owner && Number(item.leaseUntil) > now)
       .map(toLease)
       .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  }
+
+  /** Every action recorded for a change (the change's index entries: one Query, paged). */
+  async actionsOf(changeId: string): Promise<RecordedAction[]> {
+    const items = await this.queryAll({
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :change',
+      ExpressionAttributeValues: { ':change': `CHANGE#${changeId}` },
+    });
+    return items.map((item) => ({
+      instanceId: String(item.instanceId),
+      wave: Number((item.result as { wave?: number } | undefined)?.wave ?? 0),
+      at: Number(item.at),
+    }));
   }
 
   /** Every lease whose expiry has not passed (for fleet status, live plans and the ledger). */

@@ -3,6 +3,8 @@ import {
   DescribeInstanceStatusCommand,
   type EC2Client,
   RebootInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { chunks } from './dynamo-client';
 
@@ -21,6 +23,20 @@ export class Ec2Actions {
   async reboot(ids: readonly string[]): Promise<void> {
     for (const batch of chunks(ids, IDS_PER_REQUEST)) {
       await this.ec2.send(new RebootInstancesCommand({ InstanceIds: batch }));
+    }
+  }
+
+  /** Stops the instances (EBS-backed: they come back on other hardware when started). */
+  async stop(ids: readonly string[]): Promise<void> {
+    for (const batch of chunks(ids, IDS_PER_REQUEST)) {
+      await this.ec2.send(new StopInstancesCommand({ InstanceIds: batch }));
+    }
+  }
+
+  /** Starts the instances (starting a running instance is harmless). */
+  async start(ids: readonly string[]): Promise<void> {
+    for (const batch of chunks(ids, IDS_PER_REQUEST)) {
+      await this.ec2.send(new StartInstancesCommand({ InstanceIds: batch }));
     }
   }
 

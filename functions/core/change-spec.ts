@@ -8,9 +8,15 @@ export type ActionType = (typeof ACTION_TYPES)[number];
 export const RISK_CLASSES = ['low', 'medium', 'high', 'kernel'] as const;
 export type RiskClass = (typeof RISK_CLASSES)[number];
 
-/** Step Functions execution names: the change id becomes one. */
-const changeIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, {
-  error: 'expected 1–80 letters, digits, "-" or "_", starting with a letter or digit',
+/** Suffix of the change that rolls a change back (its own id, plan, leases and records). */
+export const ROLLBACK_SUFFIX = '-rollback';
+
+/**
+ * Step Functions execution names (at most 80 characters): the change id becomes one, and so
+ * does its rollback's, `<id>-rollback`.
+ */
+const changeIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,70}$/, {
+  error: 'expected 1–71 letters, digits, "-" or "_", starting with a letter or digit',
 });
 
 const tagMapSchema = z.record(z.string().min(1), z.string());
@@ -87,8 +93,24 @@ const gatesSchema = z.strictObject({
   statusChecks: z.boolean().default(true),
   alarms: z.array(z.string().min(1)).default([]),
   metrics: z.array(metricGateSchema).default([]),
+  /** Unhealthy instances a wave may have and still pass (a count or a percentage of the wave). */
   errorThreshold: quantitySchema.default({ kind: 'count', value: 0 }),
+  /** What a failed gate does. */
   onFailure: z.enum(['rollback', 'pause']).default('rollback'),
+  /**
+   * With `onFailure: pause`: more unhealthy instances than this in one wave roll back instead
+   * of pausing (a wave that broke badly is not left for a person to find).
+   */
+  rollbackThreshold: quantitySchema.optional(),
+});
+
+/**
+ * How a failed change is undone: the action that restores an instance, applied to the changed
+ * instances newest first, in waves `waveFactor` times the rollout's largest (budgets still hold).
+ */
+const rollbackSchema = z.strictObject({
+  action: actionSchema,
+  waveFactor: z.number().min(1).max(100).default(2),
 });
 
 const approvalSchema = z.strictObject({
@@ -130,6 +152,12 @@ export const changeSpecSchema = z.strictObject({
   risk: z.enum(RISK_CLASSES),
   strategy: strategySchema.default(strategySchema.parse({})),
   gates: gatesSchema.default(gatesSchema.parse({})),
+  rollback: rollbackSchema.optional(),
+  /**
+   * An emergency change (a security fix, say) goes through freezes; every wave that does is
+   * recorded as an override with this reason.
+   */
+  emergency: z.strictObject({ reason: z.string().min(10) }).optional(),
   approval: approvalSchema.default({}),
   windows: z.array(windowSchema).default([]),
 });

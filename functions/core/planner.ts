@@ -436,7 +436,7 @@ function fillWave(
   };
 }
 
-function summarizeBudgets(
+export function summarizeBudgets(
   budgets: Map<string, ResolvedBudget>,
   targeted: readonly Instance[],
   waves: readonly Wave[],

@@ -38,6 +38,13 @@ export type LeaseOutcome =
       readonly conflicts: ReadonlyArray<{ id: string; reason: string }>;
     };
 
+export interface RecordedAction {
+  readonly instanceId: string;
+  readonly wave: number;
+  /** Epoch milliseconds when the action was recorded (just before it was applied). */
+  readonly at: number;
+}
+
 export interface LeaseStore {
   /** All or nothing: every instance leased and every budget reserved, or nothing held. */
   acquire(request: LeaseRequest): Promise<LeaseOutcome>;
@@ -56,6 +63,8 @@ export interface LeaseStore {
     now: number,
   ): Promise<'recorded' | 'duplicate' | 'fenced'>;
   activeLeases(now: number): Promise<Lease[]>;
+  /** Every action recorded for a change: which instance, in which wave, when. */
+  actionsOf(changeId: string): Promise<RecordedAction[]>;
   /** The live leases an owner holds on these instances. */
   heldBy(owner: string, instanceIds: readonly string[], now: number): Promise<Lease[]>;
 }

@@ -1,4 +1,4 @@
-import type { ActionType, ChangeSpec } from './change-spec';
+import type { Action, ChangeSpec } from './change-spec';
 import type { Instance } from './fleet';
 import type { FreezeDecision } from './freeze';
 import { type AuditSink, checkFreeze, holdInstances, releaseHold } from './hold';
@@ -6,6 +6,7 @@ import { judge, judgeConfigSchema } from './judge/judge';
 import { ACTION_MINUTES, type Plan } from './planner';
 import type { Freeze, LeaseStore } from './ports';
 import { resolveQuantity } from './quantity';
+import { planRollback, rollbackIdOf, rollbackSpec } from './rollback';
 import { isDisruptive, type ServicesFile, serviceCatalog } from './services';
 import { windowDecision } from './windows';
 
@@ -20,18 +21,47 @@ export interface RolloutState {
   readonly wave: number;
   readonly waves: number;
   readonly bakeSeconds: number;
+  /** For the change that rolls another back: that change's id ("" for a rollout). */
+  readonly rollbackOf: string;
+}
+
+/** A change's record as the rollout needs it. */
+interface ChangeRecordView {
+  readonly status: string;
+  readonly waves: number;
+}
+
+/** What an apply attempt sent for a wave (kept with the change, read by settle and the gate). */
+interface ApplyRecord {
+  readonly applied: readonly string[];
+  readonly commands?: ReadonlyArray<{ commandId: string; instanceIds: string[] }>;
+  readonly groups?: Readonly<Record<string, string>>;
+  readonly refused?: ReadonlyArray<{ id: string; reason: string }>;
 }
 
 export interface RolloutPorts {
   readonly changes: {
+    get(id: string): Promise<ChangeRecordView | undefined>;
+    save(spec: ChangeSpec, plan: Plan, actor: string, now: number): Promise<unknown>;
     loadPlan(id: string): Promise<Plan>;
     loadSpec(id: string): Promise<ChangeSpec>;
     setStatus(
       id: string,
-      status: 'running' | 'completed' | 'failed' | 'aborted',
+      status: 'running' | 'rolling-back' | 'rolled-back' | 'completed' | 'failed' | 'aborted',
       reason: string,
       now: number,
     ): Promise<void>;
+    recordWave(
+      id: string,
+      wave: number,
+      part: string,
+      body: Record<string, unknown>,
+      now: number,
+    ): Promise<void>;
+    waveRecords(
+      id: string,
+      wave?: number,
+    ): Promise<Array<{ wave: number; part: string; body: Record<string, unknown> }>>;
     awaitApproval(id: string, token: string, wave: number, reason: string, now: number): Promise<void>;
     takeApproval(
       id: string,
@@ -40,7 +70,7 @@ export interface RolloutPorts {
       now: number,
     ): Promise<{ token: string; wave: number } | undefined>;
   };
-  readonly leases: Pick<LeaseStore, 'acquire' | 'release' | 'recordAction' | 'heldBy'>;
+  readonly leases: Pick<LeaseStore, 'acquire' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf'>;
   readonly fleet: AuditSink & {
     listFreezes(): Promise<Freeze[]>;
     getServices(): Promise<ServicesFile>;
@@ -48,8 +78,30 @@ export interface RolloutPorts {
   };
   readonly ec2: {
     reboot(ids: readonly string[]): Promise<void>;
+    stop(ids: readonly string[]): Promise<void>;
+    start(ids: readonly string[]): Promise<void>;
     setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
     conditions(ids: readonly string[]): Promise<Map<string, { state: string; health: string }>>;
+  };
+  readonly ssm: {
+    send(
+      ids: readonly string[],
+      command: {
+        document: string;
+        parameters: Readonly<Record<string, readonly string[]>>;
+        timeoutSeconds: number;
+        comment: string;
+      },
+    ): Promise<Array<{ commandId: string; instanceIds: string[] }>>;
+    states(commandIds: readonly string[]): Promise<Map<string, 'pending' | 'success' | 'failed'>>;
+    failedInstances(commandId: string): Promise<Map<string, string>>;
+  };
+  readonly autoscaling: {
+    groupsOf(ids: readonly string[]): Promise<Map<string, string>>;
+    terminateKeepingCapacity(id: string): Promise<void>;
+    health(
+      groups: readonly string[],
+    ): Promise<Map<string, { desired: number; healthy: readonly string[]; members: readonly string[] }>>;
   };
   readonly metrics: {
     samples(
@@ -62,8 +114,6 @@ export interface RolloutPorts {
   readonly actor: string;
 }
 
-/** The actions the rollout can apply so far; the others are refused when the change starts. */
-const SUPPORTED: ReadonlySet<ActionType> = new Set(['reboot', 'set-tag']);
 /** While a freeze is in force, look again this often. */
 const FREEZE_RECHECK_SECONDS = 300;
 
@@ -74,27 +124,114 @@ const healthy = (c: { state: string; health: string } | undefined) =>
   c !== undefined && c.state === 'running' && c.health !== 'impaired';
 
 /**
- * Starts the execution of a stored change.
- * 1. Load the plan (its digest is verified) and the spec; refuse actions not supported yet.
- * 2. Mark the change running and return the execution's state.
+ * Starts the execution of a stored change: loads the plan (its digest is verified) and the
+ * spec, marks the change running and returns the execution's state.
  */
 export async function startRollout(ports: RolloutPorts, changeId: string): Promise<RolloutState> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(changeId),
     ports.changes.loadSpec(changeId),
   ]);
-  if (!SUPPORTED.has(spec.action.type)) {
-    throw new Error(
-      `action ${spec.action.type} is not supported by the rollout yet (supported: ${[...SUPPORTED].join(', ')})`,
-    );
-  }
   await ports.changes.setStatus(changeId, 'running', `started: ${plan.waves.length} waves`, ports.now());
   return {
     changeId,
     wave: 0,
     waves: plan.waves.length,
     bakeSeconds: Math.round(spec.strategy.bakeMinutes * 60),
+    rollbackOf: '',
   };
+}
+
+/**
+ * Begins undoing a change (its gate failed, or an operator aborted it with --rollback): plans
+ * the rollback from the actions recorded for it (newest first, larger waves, budgets kept),
+ * saves it as the change `<id>-rollback` and returns that change's state, which the same
+ * state machine then runs wave by wave. Planned once: a retried step reuses the saved plan.
+ * `rollback: false` (with the reason) when there is nothing to undo or no way to undo it.
+ */
+export async function beginRollback(
+  ports: RolloutPorts,
+  changeId: string,
+  why: string,
+): Promise<{ rollback: boolean; reason: string; state: RolloutState }> {
+  const rollbackId = rollbackIdOf(changeId);
+  const stay = (reason: string) => ({
+    rollback: false,
+    reason: `${why}; ${reason}`,
+    state: { changeId, wave: 0, waves: 0, bakeSeconds: 0, rollbackOf: '' },
+  });
+  const spec = await ports.changes.loadSpec(changeId);
+  if (!spec.rollback) {
+    return stay(
+      spec.action.type === 'reboot' || spec.action.type === 'stop-start' || spec.action.type === 'replace'
+        ? `nothing to undo: ${spec.action.type} leaves no change behind`
+        : 'not rolled back: the spec declares no rollback action, so the changed instances keep the change',
+    );
+  }
+  const existing = await ports.changes.get(rollbackId);
+  let waves: number;
+  if (existing) {
+    if (
+      existing.status !== 'planned' &&
+      existing.status !== 'running' &&
+      existing.status !== 'waiting-approval'
+    )
+      return stay(`the rollback ${rollbackId} has already ended (${existing.status})`);
+    waves = existing.waves;
+  } else {
+    const changed = await ports.leases.actionsOf(changeId);
+    const undo = rollbackSpec(
+      spec,
+      changed.map((c) => c.instanceId),
+    );
+    if (!undo) return stay('nothing to undo: no instance was changed');
+    const [instances, services, original] = await Promise.all([
+      ports.fleet.listInstances(),
+      ports.fleet.getServices(),
+      ports.changes.loadPlan(changeId),
+    ]);
+    const plan = planRollback({
+      spec: undo,
+      original,
+      changed,
+      instances,
+      catalog: serviceCatalog(services),
+      waveFactor: spec.rollback.waveFactor,
+    });
+    if (plan.waves.length === 0) return stay('nothing to undo: every changed instance is gone');
+    await ports.changes.save(undo, plan, ports.actor, ports.now());
+    waves = plan.waves.length;
+  }
+  const reason = `rolling back (${waves} waves, as ${rollbackId}): ${why}`;
+  // An aborted change stays aborted; its rollback is its own change.
+  await setUnlessEnded(ports, changeId, 'rolling-back', reason);
+  await ports.changes.setStatus(rollbackId, 'running', `rolling back ${changeId}: ${why}`, ports.now());
+  await ports.fleet.audit([
+    { subject: `change:${changeId}`, actor: ports.actor, action: 'rollback.started', reason, at: at(ports) },
+  ]);
+  return {
+    rollback: true,
+    reason,
+    state: {
+      changeId: rollbackId,
+      wave: 0,
+      waves,
+      bakeSeconds: Math.round(Math.min(spec.strategy.bakeMinutes, 2) * 60),
+      rollbackOf: changeId,
+    },
+  };
+}
+
+async function setUnlessEnded(
+  ports: RolloutPorts,
+  changeId: string,
+  status: 'rolling-back' | 'rolled-back' | 'failed',
+  reason: string,
+): Promise<void> {
+  const current = (await ports.changes.get(changeId))?.status;
+  if (current === 'completed' || current === 'failed' || current === 'aborted' || current === 'rolled-back')
+    return;
+  await ports.changes.setStatus(changeId, status, reason, ports.now());
 }
 
 /** May the current wave act now? Freezes (recorded when they block) and the spec's time windows. */
@@ -107,9 +244,21 @@ export async function checkWindow(
     ports.changes.loadSpec(state.changeId),
   ]);
   const wave = plan.waves[state.wave];
+  if (state.rollbackOf !== '') {
+    // Undoing a change that failed is what a freeze or a window protects the fleet for.
+    return {
+      decision: 'go',
+      waitSeconds: 0,
+      reason: 'a rollback: freezes and time windows do not hold it back',
+    };
+  }
   const freeze: FreezeDecision = await checkFreeze(
     { freezes: ports.fleet, audit: ports.fleet },
-    { subject: `change:${state.changeId}`, services: Object.keys(wave.services) },
+    {
+      subject: `change:${state.changeId}`,
+      services: Object.keys(wave.services),
+      emergencyReason: spec.emergency?.reason,
+    },
     ports.actor,
     ports.now(),
   );
@@ -168,21 +317,34 @@ export async function leaseWave(
 
 /**
  * Applies the action to the wave, at most once per instance: each instance's action is
- * recorded (fenced by its lease) before it is applied, so a retried step skips what was done.
+ * recorded (fenced by its lease) before it is applied, so a retried step skips what was done,
+ * even when the step crashed between applying and saying so. What was sent (SSM command ids,
+ * Auto Scaling groups, instances refused) is kept with the change for settle and the gate.
  */
 export async function applyWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<{ applied: number; alreadyApplied: number; lost: number }> {
+): Promise<{ applied: number; alreadyApplied: number; lost: number; refused: number }> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
   const wave = plan.waves[state.wave];
-  const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
+  let leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
+  let lost = wave.instances.length - leases.length;
+  const refused: Array<{ id: string; reason: string }> = [];
+  let groups = new Map<string, string>();
+  if (spec.action.type === 'replace') {
+    // Only an Auto Scaling group brings a terminated instance back.
+    groups = await ports.autoscaling.groupsOf(leases.map((l) => l.instanceId));
+    for (const l of leases) {
+      if (!groups.has(l.instanceId))
+        refused.push({ id: l.instanceId, reason: 'not in an Auto Scaling group' });
+    }
+    leases = leases.filter((l) => groups.has(l.instanceId));
+  }
   const toApply: string[] = [];
   let alreadyApplied = 0;
-  let lost = wave.instances.length - leases.length;
   for (const lease of leases) {
     const outcome = await ports.leases.recordAction(
       lease,
@@ -194,21 +356,85 @@ export async function applyWave(
     else if (outcome === 'duplicate') alreadyApplied++;
     else lost++;
   }
-  if (spec.action.type === 'reboot') await ports.ec2.reboot(toApply);
-  else if (spec.action.type === 'set-tag') await ports.ec2.setTags(toApply, spec.action.tags);
+  const record: ApplyRecord = {
+    applied: toApply,
+    refused,
+    groups: Object.fromEntries(toApply.filter((id) => groups.has(id)).map((id) => [id, groups.get(id)!])),
+    ...(toApply.length > 0 ? await apply(ports, spec.action, toApply, state) : {}),
+  };
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    `apply#${String(ports.now()).padStart(15, '0')}`,
+    { ...record },
+    ports.now(),
+  );
   await ports.fleet.audit([
     {
       subject: `change:${state.changeId}`,
       actor: ports.actor,
       action: 'wave.applied',
-      reason: `wave ${state.wave}: ${spec.action.type} applied to ${toApply.length}, already applied ${alreadyApplied}, lease lost ${lost}`,
+      reason:
+        `wave ${state.wave}: ${spec.action.type} applied to ${toApply.length}, already applied ${alreadyApplied}, ` +
+        `lease lost ${lost}${refused.length > 0 ? `, refused ${refused.length} (${refused[0].reason})` : ''}`,
       at: at(ports),
     },
   ]);
-  return { applied: toApply.length, alreadyApplied, lost };
+  return { applied: toApply.length, alreadyApplied, lost, refused: refused.length };
 }
 
-/** Has the action finished on every instance of the wave? (A reboot: every instance running again.) */
+/** Sends the action for the instances (already recorded); returns what settle must follow. */
+async function apply(
+  ports: RolloutPorts,
+  action: Action,
+  ids: readonly string[],
+  state: RolloutState,
+): Promise<Pick<ApplyRecord, 'commands'>> {
+  switch (action.type) {
+    case 'reboot':
+      await ports.ec2.reboot(ids);
+      return {};
+    case 'stop-start':
+      // Started again by settle once stopped: the instance comes back on other hardware.
+      await ports.ec2.stop(ids);
+      return {};
+    case 'set-tag':
+      await ports.ec2.setTags(ids, action.tags);
+      return {};
+    case 'replace':
+      for (const id of ids) await ports.autoscaling.terminateKeepingCapacity(id);
+      return {};
+    case 'ssm-command': {
+      const commands = await ports.ssm.send(ids, {
+        document: action.document,
+        parameters: action.parameters,
+        timeoutSeconds: action.timeoutSeconds,
+        comment: `fleetops ${state.changeId} wave ${state.wave}`,
+      });
+      return { commands };
+    }
+  }
+}
+
+/** Everything the wave's apply attempts sent, merged. */
+async function appliedTo(ports: RolloutPorts, state: RolloutState) {
+  const records = (await ports.changes.waveRecords(state.changeId, state.wave))
+    .filter((r) => r.part.startsWith('apply#'))
+    .map((r) => r.body as unknown as ApplyRecord);
+  return {
+    applied: records.flatMap((r) => r.applied),
+    commands: records.flatMap((r) => r.commands ?? []),
+    groups: Object.assign({}, ...records.map((r) => r.groups ?? {})) as Record<string, string>,
+    refused: records.flatMap((r) => r.refused ?? []),
+  };
+}
+
+/**
+ * Has the action finished on every instance of the wave?
+ * - reboot: every instance running again; stop-start: stopped ones are started, then the same;
+ * - ssm-command: every command has ended; replace: every group has its desired capacity in
+ *   service and healthy, without the terminated instances; set-tag: at once.
+ */
 export async function actionSettled(
   ports: RolloutPorts,
   state: RolloutState,
@@ -218,16 +444,105 @@ export async function actionSettled(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  if (spec.action.type === 'set-tag') return { done: true, polls: polls + 1 };
-  const conditions = await ports.ec2.conditions(plan.waves[state.wave].instances);
-  const done = [...conditions.values()].every((c) => c.state === 'running');
-  return { done, polls: polls + 1 };
+  const next = (done: boolean) => ({ done, polls: polls + 1 });
+  switch (spec.action.type) {
+    case 'set-tag':
+      return next(true);
+    case 'ssm-command': {
+      const { commands } = await appliedTo(ports, state);
+      const states = await ports.ssm.states(commands.map((c) => c.commandId));
+      return next([...states.values()].every((s) => s !== 'pending'));
+    }
+    case 'replace': {
+      const { applied, groups } = await appliedTo(ports, state);
+      const health = await ports.autoscaling.health([...new Set(Object.values(groups))]);
+      const gone = new Set(applied);
+      return next(
+        [...health.values()].every(
+          (g) => g.healthy.length >= g.desired && !g.members.some((m) => gone.has(m)),
+        ),
+      );
+    }
+    case 'stop-start': {
+      const { applied } = await appliedTo(ports, state);
+      const conditions = await ports.ec2.conditions(applied);
+      const stopped = applied.filter((id) => conditions.get(id)?.state === 'stopped');
+      if (stopped.length > 0) await ports.ec2.start(stopped);
+      return next(applied.every((id) => conditions.get(id)?.state === 'running'));
+    }
+    case 'reboot': {
+      const conditions = await ports.ec2.conditions(plan.waves[state.wave].instances);
+      return next([...conditions.values()].every((c) => c.state === 'running'));
+    }
+  }
 }
 
 /**
- * The health gate, recorded:
- * 1. instances of the wave that are not running or fail a status check count as errors; more
- *    than the spec's `errorThreshold` fails the wave;
+ * Each instance's outcome after the wave: "ok" or why not. Instances the action could not be
+ * applied to, SSM invocations that failed (or whose command was lost by a crash), status
+ * checks failing; for `replace`, the groups' members, and missing capacity, stand for the
+ * terminated instances. Also returns the instances the judge should look at.
+ */
+async function waveOutcomes(
+  ports: RolloutPorts,
+  spec: ChangeSpec,
+  state: RolloutState,
+  instances: readonly string[],
+): Promise<{ outcomes: Map<string, string>; judged: string[] }> {
+  const outcomes = new Map<string, string>();
+  const sent = await appliedTo(ports, state);
+  for (const r of sent.refused) outcomes.set(r.id, r.reason);
+  if (spec.action.type === 'ssm-command') {
+    const inCommand = new Set(sent.commands.flatMap((c) => c.instanceIds));
+    for (const id of sent.applied) {
+      if (!inCommand.has(id)) outcomes.set(id, 'command outcome unknown (the step stopped after sending it)');
+    }
+    const states = await ports.ssm.states(sent.commands.map((c) => c.commandId));
+    for (const c of sent.commands) {
+      if (states.get(c.commandId) === 'success') continue;
+      if (states.get(c.commandId) === 'pending') {
+        for (const id of c.instanceIds) outcomes.set(id, 'command still running after the bake');
+        continue;
+      }
+      for (const [id, status] of await ports.ssm.failedInstances(c.commandId))
+        outcomes.set(id, `command ${status}`);
+    }
+  }
+  let checked: string[] = [...instances];
+  if (spec.action.type === 'replace') {
+    const replaced = new Set(Object.keys(sent.groups));
+    const health = await ports.autoscaling.health([...new Set(Object.values(sent.groups))]);
+    checked = instances.filter((id) => !replaced.has(id));
+    for (const [group, g] of health) {
+      for (const m of g.members) if (!replaced.has(m)) checked.push(m);
+      const missing = g.desired - g.healthy.length;
+      const stuck = g.members.filter((m) => replaced.has(m));
+      for (const id of stuck) outcomes.set(id, `not replaced: still in ${group}`);
+      for (let k = 0; k < missing; k++) {
+        outcomes.set(
+          `${group}#missing-${k + 1}`,
+          `${group}: ${missing} of ${g.desired} not in service and healthy`,
+        );
+      }
+    }
+  }
+  if (spec.gates.statusChecks) {
+    const conditions = await ports.ec2.conditions(checked);
+    for (const id of checked) {
+      const c = conditions.get(id);
+      if (!healthy(c) && !outcomes.has(id))
+        outcomes.set(id, c ? `${c.state}, status checks ${c.health}` : 'not reported by EC2');
+    }
+  }
+  for (const id of checked) if (!outcomes.has(id)) outcomes.set(id, 'ok');
+  return { outcomes, judged: checked };
+}
+
+/**
+ * The health gate, recorded (each instance's outcome is kept with the change):
+ * 1. instances that are not running, fail a status check, or whose action failed count as
+ *    errors; more than the spec's `errorThreshold` fails the wave, and more than its
+ *    `rollbackThreshold` rolls back even when the spec says pause;
  * 2. with metrics in the spec, the canary judge compares the wave's instances with untouched
  *    ones of the same services: pass goes on, marginal or fail fails, too few samples bakes
  *    longer (`extend`; the state machine does that at most three times, then asks a person).
@@ -251,24 +566,41 @@ export async function gateWave(
   ]);
   const wave = plan.waves[state.wave];
   const threshold = resolveQuantity(spec.gates.errorThreshold, wave.instances.length);
-  let errors = 0;
-  const unhealthy: string[] = [];
-  if (spec.gates.statusChecks) {
-    const conditions = await ports.ec2.conditions(wave.instances);
-    for (const id of wave.instances) if (!healthy(conditions.get(id))) unhealthy.push(id);
-    errors = unhealthy.length;
-  }
+  const { outcomes, judged } = await waveOutcomes(ports, spec, state, wave.instances);
+  const bad = [...outcomes].filter(([, outcome]) => outcome !== 'ok');
+  const errors = bad.length;
   let verdict: 'pass' | 'fail' | 'extend' = errors <= threshold ? 'pass' : 'fail';
   let reason = `wave ${state.wave}: ${errors} of ${wave.instances.length} unhealthy after the bake (threshold ${threshold})${
-    unhealthy.length > 0 ? `: ${unhealthy.slice(0, 10).join(', ')}` : ''
+    bad.length > 0
+      ? `: ${bad
+          .slice(0, 10)
+          .map(([id, why]) => `${id} (${why})`)
+          .join(', ')}`
+      : ''
   }`;
   if (verdict === 'pass' && spec.gates.metrics.length > 0) {
-    const judgement = await judgeWave(ports, plan, spec, state);
+    const judgement = await judgeWave(ports, plan, spec, state, judged);
     reason += `; judge: ${judgement.verdict} (score ${judgement.score}): ${judgement.reasons.join('; ')}`;
     // Marginal is not good enough to go on alone; too few samples bakes longer.
     verdict =
       judgement.verdict === 'pass' ? 'pass' : judgement.verdict === 'inconclusive' ? 'extend' : 'fail';
   }
+  const rollbackAbove =
+    spec.gates.rollbackThreshold === undefined
+      ? Number.POSITIVE_INFINITY
+      : resolveQuantity(spec.gates.rollbackThreshold, wave.instances.length);
+  const onFailure =
+    spec.gates.onFailure === 'pause' && errors > rollbackAbove ? 'rollback' : spec.gates.onFailure;
+  if (verdict === 'fail' && onFailure !== spec.gates.onFailure) {
+    reason += `; more than ${rollbackAbove} unhealthy: rolling back instead of pausing`;
+  }
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    'result',
+    { verdict, reason, outcomes: Object.fromEntries(outcomes) },
+    ports.now(),
+  );
   await ports.fleet.audit([
     {
       subject: `change:${state.changeId}`,
@@ -284,24 +616,39 @@ export async function gateWave(
     errors,
     threshold,
     reason,
-    onFailure: spec.gates.onFailure,
+    onFailure,
   };
 }
 
 /**
- * Releases the wave's leases and budgets (instances still unhealthy keep counting) and moves on;
- * says whether a person must approve before the next wave (after the canary, at the risk
- * containment point), so nothing is held while the rollout waits for them.
+ * Releases the wave's leases and budgets (instances still unhealthy keep counting; a replaced
+ * instance counts while its group misses capacity) and moves on; says whether a person must
+ * approve before the next wave (after the canary, at the risk containment point), so nothing
+ * is held while the rollout waits for them.
  */
 export async function releaseWave(
   ports: RolloutPorts,
   state: RolloutState,
 ): Promise<RolloutState & { more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
-  const plan = await ports.changes.loadPlan(state.changeId);
+  const [plan, spec] = await Promise.all([
+    ports.changes.loadPlan(state.changeId),
+    ports.changes.loadSpec(state.changeId),
+  ]);
   const wave = plan.waves[state.wave];
   const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
-  const conditions = await ports.ec2.conditions(wave.instances);
-  const stillUnavailable = new Set(wave.instances.filter((id) => !healthy(conditions.get(id))));
+  const stillUnavailable = new Set<string>();
+  if (spec.action.type === 'replace') {
+    const { groups } = await appliedTo(ports, state);
+    const health = await ports.autoscaling.health([...new Set(Object.values(groups))]);
+    for (const [group, g] of health) {
+      const missing = Math.max(0, g.desired - g.healthy.length);
+      const replaced = Object.keys(groups).filter((id) => groups[id] === group);
+      for (const id of replaced.slice(0, missing)) stillUnavailable.add(id);
+    }
+  } else {
+    const conditions = await ports.ec2.conditions(wave.instances);
+    for (const id of wave.instances) if (!healthy(conditions.get(id))) stillUnavailable.add(id);
+  }
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },
     state.changeId,
@@ -370,13 +717,16 @@ export async function decideApproval(
   return taken;
 }
 
-/** Ends the change: completed, or failed with the reason. */
+/**
+ * Ends the change: completed, or failed with the reason. A rollback that completes marks the
+ * change it undid `rolled-back`; one that fails marks it failed too.
+ */
 export async function finishRollout(
   ports: RolloutPorts,
-  state: Pick<RolloutState, 'changeId'>,
+  state: Pick<RolloutState, 'changeId' | 'rollbackOf'>,
   outcome: 'completed' | 'failed',
   reason: string,
-): Promise<{ status: 'completed' | 'failed'; reason: string }> {
+): Promise<{ status: 'completed' | 'failed' | 'rolled-back'; reason: string }> {
   await ports.changes.setStatus(state.changeId, outcome, reason, ports.now());
   await ports.fleet.audit([
     {
@@ -387,7 +737,23 @@ export async function finishRollout(
       at: at(ports),
     },
   ]);
-  return { status: outcome, reason };
+  if (state.rollbackOf === '') return { status: outcome, reason };
+  const status = outcome === 'completed' ? 'rolled-back' : 'failed';
+  const why =
+    outcome === 'completed'
+      ? `rolled back by ${state.changeId}`
+      : `its rollback ${state.changeId} failed: ${reason}`;
+  await setUnlessEnded(ports, state.rollbackOf, status, why);
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.rollbackOf}`,
+      actor: ports.actor,
+      action: outcome === 'completed' ? 'change.rolled-back' : 'rollback.failed',
+      reason: why,
+      at: at(ports),
+    },
+  ]);
+  return { status, reason: why };
 }
 
 /**
@@ -422,7 +788,13 @@ export async function abortRollout(
  * The canary judge for a wave: each of the spec's metrics for the wave's instances against the
  * instances of the same services that the change has not touched yet, over the bake.
  */
-async function judgeWave(ports: RolloutPorts, plan: Plan, spec: ChangeSpec, state: RolloutState) {
+async function judgeWave(
+  ports: RolloutPorts,
+  plan: Plan,
+  spec: ChangeSpec,
+  state: RolloutState,
+  canaryIds: readonly string[],
+) {
   const wave = plan.waves[state.wave];
   const services = new Set(Object.keys(wave.services));
   const serviceOf = new Map((await ports.fleet.listInstances()).map((i) => [i.id, i.service]));
@@ -440,7 +812,7 @@ async function judgeWave(ports: RolloutPorts, plan: Plan, spec: ChangeSpec, stat
     const metric = { namespace: m.namespace, name: m.name, statistic: m.statistic };
     [baseline[m.name], canary[m.name]] = await Promise.all([
       ports.metrics.samples(metric, baselineIds, window),
-      ports.metrics.samples(metric, wave.instances, window),
+      ports.metrics.samples(metric, canaryIds, window),
     ]);
     metrics[m.name] = { direction: m.direction, critical: m.critical };
   }

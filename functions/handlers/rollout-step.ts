@@ -1,8 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { AsgReplacer } from '../adapters/asg-replacer';
 import { CloudWatchSamples } from '../adapters/cloudwatch-metrics';
 import { DynamoChangeStore } from '../adapters/dynamo-change-store';
 import { documentClient } from '../adapters/dynamo-client';
@@ -10,9 +13,11 @@ import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
 import { Ec2Actions } from '../adapters/ec2-actions';
 import { pacedEc2Client } from '../adapters/ec2-inventory';
+import { SsmCommands } from '../adapters/ssm-commands';
 import {
   actionSettled,
   applyWave,
+  beginRollback,
   checkWindow,
   finishRollout,
   gateWave,
@@ -28,12 +33,14 @@ import { readConfig } from './config';
 const config = readConfig(['TABLE_NAME'] as const);
 const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'rollout' } });
 const db = documentClient();
-const ports: RolloutPorts = {
+export const ports: RolloutPorts = {
   changes: new DynamoChangeStore(db, config.TABLE_NAME),
   leases: new DynamoLeaseStore(db, config.TABLE_NAME),
   fleet: new DynamoFleetStore(db, config.TABLE_NAME),
   // EC2's mutating actions have their own, smaller request bucket.
   ec2: new Ec2Actions(pacedEc2Client(new TokenBucket(5, 10))),
+  ssm: new SsmCommands(new SSMClient({ retryMode: 'adaptive', maxAttempts: 8 })),
+  autoscaling: new AsgReplacer(new AutoScalingClient({ retryMode: 'adaptive', maxAttempts: 8 })),
   metrics: new CloudWatchSamples(new CloudWatchClient({})),
   now: () => Date.now(),
   actor: 'rollout',
@@ -44,11 +51,13 @@ const stateSchema = z.object({
   wave: z.number().int().min(0),
   waves: z.number().int().min(0),
   bakeSeconds: z.number().min(0),
+  rollbackOf: z.string().default(''),
 });
 
 /** What each Task state of the rollout state machine sends: the step and the execution's state. */
 const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('start'), changeId: z.string().min(1) }),
+  z.object({ step: z.literal('plan-rollback'), changeId: z.string().min(1), reason: z.string() }),
   z.object({ step: z.literal('check-window'), state: stateSchema }),
   z.object({ step: z.literal('lease'), state: stateSchema, attempts: z.number().int().min(0) }),
   z.object({ step: z.literal('apply'), state: stateSchema }),
@@ -63,7 +72,7 @@ const eventSchema = z.discriminatedUnion('step', [
   }),
   z.object({
     step: z.literal('finish'),
-    state: z.object({ changeId: z.string().min(1) }),
+    state: z.object({ changeId: z.string().min(1), rollbackOf: z.string().default('') }),
     outcome: z.enum(['completed', 'failed']),
     reason: z.string(),
   }),
@@ -71,14 +80,21 @@ const eventSchema = z.discriminatedUnion('step', [
 
 export type RolloutStepEvent = z.input<typeof eventSchema>;
 
-/** One Lambda for every Task state of the rollout; the state machine names the step. */
-export async function rolloutStep(raw: unknown): Promise<unknown> {
+/**
+ * One Lambda for every Task state of the rollout; the state machine names the step. Tests bind
+ * the same steps to other ports (for example to inject a crash) with `rolloutStepWith`.
+ */
+export const rolloutStep = (raw: unknown) => rolloutStepWith(ports, raw);
+
+export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promise<unknown> {
   const event = eventSchema.parse(raw);
-  const changeId = event.step === 'start' ? event.changeId : event.state.changeId;
+  const changeId = 'changeId' in event ? event.changeId : event.state.changeId;
   logger.appendKeys({ changeId, step: event.step });
   switch (event.step) {
     case 'start':
       return startRollout(ports, event.changeId);
+    case 'plan-rollback':
+      return beginRollback(ports, event.changeId, event.reason);
     case 'check-window':
       return checkWindow(ports, event.state);
     case 'lease':

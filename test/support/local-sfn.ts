@@ -60,3 +60,12 @@ export function noWaits(definition: Record<string, unknown>): Record<string, num
       .map(([name]) => [name, 0]),
   );
 }
+
+/** Every Task state's retries without their back-off (the retries themselves still happen). */
+export function noRetryWaits(definition: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(definition.States as States)
+      .filter(([, s]) => s.Type === 'Task')
+      .map(([name]) => [name, 0]),
+  );
+}

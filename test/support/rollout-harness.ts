@@ -1,0 +1,187 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeInstancesCommand, EC2Client, StartInstancesCommand } from '@aws-sdk/client-ec2';
+import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { changeSpecSchema } from '../../functions/core/change-spec';
+import { planViolations } from '../../functions/core/plan-check';
+import { planChange } from '../../functions/core/planner';
+import { decideApproval, type RolloutPorts } from '../../functions/core/rollout';
+import { serviceCatalog } from '../../functions/core/services';
+import { syncInventory } from '../../functions/core/sync-inventory';
+import { freshTable, managedTags, runInstances } from './aws';
+import { bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
+
+export const definition = loadDefinition('state-machines/rollout.asl.json', {
+  RolloutStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-rollout-step',
+});
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+type Wrap = Parameters<typeof bindTasks>[2];
+
+/**
+ * The rollout workflow against moto, for one test file: a fleet of 99 instances (web 51, api 24,
+ * db 24 over three zones) in its own region and table, budgets, the real handler module, and
+ * the real ASL run by aws-local-stepfunctions. Registers its own hooks.
+ */
+export function rolloutHarness(region: string) {
+  const zones = ['a', 'b', 'c'].map((z) => `${region}${z}`);
+  const saved = { ...process.env };
+  const ec2 = new EC2Client({ region });
+  const h = {
+    region,
+    zones,
+    ec2,
+    stores: undefined as unknown as Awaited<ReturnType<typeof freshTable>>,
+    handler: undefined as unknown as Handler,
+    /** The handler module's ports (the same adapters the Lambda uses), for tests that wrap them. */
+    ports: undefined as unknown as RolloutPorts,
+    stepWith: undefined as unknown as (ports: RolloutPorts, event: unknown) => Promise<unknown>,
+    changes: () => new DynamoChangeStore(h.stores.db, h.stores.table),
+    /** Inventory sync from the emulator's EC2: the table and the ledgers follow the fleet. */
+    sync: () =>
+      syncInventory({
+        ec2: new Ec2FleetInventory(ec2),
+        store: h.stores.fleet,
+        leases: h.stores.leases,
+        now: Date.now(),
+        actor: 'test',
+      }),
+    /** The token the last `decide` answered. */
+    answeredToken: undefined as string | undefined,
+    /** What a person does with `fleetops change approve|reject`: takes the kept token, records the decision. */
+    decide: (changeId: string, decision: 'approve' | 'reject', reason: string) =>
+      decideApproval(
+        { changes: h.changes(), fleet: h.stores.fleet, now: Date.now },
+        changeId,
+        decision,
+        'alice',
+        reason,
+      ),
+    /**
+     * Task bindings for a change that reaches an approval point: the step function keeps the
+     * task token (as Lambda would, from the Payload), a person decides, and the waiting task
+     * ends as SendTaskSuccess, or SendTaskFailure(error: Rejected), would end it. `before` sees
+     * every Task state first; `whileWaiting` runs while the execution waits.
+     */
+    withApproval(
+      changeId: string,
+      decision: 'approve' | 'reject',
+      reason: string,
+      hooks: { before?: (state: string) => Promise<void>; whileWaiting?: () => Promise<void> } = {},
+    ): Wrap {
+      return (state, call) => async (input) => {
+        await hooks.before?.(state);
+        if (state !== 'Wait for approval') return call(input);
+        await call((input as { Payload: unknown }).Payload);
+        await hooks.whileWaiting?.();
+        h.answeredToken = (await h.decide(changeId, decision, reason))?.token;
+        if (decision === 'reject') throw Object.assign(new Error(reason), { name: 'Rejected' });
+        return { approvedBy: 'alice' };
+      };
+    },
+    /** Runs a stored change through the ASL, every Task bound to the real handler (optionally wrapped). */
+    runChange(
+      changeId: string,
+      options: {
+        wrap?: Wrap;
+        handler?: Handler;
+        input?: Record<string, unknown>;
+        waits?: Record<string, number>;
+      } = {},
+    ) {
+      return new StateMachine(definition as never).run((options.input ?? { changeId }) as never, {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, options.handler ?? h.handler, options.wrap),
+          waitTimeOverrides: { ...noWaits(definition), ...options.waits },
+          retryIntervalOverrides: noRetryWaits(definition),
+        },
+        context: { Task: { Token: `token-${changeId}` } },
+      });
+    },
+    /** Plans a change over the fleet in the table (checked by the independent plan checker) and saves it. */
+    async plannedChange(id: string, fields: Record<string, unknown>) {
+      const spec = changeSpecSchema.parse({
+        id,
+        description: id,
+        target: { services: ['web', 'api', 'db'] },
+        risk: 'low',
+        ...fields,
+      });
+      const instances = await h.stores.fleet.listInstances();
+      const catalog = serviceCatalog(await h.stores.fleet.getServices());
+      const plan = planChange({ instances, catalog, spec });
+      expect(planViolations(plan, { instances, catalog, spec })).toEqual([]);
+      await h.changes().save(spec, plan, 'test', Date.now());
+      return { spec, plan, instances };
+    },
+    /** Writes six minutes of a per-instance metric to moto's CloudWatch. */
+    async putLatency(ids: readonly string[], latencyOf: (id: string) => number) {
+      const cloudwatch = new CloudWatchClient({ region });
+      const now = Date.now();
+      for (const id of ids) {
+        await cloudwatch.send(
+          new PutMetricDataCommand({
+            Namespace: 'App',
+            MetricData: [1, 2, 3, 4, 5, 6].map((k) => ({
+              MetricName: 'Latency',
+              Dimensions: [{ Name: 'InstanceId', Value: id }],
+              Timestamp: new Date(now - k * 60_000),
+              Value: latencyOf(id) + ((k * 7 + id.charCodeAt(id.length - 1)) % 10),
+            })),
+          }),
+        );
+      }
+    },
+    /** Leases a change still holds. */
+    async leasesOf(owner: string) {
+      return (await h.stores.leases.activeLeases(Date.now())).filter((l) => l.owner === owner);
+    },
+  };
+
+  beforeAll(async () => {
+    process.env.AWS_REGION = region;
+    h.stores = await freshTable();
+    for (const [k, service] of ['web', 'api', 'db'].entries()) {
+      for (const zone of zones) await runInstances(ec2, k === 0 ? 17 : 8, zone, managedTags(service));
+    }
+    await h.stores.fleet.putServices(
+      {
+        services: {
+          web: { maxUnavailable: { kind: 'percent', value: 10 }, impact: {} },
+          api: {
+            maxUnavailable: { kind: 'count', value: 3 },
+            maxUnavailablePerZone: { kind: 'count', value: 1 },
+            impact: {},
+          },
+          db: { maxUnavailable: { kind: 'count', value: 1 }, impact: {} },
+        },
+      },
+      'test',
+      0,
+    );
+    await h.sync();
+    process.env.TABLE_NAME = h.stores.table;
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    jest.resetModules();
+    const module = await import('../../functions/handlers/rollout-step');
+    h.handler = module.handler;
+    h.ports = module.ports;
+    h.stepWith = module.rolloutStepWith;
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+  // Tests that break an instance repair it, and the next sync brings the table and the ledgers back.
+  afterEach(async () => {
+    const described = await ec2.send(new DescribeInstancesCommand({}));
+    const stopped = (described.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .filter((i) => i.State?.Name === 'stopped')
+      .map((i) => i.InstanceId!);
+    if (stopped.length > 0) await ec2.send(new StartInstancesCommand({ InstanceIds: stopped }));
+    await h.sync();
+  });
+  return h;
+}
