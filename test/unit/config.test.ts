@@ -73,7 +73,7 @@ describe('change spec files', () => {
     expect(
       problemsOf(() => parseChangeSpec(validSpec.replace('patch-1', '"patch 1!"'), 'c.yaml'))[0],
     ).toContain(
-      'id: expected 1–80 letters, digits, "-" or "_", starting with a letter or digit, found "patch 1!"',
+      'id: expected 1–71 letters, digits, "-" or "_", starting with a letter or digit, found "patch 1!"',
     );
   });
 
