@@ -32,16 +32,50 @@ export class Rollout extends Construct {
     });
     this.function.bindTable(props.table);
     const principal = this.function.grantPrincipal;
-    // Mutating EC2 actions only on instances FleetOps manages.
+    const managed = { StringEquals: { [`aws:ResourceTag/${props.managedTag.key}`]: props.managedTag.value } };
+    const instances = `arn:${Aws.PARTITION}:ec2:*:${Aws.ACCOUNT_ID}:instance/*`;
+    // Mutating actions only on instances (and Auto Scaling groups) FleetOps manages.
     principal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['ec2:RebootInstances', 'ec2:CreateTags'],
-        resources: [`arn:${Aws.PARTITION}:ec2:*:${Aws.ACCOUNT_ID}:instance/*`],
-        conditions: { StringEquals: { [`aws:ResourceTag/${props.managedTag.key}`]: props.managedTag.value } },
+        actions: ['ec2:RebootInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ec2:CreateTags'],
+        resources: [instances],
+        conditions: managed,
       }),
     );
     principal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['ec2:DescribeInstanceStatus'], resources: ['*'] }),
+      new PolicyStatement({ actions: ['ssm:SendCommand'], resources: [instances], conditions: managed }),
+    );
+    // The documents a change may run: AWS-owned ones and the account's own.
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          `arn:${Aws.PARTITION}:ssm:*::document/*`,
+          `arn:${Aws.PARTITION}:ssm:*:${Aws.ACCOUNT_ID}:document/*`,
+        ],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: [
+          `arn:${Aws.PARTITION}:autoscaling:*:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
+        ],
+        conditions: managed,
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'ec2:DescribeInstanceStatus',
+          'cloudwatch:GetMetricData',
+          'ssm:ListCommands',
+          'ssm:ListCommandInvocations',
+          'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeAutoScalingGroups',
+        ],
+        resources: ['*'],
+      }),
     );
 
     const logs = new LogGroup(this, 'ExecutionLogs', {
@@ -61,12 +95,27 @@ export class Rollout extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'ec2:DescribeInstanceStatus and cloudwatch:GetMetricData (the health gate) support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
+        'ec2:DescribeInstanceStatus, cloudwatch:GetMetricData, ssm:ListCommands/ListCommandInvocations and the Auto Scaling Describe calls (settle and the health gate) support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
       reason:
-        'Reboot and tag only instances carrying the managed tag (aws:ResourceTag condition); their ids are not known at deploy time.',
+        'Reboot, stop, start, tag and run commands only on instances carrying the managed tag (aws:ResourceTag condition); their ids are not known at deploy time.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:*:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]',
+      reason:
+        'Replace (terminate without decrementing) only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*::document/*]',
+      reason:
+        'A change names the SSM document it runs (AWS-owned documents); the instances it may run on are tag-restricted.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/*]',
+      reason:
+        "A change names the SSM document it runs (the account's own documents); the instances are tag-restricted.",
     });
     const machineRole = this.stateMachine.node.findChild('Role');
     const functionId = Stack.of(this).getLogicalId(this.function.function.node.defaultChild as CfnElement);

@@ -97,16 +97,27 @@ describe('FleetOpsStack', () => {
         (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
           .Statement,
     );
-    const ec2 = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('ec2:')));
-    const mutating = ec2.filter((st) => [st.Action].flat().some((a) => !a.startsWith('ec2:Describe')));
-    expect(mutating.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+    const mutating = statements.filter((st) =>
+      [st.Action].flat().some((a) => /^(ec2|ssm|autoscaling):/.test(a) && !/:(Describe|List|Get)/.test(a)),
+    );
+    expect([...new Set(mutating.flatMap((st) => [st.Action].flat()))].sort()).toEqual([
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
       'ec2:CreateTags',
       'ec2:RebootInstances',
+      'ec2:StartInstances',
+      'ec2:StopInstances',
+      'ssm:SendCommand',
     ]);
     for (const st of mutating) {
       expect(st.Resource).not.toBe('*');
-      expect(st.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/fleetops:managed': 'true' } });
+      expect(JSON.stringify(st.Resource)).not.toMatch(/"\*"/);
+      // Instances and groups only with the managed tag; SSM documents are not instances.
+      if (!JSON.stringify(st.Resource).includes(':document/')) {
+        expect(st.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/fleetops:managed': 'true' } });
+      }
     }
+    // The health gate reads CloudWatch metrics.
+    expect(statements.some((st) => [st.Action].flat().includes('cloudwatch:GetMetricData'))).toBe(true);
     for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
       expect(
         (role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns,
