@@ -69,6 +69,7 @@ export class Rollout extends Construct {
         actions: [
           'ec2:DescribeInstanceStatus',
           'cloudwatch:GetMetricData',
+          'cloudwatch:DescribeAlarms',
           'ssm:ListCommands',
           'ssm:ListCommandInvocations',
           'autoscaling:DescribeAutoScalingInstances',
@@ -95,7 +96,7 @@ export class Rollout extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'ec2:DescribeInstanceStatus, cloudwatch:GetMetricData, ssm:ListCommands/ListCommandInvocations and the Auto Scaling Describe calls (settle and the health gate) support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
+        'ec2:DescribeInstanceStatus, cloudwatch:GetMetricData/DescribeAlarms, ssm:ListCommands/ListCommandInvocations and the Auto Scaling Describe calls (settle and the health gate) support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',

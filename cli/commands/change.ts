@@ -3,6 +3,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-
 import type { Command } from 'commander';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
+import { ROLLBACK_SUFFIX } from '../../functions/core/change-spec';
 import { planChange } from '../../functions/core/planner';
 import { abortRollout, decideApproval } from '../../functions/core/rollout';
 import { serviceCatalog } from '../../functions/core/services';
@@ -10,6 +11,7 @@ import { loadChangeSpec } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
 import { connect, operator } from '../live';
 import { renderPlan } from '../render-plan';
+import { hasEnded, renderProgress, waveProgress } from '../render-progress';
 
 function executions(option: string | undefined): RolloutExecutions {
   const arn = option ?? process.env.FLEETOPS_ROLLOUT_ARN;
@@ -36,52 +38,70 @@ export function changeCommands(
     .option('-y, --yes', 'do not ask for confirmation', false)
     .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
     .option('--state-machine <arn>', 'the rollout state machine (default: FLEETOPS_ROLLOUT_ARN)')
-    .action(async (file: string, options: { yes: boolean; table?: string; stateMachine?: string }) => {
-      const spec = await loadChangeSpec(file);
-      const live = connect(options.table);
-      const rollouts = executions(options.stateMachine);
-      const now = Date.now();
-      const [instances, services, leases] = await Promise.all([
-        live.fleet.listInstances(),
-        live.fleet.getServices(),
-        live.leases.activeLeases(now),
-      ]);
-      const plan = planChange({
-        instances,
-        catalog: serviceCatalog(services),
-        spec,
-        held: new Map(leases.map((l) => [l.instanceId, l.owner])),
-      });
-      io.out(renderPlan(plan, io.color));
-      if (plan.waves.length === 0) {
-        io.err('nothing can proceed: no targeted instance can be changed now\n');
-        setExit(ExitCode.nothingCanProceed);
-        return;
-      }
-      if (!options.yes && !(await confirm(`Start change ${spec.id} (${plan.waves.length} waves)? [y/N] `))) {
-        io.out('not started\n');
-        return;
-      }
-      const changes = new DynamoChangeStore(live.db, live.table);
-      const saved = await changes.save(spec, plan, operator(), now);
-      // Same name and input as a running execution: Step Functions answers with that execution.
-      const execution = await rollouts.start(spec.id);
-      const first = saved.created && execution.started;
-      await live.fleet.audit([
-        {
-          subject: `change:${spec.id}`,
-          actor: operator(),
-          action: first ? 'change.started' : 'change.start-repeated',
-          reason: `${plan.waves.length} waves, ${plan.summary.planned} instances`,
-          at: new Date(now).toISOString(),
-        },
-      ]);
-      io.out(
-        first
-          ? `started ${spec.id}: ${execution.arn}\n`
-          : `${spec.id} was already started with this plan: ${execution.arn}\n`,
-      );
-    });
+    .option(
+      '--emergency-reason <text>',
+      'an emergency change: it goes through freezes, each override recorded with this reason',
+    )
+    .action(
+      async (
+        file: string,
+        options: { yes: boolean; table?: string; stateMachine?: string; emergencyReason?: string },
+      ) => {
+        const loaded = await loadChangeSpec(file);
+        if (options.emergencyReason !== undefined && options.emergencyReason.trim().length < 10) {
+          throw new UsageError('--emergency-reason: say why in at least 10 characters (it is recorded)');
+        }
+        const spec = options.emergencyReason
+          ? { ...loaded, emergency: { reason: options.emergencyReason.trim() } }
+          : loaded;
+        const live = connect(options.table);
+        const rollouts = executions(options.stateMachine);
+        const now = Date.now();
+        const [instances, services, leases] = await Promise.all([
+          live.fleet.listInstances(),
+          live.fleet.getServices(),
+          live.leases.activeLeases(now),
+        ]);
+        const plan = planChange({
+          instances,
+          catalog: serviceCatalog(services),
+          spec,
+          held: new Map(leases.map((l) => [l.instanceId, l.owner])),
+        });
+        io.out(renderPlan(plan, io.color));
+        if (plan.waves.length === 0) {
+          io.err('nothing can proceed: no targeted instance can be changed now\n');
+          setExit(ExitCode.nothingCanProceed);
+          return;
+        }
+        if (
+          !options.yes &&
+          !(await confirm(`Start change ${spec.id} (${plan.waves.length} waves)? [y/N] `))
+        ) {
+          io.out('not started\n');
+          return;
+        }
+        const changes = new DynamoChangeStore(live.db, live.table);
+        const saved = await changes.save(spec, plan, operator(), now);
+        // Same name and input as a running execution: Step Functions answers with that execution.
+        const execution = await rollouts.start(spec.id);
+        const first = saved.created && execution.started;
+        await live.fleet.audit([
+          {
+            subject: `change:${spec.id}`,
+            actor: operator(),
+            action: first ? 'change.started' : 'change.start-repeated',
+            reason: `${plan.waves.length} waves, ${plan.summary.planned} instances`,
+            at: new Date(now).toISOString(),
+          },
+        ]);
+        io.out(
+          first
+            ? `started ${spec.id}: ${execution.arn}\n`
+            : `${spec.id} was already started with this plan: ${execution.arn}\n`,
+        );
+      },
+    );
   for (const decision of ['approve', 'reject'] as const) {
     change
       .command(decision)
@@ -133,26 +153,88 @@ export function changeCommands(
     .requiredOption('-r, --reason <text>', 'why (recorded)')
     .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
     .option('--state-machine <arn>', 'the rollout state machine (default: FLEETOPS_ROLLOUT_ARN)')
-    .action(async (id: string, options: { reason: string; table?: string; stateMachine?: string }) => {
+    .option(
+      '--rollback',
+      "then undo what it changed: start <id>-rollback (the spec's rollback action, newest first)",
+      false,
+    )
+    .action(
+      async (
+        id: string,
+        options: { reason: string; table?: string; stateMachine?: string; rollback: boolean },
+      ) => {
+        const live = connect(options.table);
+        const changes = new DynamoChangeStore(live.db, live.table);
+        const record = await changes.get(id);
+        if (!record) {
+          io.err(`no change ${id}\n`);
+          setExit(ExitCode.invalidInput);
+          return;
+        }
+        if (options.rollback && !(await changes.loadSpec(id)).rollback) {
+          io.err(
+            `change ${id} declares no rollback action: abort without --rollback, or undo it with a new change\n`,
+          );
+          setExit(ExitCode.invalidInput);
+          return;
+        }
+        const rollouts = executions(options.stateMachine);
+        // Stop the execution first, so it takes nothing new while its holds are released.
+        const stopped = await rollouts.stop(id, options.reason);
+        const { released } = await abortRollout(
+          { changes, fleet: live.fleet, leases: live.leases, now: Date.now },
+          id,
+          operator(),
+          options.reason,
+        );
+        io.out(
+          `${id}: aborted (${stopped ? 'execution stopped' : 'no running execution'}; ${released} leases released)\n`,
+        );
+        if (options.rollback) {
+          const rollback = await rollouts.startRollback(id);
+          io.out(
+            `${id}${ROLLBACK_SUFFIX}: ${rollback.started ? 'started' : 'already started'}: ${rollback.arn}\n`,
+          );
+        }
+      },
+    );
+  change
+    .command('watch')
+    .description('Follow a change wave by wave until it ends (exit 0 completed, 1 otherwise)')
+    .argument('<id>', 'the change id')
+    .option('--interval <seconds>', 'seconds between looks', '5')
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .action(async (id: string, options: { interval: string; table?: string }) => {
+      const interval = Number(options.interval);
+      if (!Number.isFinite(interval) || interval < 0)
+        throw new UsageError('--interval: expected seconds ≥ 0');
       const live = connect(options.table);
       const changes = new DynamoChangeStore(live.db, live.table);
-      const record = await changes.get(id);
-      if (!record) {
-        io.err(`no change ${id}\n`);
-        setExit(ExitCode.invalidInput);
-        return;
+      const printed = new Set<string>();
+      for (;;) {
+        const record = await changes.get(id);
+        if (!record) {
+          io.err(`no change ${id}\n`);
+          setExit(ExitCode.invalidInput);
+          return;
+        }
+        const plan = await changes.loadPlan(id);
+        const lines = renderProgress(record, waveProgress(plan, await changes.waveRecords(id)));
+        // Only what changed since the last look.
+        for (const line of lines) {
+          if (!printed.has(line)) {
+            io.out(`${line}\n`);
+            printed.add(line);
+          }
+        }
+        if (hasEnded(record)) {
+          const rollback = await changes.get(`${id}${ROLLBACK_SUFFIX}`);
+          if (rollback) io.out(`rollback ${rollback.id}: ${rollback.status}\n`);
+          setExit(record.status === 'completed' ? ExitCode.ok : ExitCode.failure);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, interval * 1000));
       }
-      // Stop the execution first, so it takes nothing new while its holds are released.
-      const stopped = await executions(options.stateMachine).stop(id, options.reason);
-      const { released } = await abortRollout(
-        { changes, fleet: live.fleet, leases: live.leases, now: Date.now },
-        id,
-        operator(),
-        options.reason,
-      );
-      io.out(
-        `${id}: aborted (${stopped ? 'execution stopped' : 'no running execution'}; ${released} leases released)\n`,
-      );
     });
   change
     .command('status')
@@ -174,13 +256,16 @@ export function changeCommands(
           ? await executions(options.stateMachine).describe(id)
           : undefined;
       const history = await live.fleet.auditOf(`change:${id}`, 50);
+      const changes = new DynamoChangeStore(live.db, live.table);
+      const waves = waveProgress(await changes.loadPlan(id), await changes.waveRecords(id));
       if (options.json) {
-        io.out(`${JSON.stringify({ change: record, execution: execution ?? null, history }, null, 2)}\n`);
+        io.out(
+          `${JSON.stringify({ change: record, execution: execution ?? null, waves, history }, null, 2)}\n`,
+        );
         return;
       }
-      io.out(
-        `${record.id}: ${record.status} — ${record.description} (${record.waves} waves, by ${record.createdBy})\n`,
-      );
+      io.out(`${record.description} (${record.waves} waves, by ${record.createdBy})\n`);
+      for (const line of renderProgress(record, waves)) io.out(`${line}\n`);
       if (execution) io.out(`execution: ${execution.status} ${execution.arn}\n`);
       for (const h of history) io.out(`  ${h.at}  ${h.action.padEnd(18)} ${h.reason}\n`);
     });

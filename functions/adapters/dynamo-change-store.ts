@@ -42,6 +42,9 @@ export interface ChangeRecord {
   readonly planChunks: number;
   readonly createdAt: number;
   readonly createdBy: string;
+  /** Why the change has its status (the last step's words). */
+  readonly statusReason?: string;
+  readonly updatedAt?: number;
 }
 
 /**
@@ -327,5 +330,7 @@ function toRecord(item: Record<string, unknown>): ChangeRecord {
     planChunks: Number(item.planChunks),
     createdAt: Number(item.createdAt),
     createdBy: String(item.createdBy),
+    ...(item.statusReason === undefined ? {} : { statusReason: String(item.statusReason) }),
+    ...(item.updatedAt === undefined ? {} : { updatedAt: Number(item.updatedAt) }),
   };
 }

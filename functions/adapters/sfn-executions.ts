@@ -7,6 +7,8 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
+import { ROLLBACK_SUFFIX } from '../core/change-spec';
+
 export interface ExecutionView {
   readonly arn: string;
   readonly status: string;
@@ -26,12 +28,25 @@ export class RolloutExecutions {
   ) {}
 
   async start(changeId: string): Promise<{ arn: string; started: boolean }> {
+    return this.startNamed(changeId, { changeId });
+  }
+
+  /** Starts `<id>-rollback`, which plans the change's rollback and runs it (same state machine). */
+  async startRollback(changeId: string): Promise<{ arn: string; started: boolean }> {
+    return this.startNamed(`${changeId}${ROLLBACK_SUFFIX}`, { changeId, rollback: true });
+  }
+
+  private async startNamed(
+    name: string,
+    input: Record<string, unknown>,
+  ): Promise<{ arn: string; started: boolean }> {
+    const changeId = name;
     try {
       const result = await this.sfn.send(
         new StartExecutionCommand({
           stateMachineArn: this.stateMachineArn,
-          name: changeId,
-          input: JSON.stringify({ changeId }),
+          name,
+          input: JSON.stringify(input),
         }),
       );
       return { arn: result.executionArn!, started: true };

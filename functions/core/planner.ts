@@ -222,6 +222,15 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
     }
   }
 
+  if (
+    spec.gates.onFailure === 'rollback' &&
+    !spec.rollback &&
+    ['set-tag', 'ssm-command'].includes(spec.action.type)
+  ) {
+    warnings.push(
+      'gates.onFailure is rollback but the spec declares no rollback action: a failed gate stops the change and leaves the changed instances as they are',
+    );
+  }
   skipped.sort((a, b) => compare(a.id, b.id));
   warnings.sort(compare);
   const planned = waves.reduce((n, w) => n + w.size, 0);

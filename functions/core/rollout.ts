@@ -104,6 +104,7 @@ export interface RolloutPorts {
     ): Promise<Map<string, { desired: number; healthy: readonly string[]; members: readonly string[] }>>;
   };
   readonly metrics: {
+    alarmStates(names: readonly string[]): Promise<Map<string, string>>;
     samples(
       metric: { namespace: string; name: string; statistic: string },
       instanceIds: readonly string[],
@@ -578,6 +579,15 @@ export async function gateWave(
           .join(', ')}`
       : ''
   }`;
+  if (spec.gates.alarms.length > 0) {
+    // The spec's alarms watch the service as a whole: one firing (or missing) fails the wave.
+    const states = await ports.metrics.alarmStates(spec.gates.alarms);
+    const firing = [...states].filter(([, state]) => state === 'ALARM' || state === 'missing');
+    if (firing.length > 0) {
+      verdict = 'fail';
+      reason += `; alarms: ${firing.map(([name, state]) => `${name} ${state === 'ALARM' ? 'in ALARM' : 'does not exist'}`).join(', ')}`;
+    }
+  }
   if (verdict === 'pass' && spec.gates.metrics.length > 0) {
     const judgement = await judgeWave(ports, plan, spec, state, judged);
     reason += `; judge: ${judgement.verdict} (score ${judgement.score}): ${judgement.reasons.join('; ')}`;

@@ -229,6 +229,125 @@ describe('fleetops against a live table (moto)', () => {
     expect((await changes.get('start-1'))?.status).toBe('aborted');
   });
 
+  it('aborts with --rollback by starting <id>-rollback, and refuses it when the spec cannot undo', async () => {
+    const { SFNClient, CreateStateMachineCommand, DescribeExecutionCommand } = await import(
+      '@aws-sdk/client-sfn'
+    );
+    const sfn = new SFNClient({});
+    const arn = (
+      await sfn.send(
+        new CreateStateMachineCommand({
+          name: `rollout-rb-${table}`,
+          roleArn: 'arn:aws:iam::123456789012:role/fleetops-rollout',
+          definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+        }),
+      )
+    ).stateMachineArn!;
+    const undoable = file(
+      'undoable.yaml',
+      [
+        'id: tag-rb',
+        'description: tag web',
+        'target: { services: [web] }',
+        'action: { type: set-tag, tags: { tier: gold } }',
+        'rollback: { action: { type: set-tag, tags: { tier: silver } } }',
+        'risk: low',
+        '',
+      ].join('\n'),
+    );
+    const plain = file(
+      'plain.yaml',
+      'id: tag-plain\ndescription: d\ntarget: { services: [web] }\naction: { type: set-tag, tags: { a: b } }\nrisk: low\n',
+    );
+    for (const spec of [undoable, plain]) {
+      expect((await fleetops('change', 'start', spec, '--yes', '--state-machine', arn)).code).toBe(0);
+    }
+    expect(
+      await fleetops('change', 'abort', 'tag-plain', '--reason', 'no', '--rollback', '--state-machine', arn),
+    ).toMatchObject({ code: 2, err: expect.stringContaining('declares no rollback action') });
+    const aborted = await fleetops(
+      'change',
+      'abort',
+      'tag-rb',
+      '--reason',
+      'bad tier',
+      '--rollback',
+      '--state-machine',
+      arn,
+    );
+    expect(aborted.code).toBe(0);
+    expect(aborted.out).toMatch(
+      /^tag-rb-rollback: started: arn:aws:states:.*:execution:.*:tag-rb-rollback$/m,
+    );
+    const execution = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: aborted.out.trim().split(': ').at(-1) }),
+    );
+    expect(JSON.parse(execution.input ?? '{}')).toEqual({ changeId: 'tag-rb', rollback: true });
+    expect(
+      (
+        await fleetops(
+          'change',
+          'start',
+          undoable,
+          '--yes',
+          '--emergency-reason',
+          'short',
+          '--state-machine',
+          arn,
+        )
+      ).code,
+    ).toBe(2);
+  });
+
+  it('watches a change wave by wave until it ends, then exits by how it ended', async () => {
+    const db = documentClient(new DynamoDBClient({}));
+    const changes = new DynamoChangeStore(db, table);
+    const { changeSpecSchema } = await import('../../functions/core/change-spec');
+    const { planChange } = await import('../../functions/core/planner');
+    const { serviceCatalog } = await import('../../functions/core/services');
+    const fleet = new DynamoFleetStore(db, table);
+    const spec = changeSpecSchema.parse({
+      id: 'watch-1',
+      description: 'reboot db',
+      target: { services: ['db'] },
+      action: { type: 'reboot' },
+      risk: 'low',
+    });
+    const plan = planChange({
+      instances: await fleet.listInstances(),
+      catalog: serviceCatalog(await fleet.getServices()),
+      spec,
+    });
+    expect(plan.waves.length).toBeGreaterThan(1);
+    await changes.save(spec, plan, 'test', Date.now());
+    await changes.setStatus('watch-1', 'running', 'started', Date.now());
+    const record = (wave: number, verdict: string) =>
+      Promise.all([
+        changes.recordWave('watch-1', wave, 'apply#1', { applied: plan.waves[wave].instances }, Date.now()),
+        changes.recordWave(
+          'watch-1',
+          wave,
+          'result',
+          { verdict, outcomes: Object.fromEntries(plan.waves[wave].instances.map((i) => [i, 'ok'])) },
+          Date.now(),
+        ),
+      ]);
+    await record(0, 'pass');
+    const watching = fleetops('change', 'watch', 'watch-1', '--interval', '0.05');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let w = 1; w < plan.waves.length; w++) await record(w, 'pass');
+    await changes.setStatus('watch-1', 'completed', 'every wave passed its gate', Date.now());
+    const watched = await watching;
+    expect(watched.code).toBe(0);
+    const lines = watched.out.split('\n');
+    expect(lines[0]).toBe('watch-1: running — started');
+    expect(lines).toContain('watch-1: completed — every wave passed its gate');
+    expect(lines.filter((l) => /^ {2}wave +\d+ .* passed$/.test(l))).toHaveLength(plan.waves.length);
+    // Each line once, however many times it looked.
+    expect(new Set(lines).size).toBe(lines.length);
+    expect((await fleetops('change', 'watch', 'nope')).code).toBe(2);
+  });
+
   it('starts, lists and ends freezes, and refuses bad ones', async () => {
     const started = await fleetops(
       'freeze',

@@ -3,6 +3,7 @@ import {
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateLaunchTemplateCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import type { RolloutPorts } from '../../functions/core/rollout';
 import { rolloutHarness } from '../support/rollout-harness';
@@ -167,5 +168,46 @@ describe('rollout actions: SSM Run Command, stop-start, replace', () => {
     expect(gate?.reason).toContain(`${web} (not in an Auto Scaling group)`);
     const described = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [web] }));
     expect(described.Reservations?.[0].Instances?.[0].State?.Name).toBe('running');
+  });
+
+  it("fails a wave while one of the spec's alarms fires, and names a missing alarm", async () => {
+    const cloudwatch = new CloudWatchClient({ region: h.region });
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'app-5xx-rate',
+        Namespace: 'App',
+        MetricName: '5xx',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    );
+    const targets = await ids('api', 2);
+    await cloudwatch.send(
+      new SetAlarmStateCommand({ AlarmName: 'app-5xx-rate', StateValue: 'OK', StateReason: 'quiet' }),
+    );
+    await h.plannedChange('alarm-ok', {
+      target: { instanceIds: targets },
+      action: { type: 'set-tag', tags: { alarmed: 'no' } },
+      gates: { alarms: ['app-5xx-rate'] },
+    });
+    await h.runChange('alarm-ok').result;
+    expect((await h.changes().get('alarm-ok'))?.status).toBe('completed');
+
+    await cloudwatch.send(
+      new SetAlarmStateCommand({ AlarmName: 'app-5xx-rate', StateValue: 'ALARM', StateReason: '5xx spike' }),
+    );
+    await h.plannedChange('alarm-firing', {
+      target: { instanceIds: targets },
+      action: { type: 'set-tag', tags: { alarmed: 'yes' } },
+      gates: { alarms: ['app-5xx-rate', 'app-latnecy-p99'] },
+    });
+    await expect(h.runChange('alarm-firing').result).rejects.toThrow();
+    const gate = (await h.stores.fleet.auditOf('change:alarm-firing', 50)).find(
+      (r) => r.action === 'gate.failed',
+    );
+    expect(gate?.reason).toContain('alarms: app-5xx-rate in ALARM, app-latnecy-p99 does not exist');
   });
 });
