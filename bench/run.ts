@@ -94,7 +94,7 @@ const transitions = JSON.parse(
   execFileSync(process.execPath, ['--import', 'tsx', 'bench/transitions-case.ts'], {
     encoding: 'utf8',
   }).trim(),
-) as Array<{ instances: number; waves: number; transitions: number }>;
+) as Array<{ instances: number; waves: number; transitions: number; rollbackWaves?: number }>;
 process.stderr.write('done\n');
 
 process.stderr.write('store: lease a 1,000-instance wave, sync 10,000 instances (moto)… ');
@@ -130,12 +130,16 @@ const markdown = [
   '',
   'The real rollout ASL run by aws-local-stepfunctions over real plans of synthetic fleets (3 zones), its Task states answering as the handlers do when nothing has to wait; states entered per execution (Step Functions bills state transitions; an execution history holds at most 25,000 events).',
   '',
-  '| instances | waves | state transitions | per wave |',
-  '|---:|---:|---:|---:|',
-  ...transitions.map(
-    (t) =>
-      `| ${t.instances.toLocaleString('en-US')} | ${t.waves} | ${t.transitions.toLocaleString('en-US')} | ${fmt(t.transitions / t.waves, 1)} |`,
-  ),
+  '| change | instances | waves | state transitions | per wave |',
+  '|---|---:|---:|---:|---:|',
+  ...transitions.map((t) => {
+    const waves = t.waves + (t.rollbackWaves ?? 0);
+    const what =
+      t.rollbackWaves === undefined
+        ? 'completes'
+        : `last wave fails; rolled back in ${t.rollbackWaves} waves (newest first, 2× wave size)`;
+    return `| ${what} | ${t.instances.toLocaleString('en-US')} | ${t.waves}${t.rollbackWaves === undefined ? '' : ` + ${t.rollbackWaves}`} | ${t.transitions.toLocaleString('en-US')} | ${fmt(t.transitions / waves, 1)} |`;
+  }),
   '',
   '### Store',
   '',
