@@ -5,7 +5,7 @@ import { SsmCommands } from '../../functions/adapters/ssm-commands';
 import { runInstances } from '../support/aws';
 
 describe('SSM Run Command adapter', () => {
-  const region = 'ap-southeast-2';
+  const region = 'ap-south-1';
 
   it('sends at most 50 instance ids per command and reads every command as finished (moto)', async () => {
     const ec2 = new EC2Client({ region });
