@@ -6,6 +6,7 @@ import { freezeCommands } from './commands/freeze';
 import { inventoryCommands } from './commands/inventory';
 import { judgeCommand } from './commands/judge';
 import { planCommand } from './commands/plan';
+import { remediateCommands } from './commands/remediate';
 import { servicesCommands } from './commands/services';
 import { storeCommands } from './commands/store';
 import { type CliIO, ExitCode, UsageError } from './io';
@@ -39,6 +40,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   freezeCommands(program, io, setExit);
   judgeCommand(program, io, setExit);
   changeCommands(program, io, setExit);
+  remediateCommands(program, io, setExit);
   for (const command of allCommands(program)) {
     command
       .exitOverride()

@@ -3,6 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { FleetTable } from './fleet-table';
 import { InventorySync } from './inventory-sync';
+import { Remediation } from './remediation';
 import { Rollout } from './rollout';
 import type { FleetOpsSettings } from './settings';
 
@@ -29,6 +30,20 @@ export class FleetOpsStack extends Stack {
       table: this.table,
       managedTag: settings.managedTag,
       logRetention: settings.logRetention,
+    });
+    const remediation = new Remediation(this, 'Remediation', {
+      table: this.table,
+      managedTag: settings.managedTag,
+      statusAlarmPrefix: 'fleetops-status-',
+      logRetention: settings.logRetention,
+    });
+    new CfnOutput(this, 'RemediationStateMachineArn', {
+      value: remediation.stateMachine.stateMachineArn,
+      description: 'The remediation state machine (executions are named after their case)',
+    });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      value: remediation.topic.topicArn,
+      description: 'Pages and summaries (subscribe your pager or e-mail)',
     });
     new CfnOutput(this, 'RolloutStateMachineArn', {
       value: rollout.stateMachine.stateMachineArn,

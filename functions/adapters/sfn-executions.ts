@@ -95,3 +95,35 @@ export class RolloutExecutions {
     return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${changeId}`;
   }
 }
+
+/** Executions named by the caller (remediation: the case id), with a JSON input; a duplicate name starts nothing. */
+export class NamedExecutions {
+  constructor(
+    private readonly sfn: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async start(name: string, input: unknown): Promise<{ arn: string; started: boolean }> {
+    try {
+      const result = await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
+      );
+      return { arn: result.executionArn!, started: true };
+    } catch (error) {
+      if (
+        error instanceof ExecutionAlreadyExists ||
+        (error as { name?: string }).name === 'ExecutionAlreadyExists'
+      ) {
+        return {
+          arn: `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+          started: false,
+        };
+      }
+      throw error;
+    }
+  }
+}

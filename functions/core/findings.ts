@@ -2,13 +2,31 @@ import type { Instance, ScheduledEvent } from './fleet';
 import type { ObservedInstance } from './sync-inventory';
 
 /** What remediation is asked to look at, and why. */
-export type FindingKind =
-  | 'system-status-check-failed'
-  | 'instance-status-check-failed'
-  | 'scheduled-retirement'
-  | 'scheduled-reboot'
-  | 'scheduled-maintenance'
-  | 'scheduled-stop';
+export const FINDING_KINDS = [
+  /** A system status check fails (the host: hardware, network, power). */
+  'system-status-check-failed',
+  /** An instance status check fails (the guest: kernel, OS, memory, file system). */
+  'instance-status-check-failed',
+  /** AWS retires the instance (degraded host): stop-start before NotBefore moves it. */
+  'scheduled-retirement',
+  /** AWS reboots the instance (or its host) for maintenance at NotBefore. */
+  'scheduled-reboot',
+  /** AWS maintains the host at NotBefore (network, power). */
+  'scheduled-maintenance',
+  /** AWS stops the instance at NotBefore. */
+  'scheduled-stop',
+  /** AWS Health reports degraded hardware under the instance (an issue, no schedule). */
+  'degraded-hardware',
+  /** A Spot interruption warning: the instance goes in about two minutes. Drain, do not repair. */
+  'spot-interruption',
+  /** A Spot rebalance recommendation: elevated risk of interruption. Replace ahead of it. */
+  'rebalance-recommendation',
+  /** The instance stopped and nobody (no change, no remediation) asked for it. */
+  'unexpected-stop',
+  /** The instance terminated and nobody asked for it. */
+  'unexpected-termination',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
 
 export interface Finding {
   readonly instanceId: string;

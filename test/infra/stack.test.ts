@@ -6,7 +6,9 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FleetOpsStack } from '../../lib/fleetops-stack';
+import { routingPatterns } from '../../lib/remediation';
 import { readSettings } from '../../lib/settings';
+import { cfnPattern } from '../support/patterns';
 
 /** Synthesizes the stack with cdk-nag as a validation plugin: any unacknowledged finding throws. */
 function synth(context: Record<string, unknown> = {}) {
@@ -123,6 +125,35 @@ describe('FleetOpsStack', () => {
         (role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns,
       ).toBeUndefined();
     }
+  });
+
+  it('routes health events through rules to an encrypted queue with a dead-letter queue, alarmed', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule'))
+      .map((r) => (r as { Properties: { EventPattern?: unknown } }).Properties.EventPattern)
+      .filter((p) => p !== undefined);
+    expect(rules).toEqual(
+      expect.arrayContaining(
+        Object.values(routingPatterns('fleetops-status-')).map((p) => cfnPattern(p as never)),
+      ),
+    );
+    expect(rules).toHaveLength(4);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+      SqsManagedSseEnabled: true,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmActions: [Match.objectLike({ Ref: Match.stringLikeRegexp('Notifications') })],
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      DefinitionSubstitutions: { RemediationStepFunctionArn: Match.anyValue() },
+    });
+    template.hasOutput('RemediationStateMachineArn', {});
+    template.hasOutput('NotificationTopicArn', {});
   });
 
   it('deploys the rollout ASL file as written: Standard, traced, logged, the step function substituted', () => {

@@ -1,0 +1,109 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import middy from '@middy/core';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { documentClient } from '../adapters/dynamo-client';
+import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
+import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
+import { NamedExecutions } from '../adapters/sfn-executions';
+import { TTL_ATTRIBUTE } from '../adapters/table-design';
+import { EventError, parseEvent } from '../core/events/parse';
+import type { Finding } from '../core/findings';
+import { type TriagePorts, triageFinding } from '../core/remediation/triage';
+import { readConfig } from './config';
+
+const config = readConfig(['TABLE_NAME', 'REMEDIATION_STATE_MACHINE_ARN'] as const);
+const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'triage' } });
+const db = documentClient();
+
+export const ports: TriagePorts = {
+  fleet: new DynamoFleetStore(db, config.TABLE_NAME),
+  cases: new DynamoRemediationStore(db, config.TABLE_NAME),
+  executions: new NamedExecutions(new SFNClient({}), config.REMEDIATION_STATE_MACHINE_ARN),
+  now: () => Date.now(),
+  actor: 'triage',
+};
+
+/**
+ * Each finding is handled once per (instance, kind, occurrence): the occurrence comes from the
+ * event (Health: event ARN and status; state change: state and time; alarm: name and time), so
+ * a replayed event, or one delivered twice, is acted on once. Powertools idempotency on the
+ * fleet-state table is the first guard; the finding's conditional write and the execution's
+ * unique name are the next two.
+ */
+const idempotency = new IdempotencyConfig({
+  eventKeyJmesPath: 'idempotencyKey',
+  expiresAfterSeconds: 7 * 24 * 3600,
+});
+const handleFinding = makeIdempotent(
+  (finding: Finding & { idempotencyKey: string }) => {
+    const { idempotencyKey: _key, ...plain } = finding;
+    return triageFinding(ports, plain);
+  },
+  {
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: config.TABLE_NAME,
+      keyAttr: 'pk',
+      sortKeyAttr: 'sk',
+      staticPkValue: 'IDEMPOTENCY#triage',
+      expiryAttr: TTL_ATTRIBUTE,
+    }),
+    config: idempotency,
+  },
+);
+
+/**
+ * One SQS record: an EventBridge event. A malformed event throws with the parser's reason: that
+ * record alone fails (partial batch response), is retried, and ends in the dead-letter queue.
+ */
+export async function triageRecord(record: SQSRecord): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    throw new EventError(`the message body is not JSON: ${record.body.slice(0, 80)}`);
+  }
+  const parsed = parseEvent(body);
+  logger.info('event', {
+    eventId: parsed.eventId,
+    source: parsed.source,
+    detailType: parsed.detailType,
+    findings: parsed.findings.length,
+    ...(parsed.ignored ? { ignored: parsed.ignored } : {}),
+  });
+  for (const finding of parsed.findings) {
+    const outcome = await handleFinding({
+      ...finding,
+      idempotencyKey: `${finding.instanceId}#${finding.kind}#${finding.key}`,
+    });
+    logger.info('finding', { instanceId: finding.instanceId, kind: finding.kind, ...outcome });
+  }
+}
+
+const processor = new BatchProcessor(EventType.SQS);
+
+/** A failed record is logged with its reason (then retried by SQS, and dead-lettered in the end). */
+async function loggedRecord(record: SQSRecord): Promise<void> {
+  try {
+    await triageRecord(record);
+  } catch (error) {
+    logger.error('record rejected', {
+      messageId: record.messageId,
+      reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    throw error;
+  }
+}
+
+export async function triage(event: SQSEvent, context: Context) {
+  idempotency.registerLambdaContext(context);
+  // One record after another: two deliveries of one event in a batch then meet as "done", not
+  // as "in progress" (which would fail the second and send it round again).
+  return processPartialResponse(event, loggedRecord, processor, { context, processInParallel: false });
+}
+
+export const handler = middy(triage).use(injectLambdaContext(logger));

@@ -1,0 +1,208 @@
+import { Aws, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { FleetFunction } from './fleet-function';
+
+export interface RemediationProps {
+  readonly table: ITable;
+  readonly managedTag: { readonly key: string; readonly value: string };
+  /** FleetOps' status-check alarms are named with this prefix (and the instance id). */
+  readonly statusAlarmPrefix: string;
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * What EventBridge routes to the triage queue: EC2 health from AWS Health (issues, scheduled
+ * changes, account notifications), instances stopping or terminating, Spot interruption warnings
+ * and rebalance recommendations, and FleetOps' own status-check alarms going into ALARM.
+ */
+export function routingPatterns(statusAlarmPrefix: string): Record<string, EventPattern> {
+  return {
+    HealthEvents: {
+      source: ['aws.health'],
+      detailType: ['AWS Health Event'],
+      detail: { service: ['EC2'], eventTypeCategory: ['issue', 'scheduledChange', 'accountNotification'] },
+    },
+    StateChanges: {
+      source: ['aws.ec2'],
+      detailType: ['EC2 Instance State-change Notification'],
+      detail: { state: ['stopped', 'terminated'] },
+    },
+    SpotWarnings: {
+      source: ['aws.ec2'],
+      detailType: ['EC2 Spot Instance Interruption Warning', 'EC2 Instance Rebalance Recommendation'],
+    },
+    StatusCheckAlarms: {
+      source: ['aws.cloudwatch'],
+      detailType: ['CloudWatch Alarm State Change'],
+      detail: { alarmName: [{ prefix: statusAlarmPrefix }], state: { value: ['ALARM'] } },
+    },
+  };
+}
+
+/**
+ * Event-triggered remediation: EventBridge rules → an encrypted SQS queue (with a dead-letter
+ * queue and an alarm on it) → the triage function (partial batch responses) → one remediation
+ * execution per finding (state-machines/remediation.asl.json) → pages and summaries on an
+ * encrypted SNS topic.
+ */
+export class Remediation extends Construct {
+  readonly topic: Topic;
+  readonly queue: Queue;
+  readonly deadLetters: Queue;
+  readonly stateMachine: StateMachine;
+  readonly triage: FleetFunction;
+  readonly step: FleetFunction;
+
+  constructor(scope: Construct, id: string, props: RemediationProps) {
+    super(scope, id);
+    this.topic = new Topic(this, 'Notifications', {
+      displayName: 'FleetOps pages and summaries',
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
+    this.deadLetters = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new Queue(this, 'Events', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Six times the triage function's timeout, as Lambda's SQS integration advises.
+      visibilityTimeout: Duration.minutes(6),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: 5 },
+    });
+    for (const [name, pattern] of Object.entries(routingPatterns(props.statusAlarmPrefix))) {
+      new Rule(this, name, {
+        description: `FleetOps remediation: ${name}`,
+        eventPattern: pattern,
+        targets: [new SqsQueue(this.queue, { retryAttempts: 8, deadLetterQueue: this.deadLetters })],
+      });
+    }
+    new Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription: 'FleetOps: events that could not be triaged are waiting in the dead-letter queue',
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new SnsAction(this.topic));
+
+    // The remediation steps.
+    this.step = new FleetFunction(this, 'Step', {
+      handler: 'remediation-step',
+      description: 'FleetOps: one step of a remediation',
+      timeout: Duration.minutes(2),
+      memorySize: 512,
+      logRetention: props.logRetention,
+      environment: { TOPIC_ARN: this.topic.topicArn },
+    });
+    this.step.bindTable(props.table);
+    this.topic.grantPublish(this.step.function);
+    const managed = { StringEquals: { [`aws:ResourceTag/${props.managedTag.key}`]: props.managedTag.value } };
+    const principal = this.step.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['ec2:RebootInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ec2:CreateTags'],
+        resources: [`arn:${Aws.PARTITION}:ec2:*:${Aws.ACCOUNT_ID}:instance/*`],
+        conditions: managed,
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: [
+          `arn:${Aws.PARTITION}:autoscaling:*:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
+        ],
+        conditions: managed,
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'ec2:DescribeInstanceStatus',
+          'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeAutoScalingGroups',
+        ],
+        resources: ['*'],
+      }),
+    );
+
+    const logs = new LogGroup(this, 'ExecutionLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      definitionBody: DefinitionBody.fromFile('state-machines/remediation.asl.json'),
+      definitionSubstitutions: { RemediationStepFunctionArn: this.step.function.functionArn },
+      stateMachineType: StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    this.step.function.grantInvoke(this.stateMachine);
+
+    // Triage.
+    this.triage = new FleetFunction(this, 'Triage', {
+      handler: 'triage',
+      description: 'FleetOps: health events → findings → remediation executions',
+      timeout: Duration.minutes(1),
+      memorySize: 512,
+      logRetention: props.logRetention,
+      environment: {
+        REMEDIATION_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        POWERTOOLS_IDEMPOTENCY_DISABLED: 'false',
+      },
+    });
+    this.triage.bindTable(props.table);
+    this.stateMachine.grantStartExecution(this.triage.function);
+    this.triage.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
+
+    for (const fn of [this.step, this.triage]) {
+      Validations.of(fn.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ec2:DescribeInstanceStatus and the Auto Scaling Describe calls support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
+      });
+    }
+    Validations.of(this.step.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
+      reason:
+        'Reboot, stop, start and tag only instances carrying the managed tag (aws:ResourceTag condition); their ids are not known at deploy time.',
+    });
+    Validations.of(this.step.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:*:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]',
+      reason: 'Replace only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).',
+    });
+    Validations.of(this.deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the triage queue and the rule targets.',
+    });
+    const machineRole = this.stateMachine.node.findChild('Role');
+    const functionId = Stack.of(this).getLogicalId(this.step.function.node.defaultChild as CfnElement);
+    Validations.of(machineRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason: 'Invoking its one function, any version or alias of it (the function ARN with :*).',
+    });
+    Validations.of(machineRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CloudWatch Logs log delivery and X-Ray tracing for the state machine support no resource-level permissions.',
+    });
+  }
+}

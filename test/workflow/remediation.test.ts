@@ -1,0 +1,253 @@
+import { readFileSync } from 'node:fs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
+import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import { syncInventory } from '../../functions/core/sync-inventory';
+import { freshTable, managedTags, runInstances } from '../support/aws';
+import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
+
+const REGION = 'sa-east-1';
+const ZONES = ['sa-east-1a', 'sa-east-1b', 'sa-east-1c'];
+const definition = loadDefinition('state-machines/remediation.asl.json', {
+  RemediationStepFunctionArn: 'arn:aws:lambda:sa-east-1:123456789012:function:fleetops-remediation-step',
+});
+
+/**
+ * The remediation path end to end: events through the real triage handler (SQS records), the
+ * remediation ASL run by aws-local-stepfunctions with the real step handler bound to its Task
+ * states, DynamoDB, EC2 and SNS in moto. moto never impairs an instance, so a small fault model
+ * stands in for EC2's status checks: a hardware fault is cleared only by a stop-start, a software
+ * hang by a reboot or a stop-start; every call still goes to moto's EC2.
+ */
+describe('remediation state machine (events → triage → the real ASL and handler, moto)', () => {
+  const saved = { ...process.env };
+  const ec2 = new EC2Client({ region: REGION });
+  let stores: Awaited<ReturnType<typeof freshTable>>;
+  let triage: (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
+  let stepWith: (ports: RemediationPorts, event: unknown) => Promise<unknown>;
+  let base: RemediationPorts;
+  const byZone = new Map<string, string[]>();
+
+  const faults = new Map<string, 'hardware' | 'software'>();
+  const mutations: string[] = [];
+  const pages: string[] = [];
+  let ports: RemediationPorts;
+
+  beforeAll(async () => {
+    process.env.AWS_REGION = REGION;
+    stores = await freshTable();
+    for (const zone of ZONES) {
+      byZone.set(zone, [
+        ...(await runInstances(ec2, 10, zone, managedTags('web'))),
+        ...(await runInstances(ec2, 5, zone, managedTags('api'))),
+      ]);
+    }
+    await stores.fleet.putServices(
+      {
+        services: {
+          web: { maxUnavailable: { kind: 'percent', value: 20 }, impact: {} },
+          api: { maxUnavailable: { kind: 'count', value: 2 }, impact: {} },
+        },
+      },
+      'test',
+      0,
+    );
+    await syncInventory({
+      ec2: new Ec2FleetInventory(ec2),
+      store: stores.fleet,
+      leases: stores.leases,
+      now: Date.now(),
+      actor: 'test',
+    });
+    const topic = await new SNSClient({ region: REGION }).send(new CreateTopicCommand({ Name: 'fleetops' }));
+    const machine = await new SFNClient({ region: REGION }).send(
+      new CreateStateMachineCommand({
+        name: `remediation-${stores.table}`,
+        roleArn: 'arn:aws:iam::123456789012:role/fleetops-remediation',
+        definition: JSON.stringify(definition),
+      }),
+    );
+    process.env.TABLE_NAME = stores.table;
+    process.env.TOPIC_ARN = topic.TopicArn!;
+    process.env.REMEDIATION_STATE_MACHINE_ARN = machine.stateMachineArn!;
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    jest.resetModules();
+    ({ triage } = (await import('../../functions/handlers/triage')) as unknown as { triage: typeof triage });
+    const step = await import('../../functions/handlers/remediation-step');
+    stepWith = step.remediationStepWith;
+    base = step.ports;
+    let draws = 0;
+    ports = {
+      ...base,
+      // Thompson draws from a fixed sequence: the test is deterministic.
+      rng: () => ((draws++ * 0.618033988749895) % 1) + 1e-9,
+      ec2: {
+        setTags: (ids, tags) => base.ec2.setTags(ids, tags),
+        start: (ids) => base.ec2.start(ids),
+        reboot: async (ids) => {
+          mutations.push(...ids.map((id) => `reboot ${id}`));
+          for (const id of ids) if (faults.get(id) === 'software') faults.delete(id);
+          await base.ec2.reboot(ids);
+        },
+        stop: async (ids) => {
+          mutations.push(...ids.map((id) => `stop ${id}`));
+          for (const id of ids) faults.delete(id);
+          await base.ec2.stop(ids);
+        },
+        conditions: async (ids) => {
+          const real = await base.ec2.conditions(ids);
+          for (const id of ids) {
+            const c = real.get(id);
+            if (c && faults.has(id)) real.set(id, { ...c, health: 'impaired' });
+          }
+          return real;
+        },
+      },
+      notify: {
+        publish: async (subject, message) => {
+          pages.push(subject);
+          await base.notify.publish(subject, message);
+        },
+      },
+    };
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+  beforeEach(() => {
+    mutations.length = 0;
+    pages.length = 0;
+  });
+
+  const context = { functionName: 'triage', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+  let seq = 0;
+  /** A FleetOps status-check alarm going into ALARM for an instance, as EventBridge delivers it. */
+  function alarmEvent(instanceId: string, check: 'System' | 'Instance', at = new Date()): string {
+    return readFileSync('test/fixtures/events/alarm-status-system.json', 'utf8')
+      .replaceAll('i-0c0ffee0c0ffee001', instanceId)
+      .replace('StatusCheckFailed_System', `StatusCheckFailed_${check}`)
+      .replace('2026-04-14T09:31:12.405+0000', at.toISOString().replace('Z', '+0000'))
+      .replace('e2b3c4d5-6f70-4a81-9b2c-3d4e5f6a7b8c', `event-${++seq}`);
+  }
+  async function deliver(bodies: string[]) {
+    const records = bodies.map(
+      (body) =>
+        ({ messageId: `m-${++seq}`, body, attributes: {}, messageAttributes: {} }) as unknown as SQSRecord,
+    );
+    expect((await triage({ Records: records }, context)).batchItemFailures).toEqual([]);
+  }
+  const cases = () => new DynamoRemediationStore(stores.db, stores.table);
+  async function caseOf(instanceId: string) {
+    return (await cases().list(500)).filter((c) => c.finding.instanceId === instanceId);
+  }
+  /** Runs a case's execution through the real ASL (what Step Functions does once triage started it). */
+  async function remediate(caseId: string) {
+    const execution = new StateMachine(definition as never).run(
+      { state: { caseId, attempts: 0, polls: 0 }, at: new Date().toISOString() } as never,
+      {
+        overrides: {
+          taskResourceLocalHandlers: bindTasks(definition, (event) => stepWith(ports, event)),
+          waitTimeOverrides: noWaits(definition),
+          retryIntervalOverrides: noRetryWaits(definition),
+        },
+      },
+    );
+    const entered: string[] = [];
+    for await (const e of execution.eventLogs) if (e.type === 'StateEntered') entered.push(e.state.name);
+    await execution.result.catch(() => undefined);
+    return entered;
+  }
+
+  it('replays of one alarm act once: a software hang is rebooted, verified and recorded as recovered', async () => {
+    const [id] = byZone.get(ZONES[0])!;
+    faults.set(id, 'software');
+    const event = alarmEvent(id, 'Instance');
+    await deliver([event, event]);
+    await deliver([event]);
+    const [only, ...more] = await caseOf(id);
+    expect(more).toEqual([]);
+    const states = await remediate(only.id);
+    expect(states.at(-1)).toBe('Recovered');
+    expect(mutations).toEqual([`reboot ${id}`]);
+    const closed = (await cases().get(only.id))!;
+    expect(closed.status).toBe('recovered');
+    expect(closed.tried).toEqual(['reboot']);
+    expect((await cases().stats()).get('instance-status-check-failed|reboot')).toEqual({
+      successes: 1,
+      failures: 0,
+    });
+    // Nothing is held afterwards; the budget is back.
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === only.id)).toEqual([]);
+    expect((await stores.leases.ledger('web'))?.used ?? 0).toBe(0);
+  });
+
+  it('escalates a hardware fault: the reboot does not help, the stop-start does; both outcomes learned', async () => {
+    const id = byZone.get(ZONES[1])![0];
+    faults.set(id, 'hardware');
+    await deliver([alarmEvent(id, 'System')]);
+    const [c] = await caseOf(id);
+    const states = await remediate(c.id);
+    expect(states.filter((s) => s === 'Decide')).toHaveLength(2);
+    expect(states).toContain('Escalate');
+    expect(mutations).toEqual([`reboot ${id}`, `stop ${id}`]);
+    const closed = (await cases().get(c.id))!;
+    expect(closed.status).toBe('recovered');
+    expect(closed.tried).toEqual(['reboot', 'stop-start']);
+    expect(closed.decisions.map((d) => d.action)).toEqual(['reboot', 'stop-start']);
+    const stats = await cases().stats();
+    expect(stats.get('system-status-check-failed|reboot')).toEqual({ successes: 0, failures: 1 });
+    expect(stats.get('system-status-check-failed|stop-start')).toEqual({ successes: 1, failures: 0 });
+    const running = (await base.ec2.conditions([id])).get(id);
+    expect(running?.state).toBe('running');
+  });
+
+  it('does not touch an instance a change holds, and records why', async () => {
+    const id = byZone.get(ZONES[2])![1];
+    faults.set(id, 'software');
+    const held = await stores.leases.acquire({
+      owner: 'kernel-rollout',
+      instanceIds: [id],
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(held.acquired).toBe(true);
+    await deliver([alarmEvent(id, 'Instance')]);
+    const [c] = await caseOf(id);
+    const states = await remediate(c.id);
+    expect(states.at(-1)).toBe('Held by someone else');
+    expect(mutations).toEqual([]);
+    const closed = (await cases().get(c.id))!;
+    expect(closed.status).toBe('skipped');
+    expect(closed.reason).toMatch(/^not touched: held by kernel-rollout/);
+    await stores.leases.releaseAll('kernel-rollout');
+    faults.delete(id);
+  });
+
+  it('an event storm over 30% of a zone trips the breaker: no action at all, one page', async () => {
+    const zone = byZone.get(ZONES[2])!;
+    const storm = zone.slice(5, 10); // 5 of the zone's 15 instances
+    for (const id of storm) faults.set(id, 'hardware');
+    await deliver(storm.map((id) => alarmEvent(id, 'System')));
+    const stormCases = (await Promise.all(storm.map(caseOf))).flat();
+    expect(stormCases).toHaveLength(storm.length);
+    for (const c of stormCases) await remediate(c.id);
+    expect(mutations).toEqual([]);
+    expect(pages).toHaveLength(1);
+    expect(pages[0]).toMatch(/breaker open/);
+    const decided = await Promise.all(stormCases.map((c) => cases().get(c.id)));
+    expect(decided.map((c) => c!.status).sort()).toEqual([
+      'paged',
+      'skipped',
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    for (const c of decided) expect(c!.reason).toMatch(/breaker open \(zone:sa-east-1c\)/);
+  });
+});
