@@ -229,6 +229,37 @@ describe('remediation state machine (events → triage → the real ASL and hand
     faults.delete(id);
   });
 
+  it('waits while the service has no budget left, then pages a person and releases nothing it did not hold', async () => {
+    // api allows 2 unavailable: another remediation holds two api instances of zone b.
+    const api = byZone.get(ZONES[1])!.slice(10, 13);
+    const other = await stores.leases.acquire({
+      owner: 'other-case',
+      instanceIds: api.slice(0, 2),
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(other.acquired).toBe(true);
+    const id = api[2];
+    faults.set(id, 'software');
+    await deliver([alarmEvent(id, 'Instance')]);
+    const [c] = await caseOf(id);
+    const states = await remediate(c.id);
+    expect(states.filter((s) => s === 'Lease the instance')).toHaveLength(10);
+    expect(states.at(-1)).toBe('Remediation failed');
+    expect(mutations).toEqual([]);
+    expect(pages).toEqual([expect.stringContaining(`on ${id} needs a person`)]);
+    const closed = (await cases().get(c.id))!;
+    expect(closed.status).toBe('failed');
+    expect(closed.reason).toMatch(/budget did not free up/);
+    expect((await stores.leases.activeLeases(Date.now())).map((l) => l.owner).sort()).toEqual([
+      'other-case',
+      'other-case',
+    ]);
+    await stores.leases.releaseAll('other-case');
+    faults.delete(id);
+  });
+
   it('an event storm over 30% of a zone trips the breaker: no action at all, one page', async () => {
     const zone = byZone.get(ZONES[2])!;
     const storm = zone.slice(5, 10); // 5 of the zone's 15 instances
