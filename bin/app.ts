@@ -1,5 +1,5 @@
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { FleetOpsStack } from '../lib/fleetops-stack';
 import { readSettings } from '../lib/settings';
 
@@ -10,4 +10,4 @@ new FleetOpsStack(app, 'FleetOps', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'FleetOps: gray-scale changes and remediation for EC2 fleets',
 });
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -4,6 +4,7 @@ import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cd
 import { Architecture, type IFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface FleetFunctionProps {
@@ -18,6 +19,13 @@ export interface FleetFunctionProps {
   readonly logRetention: RetentionDays;
   /** What happens to the log group when the stack goes. @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Where failed asynchronous invocations go (after Lambda's two retries). Functions that are
+   * only invoked synchronously (by Step Functions, or an SQS event source) say why instead.
+   */
+  readonly invocation:
+    | { readonly async: true; readonly deadLetterQueue: IQueue }
+    | { readonly async: false; readonly why: string };
 }
 
 /**
@@ -55,6 +63,7 @@ export class FleetFunction extends Construct implements IGrantable {
       role,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
+      ...(props.invocation.async ? { deadLetterQueue: props.invocation.deadLetterQueue } : {}),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         minify: true,
@@ -68,6 +77,9 @@ export class FleetFunction extends Construct implements IGrantable {
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
     });
+    if (!props.invocation.async) {
+      Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason: props.invocation.why });
+    }
     this.function = fn;
     this.nodejsFunction = fn;
     this.grantPrincipal = role;

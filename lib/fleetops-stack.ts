@@ -3,6 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { FleetTable } from './fleet-table';
 import { InventorySync } from './inventory-sync';
+import { Observability } from './observability';
 import { Remediation } from './remediation';
 import { Rollout } from './rollout';
 import type { FleetOpsSettings } from './settings';
@@ -19,7 +20,7 @@ export class FleetOpsStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     this.table = new FleetTable(this, 'FleetState', { removalPolicy: settings.removalPolicy }).table;
-    new InventorySync(this, 'Inventory', {
+    const inventory = new InventorySync(this, 'Inventory', {
       table: this.table,
       rate: settings.inventoryRate,
       managedTag: settings.managedTag,
@@ -36,6 +37,28 @@ export class FleetOpsStack extends Stack {
       managedTag: settings.managedTag,
       statusAlarmPrefix: 'fleetops-status-',
       logRetention: settings.logRetention,
+      notificationEmail: settings.notificationEmail,
+      breaker: {
+        maxUnhealthyPercent: settings.breakerMaxUnhealthyPercent,
+        maxInFlight: settings.breakerMaxInFlight,
+      },
+    });
+    const observability = new Observability(this, 'Observability', {
+      topic: remediation.topic,
+      functions: {
+        InventorySync: inventory.function.function,
+        RolloutStep: rollout.function.function,
+        Triage: remediation.triage.function,
+        RemediationStep: remediation.step.function,
+      },
+      rollout: rollout.stateMachine,
+      remediation: remediation.stateMachine,
+      queue: remediation.queue,
+      deadLetterQueues: { Triage: remediation.deadLetters, Inventory: inventory.deadLetters },
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: observability.dashboard.dashboardName,
+      description: 'The FleetOps CloudWatch dashboard',
     });
     new CfnOutput(this, 'RemediationStateMachineArn', {
       value: remediation.stateMachine.stateMachineArn,

@@ -28,7 +28,13 @@ export class InventorySync extends Construct {
 
   constructor(scope: Construct, id: string, props: InventorySyncProps) {
     super(scope, id);
+    const deadLetters = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     this.function = new FleetFunction(this, 'Sync', {
+      invocation: { async: true, deadLetterQueue: deadLetters },
       handler: 'inventory-sync',
       description: 'FleetOps: sweep EC2 into the fleet-state table',
       timeout: Duration.minutes(5),
@@ -47,11 +53,6 @@ export class InventorySync extends Construct {
     });
     this.function.grantPrincipal.addToPrincipalPolicy(describe);
 
-    const deadLetters = new Queue(this, 'DeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
     this.deadLetters = deadLetters;
     new Rule(this, 'Schedule', {
       description: 'FleetOps inventory sweep',
@@ -71,6 +72,10 @@ export class InventorySync extends Construct {
     Validations.of(deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the schedule target.',
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue (of the schedule target and the function).',
     });
   }
 }

@@ -1,6 +1,4 @@
 import { Aws, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -9,6 +7,7 @@ import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -20,6 +19,8 @@ export interface RemediationProps {
   /** FleetOps' status-check alarms are named with this prefix (and the instance id). */
   readonly statusAlarmPrefix: string;
   readonly logRetention: RetentionDays;
+  readonly notificationEmail?: string;
+  readonly breaker: { readonly maxUnhealthyPercent: number; readonly maxInFlight: number };
 }
 
 /**
@@ -78,6 +79,12 @@ export class Remediation extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    // Pages that cannot be delivered land with the dead letters (alarmed), not nowhere.
+    if (props.notificationEmail) {
+      this.topic.addSubscription(
+        new EmailSubscription(props.notificationEmail, { deadLetterQueue: this.deadLetters }),
+      );
+    }
     this.queue = new Queue(this, 'Events', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -93,23 +100,22 @@ export class Remediation extends Construct {
         targets: [new SqsQueue(this.queue, { retryAttempts: 8, deadLetterQueue: this.deadLetters })],
       });
     }
-    new Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: 'FleetOps: events that could not be triaged are waiting in the dead-letter queue',
-      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(new SnsAction(this.topic));
-
     // The remediation steps.
     this.step = new FleetFunction(this, 'Step', {
+      invocation: {
+        async: false,
+        why: 'Invoked synchronously by the remediation state machine, which retries and catches.',
+      },
       handler: 'remediation-step',
       description: 'FleetOps: one step of a remediation',
       timeout: Duration.minutes(2),
       memorySize: 512,
       logRetention: props.logRetention,
-      environment: { TOPIC_ARN: this.topic.topicArn },
+      environment: {
+        TOPIC_ARN: this.topic.topicArn,
+        BREAKER_MAX_UNHEALTHY_PERCENT: String(props.breaker.maxUnhealthyPercent),
+        BREAKER_MAX_IN_FLIGHT: String(props.breaker.maxInFlight),
+      },
     });
     this.step.bindTable(props.table);
     this.topic.grantPublish(this.step.function);
@@ -157,6 +163,10 @@ export class Remediation extends Construct {
 
     // Triage.
     this.triage = new FleetFunction(this, 'Triage', {
+      invocation: {
+        async: false,
+        why: 'Invoked synchronously by the SQS event source; failed records return to the queue, whose redrive policy moves them to its dead-letter queue.',
+      },
       handler: 'triage',
       description: 'FleetOps: health events → findings → remediation executions',
       timeout: Duration.minutes(1),
@@ -169,9 +179,17 @@ export class Remediation extends Construct {
     });
     this.triage.bindTable(props.table);
     this.stateMachine.grantStartExecution(this.triage.function);
-    this.triage.function.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
-    );
+    const source = new SqsEventSource(this.queue, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: 5,
+    });
+    this.triage.function.addEventSource(source);
+    Validations.of(this.triage.function).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        'An SQS event source has no on-failure destination: failed records stay on the queue and its redrive policy (5 receives) moves them to the dead-letter queue.',
+    });
 
     for (const fn of [this.step, this.triage]) {
       Validations.of(fn.role).acknowledge({
@@ -192,6 +210,10 @@ export class Remediation extends Construct {
     Validations.of(this.deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the triage queue and the rule targets.',
+    });
+    Validations.of(this.deadLetters).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue (of the triage queue and the rule targets).',
     });
     const machineRole = this.stateMachine.node.findChild('Role');
     const functionId = Stack.of(this).getLogicalId(this.step.function.node.defaultChild as CfnElement);

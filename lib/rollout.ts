@@ -24,6 +24,10 @@ export class Rollout extends Construct {
   constructor(scope: Construct, id: string, props: RolloutProps) {
     super(scope, id);
     this.function = new FleetFunction(this, 'Step', {
+      invocation: {
+        async: false,
+        why: 'Invoked synchronously by the rollout state machine, which retries and catches.',
+      },
       handler: 'rollout-step',
       description: 'FleetOps: one step of a gray-scale rollout',
       timeout: Duration.minutes(5),

@@ -9,6 +9,12 @@ export interface FleetOpsSettings {
   readonly serviceTagKey: string;
   readonly inventoryRate: Duration;
   readonly logRetention: RetentionDays;
+  /** Where pages and summaries go besides the topic's other subscribers (an e-mail address). */
+  readonly notificationEmail?: string;
+  /** The remediation breaker: the fraction of a scope unhealthy at once that stops automatic action there. */
+  readonly breakerMaxUnhealthyPercent: number;
+  /** The remediation breaker: cases in flight per scope that stop another from starting. */
+  readonly breakerMaxInFlight: number;
 }
 
 const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
@@ -23,6 +29,9 @@ export const SETTINGS = {
   'fleetops:managedTagValue': { default: 'true', expected: 'a tag value (0–256 characters)' },
   'fleetops:serviceTagKey': { default: 'fleetops:service', expected: 'a tag key (1–128 characters)' },
   'fleetops:inventoryRateMinutes': { default: 5, expected: 'a whole number of minutes from 1 to 1440' },
+  'fleetops:notificationEmail': { default: '', expected: 'an e-mail address, or empty for none' },
+  'fleetops:breakerMaxUnhealthyPercent': { default: 20, expected: 'a percentage from 1 to 100' },
+  'fleetops:breakerMaxInFlight': { default: 5, expected: 'a whole number from 1 to 1000' },
   'fleetops:logRetentionDays': {
     default: 90,
     expected: `one of CloudWatch's retention periods in days (${Object.values(RetentionDays)
@@ -59,6 +68,20 @@ export function readSettings(scope: Construct): FleetOpsSettings {
     logRetention: check('fleetops:logRetentionDays', (raw) => {
       const n = Number(raw);
       return Object.values(RetentionDays).includes(n) && n > 0 ? (n as RetentionDays) : undefined;
+    }),
+    notificationEmail:
+      check('fleetops:notificationEmail', (raw) =>
+        raw === '' || (typeof raw === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(raw))
+          ? String(raw)
+          : undefined,
+      ) || undefined,
+    breakerMaxUnhealthyPercent: check('fleetops:breakerMaxUnhealthyPercent', (raw) => {
+      const n = Number(raw);
+      return Number.isFinite(n) && n >= 1 && n <= 100 ? n : undefined;
+    }),
+    breakerMaxInFlight: check('fleetops:breakerMaxInFlight', (raw) => {
+      const n = Number(raw);
+      return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : undefined;
     }),
   };
   if (problems.length > 0) throw new Error(problems.join('\n'));

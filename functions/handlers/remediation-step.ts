@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
@@ -24,6 +25,7 @@ import {
 } from '../core/remediation/remediate';
 import { TokenBucket } from '../core/token-bucket';
 import { readConfig } from './config';
+import { metrics, remediationStepMetrics } from './telemetry';
 
 const config = readConfig(['TABLE_NAME', 'TOPIC_ARN'] as const);
 const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'remediation' } });
@@ -39,6 +41,10 @@ export const ports: RemediationPorts = {
   now: () => Date.now(),
   rng: Math.random,
   actor: 'remediation',
+  breaker: {
+    maxUnhealthyFraction: Number(process.env.BREAKER_MAX_UNHEALTHY_PERCENT ?? 20) / 100,
+    maxInFlightPerScope: Number(process.env.BREAKER_MAX_IN_FLIGHT ?? 5),
+  },
 };
 
 const stateSchema = z.object({
@@ -62,7 +68,11 @@ const eventSchema = z.discriminatedUnion('step', [
  * One Lambda for every Task state of the remediation; the state machine names the step. Tests
  * bind the same steps to other ports with `remediationStepWith`.
  */
-export const remediationStep = (raw: unknown) => remediationStepWith(ports, raw);
+export const remediationStep = async (raw: unknown) => {
+  const result = await remediationStepWith(ports, raw);
+  remediationStepMetrics(String((raw as { step?: unknown }).step), result);
+  return result;
+};
 
 export async function remediationStepWith(p: RemediationPorts, raw: unknown): Promise<unknown> {
   const event = eventSchema.parse(raw);
@@ -85,4 +95,4 @@ export async function remediationStepWith(p: RemediationPorts, raw: unknown): Pr
   }
 }
 
-export const handler = middy(remediationStep).use(injectLambdaContext(logger));
+export const handler = middy(remediationStep).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -29,6 +30,7 @@ import {
 } from '../core/rollout';
 import { TokenBucket } from '../core/token-bucket';
 import { readConfig } from './config';
+import { metrics, rolloutStepMetrics } from './telemetry';
 
 const config = readConfig(['TABLE_NAME'] as const);
 const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'rollout' } });
@@ -84,7 +86,11 @@ export type RolloutStepEvent = z.input<typeof eventSchema>;
  * One Lambda for every Task state of the rollout; the state machine names the step. Tests bind
  * the same steps to other ports (for example to inject a crash) with `rolloutStepWith`.
  */
-export const rolloutStep = (raw: unknown) => rolloutStepWith(ports, raw);
+export const rolloutStep = async (raw: unknown) => {
+  const result = await rolloutStepWith(ports, raw);
+  rolloutStepMetrics(String((raw as { step?: unknown }).step), result);
+  return result;
+};
 
 export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promise<unknown> {
   const event = eventSchema.parse(raw);
@@ -114,4 +120,4 @@ export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promis
   }
 }
 
-export const handler = middy(rolloutStep).use(injectLambdaContext(logger));
+export const handler = middy(rolloutStep).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -3,6 +3,7 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -15,6 +16,7 @@ import { EventError, parseEvent } from '../core/events/parse';
 import type { Finding } from '../core/findings';
 import { type TriagePorts, triageFinding } from '../core/remediation/triage';
 import { readConfig } from './config';
+import { count, countBy, metrics } from './telemetry';
 
 const config = readConfig(['TABLE_NAME', 'REMEDIATION_STATE_MACHINE_ARN'] as const);
 const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'triage' } });
@@ -81,6 +83,7 @@ export async function triageRecord(record: SQSRecord): Promise<void> {
       idempotencyKey: `${finding.instanceId}#${finding.kind}#${finding.key}`,
     });
     logger.info('finding', { instanceId: finding.instanceId, kind: finding.kind, ...outcome });
+    if (outcome.outcome !== 'seen-before') countBy('Findings', 'kind', finding.kind);
   }
 }
 
@@ -91,6 +94,7 @@ async function loggedRecord(record: SQSRecord): Promise<void> {
   try {
     await triageRecord(record);
   } catch (error) {
+    count('EventsRejected');
     logger.error('record rejected', {
       messageId: record.messageId,
       reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
@@ -106,4 +110,4 @@ export async function triage(event: SQSEvent, context: Context) {
   return processPartialResponse(event, loggedRecord, processor, { context, processInParallel: false });
 }
 
-export const handler = middy(triage).use(injectLambdaContext(logger));
+export const handler = middy(triage).use(injectLambdaContext(logger)).use(logMetrics(metrics));

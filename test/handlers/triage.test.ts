@@ -61,7 +61,7 @@ describe('triage handler (SQS → findings → remediation executions)', () => {
     ).stateMachineArn!;
     process.env.TABLE_NAME = stores.table;
     process.env.REMEDIATION_STATE_MACHINE_ARN = machineArn;
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     jest.resetModules();
     ({ triage } = (await import('../../functions/handlers/triage')) as unknown as { triage: typeof triage });
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { FleetOpsStack } from '../../lib/fleetops-stack';
 import { routingPatterns } from '../../lib/remediation';
 import { readSettings } from '../../lib/settings';
@@ -14,7 +14,7 @@ import { cfnPattern } from '../support/patterns';
 function synth(context: Record<string, unknown> = {}) {
   const app = new App({ context, outdir: mkdtempSync(join(tmpdir(), 'fleetops-cdk-')) });
   const stack = new FleetOpsStack(app, 'FleetOps', { settings: readSettings(app) });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   const assembly = app.synth();
   return { stack, template: Template.fromStack(stack), assembly };
 }
@@ -22,7 +22,7 @@ function synth(context: Record<string, unknown> = {}) {
 describe('FleetOpsStack', () => {
   const { template, assembly } = synth();
 
-  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+  it('passes cdk-nag AwsSolutions and Serverless with no unacknowledged finding', () => {
     // synth() above would have thrown ValidationFailed otherwise; the report says so too.
     const report = require(join(assembly.directory, 'validation-report.json'));
     expect(report.pluginReports.flatMap((r: { violations?: unknown[] }) => r.violations ?? [])).toEqual([]);
@@ -144,16 +144,59 @@ describe('FleetOpsStack', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      AlarmActions: [Match.objectLike({ Ref: Match.stringLikeRegexp('Notifications') })],
-    });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       DefinitionSubstitutions: { RemediationStepFunctionArn: Match.anyValue() },
     });
     template.hasOutput('RemediationStateMachineArn', {});
     template.hasOutput('NotificationTopicArn', {});
+  });
+
+  it('watches itself: a dashboard and alarms that page through the topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: { AlarmActions?: unknown[]; MetricName?: string; Namespace?: string };
+    }>;
+    // 4 handlers' errors, 2 state machines' failed executions, the breaker, 2 dead-letter queues.
+    expect(alarms).toHaveLength(9);
+    for (const a of alarms) expect(a.Properties.AlarmActions).toHaveLength(1);
+    expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual(
+      [
+        ...Array(4).fill('AWS/Lambda/Errors'),
+        ...Array(2).fill('AWS/States/ExecutionsFailed'),
+        'FleetOps/BreakerOpen',
+        ...Array(2).fill('AWS/SQS/ApproximateNumberOfMessagesVisible'),
+      ].sort(),
+    );
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(
+      (dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody,
+    );
+    for (const metric of [
+      'GateVerdicts',
+      'RemediationDecisions',
+      'RemediationOutcomes',
+      'BreakerOpen',
+      'WavesApplied',
+    ]) {
+      expect(body).toContain(metric);
+    }
+    template.hasOutput('DashboardName', {});
+  });
+
+  it('subscribes the notification e-mail when set, and validates the remediation settings', () => {
+    const { template: withEmail } = synth({ 'fleetops:notificationEmail': 'oncall@example.com' });
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(() =>
+      synth({ 'fleetops:notificationEmail': 'not-an-address', 'fleetops:breakerMaxUnhealthyPercent': 0 }),
+    ).toThrow(
+      'context fleetops:notificationEmail: expected an e-mail address, or empty for none, found "not-an-address"\n' +
+        'context fleetops:breakerMaxUnhealthyPercent: expected a percentage from 1 to 100, found 0',
+    );
   });
 
   it('deploys the rollout ASL file as written: Standard, traced, logged, the step function substituted', () => {
@@ -177,7 +220,7 @@ describe('FleetOpsStack', () => {
     const stack = new FleetOpsStack(app, 'FleetOps', { settings: readSettings(app) });
     const { Table, AttributeType } = require('aws-cdk-lib/aws-dynamodb');
     new Table(stack, 'Careless', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
     expect(() => app.synth()).toThrow(/AwsSolutions-DDB3/);
   });
 

@@ -12,4 +12,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.AWS_DEFAULT_REGION = 'us-east-1';
   delete process.env.AWS_PROFILE;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  // Handlers write their metrics as EMF lines on stdout; in tests that is noise.
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 }

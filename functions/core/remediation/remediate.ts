@@ -2,7 +2,7 @@ import type { Finding } from '../findings';
 import type { Instance } from '../fleet';
 import { type AuditSink, checkFreeze, holdInstances, releaseHold } from '../hold';
 import type { Freeze, LeaseStore } from '../ports';
-import { evaluateBreaker } from './breaker';
+import { type BreakerThresholds, evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';
 import type { Decision, DecisionAction, LadderStep, OutcomeStats } from './types';
@@ -62,6 +62,8 @@ export interface RemediationPorts {
   readonly now: () => number;
   readonly rng: () => number;
   readonly actor: string;
+  /** The breaker's thresholds (deployment settings); the breaker's defaults otherwise. */
+  readonly breaker?: BreakerThresholds;
 }
 
 export type CaseStatusWord =
@@ -163,6 +165,7 @@ export async function decideRemediation(
       .filter((x) => x.id !== c.id)
       .map((x) => ({ instanceId: x.finding.instanceId })),
     now,
+    thresholds: ports.breaker,
   });
   if (breaker.open) {
     const claimed = await ports.cases.claimPage(breaker.scope, breaker.reason, now, PAGE_COOLDOWN_MS);
