@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { HANDLER_BUNDLING } from './bundling';
 
 export interface FleetFunctionProps {
   /** The handler file under functions/handlers, without extension. */
@@ -66,15 +67,13 @@ export class FleetFunction extends Construct implements IGrantable {
       ...(props.invocation.async ? { deadLetterQueue: props.invocation.deadLetterQueue } : {}),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
+        minify: HANDLER_BUNDLING.minify,
+        sourceMap: HANDLER_BUNDLING.sourceMap,
+        target: HANDLER_BUNDLING.target,
         format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Bundle the AWS SDK too (tree-shaken) rather than load the runtime's whole copy.
-        externalModules: [],
-        // ESM output needs `require` for the few CommonJS dependencies that use it.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        mainFields: [...HANDLER_BUNDLING.mainFields],
+        externalModules: [...HANDLER_BUNDLING.externalModules],
+        banner: HANDLER_BUNDLING.banner,
       },
     });
     if (!props.invocation.async) {

@@ -1,7 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import { startMotoServer } from '../../cli/local/moto-server';
+
+/** cfn-lint checks the synthesized template; where it is missing, it is installed with pip. */
+function ensureCfnLint(): void {
+  if (spawnSync('cfn-lint', ['--version'], { stdio: 'ignore' }).status === 0) return;
+  const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'cfn-lint'], { stdio: 'inherit' });
+  if (pip.status !== 0) throw new Error('cfn-lint is missing and `pip install cfn-lint` failed');
+}
 
 /** Starts one moto server for the run; workers inherit its endpoint and dummy credentials. */
 export default async function globalSetup(): Promise<void> {
+  ensureCfnLint();
   const moto = await startMotoServer();
   (globalThis as { __moto?: typeof moto }).__moto = moto;
   process.env.AWS_ENDPOINT_URL = moto.endpoint;
