@@ -1,17 +1,18 @@
-import { Aws, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
+import { stepStateMachine } from './step-state-machine';
 
 export interface RemediationProps {
   readonly table: ITable;
@@ -148,18 +149,12 @@ export class Remediation extends Construct {
       }),
     );
 
-    const logs = new LogGroup(this, 'ExecutionLogs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.stateMachine = stepStateMachine(this, {
+      file: 'state-machines/remediation.asl.json',
+      substitution: 'RemediationStepFunctionArn',
+      step: this.step,
+      logRetention: props.logRetention,
     });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      definitionBody: DefinitionBody.fromFile('state-machines/remediation.asl.json'),
-      definitionSubstitutions: { RemediationStepFunctionArn: this.step.function.functionArn },
-      stateMachineType: StateMachineType.STANDARD,
-      tracingEnabled: true,
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
-    });
-    this.step.function.grantInvoke(this.stateMachine);
 
     // Triage.
     this.triage = new FleetFunction(this, 'Triage', {
@@ -214,17 +209,6 @@ export class Remediation extends Construct {
     Validations.of(this.deadLetters).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
       reason: 'This queue is itself a dead-letter queue (of the triage queue and the rule targets).',
-    });
-    const machineRole = this.stateMachine.node.findChild('Role');
-    const functionId = Stack.of(this).getLogicalId(this.step.function.node.defaultChild as CfnElement);
-    Validations.of(machineRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-      reason: 'Invoking its one function, any version or alias of it (the function ARN with :*).',
-    });
-    Validations.of(machineRole).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'CloudWatch Logs log delivery and X-Ray tracing for the state machine support no resource-level permissions.',
     });
   }
 }

@@ -1,10 +1,11 @@
-import { Aws, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
+import { stepStateMachine } from './step-state-machine';
 
 export interface RolloutProps {
   readonly table: ITable;
@@ -83,18 +84,12 @@ export class Rollout extends Construct {
       }),
     );
 
-    const logs = new LogGroup(this, 'ExecutionLogs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.stateMachine = stepStateMachine(this, {
+      file: 'state-machines/rollout.asl.json',
+      substitution: 'RolloutStepFunctionArn',
+      step: this.function,
+      logRetention: props.logRetention,
     });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      definitionBody: DefinitionBody.fromFile('state-machines/rollout.asl.json'),
-      definitionSubstitutions: { RolloutStepFunctionArn: this.function.function.functionArn },
-      stateMachineType: StateMachineType.STANDARD,
-      tracingEnabled: true,
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
-    });
-    this.function.function.grantInvoke(this.stateMachine);
 
     const role = this.function.role;
     Validations.of(role).acknowledge({
@@ -121,17 +116,6 @@ export class Rollout extends Construct {
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/*]',
       reason:
         "A change names the SSM document it runs (the account's own documents); the instances are tag-restricted.",
-    });
-    const machineRole = this.stateMachine.node.findChild('Role');
-    const functionId = Stack.of(this).getLogicalId(this.function.function.node.defaultChild as CfnElement);
-    Validations.of(machineRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-      reason: 'Invoking its one function, any version or alias of it (the function ARN with :*).',
-    });
-    Validations.of(machineRole).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'CloudWatch Logs log delivery and X-Ray tracing for the state machine support no resource-level permissions.',
     });
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Finding } from '../core/findings';
+import type { CaseStatusWord } from '../core/remediation/remediate';
 import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
 import { statsKey } from '../core/remediation/types';
 import { type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
@@ -8,15 +9,7 @@ import { sortableTime } from './keys';
 
 export const CASES_COLLECTION = 'CASES';
 
-export type CaseStatus =
-  | 'open'
-  | 'acting'
-  | 'recovered'
-  | 'paged'
-  | 'skipped'
-  | 'recorded'
-  | 'drained'
-  | 'failed';
+export type CaseStatus = CaseStatusWord;
 
 /** One remediation case: a finding, what was decided and tried, and how it ended. */
 export interface RemediationCase {

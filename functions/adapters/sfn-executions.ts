@@ -22,43 +22,22 @@ export interface ExecutionView {
  * the same execution).
  */
 export class RolloutExecutions {
+  private readonly named: NamedExecutions;
+
   constructor(
     private readonly sfn: SFNClient,
     private readonly stateMachineArn: string,
-  ) {}
+  ) {
+    this.named = new NamedExecutions(sfn, stateMachineArn);
+  }
 
   async start(changeId: string): Promise<{ arn: string; started: boolean }> {
-    return this.startNamed(changeId, { changeId });
+    return this.named.start(changeId, { changeId });
   }
 
   /** Starts `<id>-rollback`, which plans the change's rollback and runs it (same state machine). */
   async startRollback(changeId: string): Promise<{ arn: string; started: boolean }> {
-    return this.startNamed(`${changeId}${ROLLBACK_SUFFIX}`, { changeId, rollback: true });
-  }
-
-  private async startNamed(
-    name: string,
-    input: Record<string, unknown>,
-  ): Promise<{ arn: string; started: boolean }> {
-    const changeId = name;
-    try {
-      const result = await this.sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
-          name,
-          input: JSON.stringify(input),
-        }),
-      );
-      return { arn: result.executionArn!, started: true };
-    } catch (error) {
-      if (
-        error instanceof ExecutionAlreadyExists ||
-        (error as { name?: string }).name === 'ExecutionAlreadyExists'
-      ) {
-        return { arn: this.executionArn(changeId), started: false };
-      }
-      throw error;
-    }
+    return this.named.start(`${changeId}${ROLLBACK_SUFFIX}`, { changeId, rollback: true });
   }
 
   /** Stops the change's execution if it is running; returns whether it was. */

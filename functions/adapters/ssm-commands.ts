@@ -5,6 +5,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import type { SsmCommand } from '../core/ports';
 import { chunks } from './dynamo-client';
 
 /** SSM SendCommand takes at most 50 instance ids. */
@@ -23,12 +24,7 @@ export class SsmCommands {
    */
   async send(
     ids: readonly string[],
-    command: {
-      document: string;
-      parameters: Readonly<Record<string, readonly string[]>>;
-      timeoutSeconds: number;
-      comment: string;
-    },
+    command: SsmCommand,
   ): Promise<Array<{ commandId: string; instanceIds: string[] }>> {
     const sent: Array<{ commandId: string; instanceIds: string[] }> = [];
     for (const batch of chunks(ids, SSM_IDS_PER_COMMAND)) {

@@ -95,3 +95,36 @@ export interface ServiceStore {
   putServices(file: ServicesFile, actor: string, now: number): Promise<void>;
   getServices(): Promise<ServicesFile>;
 }
+
+/** An instance's state and status-check health, as the actions and gates read them. */
+export interface InstanceCondition {
+  readonly state: string;
+  readonly health: string;
+}
+
+/** The EC2 actions changes and remediations take (batched and paced by the adapter). */
+export interface Ec2Port {
+  reboot(ids: readonly string[]): Promise<void>;
+  stop(ids: readonly string[]): Promise<void>;
+  start(ids: readonly string[]): Promise<void>;
+  setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
+  /** State and status-check health of each instance (instances EC2 does not report are absent). */
+  conditions(ids: readonly string[]): Promise<Map<string, InstanceCondition>>;
+}
+
+/** `replace` through Auto Scaling: terminate without decrementing, then watch the group refill. */
+export interface AutoScalingPort {
+  groupsOf(ids: readonly string[]): Promise<Map<string, string>>;
+  terminateKeepingCapacity(id: string): Promise<void>;
+  health(
+    groups: readonly string[],
+  ): Promise<Map<string, { desired: number; healthy: readonly string[]; members: readonly string[] }>>;
+}
+
+/** An SSM Run Command a change sends. */
+export interface SsmCommand {
+  readonly document: string;
+  readonly parameters: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutSeconds: number;
+  readonly comment: string;
+}

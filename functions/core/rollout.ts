@@ -4,7 +4,7 @@ import type { FreezeDecision } from './freeze';
 import { type AuditSink, checkFreeze, holdInstances, releaseHold } from './hold';
 import { judge, judgeConfigSchema } from './judge/judge';
 import { ACTION_MINUTES, type Plan } from './planner';
-import type { Freeze, LeaseStore } from './ports';
+import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore, SsmCommand } from './ports';
 import { resolveQuantity } from './quantity';
 import { planRollback, rollbackIdOf, rollbackSpec } from './rollback';
 import { isDisruptive, type ServicesFile, serviceCatalog } from './services';
@@ -76,33 +76,16 @@ export interface RolloutPorts {
     getServices(): Promise<ServicesFile>;
     listInstances(): Promise<Instance[]>;
   };
-  readonly ec2: {
-    reboot(ids: readonly string[]): Promise<void>;
-    stop(ids: readonly string[]): Promise<void>;
-    start(ids: readonly string[]): Promise<void>;
-    setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
-    conditions(ids: readonly string[]): Promise<Map<string, { state: string; health: string }>>;
-  };
+  readonly ec2: Ec2Port;
   readonly ssm: {
     send(
       ids: readonly string[],
-      command: {
-        document: string;
-        parameters: Readonly<Record<string, readonly string[]>>;
-        timeoutSeconds: number;
-        comment: string;
-      },
+      command: SsmCommand,
     ): Promise<Array<{ commandId: string; instanceIds: string[] }>>;
     states(commandIds: readonly string[]): Promise<Map<string, 'pending' | 'success' | 'failed'>>;
     failedInstances(commandId: string): Promise<Map<string, string>>;
   };
-  readonly autoscaling: {
-    groupsOf(ids: readonly string[]): Promise<Map<string, string>>;
-    terminateKeepingCapacity(id: string): Promise<void>;
-    health(
-      groups: readonly string[],
-    ): Promise<Map<string, { desired: number; healthy: readonly string[]; members: readonly string[] }>>;
-  };
+  readonly autoscaling: AutoScalingPort;
   readonly metrics: {
     alarmStates(names: readonly string[]): Promise<Map<string, string>>;
     samples(

@@ -22,6 +22,7 @@ export function countBy(name: string, dimension: string, value: string, n = 1): 
 /** Metrics of one rollout step, from its result. */
 export function rolloutStepMetrics(step: string, result: unknown): void {
   const r = (result ?? {}) as Record<string, unknown>;
+  count('RolloutSteps');
   if (step === 'apply') {
     count('WavesApplied');
     count('InstancesChanged', Number(r.applied ?? 0));
@@ -35,6 +36,7 @@ export function rolloutStepMetrics(step: string, result: unknown): void {
 /** Metrics of one remediation step, from its result. */
 export function remediationStepMetrics(step: string, result: unknown): void {
   const r = (result ?? {}) as Record<string, unknown>;
+  count('RemediationSteps');
   if (step === 'decide') {
     countBy('RemediationDecisions', 'action', String(r.action));
     if (String(r.reason ?? '').startsWith('breaker open')) count('BreakerOpen');

@@ -105,6 +105,7 @@ async function loggedRecord(record: SQSRecord): Promise<void> {
 
 export async function triage(event: SQSEvent, context: Context) {
   idempotency.registerLambdaContext(context);
+  count('EventsReceived', event.Records.length);
   // One record after another: two deliveries of one event in a batch then meet as "done", not
   // as "in progress" (which would fail the second and send it round again).
   return processPartialResponse(event, loggedRecord, processor, { context, processInParallel: false });

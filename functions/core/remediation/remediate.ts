@@ -1,7 +1,7 @@
 import type { Finding } from '../findings';
 import type { Instance } from '../fleet';
 import { type AuditSink, checkFreeze, holdInstances, releaseHold } from '../hold';
-import type { Freeze, LeaseStore } from '../ports';
+import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore } from '../ports';
 import { type BreakerThresholds, evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';
@@ -46,18 +46,8 @@ export interface RemediationPorts {
     listFreezes(): Promise<Freeze[]>;
     openFindings(): Promise<Array<Finding & { readonly createdAt: number }>>;
   };
-  readonly ec2: {
-    reboot(ids: readonly string[]): Promise<void>;
-    stop(ids: readonly string[]): Promise<void>;
-    start(ids: readonly string[]): Promise<void>;
-    setTags(ids: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
-    conditions(ids: readonly string[]): Promise<Map<string, { state: string; health: string }>>;
-  };
-  readonly autoscaling: {
-    groupsOf(ids: readonly string[]): Promise<Map<string, string>>;
-    terminateKeepingCapacity(id: string): Promise<void>;
-    health(groups: readonly string[]): Promise<Map<string, { desired: number; healthy: readonly string[] }>>;
-  };
+  readonly ec2: Ec2Port;
+  readonly autoscaling: AutoScalingPort;
   readonly notify: { publish(subject: string, message: string): Promise<void> };
   readonly now: () => number;
   readonly rng: () => number;
