@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { quantitySchema } from './quantity';
 
 /** The kinds of action a change applies to each instance. */

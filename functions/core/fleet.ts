@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** EC2 instance states, as DescribeInstances reports them. */
 export const INSTANCE_STATES = [

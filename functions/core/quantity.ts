@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A quantity of instances as operators write it: a whole count (`3`) or a percentage of a

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTION_TYPES, type ActionType } from './change-spec';
 import { type Quantity, quantitySchema } from './quantity';
 

@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AsgReplacer } from '../adapters/asg-replacer';
 import { documentClient } from '../adapters/dynamo-client';
 import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';

@@ -5,7 +5,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AsgReplacer } from '../adapters/asg-replacer';
 import { CloudWatchSamples } from '../adapters/cloudwatch-metrics';
 import { DynamoChangeStore } from '../adapters/dynamo-change-store';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FindingKind } from '../findings';
 import { ignore, type Outcome, shorten } from './outcome';
 import { EventError, fail, instanceIdSchema, problemText, read, text } from './problems';

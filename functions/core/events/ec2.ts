@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ignore, type Outcome } from './outcome';
 import { instanceIdSchema, read } from './problems';
 import { plusMinutes } from './times';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Finding, FindingKind } from '../findings';
 import { ignore, type Outcome, shorten } from './outcome';
 import { fail, INSTANCE_ID, INSTANCE_ID_EXPECTED, read, text } from './problems';

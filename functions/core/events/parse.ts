@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Finding } from '../findings';
 import { alarmOutcome, DEFAULT_STATUS_CHECK_ALARM_PREFIX } from './alarm';
 import { EC2_DETAIL_TYPES, type Ec2DetailType, ec2Outcome } from './ec2';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * An event FleetOps cannot read. The message names the field path, what was expected and what
