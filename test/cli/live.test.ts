@@ -348,6 +348,43 @@ describe('fleetops against a live table (moto)', () => {
     expect((await fleetops('change', 'watch', 'nope')).code).toBe(2);
   });
 
+  it('lists remediation cases and shows one with every decision and its reason', async () => {
+    const { DynamoRemediationStore } = await import('../../functions/adapters/dynamo-remediation-store');
+    const cases = new DynamoRemediationStore(documentClient(new DynamoDBClient({})), table);
+    const finding = {
+      instanceId: 'i-0123456789abcdef0',
+      kind: 'system-status-check-failed' as const,
+      key: 'alarm@2026-11-27T00:00:00Z',
+      detail: 'StatusCheckFailed_System in ALARM',
+      source: 'aws.cloudwatch:fleetops-status-i-0123456789abcdef0',
+    };
+    const { case: opened } = await cases.open(finding, '2026-11-27T00:00:00.000Z', Date.now());
+    await cases.decide(
+      opened.id,
+      {
+        instanceId: finding.instanceId,
+        action: 'reboot',
+        at: '2026-11-27T00:00:01.000Z',
+        reason: 'thin data: ladder order, reboot',
+      },
+      { status: 'acting', tried: ['reboot'] },
+      Date.now(),
+    );
+    const list = await fleetops('remediation', 'list');
+    expect(list.code).toBe(0);
+    expect(list.out).toContain(`${opened.id}  acting    reboot  thin data: ladder order, reboot`);
+    const shown = await fleetops('remediation', 'show', opened.id);
+    expect(shown.out).toContain('finding: system-status-check-failed on i-0123456789abcdef0');
+    expect(shown.out).toMatch(/2026-11-27T00:00:01.000Z {2}reboot +thin data: ladder order, reboot/);
+    expect(JSON.parse((await fleetops('remediation', 'show', opened.id, '--json')).out).tried).toEqual([
+      'reboot',
+    ]);
+    expect(await fleetops('remediation', 'show', 'nope')).toMatchObject({
+      code: 2,
+      err: 'no remediation case nope\n',
+    });
+  });
+
   it('starts, lists and ends freezes, and refuses bad ones', async () => {
     const started = await fleetops(
       'freeze',
