@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Instance, isUnavailable } from '../core/fleet';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports';
 import {
   batchGetAll,
@@ -40,6 +41,8 @@ interface Member {
   readonly id: string;
   readonly service: string;
   readonly zone: string;
+  /** The inventory sees it unavailable: the ledger already counts it as observed. */
+  readonly down: boolean;
 }
 
 interface ReservationPlan {
@@ -50,6 +53,12 @@ interface ReservationPlan {
   readonly ledger: LedgerItem;
   /** A retried request whose reservation already exists: extend it, do not count it again. */
   readonly existing: boolean;
+  /**
+   * Members already counted as observed (unavailable before the holder came): they move from
+   * `observed` into the reservation instead of being counted twice. Per zone, and the ids.
+   */
+  readonly transferred: ReadonlyMap<string, number>;
+  readonly transferredIds: ReadonlySet<string>;
 }
 
 /** What a transaction item was about, to explain a failure and to undo what succeeded. */
@@ -106,7 +115,15 @@ export class DynamoLeaseStore implements LeaseStore {
         conflicts.push({ id: instance.id, reason: 'terminated' });
         continue;
       }
-      members.push({ id: instance.id, service: String(meta.service), zone: String(meta.zone) });
+      members.push({
+        id: instance.id,
+        service: String(meta.service),
+        zone: String(meta.zone),
+        down: isUnavailable({
+          state: meta.state as Instance['state'],
+          health: meta.health as Instance['health'],
+        }),
+      });
       const lease = current.get(keyOf(keys.lease(instance.id)));
       previousToken.set(instance.id, typeof lease?.fence === 'number' ? lease.fence : 0);
       if (lease?.owner && lease.owner !== request.owner && Number(lease.leaseUntil) > request.now) {
@@ -408,7 +425,16 @@ export class DynamoLeaseStore implements LeaseStore {
       const ledger = ledgers.get(keyOf(keys.ledger(service))) ?? {};
       if (existing.has(keyOf(keys.reservation(service, holderKey)))) {
         // A retry of the same request: the budget is already counted; keep it alive.
-        plans.set(service, { service, holderKey, members: group, zones, ledger, existing: true });
+        plans.set(service, {
+          service,
+          holderKey,
+          members: group,
+          zones,
+          ledger,
+          existing: true,
+          transferred: new Map(),
+          transferredIds: new Set(),
+        });
         continue;
       }
       if (typeof ledger.capacity !== 'number') {
@@ -418,15 +444,29 @@ export class DynamoLeaseStore implements LeaseStore {
         });
         continue;
       }
+      // An instance already unavailable (and so already counted as observed) costs no new budget.
+      const transferred = new Map<string, number>();
+      const transferredIds = new Set<string>();
+      let observedLeft = Number(ledger.observed ?? 0);
+      for (const m of group) {
+        const zoneCount = transferred.get(m.zone) ?? 0;
+        if (!m.down || observedLeft <= 0 || zoneCount >= Number(ledger[zoneAttr('observed', m.zone)] ?? 0))
+          continue;
+        transferred.set(m.zone, zoneCount + 1);
+        transferredIds.add(m.id);
+        observedLeft--;
+      }
+      const added = group.length - transferredIds.size;
       const used = Number(ledger.used ?? 0);
-      if (used + group.length > ledger.capacity) {
+      if (used + added > ledger.capacity) {
         conflicts.push({
           id: service,
-          reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${group.length} requested`,
+          reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${added} requested`,
         });
         continue;
       }
-      for (const [zone, n] of zones) {
+      for (const [zone, total] of zones) {
+        const n = total - (transferred.get(zone) ?? 0);
         const capacity = ledger[zoneAttr('capacity', zone)];
         const zoneUsed = Number(ledger[zoneAttr('used', zone)] ?? 0);
         if (typeof capacity !== 'number') {
@@ -435,29 +475,50 @@ export class DynamoLeaseStore implements LeaseStore {
             id: `${service}@${zone}`,
             reason: `budget:${service}@${zone} has no ledger yet (run an inventory sync)`,
           });
-        } else if (zoneUsed + n > capacity) {
+        } else if (n > 0 && zoneUsed + n > capacity) {
           conflicts.push({
             id: `${service}@${zone}`,
             reason: `budget:${service}@${zone} exhausted: ${zoneUsed} of ${capacity} in use, ${n} requested`,
           });
         }
       }
-      plans.set(service, { service, holderKey, members: group, zones, ledger, existing: false });
+      plans.set(service, {
+        service,
+        holderKey,
+        members: group,
+        zones,
+        ledger,
+        existing: false,
+        transferred,
+        transferredIds,
+      });
     }
     return plans;
   }
 
   private ledgerIncrement(r: ReservationPlan): TransactItem {
+    // Members already counted as observed move into the reservation: `used` grows only by the
+    // others, and `observed` shrinks by them (conditional: the ledger must still count them).
+    const moved = r.transferredIds.size;
+    const added = r.members.length - moved;
     const names: Record<string, string> = { '#used': 'used', '#capacity': 'capacity' };
     const values: Record<string, unknown> = {
-      ':n': r.members.length,
+      ':n': added,
       ':zero': 0,
       ':capacity': r.ledger.capacity,
-      ':limit': Number(r.ledger.capacity) - r.members.length,
+      ':limit': Number(r.ledger.capacity) - added,
     };
     const sets = ['#used = if_not_exists(#used, :zero) + :n'];
     const conditions = ['#capacity = :capacity', '(attribute_not_exists(#used) OR #used <= :limit)'];
-    [...r.zones.entries()].forEach(([zone, n], i) => {
+    if (moved > 0) {
+      names['#observed'] = 'observed';
+      values[':moved'] = moved;
+      sets.push('#observed = #observed - :moved');
+      conditions.push('#observed >= :moved');
+    }
+    [...r.zones.entries()].forEach(([zone, total], i) => {
+      const movedHere = r.transferred.get(zone) ?? 0;
+      const n = total - movedHere;
       const capacity = Number(r.ledger[zoneAttr('capacity', zone)]);
       names[`#u${i}`] = zoneAttr('used', zone);
       names[`#c${i}`] = zoneAttr('capacity', zone);
@@ -466,6 +527,12 @@ export class DynamoLeaseStore implements LeaseStore {
       values[`:l${i}`] = capacity - n;
       sets.push(`#u${i} = if_not_exists(#u${i}, :zero) + :n${i}`);
       conditions.push(`#c${i} = :c${i}`, `(attribute_not_exists(#u${i}) OR #u${i} <= :l${i})`);
+      if (movedHere > 0) {
+        names[`#o${i}`] = zoneAttr('observed', zone);
+        values[`:m${i}`] = movedHere;
+        sets.push(`#o${i} = #o${i} - :m${i}`);
+        conditions.push(`#o${i} >= :m${i}`);
+      }
     });
     return {
       Update: {
@@ -493,6 +560,7 @@ export class DynamoLeaseStore implements LeaseStore {
           total: r.members.length,
           zones: Object.fromEntries(r.zones),
           members: Object.fromEntries(r.members.map((m) => [m.id, m.zone])),
+          transferred: [...r.transferredIds],
           until: reservedUntil,
           createdAt: request.now,
           gsi1pk: `OWNER#${request.owner}`,
@@ -653,7 +721,12 @@ export class DynamoLeaseStore implements LeaseStore {
     const returned = await mapLimit(reservations, 8, async (r): Promise<number> => {
       const members = Object.entries((r.members ?? {}) as Record<string, string>);
       const zones = new Map(Object.entries((r.zones ?? {}) as Record<string, number>));
-      const down = members.filter(([id]) => stillUnavailable.has(id));
+      // Members that were unavailable when reserved count as still unavailable, unless the
+      // caller says how each instance is now (a release after checking them).
+      const transferred = new Set((r.transferred ?? []) as string[]);
+      const down = members.filter(([id]) =>
+        options.stillUnavailable ? stillUnavailable.has(id) : transferred.has(id),
+      );
       const downByZone = new Map<string, number>();
       for (const [, zone] of down) downByZone.set(zone, (downByZone.get(zone) ?? 0) + 1);
 

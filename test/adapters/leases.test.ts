@@ -413,4 +413,50 @@ describe('disruption ledger (DynamoDB, against moto)', () => {
     expect(active.filter((l) => l.owner === 'rival').map((l) => l.instanceId)).toEqual([wave[240].id]);
     expect((await stores.leases.ledger('search'))?.used).toBe(0);
   });
+
+  it('does not count an instance that is already unavailable twice when a remediation holds it', async () => {
+    const [sick, well] = ids(2, 0x900).map((id) => member(id, 'db'));
+    await stores.fleet.putInstances(
+      [
+        { ...sick, state: 'running', health: 'impaired', tags: {} },
+        { ...well, state: 'running', health: 'ok', tags: {} },
+      ],
+      0,
+    );
+    // As sync leaves it: a budget of 1, already spent by the impaired instance.
+    await stores.fleet.reconcileLedger({
+      service: 'db',
+      capacity: 1,
+      observed: 1,
+      zones: new Map([['us-east-1a', { capacity: 1, observed: 1 }]]),
+    });
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 1, observed: 1 });
+
+    // The sick instance can be held (it costs nothing new); a healthy one cannot.
+    const held = leasesOf(await stores.leases.acquire(request('case-1', [sick])));
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 1, observed: 0 });
+    const refused = await stores.leases.acquire(request('change-x', [well]));
+    expect(refused.acquired).toBe(false);
+    // Still down after the action: back to observed. Recovered: the budget is free again.
+    await stores.leases.release('case-1', held, new Set([sick.id]));
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 1, observed: 1 });
+    const again = leasesOf(await stores.leases.acquire(request('case-2', [sick])));
+    await stores.leases.release('case-2', again, new Set());
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 0, observed: 0 });
+  });
+
+  it('returns a crashed holder of an unavailable instance to observed, not to free budget', async () => {
+    const [sick] = ids(1, 0x950).map((id) => member(id, 'db'));
+    await stores.fleet.putInstances([{ ...sick, state: 'stopped', health: 'unknown', tags: {} }], 0);
+    await stores.fleet.reconcileLedger({
+      service: 'db',
+      capacity: 2,
+      observed: 1,
+      zones: new Map([['us-east-1a', { capacity: 2, observed: 1 }]]),
+    });
+    leasesOf(await stores.leases.acquire(request('crashed', [sick], { ttlMs: 1000, now: 0 })));
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 1, observed: 0 });
+    expect(await stores.leases.reclaimExpired(10 * 60_000)).toBe(1);
+    expect(await stores.leases.ledger('db')).toMatchObject({ used: 1, observed: 1 });
+  });
 });
