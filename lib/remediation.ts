@@ -1,8 +1,7 @@
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -12,6 +11,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
+import { grantFleetActions } from './fleet-permissions';
 import { stepStateMachine } from './step-state-machine';
 
 export interface RemediationProps {
@@ -120,34 +120,7 @@ export class Remediation extends Construct {
     });
     this.step.bindTable(props.table);
     this.topic.grantPublish(this.step.function);
-    const managed = { StringEquals: { [`aws:ResourceTag/${props.managedTag.key}`]: props.managedTag.value } };
-    const principal = this.step.grantPrincipal;
-    principal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['ec2:RebootInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ec2:CreateTags'],
-        resources: [`arn:${Aws.PARTITION}:ec2:*:${Aws.ACCOUNT_ID}:instance/*`],
-        conditions: managed,
-      }),
-    );
-    principal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
-        resources: [
-          `arn:${Aws.PARTITION}:autoscaling:*:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
-        ],
-        conditions: managed,
-      }),
-    );
-    principal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: [
-          'ec2:DescribeInstanceStatus',
-          'autoscaling:DescribeAutoScalingInstances',
-          'autoscaling:DescribeAutoScalingGroups',
-        ],
-        resources: ['*'],
-      }),
-    );
+    grantFleetActions(this.step, { managedTag: props.managedTag, ssm: false });
 
     this.stateMachine = stepStateMachine(this, {
       file: 'state-machines/remediation.asl.json',
@@ -186,21 +159,10 @@ export class Remediation extends Construct {
         'An SQS event source has no on-failure destination: failed records stay on the queue and its redrive policy (5 receives) moves them to the dead-letter queue.',
     });
 
-    for (const fn of [this.step, this.triage]) {
-      Validations.of(fn.role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'ec2:DescribeInstanceStatus and the Auto Scaling Describe calls support no resource-level permissions, nor do X-Ray PutTraceSegments and PutTelemetryRecords; all are read-only or telemetry.',
-      });
-    }
-    Validations.of(this.step.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
+    Validations.of(this.triage.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Reboot, stop, start and tag only instances carrying the managed tag (aws:ResourceTag condition); their ids are not known at deploy time.',
-    });
-    Validations.of(this.step.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:*:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]',
-      reason: 'Replace only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).',
+        'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions (telemetry).',
     });
     Validations.of(this.deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
