@@ -85,6 +85,10 @@ export class FleetFunction extends Construct implements IGrantable {
     this.role = role;
   }
 
+  addEnvironment(key: string, value: string): void {
+    this.nodejsFunction.addEnvironment(key, value);
+  }
+
   /**
    * Gives the function the fleet-state table: `TABLE_NAME` and read/write on the table and its
    * indexes, in one call, with the one wildcard that grant needs acknowledged.

@@ -43,6 +43,12 @@ export class FleetOpsStack extends Stack {
         maxInFlight: settings.breakerMaxInFlight,
       },
     });
+    // The sweep's new findings open remediation cases too.
+    inventory.function.addEnvironment(
+      'REMEDIATION_STATE_MACHINE_ARN',
+      remediation.stateMachine.stateMachineArn,
+    );
+    remediation.stateMachine.grantStartExecution(inventory.function.function);
     const observability = new Observability(this, 'Observability', {
       topic: remediation.topic,
       functions: {

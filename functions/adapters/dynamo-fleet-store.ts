@@ -216,6 +216,33 @@ export class DynamoFleetStore implements InventoryStore {
     return fresh.filter((f): f is Finding => f !== undefined);
   }
 
+  /**
+   * Closes a finding once its case has ended (recovered, recorded, drained): it leaves the open
+   * collection, so the breaker and every later decision stop counting it.
+   */
+  async closeFinding(
+    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
+    outcome: string,
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.finding(finding.instanceId, finding.kind, finding.key),
+          UpdateExpression:
+            'SET #status = :closed, closedAt = :now, outcome = :outcome REMOVE gsi2pk, gsi2sk',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':outcome': outcome },
+        }),
+      )
+      .catch((error) => {
+        // A finding that was never recorded here (a case opened by hand) has nothing to close.
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
   async openFindings(): Promise<Array<Finding & { readonly createdAt: number }>> {
     const items = await this.queryAll({
       IndexName: 'gsi2',

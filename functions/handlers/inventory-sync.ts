@@ -1,11 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { documentClient } from '../adapters/dynamo-client';
 import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
+import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../adapters/ec2-inventory';
+import { NamedExecutions } from '../adapters/sfn-executions';
+import { openCase } from '../core/remediation/triage';
 import { syncInventory } from '../core/sync-inventory';
 import { readConfig } from './config';
 
@@ -19,7 +23,23 @@ const inventory = Ec2FleetInventory.withDefaults({
   serviceTagKey: config.SERVICE_TAG_KEY,
 });
 
-/** The scheduled inventory sweep: EC2 → the fleet-state table, findings and ledgers. */
+/** Where the sweep's new findings go (the remediation state machine), when deployed with it. */
+const remediationArn = process.env.REMEDIATION_STATE_MACHINE_ARN;
+const remediation = remediationArn
+  ? {
+      cases: new DynamoRemediationStore(db, config.TABLE_NAME),
+      executions: new NamedExecutions(new SFNClient({}), remediationArn),
+      fleet: store,
+      now: () => Date.now(),
+      actor: 'inventory-sync',
+    }
+  : undefined;
+
+/**
+ * The scheduled inventory sweep: EC2 → the fleet-state table, findings and ledgers; each new
+ * finding (an impaired status check, a scheduled event) opens a remediation case, as an event
+ * from EventBridge would.
+ */
 export const handler = middy(async (event: ScheduledEvent) => {
   const report = await syncInventory({
     ec2: inventory,
@@ -28,11 +48,14 @@ export const handler = middy(async (event: ScheduledEvent) => {
     now: Date.now(),
     actor: 'inventory-sync',
   });
+  const cases = [];
+  for (const finding of remediation ? report.findings : []) cases.push(await openCase(remediation!, finding));
   logger.info('inventory synced', {
     scheduledAt: event.time,
     ...report,
     findings: report.findings.map((f) => `${f.instanceId}:${f.kind}`),
     ec2Requests: Object.fromEntries(inventory.requests),
+    cases: cases.map((c) => `${c.caseId}:${c.outcome}`),
   });
   return { ...report, findings: report.findings.length };
 }).use(injectLambdaContext(logger));

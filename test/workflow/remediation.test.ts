@@ -6,7 +6,9 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { NamedExecutions } from '../../functions/adapters/sfn-executions';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import { openCase } from '../../functions/core/remediation/triage';
 import { syncInventory } from '../../functions/core/sync-inventory';
 import { freshTable, managedTags, runInstances } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
@@ -31,6 +33,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
   let triage: (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
   let stepWith: (ports: RemediationPorts, event: unknown) => Promise<unknown>;
   let base: RemediationPorts;
+  let machineArn: string;
   const byZone = new Map<string, string[]>();
 
   const faults = new Map<string, 'hardware' | 'software'>();
@@ -75,6 +78,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
     process.env.TABLE_NAME = stores.table;
     process.env.TOPIC_ARN = topic.TopicArn!;
     process.env.REMEDIATION_STATE_MACHINE_ARN = machine.stateMachineArn!;
+    machineArn = machine.stateMachineArn!;
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     jest.resetModules();
     ({ triage } = (await import('../../functions/handlers/triage')) as unknown as { triage: typeof triage });
@@ -181,6 +185,8 @@ describe('remediation state machine (events → triage → the real ASL and hand
       successes: 1,
       failures: 0,
     });
+    // The finding is closed: the breaker and later decisions no longer count it.
+    expect((await stores.fleet.openFindings()).some((f) => f.instanceId === id)).toBe(false);
     // Nothing is held afterwards; the budget is back.
     expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.owner === only.id)).toEqual([]);
     expect((await stores.leases.ledger('web'))?.used ?? 0).toBe(0);
@@ -227,6 +233,58 @@ describe('remediation state machine (events → triage → the real ASL and hand
     expect(closed.reason).toMatch(/^not touched: held by kernel-rollout/);
     await stores.leases.releaseAll('kernel-rollout');
     faults.delete(id);
+  });
+
+  it('a retirement the inventory sweep finds opens a case and is handled: a stop-start, once', async () => {
+    const id = byZone.get(ZONES[0])![3];
+    const deadline = new Date(Date.now() + 7 * 24 * 3_600_000).toISOString();
+    // moto reports no scheduled events: the sweep sees EC2 through moto, with the one
+    // DescribeInstanceStatus would add for a retiring host.
+    const real = new Ec2FleetInventory(ec2);
+    const report = await syncInventory({
+      ec2: {
+        listManagedInstances: async () =>
+          (await real.listManagedInstances()).map((o) =>
+            o.instance.id === id
+              ? {
+                  ...o,
+                  instance: {
+                    ...o.instance,
+                    scheduledEvents: [
+                      {
+                        id: 'instance-event-0abc1234',
+                        code: 'instance-retirement' as const,
+                        notBefore: deadline,
+                        description: 'The instance is running on degraded hardware',
+                      },
+                    ],
+                  },
+                }
+              : o,
+          ),
+      },
+      store: stores.fleet,
+      leases: stores.leases,
+      now: Date.now(),
+      actor: 'test',
+    });
+    expect(report.findings.map((f) => `${f.instanceId} ${f.kind}`)).toEqual([`${id} scheduled-retirement`]);
+    // What the inventory-sync handler does with each new finding.
+    const opened = await openCase(
+      {
+        cases: cases(),
+        executions: new NamedExecutions(new SFNClient({ region: REGION }), machineArn),
+        fleet: stores.fleet,
+        now: Date.now,
+        actor: 'inventory-sync',
+      },
+      report.findings[0],
+    );
+    expect(opened.outcome).toBe('started');
+    const states = await remediate(opened.caseId);
+    expect(states.at(-1)).toBe('Recovered');
+    expect(mutations).toEqual([`stop ${id}`]);
+    expect((await cases().get(opened.caseId))?.decisions[0].reason).toMatch(/stop-start/);
   });
 
   it('waits while the service has no budget left, then pages a person and releases nothing it did not hold', async () => {

@@ -45,6 +45,11 @@ export interface RemediationPorts {
     listInstances(): Promise<Instance[]>;
     listFreezes(): Promise<Freeze[]>;
     openFindings(): Promise<Array<Finding & { readonly createdAt: number }>>;
+    closeFinding(
+      finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
+      outcome: string,
+      now: number,
+    ): Promise<void>;
   };
   readonly ec2: Ec2Port;
   readonly autoscaling: AutoScalingPort;
@@ -119,6 +124,7 @@ export async function decideRemediation(
   };
 
   if (!target || target.state === 'terminated') {
+    await ports.fleet.closeFinding(finding, 'gone', now);
     return decide('record-only', 'the instance is gone (terminated or not in the inventory)', 'recorded');
   }
   const timing = timingFor(finding, now);
@@ -129,8 +135,10 @@ export async function decideRemediation(
     finding.kind === 'system-status-check-failed' || finding.kind === 'instance-status-check-failed';
   if (failure && c.tried.length === 0) {
     const condition = (await ports.ec2.conditions([target.id])).get(target.id);
-    if (healthy(condition))
+    if (healthy(condition)) {
+      await ports.fleet.closeFinding(finding, 'recovered on its own', now);
       return decide('record-only', 'recovered on its own before any action', 'recovered');
+    }
   }
 
   const freeze = await checkFreeze(
@@ -284,6 +292,7 @@ export async function drainInstance(
   const c = await load(ports, state.caseId);
   await ports.ec2.setTags([c.finding.instanceId], { [DRAINING_TAG]: c.finding.deadline ?? iso(ports.now()) });
   await ports.cases.setStatus(c.id, 'drained', `tagged ${DRAINING_TAG}; ${c.finding.detail}`, ports.now());
+  await ports.fleet.closeFinding(c.finding, 'drained', ports.now());
   return { drained: true };
 }
 
@@ -331,7 +340,10 @@ export async function verifyRemediation(
     ports.now(),
     recovered || step === 'replace' ? new Set() : new Set([id]),
   );
-  if (recovered) await ports.cases.setStatus(c.id, 'recovered', reason, ports.now());
+  if (recovered) {
+    await ports.cases.setStatus(c.id, 'recovered', reason, ports.now());
+    await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
+  }
   return { recovered, reason };
 }
 

@@ -37,9 +37,20 @@ export type TriageOutcome =
  *    remediation execution named after the case, which waits until it is time, then decides.
  */
 export async function triageFinding(ports: TriagePorts, finding: Finding): Promise<TriageOutcome> {
-  const now = ports.now();
-  const fresh = await ports.fleet.recordFindings([finding], now);
+  const fresh = await ports.fleet.recordFindings([finding], ports.now());
   if (fresh.length === 0) return { outcome: 'seen-before' };
+  return openCase(ports, finding);
+}
+
+/**
+ * Steps 2 and 3 for a finding already recorded (once): the inventory sweep records the findings
+ * it sees (impaired status checks, scheduled events) and hands the new ones here.
+ */
+export async function openCase(
+  ports: Omit<TriagePorts, 'fleet'> & { fleet: AuditSink },
+  finding: Finding,
+): Promise<Exclude<TriageOutcome, { outcome: 'seen-before' }>> {
+  const now = ports.now();
   const timing = timingFor(finding, now);
   const { case: opened } = await ports.cases.open(finding, timing.at, now);
   await ports.fleet.audit([
