@@ -39,6 +39,20 @@ export function caseIdOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>):
 
 const caseKey = (id: string) => ({ pk: `CASE#${id}`, sk: 'STATUS' });
 
+/** Cases acting now are indexed on their own (gsi1), so counting them reads only them. */
+const IN_FLIGHT = 'CASES#acting';
+
+/** The index entries that follow a case's status: present while it acts, removed after. */
+function inFlightIndex(id: string, status: CaseStatus) {
+  return status === 'acting'
+    ? {
+        set: ', gsi1pk = :inFlight, gsi1sk = :caseId',
+        remove: '',
+        values: { ':inFlight': IN_FLIGHT, ':caseId': id },
+      }
+    : { set: '', remove: ' REMOVE gsi1pk, gsi1sk', values: {} };
+}
+
 /**
  * Remediation cases, outcome statistics and breaker states in the fleet-state table:
  * - `CASE#<id>` / `STATUS` (gsi2 `CASES` / `<time>#<id>` for the history, newest first);
@@ -106,13 +120,16 @@ export class DynamoRemediationStore {
     patch: { status: CaseStatus; tried?: readonly LadderStep[] },
     now: number,
   ): Promise<void> {
+    const index = inFlightIndex(id, patch.status);
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: caseKey(id),
         UpdateExpression:
           'SET decisions = list_append(decisions, :d), #status = :status, reason = :reason, updatedAt = :now' +
-          (patch.tried ? ', tried = :tried' : ''),
+          (patch.tried ? ', tried = :tried' : '') +
+          index.set +
+          index.remove,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -121,20 +138,22 @@ export class DynamoRemediationStore {
           ':reason': decision.reason,
           ':now': now,
           ...(patch.tried ? { ':tried': [...patch.tried] } : {}),
+          ...index.values,
         },
       }),
     );
   }
 
   async setStatus(id: string, status: CaseStatus, reason: string, now: number): Promise<void> {
+    const index = inFlightIndex(id, status);
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: caseKey(id),
-        UpdateExpression: 'SET #status = :status, reason = :reason, updatedAt = :now',
+        UpdateExpression: `SET #status = :status, reason = :reason, updatedAt = :now${index.set}${index.remove}`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status, ':reason': reason, ':now': now },
+        ExpressionAttributeValues: { ':status': status, ':reason': reason, ':now': now, ...index.values },
       }),
     );
   }
@@ -154,14 +173,15 @@ export class DynamoRemediationStore {
     return (result.Items ?? []).map(toCase);
   }
 
-  /** Cases still acting (leased, acted on, not verified yet): remediations in flight. */
+  /**
+   * Cases still acting (leased, acted on, not verified yet): remediations in flight. Read from
+   * their own index entries, not by filtering the whole case history.
+   */
   async inFlight(): Promise<RemediationCase[]> {
     const items = await queryAll(this.db, this.table, {
-      IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :c',
-      FilterExpression: '#status = :acting',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':c': CASES_COLLECTION, ':acting': 'acting' },
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :f',
+      ExpressionAttributeValues: { ':f': IN_FLIGHT },
     });
     return items.map(toCase);
   }

@@ -370,6 +370,11 @@ describe('fleetops against a live table (moto)', () => {
       { status: 'acting', tried: ['reboot'] },
       Date.now(),
     );
+    // Acting: counted in flight (the breaker's cap); once it ends, no longer.
+    expect((await cases.inFlight()).map((c) => c.id)).toEqual([opened.id]);
+    await cases.setStatus(opened.id, 'recovered', 'reboot recovered the instance', Date.now());
+    expect(await cases.inFlight()).toEqual([]);
+    await cases.setStatus(opened.id, 'acting', 'thin data: ladder order, reboot', Date.now());
     const list = await fleetops('remediation', 'list');
     expect(list.code).toBe(0);
     expect(list.out).toContain(`${opened.id}  acting    reboot  thin data: ladder order, reboot`);
