@@ -329,8 +329,23 @@ export async function verifyRemediation(
     recovered = healthy((await ports.ec2.conditions([id])).get(id));
   }
   if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
-  const leases = await ports.leases.heldBy(c.id, [id], ports.now());
   const reason = `${step ?? 'no step'} ${recovered ? 'recovered the instance' : 'did not recover the instance'}`;
+  await releaseCase(ports, c, reason, !recovered && step !== 'replace');
+  if (recovered) {
+    await ports.cases.setStatus(c.id, 'recovered', reason, ports.now());
+    await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
+  }
+  return { recovered, reason };
+}
+
+/**
+ * Releases the case's lease and budget, recorded; an instance still down keeps counting against
+ * its budget (as observed) until inventory sync sees it again.
+ */
+async function releaseCase(ports: RemediationPorts, c: CaseView, reason: string, stillDown: boolean) {
+  const id = c.finding.instanceId;
+  const leases = await ports.leases.heldBy(c.id, [id], ports.now());
+  if (leases.length === 0) return;
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },
     c.id,
@@ -338,13 +353,8 @@ export async function verifyRemediation(
     ports.actor,
     reason,
     ports.now(),
-    recovered || step === 'replace' ? new Set() : new Set([id]),
+    stillDown ? new Set([id]) : new Set(),
   );
-  if (recovered) {
-    await ports.cases.setStatus(c.id, 'recovered', reason, ports.now());
-    await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
-  }
-  return { recovered, reason };
 }
 
 /** Ends a case that could not continue (a step failed), recorded. */
@@ -354,18 +364,7 @@ export async function failRemediation(
   reason: string,
 ): Promise<{ status: 'failed' }> {
   const c = await load(ports, state.caseId);
-  const leases = await ports.leases.heldBy(c.id, [c.finding.instanceId], ports.now());
-  if (leases.length > 0) {
-    await releaseHold(
-      { leases: ports.leases, audit: ports.fleet },
-      c.id,
-      leases,
-      ports.actor,
-      reason,
-      ports.now(),
-      new Set([c.finding.instanceId]),
-    );
-  }
+  await releaseCase(ports, c, reason, true);
   await ports.cases.setStatus(c.id, 'failed', reason, ports.now());
   await page(ports, c, `remediation failed: ${reason}`);
   return { status: 'failed' };
