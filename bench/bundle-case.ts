@@ -1,11 +1,11 @@
-// Each Lambda handler bundled as CDK bundles it (lib/bundling.ts), then: its size, and the time
+// Each Lambda handler bundled as CDK bundles it (lib/bundling.ts, bundleHandler), then: its size, and the time
 // to import it in a fresh Node process against bare `node -e 0`, median of N runs each,
 // interleaved so both see the same machine. Prints one JSON line.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { HANDLER_BUNDLING, HANDLERS } from '../lib/bundling';
+import { join } from 'node:path';
+import { bundleHandler, HANDLER_NODE_OPTIONS, HANDLERS } from '../lib/bundling';
 
 const RUNS = Number(process.argv[2] ?? 9);
 const out = mkdtempSync(join(tmpdir(), 'fleetops-bundles-'));
@@ -20,6 +20,8 @@ const env = {
   MANAGED_TAG_VALUE: 'true',
   SERVICE_TAG_KEY: 'fleetops:service',
   AWS_REGION: 'us-east-1',
+  // As deployed: both the handler and bare Node start with the functions' NODE_OPTIONS.
+  NODE_OPTIONS: HANDLER_NODE_OPTIONS,
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
@@ -30,39 +32,34 @@ function timed(args: string[]): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const results = HANDLERS.map((handler) => {
-  const file = join(out, `${handler}.mjs`);
-  execFileSync(
-    resolve('node_modules/.bin/esbuild'),
-    [
-      `functions/handlers/${handler}.ts`,
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      `--target=${HANDLER_BUNDLING.target}`,
-      `--main-fields=${HANDLER_BUNDLING.mainFields.join(',')}`,
-      ...(HANDLER_BUNDLING.minify ? ['--minify'] : []),
-      ...HANDLER_BUNDLING.externalModules.map((m) => `--external:${m}`),
-      `--banner:js=${HANDLER_BUNDLING.banner}`,
-      `--outfile=${file}`,
-      '--log-level=error',
-    ],
-    { stdio: 'inherit' },
-  );
+async function main() {
+  const bundles = [];
+  for (const handler of HANDLERS)
+    bundles.push({ handler, ...(await bundleHandler(handler, join(out, handler))) });
+  // One baseline for the whole run: bare Node started between every import, all of them.
   const bare: number[] = [];
-  const imported: number[] = [];
+  const imported = new Map<string, number[]>(HANDLERS.map((h) => [h, []]));
   for (let i = 0; i < RUNS; i++) {
-    bare.push(timed(['-e', '0']));
-    imported.push(timed(['-e', `import(${JSON.stringify(file)})`]));
+    for (const { handler, file } of bundles) {
+      bare.push(timed(['-e', '0']));
+      imported.get(handler)?.push(timed(['-e', `import(${JSON.stringify(file)})`]));
+    }
   }
   const bareMs = median(bare);
-  const importMs = median(imported);
-  return {
-    handler,
-    bytes: statSync(file).size,
-    importMs: Math.round(importMs),
-    bareNodeMs: Math.round(bareMs),
-    ratio: Math.round((importMs / bareMs) * 100) / 100,
-  };
+  const handlers = bundles.map(({ handler, bytes }) => {
+    const importMs = median(imported.get(handler) ?? []);
+    return {
+      handler,
+      bytes,
+      importMs: Math.round(importMs),
+      bareNodeMs: Math.round(bareMs),
+      ratio: Math.round((importMs / bareMs) * 100) / 100,
+    };
+  });
+  process.stdout.write(`${JSON.stringify({ runs: RUNS, nodeOptions: HANDLER_NODE_OPTIONS, handlers })}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
 });
-process.stdout.write(`${JSON.stringify({ runs: RUNS, handlers: results })}\n`);

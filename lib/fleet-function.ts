@@ -1,12 +1,22 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  Code,
+  type IFunction,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { HANDLER_BUNDLING } from './bundling';
+import { BUNDLE_FILE, HANDLER_NODE_OPTIONS } from './bundling';
 
 export interface FleetFunctionProps {
   /** The handler file under functions/handlers, without extension. */
@@ -31,15 +41,15 @@ export interface FleetFunctionProps {
 
 /**
  * FleetOps' house Lambda function: the newest Node.js runtime, ARM64, X-Ray tracing, JSON logs
- * in its own log group with retention, and an esbuild bundle (ES module entry points of the
- * AWS SDK, minified, source maps). Its role has no managed policy: it may write its own log
+ * in its own log group with retention, and an esbuild bundle (lib/bundling.ts: ES module entry
+ * points of the AWS SDK, tree-shaken, minified, source maps). Its role has no managed policy: it may write its own log
  * group and whatever grants add.
  */
 export class FleetFunction extends Construct implements IGrantable {
   readonly function: IFunction;
   readonly grantPrincipal: IPrincipal;
   readonly role: Role;
-  private readonly nodejsFunction: NodejsFunction;
+  private readonly lambdaFunction: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: FleetFunctionProps) {
     super(scope, id);
@@ -52,9 +62,16 @@ export class FleetFunction extends Construct implements IGrantable {
       description: `FleetOps ${props.handler}`,
     });
     logGroup.grantWrite(role);
-    const fn = new NodejsFunction(this, 'Function', {
-      entry: `functions/handlers/${props.handler}.ts`,
-      handler: 'handler',
+    const bundle = mkdtempSync(join(tmpdir(), `fleetops-${props.handler}-`));
+    const fn = new LambdaFunction(this, 'Function', {
+      code: Code.fromCustomCommand(bundle, [
+        process.execPath,
+        require.resolve('tsx/cli'),
+        join(__dirname, 'bundle-handler.ts'),
+        props.handler,
+        bundle,
+      ]),
+      handler: `${BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -65,28 +82,19 @@ export class FleetFunction extends Construct implements IGrantable {
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       ...(props.invocation.async ? { deadLetterQueue: props.invocation.deadLetterQueue } : {}),
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-      bundling: {
-        minify: HANDLER_BUNDLING.minify,
-        sourceMap: HANDLER_BUNDLING.sourceMap,
-        target: HANDLER_BUNDLING.target,
-        format: OutputFormat.ESM,
-        mainFields: [...HANDLER_BUNDLING.mainFields],
-        externalModules: [...HANDLER_BUNDLING.externalModules],
-        banner: HANDLER_BUNDLING.banner,
-      },
+      environment: { NODE_OPTIONS: HANDLER_NODE_OPTIONS, ...props.environment },
     });
     if (!props.invocation.async) {
       Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason: props.invocation.why });
     }
     this.function = fn;
-    this.nodejsFunction = fn;
+    this.lambdaFunction = fn;
     this.grantPrincipal = role;
     this.role = role;
   }
 
   addEnvironment(key: string, value: string): void {
-    this.nodejsFunction.addEnvironment(key, value);
+    this.lambdaFunction.addEnvironment(key, value);
   }
 
   /**
@@ -94,7 +102,7 @@ export class FleetFunction extends Construct implements IGrantable {
    * indexes, in one call, with the one wildcard that grant needs acknowledged.
    */
   bindTable(table: ITable): void {
-    this.nodejsFunction.addEnvironment('TABLE_NAME', table.tableName);
+    this.lambdaFunction.addEnvironment('TABLE_NAME', table.tableName);
     table.grantReadWriteData(this.role);
     const tableId = Stack.of(this).getLogicalId(table.node.defaultChild as CfnElement);
     Validations.of(this.role).acknowledge({
