@@ -1,6 +1,6 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
+import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -12,7 +12,10 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
 import { grantFleetActions } from './fleet-permissions';
+import { routingPatterns } from './routing-patterns';
 import { stepStateMachine } from './step-state-machine';
+
+export { routingPatterns } from './routing-patterns';
 
 export interface RemediationProps {
   readonly table: ITable;
@@ -22,35 +25,6 @@ export interface RemediationProps {
   readonly logRetention: RetentionDays;
   readonly notificationEmail?: string;
   readonly breaker: { readonly maxUnhealthyPercent: number; readonly maxInFlight: number };
-}
-
-/**
- * What EventBridge routes to the triage queue: EC2 health from AWS Health (issues, scheduled
- * changes, account notifications), instances stopping or terminating, Spot interruption warnings
- * and rebalance recommendations, and FleetOps' own status-check alarms going into ALARM.
- */
-export function routingPatterns(statusAlarmPrefix: string): Record<string, EventPattern> {
-  return {
-    HealthEvents: {
-      source: ['aws.health'],
-      detailType: ['AWS Health Event'],
-      detail: { service: ['EC2'], eventTypeCategory: ['issue', 'scheduledChange', 'accountNotification'] },
-    },
-    StateChanges: {
-      source: ['aws.ec2'],
-      detailType: ['EC2 Instance State-change Notification'],
-      detail: { state: ['stopped', 'terminated'] },
-    },
-    SpotWarnings: {
-      source: ['aws.ec2'],
-      detailType: ['EC2 Spot Instance Interruption Warning', 'EC2 Instance Rebalance Recommendation'],
-    },
-    StatusCheckAlarms: {
-      source: ['aws.cloudwatch'],
-      detailType: ['CloudWatch Alarm State Change'],
-      detail: { alarmName: [{ prefix: statusAlarmPrefix }], state: { value: ['ALARM'] } },
-    },
-  };
 }
 
 /**

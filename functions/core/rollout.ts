@@ -295,8 +295,15 @@ export async function leaseWave(
   return {
     acquired: outcome.acquired,
     attempts: attempts + 1,
-    reason: outcome.acquired ? 'leased' : outcome.reason,
+    reason: outcome.acquired ? 'leased' : refusal(outcome.reason, outcome.conflicts),
   };
+}
+
+/** A refused lease's reason with what refused it (the budgets or holders), so a wait says why. */
+function refusal(reason: string, conflicts: ReadonlyArray<{ reason: string }>): string {
+  const distinct = [...new Set(conflicts.map((c) => c.reason))];
+  if (distinct.length === 0) return reason;
+  return `${reason}: ${distinct.slice(0, 3).join('; ')}${distinct.length > 3 ? `; and ${distinct.length - 3} more` : ''}`;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { parseEvent } from '../../functions/core/events/parse';
 import { routingPatterns } from '../../lib/remediation';
-import { cfnPattern } from '../support/patterns';
+import { cfnPattern } from '../../lib/routing-patterns';
 
 /**
  * The routing rules FleetOps deploys, loaded into moto's EventBridge with an SQS target, and the

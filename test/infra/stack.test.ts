@@ -7,8 +7,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { FleetOpsStack } from '../../lib/fleetops-stack';
 import { routingPatterns } from '../../lib/remediation';
+import { cfnPattern } from '../../lib/routing-patterns';
 import { readSettings } from '../../lib/settings';
-import { cfnPattern } from '../support/patterns';
 
 /** Synthesizes the stack with cdk-nag as a validation plugin: any unacknowledged finding throws. */
 function synth(context: Record<string, unknown> = {}) {

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import type { Context } from 'aws-lambda';
+
+// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
+const promise = Promise as unknown as { withResolvers?: () => unknown };
+promise.withResolvers ??= () => {
+  let resolve!: (value: unknown) => void;
+  let reject!: (reason: unknown) => void;
+  const p = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise: p, resolve, reject };
+};
+
+/** An ASL file with its `${…}` definition substitutions filled in, as CDK deploys it. */
+export function loadDefinition(file: string, substitutions: Record<string, string>): Record<string, unknown> {
+  let text = readFileSync(file, 'utf8');
+  for (const [name, value] of Object.entries(substitutions)) text = text.replaceAll(`\${${name}}`, value);
+  return JSON.parse(text);
+}
+
+type States = Record<string, { Type: string }>;
+
+/** Binds every Task state of a definition to a Lambda handler, called as Lambda would call it. */
+export function bindTasks(
+  definition: Record<string, unknown>,
+  handler: (event: unknown, context: Context) => Promise<unknown>,
+  wrap: (
+    state: string,
+    call: (input: unknown) => Promise<unknown>,
+  ) => (input: unknown) => Promise<unknown> = (_s, c) => c,
+) {
+  // biome-ignore lint/suspicious/noExplicitAny: the library types task results as its own JSONValue.
+  const bound: Record<string, (input: any) => Promise<any>> = {};
+  let invocation = 0;
+  for (const [name, state] of Object.entries(definition.States as States)) {
+    if (state.Type !== 'Task') continue;
+    const call = async (input: unknown) => {
+      try {
+        return await handler(input, {
+          functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'fleetops-step',
+          awsRequestId: `local-${++invocation}`,
+        } as Context);
+      } catch (error) {
+        if (process.env.DEBUG_SFN) console.error(name, error);
+        throw error;
+      }
+    };
+    bound[name] = wrap(name, call);
+  }
+  return bound;
+}
+
+/** Every Wait state of a definition set to zero milliseconds. */
+export function noWaits(definition: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(definition.States as States)
+      .filter(([, s]) => s.Type === 'Wait')
+      .map(([name]) => [name, 0]),
+  );
+}
+
+/** Every Task state's retries without their back-off (the retries themselves still happen). */
+export function noRetryWaits(definition: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(definition.States as States)
+      .filter(([, s]) => s.Type === 'Task')
+      .map(([name]) => [name, 0]),
+  );
+}

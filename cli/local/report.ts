@@ -1,0 +1,258 @@
+/** One wave as the local runtime saw it run (times in seconds from the start of the run). */
+export interface WaveRecord {
+  index: number;
+  kind: string;
+  /** Instances per zone. */
+  zones: Record<string, number>;
+  services: Record<string, number>;
+  size: number;
+  binding: string;
+  start: number;
+  end: number;
+  verdict: string;
+  reason: string;
+}
+
+/** What happened in a local run: the report's only input. */
+export interface RunRecord {
+  startedAt: string;
+  seconds: number;
+  zones: string[];
+  services: Array<{ name: string; instances: number; budget: string }>;
+  changes: Array<{
+    id: string;
+    description: string;
+    status: string;
+    reason: string;
+    waves: WaveRecord[];
+    approvals: Array<{ t: number; wave: number; by: string; reason: string }>;
+  }>;
+  /** Ledger samples: instances counted unavailable against the budget's capacity. */
+  budgets: Array<{ t: number; service: string; used: number; capacity: number }>;
+  remediations: Array<{
+    caseId: string;
+    instanceId: string;
+    service: string;
+    zone: string;
+    kind: string;
+    opened: number;
+    closed: number;
+    status: string;
+    reason: string;
+    tried: string[];
+    steps: Array<{ t: number; step: string; detail: string }>;
+  }>;
+  pages: Array<{ subject: string; message: string }>;
+  log: Array<{ t: number; line: string }>;
+  checks: Array<{ ok: boolean; what: string; detail: string }>;
+  /** Inventory sweeps run (the scheduled handler). */
+  sweeps: number;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The end-of-run summary: what happened and why, as text. */
+export function renderText(record: RunRecord): string {
+  const lines: string[] = ['', `FleetOps local run: ${record.seconds.toFixed(1)} s`, ''];
+  lines.push(
+    `Fleet: ${record.services.reduce((n, s) => n + s.instances, 0)} instances in ${record.zones.join(', ')}; budgets ${record.services.map((s) => `${s.name} ${s.budget}`).join(', ')}`,
+  );
+  lines.push('', 'Changes');
+  for (const c of record.changes) {
+    const failed = c.waves.find((w) => w.verdict === 'fail');
+    lines.push(`  ${c.id}: ${c.status} after ${plural(c.waves.length, 'wave')} — ${c.description}`);
+    if (c.reason) lines.push(`    why: ${c.reason}`);
+    for (const a of c.approvals) lines.push(`    approved after wave ${a.wave + 1} by ${a.by}: ${a.reason}`);
+    if (failed) lines.push(`    gate failed at wave ${failed.index + 1}: ${failed.reason}`);
+  }
+  lines.push('', 'Remediations');
+  const byStatus = new Map<string, number>();
+  for (const r of record.remediations) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  lines.push(
+    `  ${plural(record.remediations.length, 'case')}: ${[...byStatus].map(([s, n]) => `${n} ${s}`).join(', ')}`,
+  );
+  const acted = record.remediations.filter((r) => r.tried.length > 0);
+  for (const r of acted) {
+    lines.push(
+      `  ${r.instanceId} (${r.service}, ${r.kind}): ${r.tried.join(' → ')} → ${r.status} in ${(r.closed - r.opened).toFixed(1)} s — ${r.reason}`,
+    );
+  }
+  const notActed = record.remediations.filter((r) => r.tried.length === 0);
+  const reasons = new Map<string, number>();
+  for (const r of notActed) {
+    const why = r.reason.replace(/i-[0-9a-f]+/g, 'i-…');
+    reasons.set(`${r.status}: ${why}`, (reasons.get(`${r.status}: ${why}`) ?? 0) + 1);
+  }
+  for (const [why, n] of reasons) lines.push(`  ${n} × ${why}`);
+  lines.push('', 'Pages');
+  if (record.pages.length === 0) lines.push('  none');
+  for (const p of record.pages) lines.push(`  ${p.subject}`);
+  lines.push('', 'Peak budget use (instances unavailable / allowed)');
+  for (const [service, peak] of peaks(record))
+    lines.push(`  ${service.padEnd(8)} ${peak.used}/${peak.capacity}`);
+  lines.push('', 'Invariants');
+  for (const c of record.checks) lines.push(`  ${c.ok ? 'ok       ' : 'VIOLATED '} ${c.what} (${c.detail})`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+function peaks(record: RunRecord): Map<string, { used: number; capacity: number }> {
+  const result = new Map<string, { used: number; capacity: number }>();
+  for (const b of record.budgets) {
+    const p = result.get(b.service);
+    if (!p || b.used > p.used) result.set(b.service, { used: b.used, capacity: b.capacity });
+  }
+  return result;
+}
+
+const esc = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const CHANGE_COLORS = ['#2f6fb3', '#d9822b', '#c23b3b', '#4b9a5f', '#7a5bb5'];
+const STATUS_COLORS: Record<string, string> = {
+  recovered: '#4b9a5f',
+  drained: '#4b9a5f',
+  recorded: '#8a8a8a',
+  skipped: '#d9a62b',
+  paged: '#c23b3b',
+  failed: '#c23b3b',
+};
+
+/**
+ * A self-contained HTML page (inline SVG, no scripts, no network): waves per zone over time,
+ * unavailable instances against each service's budget over time, remediations and their
+ * outcomes, the checks, and the run's log.
+ */
+export function renderHtml(record: RunRecord): string {
+  const width = 900;
+  const left = 120;
+  const span = Math.max(record.seconds, 1);
+  const x = (t: number) => left + ((width - left - 20) * t) / span;
+  const axis = (y: number) => {
+    const ticks: string[] = [];
+    const step = span > 120 ? 30 : span > 60 ? 15 : 10;
+    for (let t = 0; t <= span; t += step) {
+      ticks.push(
+        `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" stroke="#999"/><text x="${x(t)}" y="${y + 16}" font-size="10" text-anchor="middle">${t}s</text>`,
+      );
+    }
+    return `<line x1="${left}" x2="${width - 20}" y1="${y}" y2="${y}" stroke="#999"/>${ticks.join('')}`;
+  };
+
+  // Waves per zone: one row per zone, a bar per wave (from apply to release), coloured by change.
+  const rowH = 28;
+  const waveRows = record.zones
+    .map((zone, z) => {
+      const y = 10 + z * rowH;
+      const bars = record.changes.flatMap((c, k) =>
+        c.waves
+          .filter((w) => (w.zones[zone] ?? 0) > 0)
+          .map((w) => {
+            const x1 = x(w.start);
+            const x2 = Math.max(x(w.end), x1 + 3);
+            const fill = CHANGE_COLORS[k % CHANGE_COLORS.length];
+            const stroke = w.verdict === 'fail' ? ' stroke="#000" stroke-width="2"' : '';
+            return `<rect x="${x1}" y="${y}" width="${x2 - x1}" height="${rowH - 8}" fill="${fill}" opacity="0.85"${stroke}><title>${esc(`${c.id} wave ${w.index + 1} (${w.kind}): ${w.zones[zone]} in ${zone}, ${w.size} in all; bound by ${w.binding}; gate ${w.verdict || '—'}: ${w.reason}`)}</title></rect>`;
+          }),
+      );
+      return `<text x="${left - 8}" y="${y + 15}" font-size="12" text-anchor="end">${esc(zone)}</text>${bars.join('')}`;
+    })
+    .join('');
+  const waveLegend = record.changes
+    .map(
+      (c, k) =>
+        `<span class="key" style="background:${CHANGE_COLORS[k % CHANGE_COLORS.length]}"></span>${esc(c.id)} (${esc(c.status)})`,
+    )
+    .join(' &nbsp; ');
+  const wavesSvg = `<svg width="${width}" height="${20 + record.zones.length * rowH + 24}">${waveRows}${axis(10 + record.zones.length * rowH)}</svg>`;
+
+  // Budgets: one small step chart per service, the capacity as a dashed line.
+  const chartH = 70;
+  const budgetCharts = record.services
+    .map((s) => {
+      const samples = record.budgets.filter((b) => b.service === s.name);
+      const capacity = Math.max(...samples.map((b) => b.capacity), 1);
+      const top = Math.max(capacity, ...samples.map((b) => b.used)) * 1.15;
+      const y = (v: number) => 8 + (chartH - 16) * (1 - v / top);
+      let path = '';
+      for (const [i, b] of samples.entries()) {
+        path += i === 0 ? `M${x(b.t)},${y(b.used)}` : `H${x(b.t)}V${y(b.used)}`;
+      }
+      if (samples.length > 0) path += `H${x(span)}`;
+      const peak = Math.max(0, ...samples.map((b) => b.used));
+      return `<svg width="${width}" height="${chartH + 18}"><text x="${left - 8}" y="${chartH / 2}" font-size="12" text-anchor="end">${esc(s.name)}</text><text x="${left - 8}" y="${chartH / 2 + 14}" font-size="10" text-anchor="end" fill="#666">peak ${peak}/${capacity}</text><line x1="${left}" x2="${width - 20}" y1="${y(capacity)}" y2="${y(capacity)}" stroke="#c23b3b" stroke-dasharray="4 3"/><path d="${path}" fill="none" stroke="#2f6fb3" stroke-width="2"/>${axis(chartH)}</svg>`;
+    })
+    .join('');
+
+  // Remediations: a row per case, from opened to closed, coloured by outcome; dots for actions.
+  const caseRowH = 16;
+  const cases = [...record.remediations].sort((a, b) => a.opened - b.opened);
+  const caseRows = cases
+    .map((r, i) => {
+      const y = 6 + i * caseRowH;
+      const fill = STATUS_COLORS[r.status] ?? '#8a8a8a';
+      const dots = r.steps
+        .filter((s) => s.step === 'Act')
+        .map(
+          (s) =>
+            `<circle cx="${x(s.t)}" cy="${y + 6}" r="4" fill="#000"><title>${esc(`${s.detail} at ${s.t.toFixed(1)}s`)}</title></circle>`,
+        )
+        .join('');
+      return `<text x="${left - 8}" y="${y + 10}" font-size="10" text-anchor="end">${esc(`${r.instanceId} ${r.service}`)}</text><rect x="${x(r.opened)}" y="${y}" width="${Math.max(x(r.closed) - x(r.opened), 3)}" height="${caseRowH - 4}" fill="${fill}"><title>${esc(`${r.kind}: ${r.status} — ${r.reason}`)}</title></rect>${dots}`;
+    })
+    .join('');
+  const casesSvg = `<svg width="${width}" height="${12 + cases.length * caseRowH + 24}">${caseRows}${axis(8 + cases.length * caseRowH)}</svg>`;
+  const statusLegend = Object.entries(STATUS_COLORS)
+    .map(([s, c]) => `<span class="key" style="background:${c}"></span>${s}`)
+    .join(' &nbsp; ');
+
+  const table = (head: string[], rows: string[][]) =>
+    `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows
+      .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+      .join('')}</table>`;
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>FleetOps local run ${esc(record.startedAt)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:960px}
+h1{font-size:20px}h2{font-size:16px;margin-top:28px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+.key{display:inline-block;width:10px;height:10px;margin-right:4px}
+.ok{color:#2d7a3e}.bad{color:#c23b3b;font-weight:bold}
+pre{font-size:11px;background:#f6f6f6;padding:8px;overflow-x:auto}
+</style></head><body>
+<h1>FleetOps local run — ${esc(record.startedAt)} (${record.seconds.toFixed(1)} s)</h1>
+<p>${record.services.reduce((n, s) => n + s.instances, 0)} instances in ${record.zones.length} zones; every call went to a moto server through the real handlers and state machines.</p>
+<h2>Invariants</h2>
+<ul>${record.checks.map((c) => `<li class="${c.ok ? 'ok' : 'bad'}">${c.ok ? '✓' : '✗'} ${esc(c.what)} — ${esc(c.detail)}</li>`).join('')}</ul>
+<h2>Waves per zone</h2>
+<p>${waveLegend}. A black outline marks a wave whose gate failed; hover a bar for its gate's reason.</p>
+${wavesSvg}
+${table(
+  ['change', 'status', 'waves', 'why'],
+  record.changes.map((c) => [c.id, c.status, String(c.waves.length), c.reason]),
+)}
+<h2>Unavailable instances against budget</h2>
+<p>Each service's ledger (instances counted unavailable: unhealthy, in a wave, or under remediation) against what its budget allows (dashed).</p>
+${budgetCharts}
+<h2>Remediations</h2>
+<p>${statusLegend}; a dot marks an action sent.</p>
+${casesSvg}
+${table(
+  ['instance', 'service', 'zone', 'finding', 'tried', 'outcome', 'why'],
+  cases.map((r) => [r.instanceId, r.service, r.zone, r.kind, r.tried.join(' → ') || '—', r.status, r.reason]),
+)}
+<h2>Pages</h2>
+${
+  record.pages.length === 0
+    ? '<p>none</p>'
+    : table(
+        ['subject', 'message'],
+        record.pages.map((p) => [p.subject, p.message]),
+      )
+}
+<h2>Log</h2>
+<pre>${esc(record.log.map((l) => `[${l.t.toFixed(1).padStart(6)}s] ${l.line}`).join('\n'))}</pre>
+</body></html>
+`;
+}
