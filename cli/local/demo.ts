@@ -87,7 +87,21 @@ type Fault = 'hardware' | 'software';
 export interface DemoOptions {
   /** Progress lines, as they happen. */
   readonly progress: (line: string) => void;
+  /** The fleet to seed (default: DEMO_FLEET, about 300 instances); tests use a smaller one. */
+  readonly fleet?: LocalFleetSpec;
+  /** How many instances of each service the failing rack in zone c holds. */
+  readonly rack?: Readonly<Record<string, number>>;
 }
+
+/** The failing rack: a few instances of every service; no service is hit hard, the zone is. */
+export const DEMO_RACK: Readonly<Record<string, number>> = {
+  web: 7,
+  api: 5,
+  worker: 5,
+  batch: 5,
+  cache: 1,
+  db: 1,
+};
 
 /**
  * The main job on its embedded default: FleetOps' real state machines, handlers, routing and
@@ -116,7 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     options.progress(`[${elapsed().toFixed(1).padStart(5)}s] ${line}`);
   };
   say('starting a moto server and seeding the fleet…');
-  const runtime = await startLocalRuntime(DEMO_FLEET, { log: say });
+  const runtime = await startLocalRuntime(options.fleet ?? DEMO_FLEET, { log: say });
   let plumbing: LocalPlumbing | undefined;
   try {
     record.zones = [...runtime.zones];
@@ -296,7 +310,9 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
         }
         if (state === 'Wait for approval') {
           await call((input as { Payload: unknown }).Payload);
-          say(`change ${changeId}: wave ${s.wave} passed; waiting for a person's approval`);
+          // The state has moved on to the next wave: the approval is for the one that passed.
+          const passed = Math.max((s.wave ?? 1) - 1, 0);
+          say(`change ${changeId}: wave ${passed + 1} passed; waiting for a person's approval`);
           await new Promise((r) => setTimeout(r, 500));
           const reason = 'local runtime: approved automatically once the canary passed its gate';
           await decideApproval(
@@ -308,7 +324,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
           );
           changeRecord(changeId).approvals.push({
             t: elapsed(),
-            wave: s.wave ?? 0,
+            wave: passed,
             by: 'local-operator',
             reason,
           });
@@ -510,8 +526,10 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
       }
       say(`injected ${what} (${events.length} event${events.length === 1 ? '' : 's'} on the bus)`);
     };
-    const pick = (service: string, zone: number, k: number) =>
-      runtime.instances.get(service)?.get(runtime.zones[zone])?.[k] ?? '';
+    const pick = (service: string, zone: number, k: number) => {
+      const ids = runtime.instances.get(service)?.get(runtime.zones[zone]) ?? [];
+      return ids[k % ids.length] ?? '';
+    };
     const events = eventTemplates();
 
     // Scene 1: the patch rolls out; health events arrive while it runs.
@@ -548,9 +566,11 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     // Meanwhile a rack in zone c fails: more than 20% of the zone at once trips the breaker.
     say('scene 2: a bad change regresses latency on its canary; meanwhile a rack fails in zone c');
     const zoneC = runtime.zones[2];
-    // A rack holds a few instances of every service: no service is hit hard, the zone is.
-    const rackShare: Record<string, number> = { web: 7, api: 5, worker: 5, batch: 5, cache: 1, db: 1 };
-    const rack = Object.entries(rackShare).flatMap(([service, n]) =>
+    const zoneSize = [...runtime.instances.values()].reduce(
+      (n, byZone) => n + (byZone.get(zoneC)?.length ?? 0),
+      0,
+    );
+    const rack = Object.entries(options.rack ?? DEMO_RACK).flatMap(([service, n]) =>
       (runtime.instances.get(service)?.get(zoneC) ?? []).slice(-n),
     );
     const config = runChange(CONFIG, {
@@ -560,7 +580,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
       await new Promise((r) => setTimeout(r, 1500));
       for (const id of rack) faults.set(id, 'hardware');
       await inject(
-        `system status-check alarms for ${rack.length} instances of one rack in ${zoneC} (${Math.round((100 * rack.length) / 100)}% of the zone)`,
+        `system status-check alarms for ${rack.length} instances of one rack in ${zoneC} (${Math.round((100 * rack.length) / zoneSize)}% of the zone)`,
         rack.map((id, k) => events.alarm(id, 'System', `rack-${k}`)),
       );
     })();

@@ -71,6 +71,17 @@ export async function startLocalRuntime(
   const log = options.log ?? (() => undefined);
   const region = options.region ?? 'us-east-1';
   const moto: MotoServer = await startMotoServer();
+  // Interrupted (Ctrl-C, a CI timeout): stop the emulator before going.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void moto.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const stop = async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await moto.stop();
+  };
   try {
     log(`moto server on ${moto.endpoint}`);
     // Dummy credentials for the emulator: nothing here can reach AWS.
@@ -79,6 +90,7 @@ export async function startLocalRuntime(
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: 'fleetops-local',
       AWS_SECRET_ACCESS_KEY: 'fleetops-local',
+      AWS_SESSION_TOKEN: 'fleetops-local',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.FLEETOPS_LOCAL_LOG_LEVEL ?? 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -229,10 +241,10 @@ export async function startLocalRuntime(
       instances,
       sync,
       pagesUrl,
-      stop: () => moto.stop(),
+      stop,
     };
   } catch (error) {
-    await moto.stop();
+    await stop();
     throw error;
   }
 }
