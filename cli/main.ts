@@ -8,6 +8,7 @@ import { judgeCommand } from './commands/judge';
 import { planCommand } from './commands/plan';
 import { remediateCommands } from './commands/remediate';
 import { servicesCommands } from './commands/services';
+import { simulateCommand } from './commands/simulate';
 import { storeCommands } from './commands/store';
 import { type CliIO, ExitCode, UsageError } from './io';
 
@@ -41,6 +42,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   judgeCommand(program, io, setExit);
   changeCommands(program, io, setExit);
   remediateCommands(program, io, setExit);
+  simulateCommand(program, io, setExit);
   for (const command of allCommands(program)) {
     command
       .exitOverride()

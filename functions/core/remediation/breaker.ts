@@ -37,11 +37,6 @@ export type BreakerState =
       readonly reason: string;
     };
 
-interface Scope {
-  readonly name: string;
-  readonly contains: (instance: Pick<Instance, 'zone' | 'service'>) => boolean;
-}
-
 function resolve(thresholds: BreakerThresholds = {}) {
   const t = {
     maxUnhealthyFraction: thresholds.maxUnhealthyFraction ?? 0.2,
@@ -82,44 +77,68 @@ export function evaluateBreaker(input: BreakerInput): BreakerState {
   const t = resolve(input.thresholds);
   const { target, now } = input;
   const since = now - t.windowMinutes * 60_000;
-  const flagged = new Set(input.recentFindings.filter((f) => f.at >= since).map((f) => f.instanceId));
-  const byId = new Map(input.instances.map((i) => [i.id, i] as const));
-  if (!byId.has(target.id)) byId.set(target.id, target);
-  const population = [...byId.values()].filter((i) => i.state !== 'terminated');
-  const unhealthy = (i: Instance) => isUnavailable(i) || flagged.has(i.id);
+  const flagged = new Set<string>();
+  for (const f of input.recentFindings) if (f.at >= since) flagged.add(f.instanceId);
   // Distinct instances: a remediation recorded twice is still one box being worked on.
-  const othersInFlight = [...new Set(input.inFlight.map((f) => f.instanceId))].filter(
-    (id) => id !== target.id,
-  );
+  const othersInFlight = new Set<string>();
+  for (const f of input.inFlight) if (f.instanceId !== target.id) othersInFlight.add(f.instanceId);
 
-  const scopes: Scope[] = [
-    { name: 'account', contains: () => true },
-    { name: `zone:${target.zone}`, contains: (i) => i.zone === target.zone },
-    { name: `service:${target.service}`, contains: (i) => i.service === target.service },
+  // One pass over the inventory (100,000 instances at the largest, on every decision): each
+  // scope's population, unhealthy members and remediations in flight. The inventory lists each
+  // instance once (it is keyed by id); the target counts even when the inventory misses it.
+  const scopes = [
+    { name: 'account', members: 0, bad: 0, inFlight: 0 },
+    { name: `zone:${target.zone}`, members: 0, bad: 0, inFlight: 0 },
+    { name: `service:${target.service}`, members: 0, bad: 0, inFlight: 0 },
   ];
+  const [account, zone, service] = scopes;
+  const seenInFlight = new Set<string>();
+  let sawTarget = false;
+  const count = (i: Instance) => {
+    if (i.state === 'terminated') return;
+    const bad = isUnavailable(i) || (flagged.size > 0 && flagged.has(i.id));
+    const working = othersInFlight.size > 0 && othersInFlight.has(i.id);
+    if (working) seenInFlight.add(i.id);
+    const inZone = i.zone === target.zone;
+    const inService = i.service === target.service;
+    account.members++;
+    if (inZone) zone.members++;
+    if (inService) service.members++;
+    if (bad) {
+      account.bad++;
+      if (inZone) zone.bad++;
+      if (inService) service.bad++;
+    }
+    if (working) {
+      account.inFlight++;
+      if (inZone) zone.inFlight++;
+      if (inService) service.inFlight++;
+    }
+  };
+  for (const i of input.instances) {
+    if (i.id === target.id) sawTarget = true;
+    count(i);
+  }
+  if (!sawTarget) count(target);
+  // An in-flight instance the inventory does not know is still in the account.
+  account.inFlight += othersInFlight.size - seenInFlight.size;
+
   for (const scope of scopes) {
-    const members = population.filter(scope.contains);
-    const bad = members.filter(unhealthy).length;
-    const denominator = Math.max(members.length, t.minPopulation);
-    if (bad / denominator > t.maxUnhealthyFraction) {
+    const denominator = Math.max(scope.members, t.minPopulation);
+    if (scope.bad / denominator > t.maxUnhealthyFraction) {
       const floor =
-        members.length < t.minPopulation ? ` (counted as ${t.minPopulation}, the minimum population)` : '';
+        scope.members < t.minPopulation ? ` (counted as ${t.minPopulation}, the minimum population)` : '';
       return {
         open: true,
         scope: scope.name,
-        reason: `${scope.name}: ${bad} of ${members.length} instances unhealthy${floor} = ${percent(bad / denominator)} > ${percent(t.maxUnhealthyFraction)} within ${t.windowMinutes} min: an outage, not a bad instance; automatic remediation stops here`,
+        reason: `${scope.name}: ${scope.bad} of ${scope.members} instances unhealthy${floor} = ${percent(scope.bad / denominator)} > ${percent(t.maxUnhealthyFraction)} within ${t.windowMinutes} min: an outage, not a bad instance; automatic remediation stops here`,
       };
     }
-    // An in-flight instance the inventory does not know is still in the account.
-    const inScope = othersInFlight.filter((id) => {
-      const instance = byId.get(id);
-      return instance ? scope.contains(instance) : scope.name === 'account';
-    }).length;
-    if (inScope >= t.maxInFlightPerScope) {
+    if (scope.inFlight >= t.maxInFlightPerScope) {
       return {
         open: true,
         scope: scope.name,
-        reason: `${scope.name}: ${inScope} remediations already in flight (at most ${t.maxInFlightPerScope}): automatic remediation stops here`,
+        reason: `${scope.name}: ${scope.inFlight} remediations already in flight (at most ${t.maxInFlightPerScope}): automatic remediation stops here`,
       };
     }
   }

@@ -1,0 +1,166 @@
+import { type Command, Option } from 'commander';
+import {
+  FLEET_SIM_DEFAULTS,
+  type FleetSimReport,
+  type Quantiles,
+  SIM_ACTIONS,
+  type SimAction,
+  simulateFleet,
+} from '../../functions/core/simulation/fleet-sim';
+import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from '../../functions/core/simulation/memory-ports';
+import { type CliIO, ExitCode, UsageError } from '../io';
+
+interface SimulateOptions {
+  instances: string;
+  zones: string;
+  services: string;
+  faultRate: string;
+  seed: string;
+  action: SimAction;
+  bakeMinutes: string;
+  retryRate: string;
+  autoScaling: boolean;
+  injectDefect?: LeaseStoreDefect;
+  json: boolean;
+}
+
+/** A whole number from `min` to `max`, or a usage error naming the flag. */
+function wholeNumber(flag: string, raw: string, min: number, max: number): number {
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}, found "${raw}"`);
+  return value;
+}
+
+/** A number from `min` to `max` (decimal or exponent notation), or a usage error naming the flag. */
+function numberIn(flag: string, raw: string, min: number, max: number, what: string): number {
+  const value = /^[0-9.eE+-]+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!(value >= min && value <= max)) throw new UsageError(`${flag}: expected ${what}, found "${raw}"`);
+  return value;
+}
+
+export function simulateCommand(program: Command, io: CliIO, setExit: (code: number) => void): void {
+  const d = FLEET_SIM_DEFAULTS;
+  program
+    .command('simulate')
+    .description(
+      'Run FleetOps over a synthetic fleet on a virtual clock: a change rolled out over every service ' +
+        'while instance faults arrive and are remediated, all by the real planner, rollout and remediation ' +
+        'use cases over in-memory AWS; checks the invariants (disruption budget, one actor per instance, at ' +
+        'most once) at every lease grant, action and record. Exit 1 if any is violated.',
+    )
+    .option('--instances <n>', 'instances in the synthetic fleet', String(d.instances))
+    .option('--zones <n>', 'availability zones', String(d.zones))
+    .option(
+      '--services <n>',
+      'services (sizes heavy-tailed, budgets drawn from common declarations)',
+      String(d.services),
+    )
+    .option(
+      '--fault-rate <r>',
+      'instance faults per instance per simulated hour (0.0001 = 0.01% of the fleet an hour)',
+      String(d.faultRate),
+    )
+    .option('--seed <n>', 'seed: the same arguments give the same report', String(d.seed))
+    .addOption(
+      new Option('--action <type>', 'the change: a reboot, or a Run Command document')
+        .choices(SIM_ACTIONS)
+        .default(d.action),
+    )
+    .option('--bake-minutes <n>', 'bake after each wave', String(d.bakeMinutes))
+    .option(
+      '--retry-rate <p>',
+      'probability that Step Functions delivers an apply or act step twice (a lost Lambda response)',
+      String(d.retryRate),
+    )
+    .option(
+      '--auto-scaling',
+      'every service in an Auto Scaling group, so remediation may replace instances',
+      false,
+    )
+    .addOption(
+      new Option(
+        '--inject-defect <defect>',
+        'run with a deliberately broken lease store, to see the invariant checks catch it',
+      ).choices(LEASE_STORE_DEFECTS),
+    )
+    .option('--json', 'print the report as JSON (wall-clock figures under "wallClock")', false)
+    .action(async (options: SimulateOptions) => {
+      const instances = wholeNumber('--instances', options.instances, 1, 1_000_000);
+      const report = await simulateFleet({
+        instances,
+        zones: wholeNumber('--zones', options.zones, 1, 26),
+        services: wholeNumber('--services', options.services, 1, instances),
+        faultRate: numberIn('--fault-rate', options.faultRate, 0, 1, 'a fraction from 0 to 1'),
+        seed: wholeNumber('--seed', options.seed, 0, 2 ** 32 - 1),
+        action: options.action,
+        bakeMinutes: numberIn('--bake-minutes', options.bakeMinutes, 0, 1440, 'minutes from 0 to 1440'),
+        retryRate: numberIn('--retry-rate', options.retryRate, 0, 1, 'a probability from 0 to 1'),
+        autoScaling: options.autoScaling,
+        ...(options.injectDefect ? { defect: options.injectDefect } : {}),
+      });
+      io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSimulation(report));
+      if (report.invariants.violations > 0) {
+        io.err(`${report.invariants.violations} invariant violations: see the report\n`);
+        setExit(ExitCode.failure);
+      }
+    });
+}
+
+const hours = (minutes: number) =>
+  minutes >= 120 ? `${Math.floor(minutes / 60)} h ${Math.round(minutes % 60)} min` : `${minutes} min`;
+const list = (r: Readonly<Record<string, number>>) =>
+  Object.entries(r)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+const spread = (q: Quantiles | null) =>
+  q ? `mean ${q.mean} min, p50 ${q.p50}, p90 ${q.p90}, max ${q.max}` : 'nothing recovered';
+
+/** The report in words, one topic a paragraph. */
+export function renderSimulation(r: FleetSimReport): string {
+  const p = r.parameters;
+  const c = r.change;
+  const lines = [
+    `simulated ${p.instances} instances, ${p.services} services, ${p.zones} zones; fault rate ${p.faultRate}/instance/h; seed ${p.seed}` +
+      (p.defect ? `; DEFECT INJECTED: ${p.defect}` : ''),
+    '',
+    `change ${c.id} (${p.action}, bake ${p.bakeMinutes} min): ${c.status} — ${c.reason}`,
+    `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}); ` +
+      `${c.wavesRun} waves run of ${c.waves} planned; ${c.planned} instances planned, ${c.skipped} skipped`,
+    `  gates: ${list(c.gates)}; approvals ${c.approvals}; lease refusals (waiting for budget) ${c.leaseRefusals}; ` +
+      `tasks delivered twice ${c.retriedTasks}`,
+    ...(c.attempts.length > 1
+      ? c.attempts.map((a) => `  ${a.id}: ${a.waves} waves, ${a.status} — ${a.reason}`)
+      : []),
+    '',
+    `budgets: ${r.budgets.services} services (${r.budgets.withoutBudget} with no budget); peak use / budget: ` +
+      `max ${r.budgets.maxRatio}, ${r.budgets.atBudget} services reached 100%, ${r.budgets.overBudget} went over (faults only)`,
+    ...r.budgets.top.map(
+      (t) =>
+        `  ${t.service}  peak ${t.peak} of ${t.budget} overall (${Math.round((100 * t.peak) / t.budget)}%), ` +
+        `in a zone ${Math.round(t.zoneRatio * 100)}% of its budget`,
+    ),
+    '',
+    `faults: ${r.faults.injected} (${r.faults.absorbed} on instances already down); recovered ${r.faults.recovered} ` +
+      `(by remediation ${r.faults.recoveredBy.remediation}, by the change ${r.faults.recoveredBy.change}, by a person ${r.faults.recoveredBy.person}), ` +
+      `still broken ${r.faults.unrecovered}`,
+    `  time to recover: ${spread(r.faults.recoveryMinutes)}`,
+    `  by remediation alone: ${spread(r.faults.recoveryMinutesByRemediation)}`,
+    `remediation: ${r.remediation.cases} cases: ${list(r.remediation.outcomes)}; decisions: ${list(r.remediation.decisions)}; ` +
+      `pages: ${r.remediation.pages.instance} about instances, ${r.remediation.pages.breaker} breaker`,
+    `actions: change ${list(r.actions.change)}; remediation ${list(r.actions.remediation)}`,
+    '',
+    `EC2 requests: ${r.requests.ec2Total} (${list(r.requests.ec2)}); token-bucket waits ${r.requests.ec2TokenWaitSecondsTotal} s ` +
+      `(${list(r.requests.ec2TokenWaitSeconds)})`,
+    `other requests: ${list(r.requests.other)}`,
+    '',
+    `invariants (${r.invariants.checked.join(', ')}): ${r.invariants.checks.grants} lease grants, ${r.invariants.checks.acts} actions, ` +
+      `${r.invariants.checks.records} records checked: ${r.invariants.violations === 0 ? 'no violation' : `${r.invariants.violations} VIOLATIONS`}`,
+    ...r.invariants.list
+      .slice(0, 20)
+      .map((v) => `  ${v.invariant}  ${v.subject}  at ${v.at} (minute ${v.minute}): ${v.detail}`),
+    '',
+    `simulated ${hours(r.simulation.simulatedMinutes)} in ${(r.wallClock.ms / 1000).toFixed(1)} s wall-clock`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

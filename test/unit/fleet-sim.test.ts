@@ -1,0 +1,207 @@
+import { runCli } from '../../cli/main';
+import { type FleetSimReport, simulateFleet } from '../../functions/core/simulation/fleet-sim';
+
+/** The report without its wall-clock figures: what must be byte-identical for the same options. */
+const deterministic = (r: FleetSimReport) => JSON.stringify({ ...r, wallClock: undefined });
+
+async function fleetops(...args: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), color: false });
+  return { code, out, err };
+}
+
+const small = { instances: 2000, zones: 3, services: 50, seed: 1 } as const;
+
+describe('simulateFleet', () => {
+  it('is deterministic by seed: the same options give the same report, byte for byte (wall clock aside)', async () => {
+    // Prepare / Act
+    const a = await simulateFleet({ ...small, faultRate: 0.001 });
+    const b = await simulateFleet({ ...small, faultRate: 0.001 });
+    const other = await simulateFleet({ ...small, faultRate: 0.001, seed: 2 });
+
+    // Assess
+    expect(deterministic(a)).toBe(deterministic(b));
+    expect(deterministic(other)).not.toBe(deterministic(a));
+    expect(a.wallClock.ms).toBeGreaterThan(0);
+  });
+
+  it('runs the whole change and remediates faults without breaking an invariant (small fleet)', async () => {
+    const r = await simulateFleet({ ...small, faultRate: 0.001 });
+
+    expect(r.invariants.violations).toBe(0);
+    expect(r.invariants.list).toEqual([]);
+    expect(r.change.status).toBe('completed');
+    // Each planned instance rebooted at most once (an instance down when its wave was re-planned
+    // after a failure is skipped), and every grant, act and record checked.
+    expect(Object.keys(r.actions.change)).toEqual(['reboot']);
+    expect(r.actions.change.reboot).toBeLessThanOrEqual(r.change.planned);
+    expect(r.actions.change.reboot).toBeGreaterThan(r.change.planned * 0.95);
+    expect(r.invariants.checks.records).toBeGreaterThanOrEqual(r.change.planned);
+    expect(r.invariants.checks.grants).toBeGreaterThanOrEqual(r.change.wavesRun);
+    expect(r.faults.injected).toBeGreaterThan(0);
+    expect(r.remediation.cases).toBeGreaterThan(0);
+    expect(r.faults.recovered + r.faults.unrecovered).toBe(r.faults.injected);
+    expect(r.requests.ec2.RebootInstances).toBeGreaterThan(0);
+    expect(r.change.makespanMinutes).toBeGreaterThan(0);
+  });
+
+  it('keeps every invariant on a medium fleet under a high fault rate, with replacements and duplicated steps', async () => {
+    const r = await simulateFleet({
+      instances: 10_000,
+      zones: 3,
+      services: 200,
+      faultRate: 0.0005,
+      seed: 7,
+      autoScaling: true,
+      retryRate: 0.2,
+      bakeMinutes: 5,
+    });
+
+    expect(r.invariants.violations).toBe(0);
+    expect(r.change.retriedTasks).toBeGreaterThan(0);
+    expect(r.faults.injected).toBeGreaterThan(20);
+  });
+
+  it('keeps every invariant for a Run Command change', async () => {
+    const r = await simulateFleet({ ...small, faultRate: 0.001, action: 'ssm-command' });
+
+    expect(r.invariants.violations).toBe(0);
+    expect(Object.keys(r.actions.change)).toEqual(['ssm']);
+    expect(r.actions.change.ssm).toBeLessThanOrEqual(r.change.planned);
+    expect(r.actions.change.ssm).toBeGreaterThan(r.change.planned * 0.95);
+    expect(r.requests.other.SendCommand).toBeGreaterThan(0);
+  });
+
+  it('opens no remediation case and takes no remediation action when nothing fails', async () => {
+    const r = await simulateFleet({ ...small, faultRate: 0 });
+
+    expect(r.faults.injected).toBe(0);
+    expect(r.remediation.cases).toBe(0);
+    expect(r.actions.remediation).toEqual({});
+    expect(r.change.status).toBe('completed');
+    expect(r.change.attempts).toHaveLength(1);
+    expect(r.invariants.violations).toBe(0);
+  });
+
+  it.each([
+    ['ignore-budgets', { ...small, faultRate: 0.002, seed: 1 }, 'disruption-budget'],
+    ['ignore-leases', { ...small, services: 20, faultRate: 0.005, seed: 2 }, 'one-actor'],
+    ['no-fencing', { ...small, faultRate: 0.002, retryRate: 0.2, seed: 1 }, 'at-most-once'],
+  ] as const)(
+    'detects a lease store with the defect %s as a %s violation',
+    async (defect, options, invariant) => {
+      const r = await simulateFleet({ ...options, defect });
+
+      expect(r.invariants.violations).toBeGreaterThan(0);
+      expect(r.invariants.list.map((v) => v.invariant)).toContain(invariant);
+      const v = r.invariants.list.find((x) => x.invariant === invariant)!;
+      expect(v.subject).toMatch(/^(service|instance|fault):/);
+      expect(Date.parse(v.at)).toBeGreaterThanOrEqual(Date.parse('2026-01-05T00:00:00Z'));
+    },
+  );
+});
+
+describe('fleetops simulate', () => {
+  it('prints the documented JSON and exits 0 when no invariant is violated', async () => {
+    const result = await fleetops(
+      'simulate',
+      '--instances',
+      '2000',
+      '--services',
+      '50',
+      '--fault-rate',
+      '0.001',
+      '--seed',
+      '3',
+      '--json',
+    );
+
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.out);
+    expect(Object.keys(json)).toEqual([
+      'parameters',
+      'change',
+      'budgets',
+      'faults',
+      'remediation',
+      'actions',
+      'requests',
+      'invariants',
+      'simulation',
+      'wallClock',
+    ]);
+    expect(json.parameters).toMatchObject({
+      instances: 2000,
+      zones: 3,
+      services: 50,
+      faultRate: 0.001,
+      seed: 3,
+    });
+    expect(Object.keys(json.change)).toEqual(
+      expect.arrayContaining(['status', 'makespanMinutes', 'waves', 'wavesRun', 'attempts']),
+    );
+    expect(Object.keys(json.budgets)).toEqual(expect.arrayContaining(['maxRatio', 'atBudget', 'top']));
+    expect(Object.keys(json.faults.recoveryMinutes)).toEqual(['mean', 'p50', 'p90', 'max']);
+    expect(Object.keys(json.requests)).toEqual(
+      expect.arrayContaining(['ec2', 'ec2TokenWaitSeconds', 'ec2TokenWaitSecondsTotal']),
+    );
+    expect(json.invariants.violations).toBe(0);
+    expect(Object.keys(json.wallClock)).toEqual(['ms']);
+  });
+
+  it('prints a readable report by default', async () => {
+    const result = await fleetops(
+      'simulate',
+      '--instances',
+      '1000',
+      '--services',
+      '20',
+      '--fault-rate',
+      '0.001',
+    );
+
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^change sim-reboot \(reboot, bake 10 min\): completed/m);
+    expect(result.out).toMatch(
+      /^invariants \(disruption-budget, one-actor, at-most-once\): .*no violation$/m,
+    );
+    expect(result.out).toMatch(/^EC2 requests: \d+ /m);
+  });
+
+  it('exits 1 and names the violations when a broken port lets FleetOps overspend a budget', async () => {
+    const result = await fleetops(
+      'simulate',
+      '--instances',
+      '2000',
+      '--services',
+      '50',
+      '--fault-rate',
+      '0.002',
+      '--inject-defect',
+      'ignore-budgets',
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^\d+ invariant violations: see the report$/m);
+    expect(result.out).toMatch(/^ {2}disruption-budget {2}service:svc-\d{4}(@\S+)? {2}at 2026-/m);
+  });
+
+  it.each([
+    [['--instances', 'many'], /--instances: expected a whole number from 1 to 1000000, found "many"/],
+    [['--instances', '0'], /--instances: expected a whole number/],
+    [['--fault-rate', '2'], /--fault-rate: expected a fraction from 0 to 1, found "2"/],
+    [['--fault-rate', '-0.1'], /--fault-rate: expected a fraction/],
+    [['--services', '5000', '--instances', '100'], /--services: expected a whole number from 1 to 100/],
+    [['--retry-rate', 'often'], /--retry-rate: expected a probability/],
+    [['--action', 'reinstall'], /argument 'reinstall' is invalid/],
+    [['--inject-defect', 'everything'], /argument 'everything' is invalid/],
+    [['--frobnicate'], /unknown option/],
+  ])('exits 2 on bad arguments: %j', async (args, message) => {
+    const result = await fleetops('simulate', ...args);
+
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(result.out).toBe('');
+  });
+});
