@@ -534,16 +534,22 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
 
     // Scene 1: the patch rolls out; health events arrive while it runs.
     say('scene 1: a change rolls out in waves while health events arrive');
-    const hang = pick('api', 0, 5);
+    // Instances of services the change does not touch: a case on an instance a wave holds is
+    // recorded and left alone (see the README), which is not what this scene is about.
+    const hang = pick('batch', 0, 5);
     const hardware = pick('worker', 1, 7);
-    const hostFault = pick('web', 2, 11);
+    const hostFault = pick('cache', 2, 1);
     let eventsSent: Promise<void> = Promise.resolve();
+    let injected = false;
     const patch = runChange(PATCH, {
       afterCanary: () => {
+        // Once: a medium-risk change also stops at its containment point.
+        if (injected) return;
+        injected = true;
         eventsSent = (async () => {
           faults.set(hang, 'software');
           const alarm = events.alarm(hang, 'Instance', 'hang-1');
-          await inject(`a status-check alarm for ${hang} (api; a software hang), delivered twice`, [
+          await inject(`a status-check alarm for ${hang} (batch; a software hang), delivered twice`, [
             alarm,
             alarm,
           ]);
@@ -552,7 +558,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
             events.degradedHardware(hardware),
           ]);
           faults.set(hostFault, 'hardware');
-          await inject(`a system status-check alarm for ${hostFault} (web; a failing host)`, [
+          await inject(`a system status-check alarm for ${hostFault} (cache; a failing host)`, [
             events.alarm(hostFault, 'System', 'host-1'),
           ]);
         })();
