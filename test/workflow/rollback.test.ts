@@ -253,6 +253,61 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
     expect(refusals.length).toBeGreaterThan(0);
   }, 600_000);
 
+  it('a freeze that starts while a wave waits for budget holds the wave: nothing acts while frozen', async () => {
+    // The db budget (1) is held by someone else: the wave waits for it. Meanwhile a freeze starts.
+    const db = (await h.stores.fleet.listInstances()).filter((i) => i.service === 'db').map((i) => i.id);
+    const other = await h.stores.leases.acquire({
+      owner: 'someone-else',
+      instanceIds: [db[0]],
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(other.acquired).toBe(true);
+    await h.plannedChange('frozen-wait', {
+      target: { instanceIds: [db[1]] },
+      action: { type: 'set-tag', tags: { 'frozen-wait': '1' } },
+    });
+    let freezeId = '';
+    let frozen = false;
+    let checksWhileFrozen = 0;
+    let appliedWhileFrozen = false;
+    try {
+      await h.runChange('frozen-wait', {
+        wrap: (state, call) => async (input) => {
+          if (state === 'Apply the action' && frozen) appliedWhileFrozen = true;
+          if (state === 'Check freeze and time window' && frozen && ++checksWhileFrozen === 2) {
+            await h.stores.fleet.endFreeze(freezeId, new Date().toISOString());
+            frozen = false;
+          }
+          const out = (await call(input)) as { acquired?: boolean };
+          if (state === 'Lease the wave' && out.acquired === false && !freezeId) {
+            const now = Date.now();
+            freezeId = (
+              await h.stores.fleet.putFreeze({
+                scope: 'account',
+                start: new Date(now - 1000).toISOString(),
+                end: new Date(now + 3_600_000).toISOString(),
+                reason: 'incident review',
+                createdBy: 'test',
+              })
+            ).id;
+            frozen = true;
+            await h.stores.leases.releaseAll('someone-else');
+          }
+          return out;
+        },
+      }).result;
+    } finally {
+      if (frozen) await h.stores.fleet.endFreeze(freezeId, new Date().toISOString());
+      await h.stores.leases.releaseAll('someone-else');
+    }
+    expect(freezeId).not.toBe('');
+    expect(appliedWhileFrozen).toBe(false);
+    expect(checksWhileFrozen).toBe(2);
+    expect((await h.changes().get('frozen-wait'))?.status).toBe('completed');
+  });
+
   it('an active freeze holds a change until it ends; an emergency change goes through, recorded', async () => {
     const now = Date.now();
     const freeze = await h.stores.fleet.putFreeze({
