@@ -150,12 +150,19 @@ describe('remediation state machine (events → triage → the real ASL and hand
     return (await cases().list(500)).filter((c) => c.finding.instanceId === instanceId);
   }
   /** Runs a case's execution through the real ASL (what Step Functions does once triage started it). */
-  async function remediate(caseId: string) {
+  async function remediate(caseId: string, before?: (state: string) => Promise<void>) {
     const execution = new StateMachine(definition as never).run(
       { state: { caseId, attempts: 0, polls: 0 }, at: new Date().toISOString() } as never,
       {
         overrides: {
-          taskResourceLocalHandlers: bindTasks(definition, (event) => stepWith(ports, event)),
+          taskResourceLocalHandlers: bindTasks(
+            definition,
+            (event) => stepWith(ports, event),
+            (state, call) => async (input) => {
+              await before?.(state);
+              return call(input);
+            },
+          ),
           waitTimeOverrides: noWaits(definition),
           retryIntervalOverrides: noRetryWaits(definition),
         },
@@ -212,7 +219,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
     expect(running?.state).toBe('running');
   });
 
-  it('does not touch an instance a change holds, and records why', async () => {
+  it('does not touch an instance a change holds; acts once the change lets go', async () => {
     const id = byZone.get(ZONES[2])![1];
     faults.set(id, 'software');
     const held = await stores.leases.acquire({
@@ -225,13 +232,48 @@ describe('remediation state machine (events → triage → the real ASL and hand
     expect(held.acquired).toBe(true);
     await deliver([alarmEvent(id, 'Instance')]);
     const [c] = await caseOf(id);
+    // The change holds the instance through two lease attempts, then releases its wave.
+    let attempts = 0;
+    const touchedWhileHeld: string[] = [];
+    const states = await remediate(c.id, async (state) => {
+      if (state === 'Act' && attempts < 3) touchedWhileHeld.push(state);
+      if (state === 'Lease the instance' && ++attempts === 3)
+        await stores.leases.releaseAll('kernel-rollout');
+    });
+    expect(touchedWhileHeld).toEqual([]);
+    expect(states.filter((s) => s === 'Lease the instance')).toHaveLength(3);
+    expect(states.at(-1)).toBe('Recovered');
+    expect(mutations).toEqual([`reboot ${id}`]);
+    // Each refusal is recorded with who held the instance.
+    const refusals = (await stores.fleet.auditOf(`owner:${c.id}`, 50)).filter(
+      (r) => r.action === 'hold.refused',
+    );
+    expect(refusals).toHaveLength(2);
+    expect(JSON.stringify(refusals[0].details)).toMatch(/held by kernel-rollout/);
+    expect((await cases().get(c.id))?.status).toBe('recovered');
+  });
+
+  it('pages when the instance stays held: the failure says by whom', async () => {
+    const id = byZone.get(ZONES[2])![2];
+    faults.set(id, 'software');
+    await stores.leases.acquire({
+      owner: 'long-change',
+      instanceIds: [id],
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    await deliver([alarmEvent(id, 'Instance')]);
+    const [c] = await caseOf(id);
     const states = await remediate(c.id);
-    expect(states.at(-1)).toBe('Held by someone else');
+    expect(states.filter((s) => s === 'Lease the instance')).toHaveLength(10);
+    expect(states.at(-1)).toBe('Remediation failed');
     expect(mutations).toEqual([]);
-    const closed = (await cases().get(c.id))!;
-    expect(closed.status).toBe('skipped');
-    expect(closed.reason).toMatch(/^not touched: held by kernel-rollout/);
-    await stores.leases.releaseAll('kernel-rollout');
+    expect(pages).toEqual([expect.stringContaining(`on ${id} needs a person`)]);
+    expect((await cases().get(c.id))?.reason).toMatch(
+      /nothing freed up in 20 minutes \(waiting: held by long-change/,
+    );
+    await stores.leases.releaseAll('long-change');
     faults.delete(id);
   });
 
@@ -309,7 +351,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
     expect(pages).toEqual([expect.stringContaining(`on ${id} needs a person`)]);
     const closed = (await cases().get(c.id))!;
     expect(closed.status).toBe('failed');
-    expect(closed.reason).toMatch(/budget did not free up/);
+    expect(closed.reason).toMatch(/nothing freed up in 20 minutes \(waiting for budget: .*budget:api/);
     expect((await stores.leases.activeLeases(Date.now())).map((l) => l.owner).sort()).toEqual([
       'other-case',
       'other-case',

@@ -221,8 +221,11 @@ async function page(ports: RemediationPorts, c: CaseView, why: string): Promise<
 }
 
 /**
- * Leases the instance and reserves its service's budget. Held by a change (or another case):
- * not touched, recorded. No budget: wait and try again (the state machine retries, then pages).
+ * Leases the instance and reserves its service's budget. Held by a change (or another case), or
+ * no budget: not touched now; the state machine waits and tries again (the refusal, with who
+ * holds the instance or which budget is spent, is in the audit trail), then pages a person. An
+ * impaired instance a change holds is the change's to judge; once its wave lets go, the case
+ * acts on it: dropping the case would leave the instance broken with its finding still open.
  */
 export async function holdForRemediation(
   ports: RemediationPorts,
@@ -242,19 +245,19 @@ export async function holdForRemediation(
   );
   if (outcome.acquired)
     return { acquired: true, heldByOther: false, attempts: state.attempts + 1, reason: 'leased' };
-  const heldByOther = outcome.conflicts.some((x) => x.reason.startsWith('held by'));
-  const reason = heldByOther
-    ? `not touched: ${outcome.conflicts.find((x) => x.reason.startsWith('held by'))!.reason}`
-    : `waiting for budget: ${outcome.reason}`;
-  if (heldByOther) {
-    await ports.cases.decide(
-      c.id,
-      { instanceId: c.finding.instanceId, action: 'record-only', at: iso(ports.now()), reason },
-      { status: 'skipped' },
-      ports.now(),
-    );
-  }
-  return { acquired: false, heldByOther, attempts: state.attempts + 1, reason };
+  const holder = outcome.conflicts.find((x) => x.reason.startsWith('held by'));
+  return {
+    acquired: false,
+    heldByOther: holder !== undefined,
+    attempts: state.attempts + 1,
+    reason: holder ? `waiting: ${holder.reason}` : `waiting for budget: ${refusalDetail(outcome)}`,
+  };
+}
+
+/** A budget refusal with the budgets that refused it. */
+function refusalDetail(outcome: { reason: string; conflicts: ReadonlyArray<{ reason: string }> }): string {
+  const distinct = [...new Set(outcome.conflicts.map((x) => x.reason))];
+  return distinct.length > 0 ? `${outcome.reason}: ${distinct.slice(0, 3).join('; ')}` : outcome.reason;
 }
 
 /** Applies the decided step, at most once per case and step (recorded, fenced by the lease, first). */

@@ -639,9 +639,8 @@ class Simulation {
         for (;;) {
           const hold = await holdForRemediation(ports, state);
           if (hold.acquired) break;
-          if (hold.heldByOther) return;
           if (hold.attempts >= REMEDIATION.holdAttempts) {
-            const why = 'the service’s disruption budget did not free up in 20 minutes';
+            const why = `nothing freed up in 20 minutes (${hold.reason})`;
             return void (await failRemediation(ports, state, why));
           }
           await this.clock.sleep(REMEDIATION.holdWaitMs);
@@ -661,7 +660,7 @@ class Simulation {
         state = { caseId, attempts: 0, polls: 0 }; // "Escalate": decide again
       }
     } finally {
-      // What FleetOps leaves broken (paged, breaker open, held by a change, failed), a person fixes.
+      // What FleetOps leaves broken (paged, breaker open, failed), a person fixes.
       this.clock.at(this.clock.now() + PERSON_MINUTES * MINUTE, () => this.world.personRepairs(fault));
     }
   }
