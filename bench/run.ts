@@ -141,6 +141,59 @@ const store = JSON.parse(
 ) as StoreResult;
 process.stderr.write('done\n');
 
+process.stderr.write('simulate: 100,000 instances, 3 zones, 500 services (3 runs)… ');
+const simulation = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/simulate-case.ts', '3'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  }).trim(),
+) as {
+  instances: number;
+  zones: number;
+  services: number;
+  faultRate: number;
+  seed: number;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  instancesPerSecond: number;
+  changeStatus: string;
+  changeAttempts: number;
+  makespanMinutes: number;
+  waves: number;
+  wavesRun: number;
+  faults: number;
+  remediationCases: number;
+  mttrMinutes: { mean: number; p50: number; p90: number };
+  ec2Requests: number;
+  ec2TokenWaitSeconds: number;
+  maxBudgetRatio: number;
+  violations: number;
+  deterministic: boolean;
+};
+process.stderr.write(`${simulation.medianMs} ms\n`);
+
+process.stderr.write('local runtime: npm start end to end (one run)… ');
+const localRun = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/local-runtime-case.ts'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!,
+) as {
+  seconds: number;
+  runSeconds: number;
+  instances: number;
+  changes: Record<string, string>;
+  remediations: Record<string, number>;
+  pages: number;
+  checksOk: boolean;
+};
+process.stderr.write(`${localRun.seconds} s\n`);
+
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 const rows = plan.map(
@@ -212,12 +265,32 @@ const markdown = [
   '',
   `Learned / fixed mean time to recover: **${fmt(remediation.ratio, 3)}**. Ranking steps by success probability alone (ignoring their duration) would be ${fmt(remediation.ratioIgnoringCost, 2)}× the fixed ladder: slower.`,
   '',
+  '### Simulation: `fleetops simulate` at 100,000 instances',
+  '',
+  `\`fleetops simulate --instances ${simulation.instances.toLocaleString('en-US')} --zones ${simulation.zones} --services ${simulation.services} --fault-rate ${simulation.faultRate} --seed ${simulation.seed}\`: the real planner, rollout and remediation use cases over in-memory ports with a virtual clock; a fleet-wide reboot while faults arrive and are remediated; every invariant checked at every lease grant, action and record. ${simulation.runs} runs, each in a fresh process (\`bench/simulate-case.ts\`); ${simulation.deterministic ? 'their reports were identical but for the wall-clock time' : '**their reports differed**'}.`,
+  '',
+  '| wall clock, median (min–max) | instances / s | change | waves run / planned | makespan (simulated) | faults | remediation time to recover: mean / p50 / p90 (min) | EC2 requests (token-bucket wait) | peak budget use | invariant violations |',
+  '|---:|---:|---|---:|---:|---:|---|---:|---:|---:|',
+  `| ${fmt(simulation.medianMs / 1000)} s (${fmt(simulation.minMs / 1000)}–${fmt(simulation.maxMs / 1000)}) | ${simulation.instancesPerSecond.toLocaleString('en-US')} | ${simulation.changeStatus} (${simulation.changeAttempts} attempt${simulation.changeAttempts === 1 ? '' : 's'}) | ${simulation.wavesRun} / ${simulation.waves} | ${fmt(simulation.makespanMinutes / 60)} h | ${simulation.faults} | ${fmt(simulation.mttrMinutes.mean, 1)} / ${simulation.mttrMinutes.p50} / ${simulation.mttrMinutes.p90} | ${simulation.ec2Requests.toLocaleString('en-US')} (${fmt(simulation.ec2TokenWaitSeconds, 0)} s) | ${fmt(simulation.maxBudgetRatio * 100, 0)}% (faults only above 100%) | ${simulation.violations} |`,
+  '',
+  '### Local runtime: `npm start`',
+  '',
+  `One run of the local runtime end to end (\`bench/local-runtime-case.ts\`: moto server start, seeding ${localRun.instances} instances, the three scenes, the reports, every process stopped), dependencies already installed: **${fmt(localRun.seconds, 0)} s** (the scenes themselves ${fmt(localRun.runSeconds, 0)} s). Changes: ${Object.entries(
+    localRun.changes,
+  )
+    .map(([id, status]) => `${id} ${status}`)
+    .join(', ')}; remediation cases: ${Object.entries(localRun.remediations)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(
+      ', ',
+    )}; ${localRun.pages} pages; invariant checks ${localRun.checksOk ? 'all ok' : '**violated**'}.`,
+  '',
 ].join('\n');
 
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/bench.json',
-  `${JSON.stringify({ machine, runs: RUNS, plan, cli, transitions, bundles, remediation, store }, null, 2)}\n`,
+  `${JSON.stringify({ machine, runs: RUNS, plan, cli, transitions, bundles, remediation, store, simulation, localRun }, null, 2)}\n`,
 );
 writeFileSync('bench/results/bench.md', markdown);
 process.stdout.write(`${markdown}\nwritten: bench/results/bench.json, bench/results/bench.md\n`);
