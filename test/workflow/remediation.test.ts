@@ -150,7 +150,11 @@ describe('remediation state machine (events → triage → the real ASL and hand
     return (await cases().list(500)).filter((c) => c.finding.instanceId === instanceId);
   }
   /** Runs a case's execution through the real ASL (what Step Functions does once triage started it). */
-  async function remediate(caseId: string, before?: (state: string) => Promise<void>) {
+  async function remediate(
+    caseId: string,
+    before?: (state: string) => Promise<void>,
+    twice: ReadonlySet<string> = new Set(),
+  ) {
     const execution = new StateMachine(definition as never).run(
       { state: { caseId, attempts: 0, polls: 0 }, at: new Date().toISOString() } as never,
       {
@@ -160,6 +164,8 @@ describe('remediation state machine (events → triage → the real ASL and hand
             (event) => stepWith(ports, event),
             (state, call) => async (input) => {
               await before?.(state);
+              // A lost Lambda response: the step ran, and Step Functions runs it again.
+              if (twice.has(state)) await call(input);
               return call(input);
             },
           ),
@@ -380,5 +386,30 @@ describe('remediation state machine (events → triage → the real ASL and hand
       'skipped',
     ]);
     for (const c of decided) expect(c!.reason).toMatch(/breaker open \(zone:sa-east-1c\)/);
+  });
+
+  it('a Decide or Verify run twice (a lost response) neither skips a step nor counts an outcome twice', async () => {
+    // An api instance: the storm above left web's breaker open.
+    const id = byZone.get(ZONES[0])![12];
+    faults.set(id, 'hardware');
+    const before = await cases().stats();
+    const count = (key: string) => {
+      const x = before.get(key) ?? { successes: 0, failures: 0 };
+      return x.successes + x.failures;
+    };
+    await deliver([alarmEvent(id, 'System')]);
+    const [c] = await caseOf(id);
+    await remediate(c.id, undefined, new Set(['Decide', 'Verify']));
+    const closed = (await cases().get(c.id))!;
+    expect(`${closed.status}: ${closed.reason}`).toBe('recovered: stop-start recovered the instance');
+    // The ladder's order, each step once: the repeated Decide answered what it had decided.
+    expect(closed.tried).toEqual(['reboot', 'stop-start']);
+    expect(mutations).toEqual([`reboot ${id}`, `stop ${id}`]);
+    const after = await cases().stats();
+    const total = (key: string) => (after.get(key)?.successes ?? 0) + (after.get(key)?.failures ?? 0);
+    expect(total('system-status-check-failed|reboot') - count('system-status-check-failed|reboot')).toBe(1);
+    expect(
+      total('system-status-check-failed|stop-start') - count('system-status-check-failed|stop-start'),
+    ).toBe(1);
   });
 });

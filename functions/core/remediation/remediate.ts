@@ -23,6 +23,25 @@ interface CaseView {
   readonly finding: Finding;
   readonly status: string;
   readonly tried: readonly LadderStep[];
+  /** Every decision, in order; the case's reason is the last decision's, or the last verdict. */
+  readonly decisions: readonly Decision[];
+  readonly reason: string;
+}
+
+/** What Verify records about a step: also how a retried Decide or Verify knows it ran. */
+const verdict = (step: string, recovered: boolean) =>
+  `${step} ${recovered ? 'recovered the instance' : 'did not recover the instance'}`;
+
+/**
+ * The step this case decided and has not verified yet, if any: a Decide step Step Functions runs
+ * again (its Lambda's response was lost) must answer the same, not escalate past a step that
+ * was never tried.
+ */
+function undecidedRetry(c: CaseView): Decision | undefined {
+  const last = c.decisions.at(-1);
+  const step = c.tried.at(-1);
+  if (!last || !step || c.status !== 'acting' || last.action !== step) return undefined;
+  return c.reason === last.reason ? last : undefined;
 }
 
 export interface RemediationPorts {
@@ -104,6 +123,8 @@ export async function decideRemediation(
   state: RemediationState,
 ): Promise<{ action: DecisionAction; reason: string }> {
   const c = await load(ports, state.caseId);
+  const replay = undecidedRetry(c);
+  if (replay) return { action: replay.action, reason: replay.reason };
   const { finding } = c;
   const now = ports.now();
   const instances = await ports.fleet.listInstances();
@@ -324,20 +345,26 @@ export async function verifyRemediation(
   const c = await load(ports, state.caseId);
   const id = c.finding.instanceId;
   const step = c.tried.at(-1);
+  // Run again after it ran (a lost response): the recorded verdict stands, counted once.
+  const judged = step !== undefined && (c.status === 'recovered' || c.reason === verdict(step, false));
   let recovered: boolean;
-  if (step === 'replace') {
+  if (judged) {
+    recovered = c.status === 'recovered';
+  } else if (step === 'replace') {
     const group = (await ports.autoscaling.groupsOf([id])).get(id);
     recovered = group === undefined; // the instance left its group, which replaces it
   } else {
     recovered = healthy((await ports.ec2.conditions([id])).get(id));
   }
-  if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
-  const reason = `${step ?? 'no step'} ${recovered ? 'recovered the instance' : 'did not recover the instance'}`;
-  await releaseCase(ports, c, reason, !recovered && step !== 'replace');
-  if (recovered) {
-    await ports.cases.setStatus(c.id, 'recovered', reason, ports.now());
-    await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
+  const reason = step ? verdict(step, recovered) : 'no step to verify';
+  if (!judged) {
+    // The verdict first, then the statistics: a crash between the two loses one sample rather
+    // than counting one twice.
+    await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
+    if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
   }
+  await releaseCase(ports, c, reason, !recovered && step !== 'replace');
+  if (recovered) await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
   return { recovered, reason };
 }
 
