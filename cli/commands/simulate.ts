@@ -70,7 +70,7 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
     .option('--bake-minutes <n>', 'bake after each wave', String(d.bakeMinutes))
     .option(
       '--retry-rate <p>',
-      'probability that Step Functions delivers an apply or act step twice (a lost Lambda response)',
+      'probability that Step Functions delivers an apply, decide, act or verify step twice (a lost Lambda response)',
       String(d.retryRate),
     )
     .option(

@@ -75,7 +75,7 @@ export interface FleetSimOptions {
   /** @default 10 */
   readonly bakeMinutes?: number;
   /**
-   * Probability that Step Functions delivers an apply or act Task twice (the Lambda's response
+   * Probability that Step Functions delivers an apply, decide, act or verify Task twice (the Lambda's response
    * was lost and the state retried it): the at-most-once machinery must absorb it. @default 0.02
    */
   readonly retryRate?: number;
@@ -632,7 +632,7 @@ class Simulation {
     await this.clock.sleep(at - this.clock.now());
     try {
       for (;;) {
-        const decision = await caught(() => decideRemediation(ports, state));
+        const decision = await caught(() => this.delivered(() => decideRemediation(ports, state)));
         if (decision instanceof Error) return void (await failRemediation(ports, state, failure));
         if (decision.action === 'drain') return void (await drainInstance(ports, state));
         if (!(LADDER as readonly string[]).includes(decision.action)) return; // paged, recorded or skipped
@@ -655,7 +655,7 @@ class Simulation {
           if (settled.done || settled.polls >= REMEDIATION.settlePolls) break;
         }
         await this.clock.sleep(REMEDIATION.quietMs);
-        const verified = await verifyRemediation(ports, state);
+        const verified = await this.delivered(() => verifyRemediation(ports, state));
         if (verified.recovered) return;
         state = { caseId, attempts: 0, polls: 0 }; // "Escalate": decide again
       }
