@@ -189,7 +189,9 @@ export class MemoryLeaseStore implements LeaseStore {
         this.defect !== 'ignore-leases' &&
         lease?.owner !== undefined &&
         lease.owner !== request.owner &&
-        lease.until > request.now
+        // Held through `until` itself (it is taken over only after it), as the DynamoDB store's
+        // conditional write says.
+        lease.until >= request.now
       ) {
         conflicts.push({
           id,
@@ -268,6 +270,20 @@ export class MemoryLeaseStore implements LeaseStore {
       for (const key of this.reservationsByOwner.get(owner) ?? []) {
         const r = this.reservations.get(key)!;
         if (r.members.some((id) => ids.has(id))) r.until = until + RESERVATION_GRACE_MS;
+      }
+    }
+    // As the DynamoDB store: a live reservation covering leases the owner tried to renew, of
+    // whose instances it no longer holds a live lease (taken over, expired), is returned at once.
+    for (const owner of new Set(leases.map((l) => l.owner))) {
+      const ids = new Set(leases.filter((l) => l.owner === owner).map((l) => l.instanceId));
+      for (const key of [...(this.reservationsByOwner.get(owner) ?? [])]) {
+        const r = this.reservations.get(key)!;
+        if (r.until < now || !r.members.some((id) => ids.has(id))) continue;
+        const holds = r.members.some((id) => {
+          const l = this.leases.get(id);
+          return l?.owner === owner && l.until >= now;
+        });
+        if (!holds) this.returnReservation(r);
       }
     }
     return renewed;
