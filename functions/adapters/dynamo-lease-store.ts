@@ -126,7 +126,8 @@ export class DynamoLeaseStore implements LeaseStore {
       });
       const lease = current.get(keyOf(keys.lease(instance.id)));
       previousToken.set(instance.id, typeof lease?.fence === 'number' ? lease.fence : 0);
-      if (lease?.owner && lease.owner !== request.owner && Number(lease.leaseUntil) > request.now) {
+      // Held through its `until` instant (taken over only after it, as the write below requires).
+      if (lease?.owner && lease.owner !== request.owner && Number(lease.leaseUntil) >= request.now) {
         conflicts.push({
           id: instance.id,
           reason: `held by ${lease.owner} until ${new Date(Number(lease.leaseUntil)).toISOString()}`,
@@ -246,9 +247,20 @@ export class DynamoLeaseStore implements LeaseStore {
       );
       const kept = results.filter((l): l is Lease => l !== undefined);
       renewed.push(...kept);
-      // A reservation whose leases are all gone (taken over, expired) must not be kept alive.
+      // A reservation whose leases are all gone (taken over, expired) must not be kept alive; one
+      // that still covers a live lease of this owner, renewed now or not passed in, must.
       const keptIds = new Set(kept.map((l) => l.instanceId));
-      const orphaned = extended.filter((r) => !instanceIdsOf(r).some((id) => keptIds.has(id)));
+      const doubtful = extended.filter((r) => !instanceIdsOf(r).some((id) => keptIds.has(id)));
+      const current = doubtful.length
+        ? await this.batchGet(doubtful.flatMap(instanceIdsOf).map((id) => keys.lease(id)))
+        : new Map<string, Item>();
+      const orphaned = doubtful.filter(
+        (r) =>
+          !instanceIdsOf(r).some((id) => {
+            const lease = current.get(keyOf(keys.lease(id)));
+            return lease?.owner === owner && Number(lease.leaseUntil) >= now;
+          }),
+      );
       await this.returnReservations(orphaned, { owner });
     }
     return renewed;

@@ -448,14 +448,26 @@ describe.each<[string, Make]>([
     expect(await h.reclaimExpired(1000 + RESERVATION_GRACE_MS + 1)).toBe(0);
   });
 
+  it("keeps the budget of a reservation whose other leases are still live when one lease's renewal fails", async () => {
+    const h = await make([instance('i-a1'), instance('i-a2')], [budget('web', 10)]);
+    const [a1, a2] = leasesOf(await h.store.acquire(request('w', ['i-a1', 'i-a2'], { ttlMs: 1000, now: 0 })));
+    expect(await h.store.renew([a2], 1000, 900)).toHaveLength(1);
+    // i-a1 expired and was taken over; i-a2 is still w's until 1900.
+    leasesOf(await h.store.acquire(request('c-9', ['i-a1'], { now: 1001 })));
+    expect((await h.ledger('web')).used).toBe(3);
+    expect(await h.store.renew([a1], 1000, 1002)).toEqual([]);
+    // The reservation still covers i-a2, which w holds: not returned.
+    expect((await h.ledger('web')).used).toBe(3);
+    expect((await h.store.heldBy('w', ['i-a2'], 1002)).map((l) => l.instanceId)).toEqual(['i-a2']);
+  });
+
   it('holds a lease through its `until` instant: taken over only after it', async () => {
     const h = await make([instance('i-a1')], [budget('web', 10)]);
     const [old] = leasesOf(await h.store.acquire(request('r-1', ['i-a1'], { ttlMs: 1000, now: 0 })));
-    // Only `acquired: false` is compared: the DynamoDB store's first read misses this instant
-    // (it counts a lease as held while `until > now`), so its conditional write (which allows a
-    // take-over only while `until < now`) is what refuses it, as "lost a race for a lease or a
-    // budget"; the in-memory store refuses it up front as "held by r-1".
-    expect(await h.store.acquire(request('c-9', ['i-a1'], { now: 1000 }))).toMatchObject({ acquired: false });
+    expect(await h.store.acquire(request('c-9', ['i-a1'], { now: 1000 }))).toMatchObject({
+      acquired: false,
+      conflicts: [{ id: 'i-a1', reason: expect.stringMatching(/^held by r-1 until/) }],
+    });
     expect(await h.store.heldBy('c-9', ['i-a1'], 1000)).toEqual([]);
     expect((await h.ledger('web')).used).toBe(1);
     await expect(h.store.recordAction(old, 'r-1', { wave: 0 }, 1000)).resolves.toBe('recorded');
