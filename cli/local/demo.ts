@@ -29,8 +29,8 @@ export const DEMO_FLEET: LocalFleetSpec = {
   },
   budgets: servicesFileSchema.parse({
     services: {
-      web: { maxUnavailable: '10%', maxUnavailablePerZone: '20%' },
-      api: { maxUnavailable: '15%' },
+      web: { maxUnavailable: '15%', maxUnavailablePerZone: '20%' },
+      api: { maxUnavailable: '20%' },
       worker: { maxUnavailable: '25%' },
       cache: { maxUnavailable: 3, maxUnavailablePerZone: 1 },
       db: { maxUnavailable: 2, maxUnavailablePerZone: 1 },
@@ -184,20 +184,20 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
       rng: seededRandom(20261128),
     };
 
-    // Budget use over time: every ledger, sampled as steps finish (at most every 250 ms).
+    // Budget use over time: every ledger in one read, sampled as steps finish (at most every
+    // 500 ms: moto serves one request at a time, and the scenes' own requests come first).
     let lastSample = 0;
     let sampling: Promise<void> | undefined;
     const sampleBudgets = (force = false) => {
-      if (sampling || (!force && Date.now() - lastSample < 250)) return sampling;
+      if (sampling || (!force && Date.now() - lastSample < 500)) return sampling;
       lastSample = Date.now();
       sampling = (async () => {
         const t = elapsed();
-        for (const s of record.services) {
-          const ledger = await runtime.stores.leases.ledger(s.name);
-          if (!ledger) continue;
+        const ledgers = await runtime.stores.leases.ledgers(record.services.map((s) => s.name));
+        for (const [service, ledger] of ledgers) {
           record.budgets.push({
             t,
-            service: s.name,
+            service,
             used: Number(ledger.used ?? 0),
             capacity: Number(ledger.capacity ?? 0),
           });
@@ -492,13 +492,13 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     });
     plumbing.start();
 
-    // The scheduled inventory sweep (every few minutes when deployed; every 12 s here): the real
+    // The scheduled inventory sweep (every few minutes when deployed; every 20 s here): the real
     // handler, as the schedule rule invokes it. It brings the table and the ledgers back in line
     // with EC2, e.g. an instance a remediation stopped and started.
     let sweeping = true;
     const sweeps = (async () => {
       while (sweeping) {
-        await new Promise((r) => setTimeout(r, 12_000));
+        await new Promise((r) => setTimeout(r, 20_000));
         if (!sweeping) break;
         const out = (await inventoryModule.handler(
           { time: new Date().toISOString(), 'detail-type': 'Scheduled Event' } as never,
@@ -538,7 +538,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     // recorded and left alone (see the README), which is not what this scene is about.
     const hang = pick('batch', 0, 5);
     const hardware = pick('worker', 1, 7);
-    const hostFault = pick('cache', 2, 1);
+    const hostFault = pick('worker', 2, 1);
     let eventsSent: Promise<void> = Promise.resolve();
     let injected = false;
     const patch = runChange(PATCH, {
@@ -558,7 +558,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
             events.degradedHardware(hardware),
           ]);
           faults.set(hostFault, 'hardware');
-          await inject(`a system status-check alarm for ${hostFault} (cache; a failing host)`, [
+          await inject(`a system status-check alarm for ${hostFault} (worker; a failing host)`, [
             events.alarm(hostFault, 'System', 'host-1'),
           ]);
         })();

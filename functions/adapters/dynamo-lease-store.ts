@@ -408,8 +408,18 @@ export class DynamoLeaseStore implements LeaseStore {
 
   /** The ledger of a service, for status and tests. */
   async ledger(service: string): Promise<LedgerItem | undefined> {
-    const items = await this.batchGet([keys.ledger(service)]);
-    return items.get(keyOf(keys.ledger(service)));
+    return (await this.ledgers([service])).get(service);
+  }
+
+  /** The ledgers of several services in one read (BatchGetItem), by service. */
+  async ledgers(services: readonly string[]): Promise<Map<string, LedgerItem>> {
+    const items = await this.batchGet(services.map((s) => keys.ledger(s)));
+    const result = new Map<string, LedgerItem>();
+    for (const service of services) {
+      const item = items.get(keyOf(keys.ledger(service)));
+      if (item) result.set(service, item);
+    }
+    return result;
   }
 
   // ── internals ──────────────────────────────────────────────────────────────

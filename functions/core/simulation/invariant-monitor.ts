@@ -7,7 +7,7 @@ import { MinHeap } from './min-heap';
 import { type Recoverer, reallyDown, type SimWorld, type Slot, type WorldListener } from './sim-world';
 import type { VirtualClock } from './virtual-clock';
 
-/** The invariants of docs/DESIGN.md the simulation checks as it runs. */
+/** The invariants of the design (DESIGN.md, "The invariants") the simulation checks as it runs. */
 export const CHECKED_INVARIANTS = ['disruption-budget', 'one-actor', 'at-most-once'] as const;
 export type InvariantName = (typeof CHECKED_INVARIANTS)[number];
 

@@ -1,5 +1,6 @@
 import { nextStep, recordOutcome } from '../remediation/ladder';
 import { LADDER, type LadderStep, type OutcomeStats, statsKey } from '../remediation/types';
+import { MinHeap } from './min-heap';
 import { seededRandom } from './random';
 
 type StatusKind = 'system-status-check-failed' | 'instance-status-check-failed';
@@ -97,51 +98,22 @@ interface Failure {
 
 type Policy = (kind: StatusKind, tried: readonly LadderStep[], stats: OutcomeStats) => LadderStep | 'page';
 
-/** A binary min-heap of events by time, then by insertion (so equal times replay in a fixed order). */
+/** Events by time, then by insertion (so equal times replay in a fixed order). */
 class EventQueue<T> {
-  private readonly heap: Array<{ time: number; seq: number; value: T }> = [];
+  private readonly heap = new MinHeap<{ time: number; seq: number; value: T }>(
+    (x, y) => x.time < y.time || (x.time === y.time && x.seq < y.seq),
+  );
   private seq = 0;
   get size() {
-    return this.heap.length;
-  }
-  peekTime(): number {
-    return this.heap[0]?.time ?? Number.POSITIVE_INFINITY;
+    return this.heap.size;
   }
   push(time: number, value: T) {
-    const h = this.heap;
-    h.push({ time, seq: this.seq++, value });
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      [h[i], h[parent]] = [h[parent], h[i]];
-      i = parent;
-    }
+    this.heap.push({ time, seq: this.seq++, value });
   }
   pop(): { time: number; value: T } {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(l, m)) m = l;
-        if (r < h.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
+    const top = this.heap.pop();
+    if (!top) throw new Error('pop from an empty event queue');
     return top;
-  }
-  private less(a: number, b: number) {
-    const x = this.heap[a];
-    const y = this.heap[b];
-    return x.time < y.time || (x.time === y.time && x.seq < y.seq);
   }
 }
 
