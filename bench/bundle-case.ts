@@ -4,8 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bundleHandler, HANDLER_NODE_OPTIONS, HANDLERS } from '../lib/bundling';
+import { join, resolve } from 'node:path';
+import { bundleEntry, bundleHandler, HANDLER_NODE_OPTIONS, HANDLERS } from '../lib/bundling';
+
+/** The row of the floor: what the DynamoDB client alone costs. */
+const FLOOR = '(floor: DynamoDB client only)';
 
 const RUNS = Number(process.argv[2] ?? 9);
 const out = mkdtempSync(join(tmpdir(), 'fleetops-bundles-'));
@@ -36,9 +39,11 @@ async function main() {
   const bundles = [];
   for (const handler of HANDLERS)
     bundles.push({ handler, ...(await bundleHandler(handler, join(out, handler))) });
+  // The floor: only the DynamoDB document client, bundled the same way.
+  bundles.push({ handler: FLOOR, ...(await bundleEntry(resolve('bench/sdk-floor.ts'), join(out, 'floor'))) });
   // One baseline for the whole run: bare Node started between every import, all of them.
   const bare: number[] = [];
-  const imported = new Map<string, number[]>(HANDLERS.map((h) => [h, []]));
+  const imported = new Map<string, number[]>(bundles.map((b) => [b.handler, []]));
   for (let i = 0; i < RUNS; i++) {
     for (const { handler, file } of bundles) {
       bare.push(timed(['-e', '0']));
