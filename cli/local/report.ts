@@ -127,7 +127,7 @@ export function renderHtml(record: RunRecord): string {
   const width = 900;
   const left = 120;
   const span = Math.max(record.seconds, 1);
-  const x = (t: number) => left + ((width - left - 20) * t) / span;
+  const x = (t: number) => Math.round((left + ((width - left - 20) * t) / span) * 10) / 10;
   const axis = (y: number) => {
     const ticks: string[] = [];
     const step = span > 120 ? 30 : span > 60 ? 15 : 10;
@@ -173,7 +173,7 @@ export function renderHtml(record: RunRecord): string {
       const samples = record.budgets.filter((b) => b.service === s.name);
       const capacity = Math.max(...samples.map((b) => b.capacity), 1);
       const top = Math.max(capacity, ...samples.map((b) => b.used)) * 1.15;
-      const y = (v: number) => 8 + (chartH - 16) * (1 - v / top);
+      const y = (v: number) => Math.round((8 + (chartH - 16) * (1 - v / top)) * 10) / 10;
       let path = '';
       for (const [i, b] of samples.entries()) {
         path += i === 0 ? `M${x(b.t)},${y(b.used)}` : `H${x(b.t)}V${y(b.used)}`;
