@@ -325,12 +325,13 @@ export class DynamoLeaseStore implements LeaseStore {
    * Releases the owner's leases, then returns each of its reservations whose instances it no
    * longer holds. Instances in `stillUnavailable` (an action that did not bring them back) move
    * from the reservation to the ledger's observed count in the same transaction, so they keep
-   * counting against the budget until inventory sync sees them again.
+   * counting against the budget until inventory sync sees them again. Without it (the caller
+   * cannot say how they are), instances that were already unavailable when leased keep counting.
    */
   async release(
     owner: string,
     leases: readonly Lease[],
-    stillUnavailable: ReadonlySet<string> = new Set(),
+    stillUnavailable?: ReadonlySet<string>,
   ): Promise<void> {
     await this.releaseLeases(leases.filter((l) => l.owner === owner));
     const reservations = await this.reservationsOf(owner);
@@ -345,7 +346,7 @@ export class DynamoLeaseStore implements LeaseStore {
   }
 
   /** Releases everything an owner holds (abort, cleanup after a crash). */
-  async releaseAll(owner: string, stillUnavailable: ReadonlySet<string> = new Set()): Promise<number> {
+  async releaseAll(owner: string, stillUnavailable?: ReadonlySet<string>): Promise<number> {
     const byIndex = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :owner AND begins_with(gsi1sk, :lease)',

@@ -48,7 +48,8 @@ export async function releaseHold(
   actor: string,
   reason: string,
   now: number,
-  stillUnavailable: ReadonlySet<string> = new Set(),
+  /** The instances the holder's action left unavailable: they keep counting (say so; no default). */
+  stillUnavailable: ReadonlySet<string>,
 ): Promise<void> {
   await deps.leases.release(owner, leases, stillUnavailable);
   await deps.audit.audit([

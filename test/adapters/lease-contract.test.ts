@@ -335,6 +335,18 @@ describe.each<[string, Make]>([
     });
   });
 
+  it('keeps counting an instance leased while down when the release does not say it recovered', async () => {
+    const h = await make(
+      [instance('i-a1', 'db', ZONE_A, { state: 'stopped', health: 'unknown' }), instance('i-a2', 'db')],
+      [budget('db', 2)],
+    );
+    const held = leasesOf(await h.store.acquire(request('case-1', ['i-a1', 'i-a2'])));
+    expect((await h.ledger('db')).used).toBe(2);
+    // No `stillUnavailable`: nothing says i-a1 came back, so it goes back to observed; i-a2 is free.
+    await h.store.release('case-1', held);
+    expect(await h.ledger('db')).toMatchObject({ used: 1, observed: 1 });
+  });
+
   it('moves an instance already unavailable from observed into the reservation, never counting it twice', async () => {
     const h = await make(
       [

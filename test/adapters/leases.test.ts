@@ -160,7 +160,7 @@ describe('leases (DynamoDB, against moto)', () => {
     const refused = await holdInstances(deps, request('change-big', [member(a), member(b)]), 'rollout');
     expect(refused.acquired).toBe(false);
     const granted = await holdInstances(deps, request('change-small', [member(a)]), 'rollout');
-    await releaseHold(deps, 'change-small', leasesOf(granted), 'rollout', 'wave done', 1_000_500);
+    await releaseHold(deps, 'change-small', leasesOf(granted), 'rollout', 'wave done', 1_000_500, new Set());
     expect(await stores.fleet.auditOf('owner:change-big')).toEqual([
       expect.objectContaining({
         action: 'hold.refused',
