@@ -29,7 +29,7 @@ export const DEMO_FLEET: LocalFleetSpec = {
   },
   budgets: servicesFileSchema.parse({
     services: {
-      web: { maxUnavailable: '15%', maxUnavailablePerZone: '20%' },
+      web: { maxUnavailable: '15%', maxUnavailablePerZone: '34%' },
       api: { maxUnavailable: '20%' },
       worker: { maxUnavailable: '25%' },
       cache: { maxUnavailable: 3, maxUnavailablePerZone: 1 },
@@ -492,13 +492,13 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     });
     plumbing.start();
 
-    // The scheduled inventory sweep (every few minutes when deployed; every 20 s here): the real
+    // The scheduled inventory sweep (every few minutes when deployed; every 30 s here): the real
     // handler, as the schedule rule invokes it. It brings the table and the ledgers back in line
     // with EC2, e.g. an instance a remediation stopped and started.
     let sweeping = true;
     const sweeps = (async () => {
       while (sweeping) {
-        await new Promise((r) => setTimeout(r, 20_000));
+        await new Promise((r) => setTimeout(r, 30_000));
         if (!sweeping) break;
         const out = (await inventoryModule.handler(
           { time: new Date().toISOString(), 'detail-type': 'Scheduled Event' } as never,
