@@ -14,7 +14,7 @@ import { serviceCatalog, servicesFileSchema } from '../../functions/core/service
 import { seededRandom } from '../../functions/core/simulation/random';
 import { LocalPlumbing, runLocally } from './executions';
 import { loadDefinition, noRetryWaits, noWaits } from './local-sfn';
-import type { RunRecord, WaveRecord } from './report';
+import { peaks, type RunRecord, type WaveRecord } from './report';
 import { type LocalFleetSpec, type LocalRuntime, startLocalRuntime } from './runtime';
 
 /** About 300 instances: six services over three zones, each with the budget it declares. */
@@ -641,7 +641,7 @@ async function checkInvariants(
     what: 'disruption ledger: no service ever above its budget',
     detail:
       over.length === 0
-        ? `${record.budgets.length} ledger samples, peak use ${peakUse(record)}`
+        ? `${record.budgets.length} ledger samples, peak use ${[...peaks(record)].map(([s, p]) => `${s} ${p.used}/${p.capacity}`).join(', ')}`
         : over.map((b) => `${b.service} ${b.used}/${b.capacity} at ${b.t.toFixed(1)}s`).join(', '),
   });
   const twice: string[] = [];
@@ -681,15 +681,6 @@ async function checkInvariants(
       held.length === 0 ? 'no instance held' : held.map((l) => `${l.instanceId} by ${l.owner}`).join(', '),
   });
   return checks;
-}
-
-function peakUse(record: RunRecord): string {
-  const peaks = new Map<string, { used: number; capacity: number }>();
-  for (const b of record.budgets) {
-    const p = peaks.get(b.service);
-    if (!p || b.used / Math.max(b.capacity, 1) > p.used / Math.max(p.capacity, 1)) peaks.set(b.service, b);
-  }
-  return [...peaks].map(([s, p]) => `${s} ${p.used}/${p.capacity}`).join(', ');
 }
 
 function describeBudget(

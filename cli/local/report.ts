@@ -96,11 +96,13 @@ export function renderText(record: RunRecord): string {
   return lines.join('\n');
 }
 
-function peaks(record: RunRecord): Map<string, { used: number; capacity: number }> {
+/** Each service's highest use of its budget in the ledger samples (used against capacity). */
+export function peaks(record: Pick<RunRecord, 'budgets'>): Map<string, { used: number; capacity: number }> {
   const result = new Map<string, { used: number; capacity: number }>();
+  const share = (x: { used: number; capacity: number }) => x.used / Math.max(x.capacity, 1);
   for (const b of record.budgets) {
     const p = result.get(b.service);
-    if (!p || b.used > p.used) result.set(b.service, { used: b.used, capacity: b.capacity });
+    if (!p || share(b) > share(p)) result.set(b.service, { used: b.used, capacity: b.capacity });
   }
   return result;
 }
