@@ -8,6 +8,7 @@ import { type ChangeSpec, changeSpecSchema } from '../../functions/core/change-s
 import { planViolations } from '../../functions/core/plan-check';
 import { planChange } from '../../functions/core/planner';
 import type { Ec2Port } from '../../functions/core/ports';
+import { formatQuantity } from '../../functions/core/quantity';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { decideApproval, type RolloutPorts } from '../../functions/core/rollout';
 import { serviceCatalog, servicesFileSchema } from '../../functions/core/services';
@@ -140,7 +141,9 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
       record.services.push({
         name: service,
         instances: [...byZone.values()].reduce((n, ids) => n + ids.length, 0),
-        budget: describeBudget(budget.maxUnavailable, budget.maxUnavailablePerZone),
+        budget: budget.maxUnavailablePerZone
+          ? `${formatQuantity(budget.maxUnavailable)} (${formatQuantity(budget.maxUnavailablePerZone)} per zone)`
+          : formatQuantity(budget.maxUnavailable),
       });
     }
     say(
@@ -681,14 +684,6 @@ async function checkInvariants(
       held.length === 0 ? 'no instance held' : held.map((l) => `${l.instanceId} by ${l.owner}`).join(', '),
   });
   return checks;
-}
-
-function describeBudget(
-  total: { kind: string; value: number },
-  perZone?: { kind: string; value: number },
-): string {
-  const q = (x: { kind: string; value: number }) => (x.kind === 'percent' ? `${x.value}%` : String(x.value));
-  return perZone ? `${q(total)} (${q(perZone)} per zone)` : q(total);
 }
 
 const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);

@@ -40,6 +40,17 @@ export async function holdInstances(
   return outcome;
 }
 
+/** A refused hold's reason with what refused it (the budgets or holders), so a wait says why. */
+export function describeRefusal(outcome: {
+  readonly reason: string;
+  readonly conflicts: ReadonlyArray<{ readonly reason: string }>;
+}): string {
+  const distinct = [...new Set(outcome.conflicts.map((c) => c.reason))];
+  if (distinct.length === 0) return outcome.reason;
+  const more = distinct.length > 3 ? `; and ${distinct.length - 3} more` : '';
+  return `${outcome.reason}: ${distinct.slice(0, 3).join('; ')}${more}`;
+}
+
 /** Releases a hold and records it. */
 export async function releaseHold(
   deps: { leases: Pick<LeaseStore, 'release'>; audit: AuditSink },

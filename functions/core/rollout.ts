@@ -1,7 +1,7 @@
 import type { Action, ChangeSpec } from './change-spec';
 import type { Instance } from './fleet';
 import type { FreezeDecision } from './freeze';
-import { type AuditSink, checkFreeze, holdInstances, releaseHold } from './hold';
+import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from './hold';
 import { judge, judgeConfigSchema } from './judge/judge';
 import { ACTION_MINUTES, type Plan } from './planner';
 import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore, SsmCommand } from './ports';
@@ -295,15 +295,8 @@ export async function leaseWave(
   return {
     acquired: outcome.acquired,
     attempts: attempts + 1,
-    reason: outcome.acquired ? 'leased' : refusal(outcome.reason, outcome.conflicts),
+    reason: outcome.acquired ? 'leased' : describeRefusal(outcome),
   };
-}
-
-/** A refused lease's reason with what refused it (the budgets or holders), so a wait says why. */
-function refusal(reason: string, conflicts: ReadonlyArray<{ reason: string }>): string {
-  const distinct = [...new Set(conflicts.map((c) => c.reason))];
-  if (distinct.length === 0) return reason;
-  return `${reason}: ${distinct.slice(0, 3).join('; ')}${distinct.length > 3 ? `; and ${distinct.length - 3} more` : ''}`;
 }
 
 /**

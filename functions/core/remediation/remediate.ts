@@ -1,6 +1,6 @@
 import type { Finding } from '../findings';
 import type { Instance } from '../fleet';
-import { type AuditSink, checkFreeze, holdInstances, releaseHold } from '../hold';
+import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from '../hold';
 import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore } from '../ports';
 import { type BreakerThresholds, evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
@@ -271,14 +271,8 @@ export async function holdForRemediation(
     acquired: false,
     heldByOther: holder !== undefined,
     attempts: state.attempts + 1,
-    reason: holder ? `waiting: ${holder.reason}` : `waiting for budget: ${refusalDetail(outcome)}`,
+    reason: holder ? `waiting: ${holder.reason}` : `waiting for budget: ${describeRefusal(outcome)}`,
   };
-}
-
-/** A budget refusal with the budgets that refused it. */
-function refusalDetail(outcome: { reason: string; conflicts: ReadonlyArray<{ reason: string }> }): string {
-  const distinct = [...new Set(outcome.conflicts.map((x) => x.reason))];
-  return distinct.length > 0 ? `${outcome.reason}: ${distinct.slice(0, 3).join('; ')}` : outcome.reason;
 }
 
 /** Applies the decided step, at most once per case and step (recorded, fenced by the lease, first). */
