@@ -6,6 +6,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { type Health, healthOfChecks } from '../core/fleet';
 import { chunks } from './dynamo-client';
 
 /** EC2 caps the instance ids of one request; FleetOps stays well under it. */
@@ -13,7 +14,7 @@ const IDS_PER_REQUEST = 100;
 
 export interface InstanceCondition {
   readonly state: string;
-  readonly health: 'ok' | 'impaired' | 'unknown';
+  readonly health: Health;
 }
 
 /** The EC2 actions a change applies, batched. */
@@ -56,14 +57,7 @@ export class Ec2Actions {
       );
       for (const status of page.InstanceStatuses ?? []) {
         if (!status.InstanceId) continue;
-        const system = status.SystemStatus?.Status;
-        const instance = status.InstanceStatus?.Status;
-        const health =
-          system === 'impaired' || instance === 'impaired'
-            ? 'impaired'
-            : system === 'ok' && instance === 'ok'
-              ? 'ok'
-              : 'unknown';
+        const health = healthOfChecks(status.SystemStatus?.Status, status.InstanceStatus?.Status);
         out.set(status.InstanceId, { state: status.InstanceState?.Name ?? 'unknown', health });
       }
     }

@@ -6,7 +6,13 @@ import {
   type InstanceStatus,
 } from '@aws-sdk/client-ec2';
 import type { Impairment } from '../core/findings';
-import { type Instance, type InstanceState, type ScheduledEvent, scheduledEventSchema } from '../core/fleet';
+import {
+  healthOfChecks,
+  type Instance,
+  type InstanceState,
+  type ScheduledEvent,
+  scheduledEventSchema,
+} from '../core/fleet';
 import type { Ec2Inventory, ObservedInstance } from '../core/sync-inventory';
 import { EC2_DESCRIBE_RATE, TokenBucket } from '../core/token-bucket';
 
@@ -151,7 +157,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
   }
 }
 
-/** `impaired` when a status check fails, `ok` when both pass, `unknown` otherwise (initializing, no data). */
+/** `impaired` when a status check fails, `ok` when both pass, `initializing`, or `unknown` (no data). */
 function healthOf(
   state: InstanceState,
   status: InstanceStatus | undefined,
@@ -172,8 +178,7 @@ function healthOf(
       .sort((a, b) => a.getTime() - b.getTime())[0];
     return { health: 'impaired', impairment, ...(since ? { impairedSince: since.toISOString() } : {}) };
   }
-  if (system === 'ok' && instance === 'ok') return { health: 'ok' };
-  return { health: 'unknown' };
+  return { health: healthOfChecks(system, instance) };
 }
 
 /** Scheduled events still to come (EC2 keeps completed and canceled ones, marked in the description). */

@@ -11,8 +11,41 @@ export const INSTANCE_STATES = [
 ] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
-export const HEALTH_VALUES = ['ok', 'impaired', 'unknown'] as const;
+/**
+ * Status-check health as DescribeInstanceStatus tells it: `ok` (both checks pass), `impaired`
+ * (either fails), `initializing` (either is still running its first checks, e.g. just after a
+ * start or a reboot), `unknown` (`insufficient-data`, `not-applicable`, or not reported).
+ */
+export const HEALTH_VALUES = ['ok', 'impaired', 'initializing', 'unknown'] as const;
 export type Health = (typeof HEALTH_VALUES)[number];
+
+/** What the gates and verifications read of an instance. */
+export interface InstanceCondition {
+  readonly state: string;
+  readonly health: string;
+}
+
+/**
+ * In service: running with both status checks `ok`. An instance whose checks are still
+ * initializing, or have no data, has not been proven healthy yet (invariant 8): a gate or a
+ * verification waits for it rather than passing it.
+ */
+export function isInService(c: InstanceCondition | undefined): boolean {
+  return c !== undefined && c.state === 'running' && c.health === 'ok';
+}
+
+/** Running, not failing a check, but not proven healthy yet: worth waiting for (bounded). */
+export function checksPending(c: InstanceCondition | undefined): boolean {
+  return c !== undefined && c.state === 'running' && (c.health === 'initializing' || c.health === 'unknown');
+}
+
+/** Maps DescribeInstanceStatus's two check statuses to one health value. */
+export function healthOfChecks(system: string | undefined, instance: string | undefined): Health {
+  if (system === 'impaired' || instance === 'impaired') return 'impaired';
+  if (system === 'ok' && instance === 'ok') return 'ok';
+  if (system === 'initializing' || instance === 'initializing') return 'initializing';
+  return 'unknown';
+}
 
 const instanceIdSchema = z
   .string()

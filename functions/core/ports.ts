@@ -1,3 +1,4 @@
+import type { InstanceCondition } from './fleet';
 import type { ServicesFile } from './services';
 
 /**
@@ -96,11 +97,7 @@ export interface ServiceStore {
   getServices(): Promise<ServicesFile>;
 }
 
-/** An instance's state and status-check health, as the actions and gates read them. */
-export interface InstanceCondition {
-  readonly state: string;
-  readonly health: string;
-}
+export type { InstanceCondition } from './fleet';
 
 /** The EC2 actions changes and remediations take (batched and paced by the adapter). */
 export interface Ec2Port {

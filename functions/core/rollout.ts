@@ -1,5 +1,5 @@
 import type { Action, ChangeSpec } from './change-spec';
-import type { Instance } from './fleet';
+import { checksPending, type Instance, isInService } from './fleet';
 import type { FreezeDecision } from './freeze';
 import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from './hold';
 import { judge, judgeConfigSchema } from './judge/judge';
@@ -102,10 +102,6 @@ export interface RolloutPorts {
 const FREEZE_RECHECK_SECONDS = 300;
 
 const at = (ports: RolloutPorts) => new Date(ports.now()).toISOString();
-
-/** Running and not failing a status check (an instance EC2 does not report is not healthy). */
-const healthy = (c: { state: string; health: string } | undefined) =>
-  c !== undefined && c.state === 'running' && c.health !== 'impaired';
 
 /**
  * Starts the execution of a stored change: loads the plan (its digest is verified) and the
@@ -472,7 +468,7 @@ async function waveOutcomes(
   spec: ChangeSpec,
   state: RolloutState,
   instances: readonly string[],
-): Promise<{ outcomes: Map<string, string>; judged: string[] }> {
+): Promise<{ outcomes: Map<string, string>; judged: string[]; pending: string[] }> {
   const outcomes = new Map<string, string>();
   const sent = await appliedTo(ports, state);
   for (const r of sent.refused) outcomes.set(r.id, r.reason);
@@ -510,17 +506,25 @@ async function waveOutcomes(
       }
     }
   }
+  const pending: string[] = [];
   if (spec.gates.statusChecks) {
     const conditions = await ports.ec2.conditions(checked);
     for (const id of checked) {
       const c = conditions.get(id);
-      if (!healthy(c) && !outcomes.has(id))
-        outcomes.set(id, c ? `${c.state}, status checks ${c.health}` : 'not reported by EC2');
+      if (outcomes.has(id) || isInService(c)) continue;
+      if (checksPending(c)) {
+        // Not failing, not proven healthy either: the gate waits for it (bounded) instead of passing it.
+        pending.push(id);
+        outcomes.set(id, `${PENDING_PREFIX}status checks ${c?.health}`);
+      } else outcomes.set(id, c ? `${c.state}, status checks ${c.health}` : 'not reported by EC2');
     }
   }
   for (const id of checked) if (!outcomes.has(id)) outcomes.set(id, 'ok');
-  return { outcomes, judged: checked };
+  return { outcomes, judged: checked, pending };
 }
+
+/** An outcome that is neither ok nor an error yet (status checks still initializing). */
+const PENDING_PREFIX = 'pending: ';
 
 /**
  * The health gate, recorded (each instance's outcome is kept with the change):
@@ -640,7 +644,7 @@ export async function releaseWave(
     }
   } else {
     const conditions = await ports.ec2.conditions(wave.instances);
-    for (const id of wave.instances) if (!healthy(conditions.get(id))) stillUnavailable.add(id);
+    for (const id of wave.instances) if (!isInService(conditions.get(id))) stillUnavailable.add(id);
   }
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },

@@ -1,5 +1,5 @@
 import type { Finding } from '../findings';
-import type { Instance } from '../fleet';
+import { type Instance, isInService } from '../fleet';
 import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from '../hold';
 import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore } from '../ports';
 import { type BreakerThresholds, evaluateBreaker } from './breaker';
@@ -98,8 +98,8 @@ const PAGE_COOLDOWN_MS = 60 * 60_000;
 export const DRAINING_TAG = 'fleetops:draining';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const healthy = (c: { state: string; health: string } | undefined) =>
-  c !== undefined && c.state === 'running' && c.health !== 'impaired';
+/** Running with both status checks `ok` (initializing checks have not proven anything yet). */
+const healthy = isInService;
 
 async function load(ports: RemediationPorts, caseId: string): Promise<CaseView> {
   const found = await ports.cases.get(caseId);
