@@ -1,7 +1,6 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, StartInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { changeSpecSchema } from '../../functions/core/change-spec';
@@ -10,6 +9,7 @@ import { planChange } from '../../functions/core/planner';
 import { decideApproval, type RolloutPorts } from '../../functions/core/rollout';
 import { serviceCatalog } from '../../functions/core/services';
 import { syncInventory } from '../../functions/core/sync-inventory';
+import { runTracked } from './asl-paths';
 import { freshTable, managedTags, runInstances } from './aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
 
@@ -91,7 +91,7 @@ export function rolloutHarness(region: string) {
         waits?: Record<string, number>;
       } = {},
     ) {
-      return new StateMachine(definition as never).run((options.input ?? { changeId }) as never, {
+      return runTracked(definition, 'rollout.asl.json', options.input ?? { changeId }, {
         overrides: {
           taskResourceLocalHandlers: bindTasks(definition, options.handler ?? h.handler, options.wrap),
           waitTimeOverrides: { ...noWaits(definition), ...options.waits },

@@ -3,13 +3,13 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { NamedExecutions } from '../../functions/adapters/sfn-executions';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { openCase } from '../../functions/core/remediation/triage';
 import { syncInventory } from '../../functions/core/sync-inventory';
+import { runTracked } from '../support/asl-paths';
 import { freshTable, managedTags, runInstances } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
 
@@ -155,8 +155,10 @@ describe('remediation state machine (events → triage → the real ASL and hand
     before?: (state: string) => Promise<void>,
     twice: ReadonlySet<string> = new Set(),
   ) {
-    const execution = new StateMachine(definition as never).run(
-      { state: { caseId, attempts: 0, polls: 0 }, at: new Date().toISOString() } as never,
+    const execution = runTracked(
+      definition,
+      'remediation.asl.json',
+      { state: { caseId, attempts: 0, polls: 0 }, at: new Date().toISOString() },
       {
         overrides: {
           taskResourceLocalHandlers: bindTasks(
