@@ -8,6 +8,8 @@ export interface WaveProgress {
   readonly size: number;
   readonly applied: number;
   readonly refused: number;
+  /** Instances that became ineligible after planning (terminated, gone), with why. */
+  readonly skipped: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
   readonly verdict: 'pass' | 'fail' | 'extend' | null;
   readonly unhealthy: number;
   readonly state: 'pending' | 'applying' | 'baking' | 'passed' | 'failed' | 'inconclusive';
@@ -20,6 +22,9 @@ export function waveProgress(plan: Plan, records: readonly WaveRecord[]): WavePr
     const result = mine.find((r) => r.part === 'result');
     const applied = applies.reduce((n, r) => n + ((r.body.applied as unknown[] | undefined)?.length ?? 0), 0);
     const refused = applies.reduce((n, r) => n + ((r.body.refused as unknown[] | undefined)?.length ?? 0), 0);
+    const skipped = mine
+      .filter((r) => r.part.startsWith('skipped#'))
+      .flatMap((r) => (r.body.instances ?? []) as Array<{ id: string; reason: string }>);
     const verdict = (result?.body.verdict as WaveProgress['verdict']) ?? null;
     const outcomes = Object.values((result?.body.outcomes ?? {}) as Record<string, string>);
     const state: WaveProgress['state'] =
@@ -38,8 +43,9 @@ export function waveProgress(plan: Plan, records: readonly WaveRecord[]): WavePr
       size: wave.size,
       applied,
       refused,
+      skipped,
       verdict,
-      unhealthy: outcomes.filter((o) => o !== 'ok').length,
+      unhealthy: outcomes.filter((o) => o !== 'ok' && !o.startsWith('pending: ')).length,
       state,
     };
   });
@@ -57,8 +63,10 @@ export function renderProgress(record: ChangeRecord, waves: readonly WaveProgres
       `  wave ${String(w.wave).padStart(3)}  ${w.zone.padEnd(14)} ${String(w.size).padStart(5)} planned  ` +
         `${String(w.applied).padStart(5)} applied  ${w.state}` +
         (w.unhealthy > 0 ? ` (${w.unhealthy} unhealthy)` : '') +
-        (w.refused > 0 ? ` (${w.refused} refused)` : ''),
+        (w.refused > 0 ? ` (${w.refused} refused)` : '') +
+        (w.skipped.length > 0 ? ` (${w.skipped.length} skipped)` : ''),
     );
+    for (const s of w.skipped) lines.push(`      skipped ${s.id}: ${s.reason}`);
   }
   return lines;
 }

@@ -43,6 +43,9 @@ export class FleetOpsStack extends Stack {
         maxInFlight: settings.breakerMaxInFlight,
       },
     });
+    // The rollout tells people too: approvals waiting, gates failed, changes ended.
+    rollout.function.addEnvironment('TOPIC_ARN', remediation.topic.topicArn);
+    remediation.topic.grantPublish(rollout.function.function);
     // The sweep's new findings open remediation cases too.
     inventory.function.addEnvironment(
       'REMEDIATION_STATE_MACHINE_ARN',

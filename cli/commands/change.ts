@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline/promises';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
+import { SfnTaskAnswers } from '../../functions/adapters/sfn-task-answers';
 import { ROLLBACK_SUFFIX } from '../../functions/core/change-spec';
 import { planChange } from '../../functions/core/planner';
 import { abortRollout, decideApproval } from '../../functions/core/rollout';
@@ -117,30 +118,19 @@ export function changeCommands(
         const live = connect(options.table);
         const changes = new DynamoChangeStore(live.db, live.table);
         const taken = await decideApproval(
-          { changes, fleet: live.fleet, now: Date.now },
+          { changes, fleet: live.fleet, now: Date.now, answers: new SfnTaskAnswers(new SFNClient({})) },
           id,
           decision,
           operator(),
           options.reason,
         );
         if (!taken) {
-          io.err(`change ${id} is not waiting for an approval\n`);
+          io.err(`change ${id} is not waiting for an approval (or another answer to it is under way)\n`);
           setExit(ExitCode.invalidInput);
           return;
         }
-        const sfn = new SFNClient({});
-        if (decision === 'approve') {
-          await sfn.send(
-            new SendTaskSuccessCommand({
-              taskToken: taken.token,
-              output: JSON.stringify({ approvedBy: operator(), reason: options.reason }),
-            }),
-          );
-        } else {
-          await sfn.send(
-            new SendTaskFailureCommand({ taskToken: taken.token, error: 'Rejected', cause: options.reason }),
-          );
-        }
+        if (taken.answer === 'closed')
+          io.err(`${id}: the approval point had already been answered or had timed out; recorded\n`);
         io.out(`${id}: ${decision === 'approve' ? 'approved' : 'rejected'} before wave ${taken.wave}\n`);
       });
   }

@@ -14,7 +14,7 @@ import { decideApproval, type RolloutPorts } from '../../functions/core/rollout'
 import { serviceCatalog, servicesFileSchema } from '../../functions/core/services';
 import { seededRandom } from '../../functions/core/simulation/random';
 import { LocalPlumbing, runLocally } from './executions';
-import { loadDefinition, noRetryWaits, noWaits } from './local-sfn';
+import { answeredLocally, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
 import { peaks, type RunRecord, type WaveRecord } from './report';
 import { type LocalFleetSpec, type LocalRuntime, startLocalRuntime } from './runtime';
 
@@ -319,7 +319,12 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
           await new Promise((r) => setTimeout(r, 500));
           const reason = 'local runtime: approved automatically once the canary passed its gate';
           await decideApproval(
-            { changes: runtime.stores.changes, fleet: runtime.stores.fleet, now: Date.now },
+            {
+              changes: runtime.stores.changes,
+              fleet: runtime.stores.fleet,
+              now: Date.now,
+              answers: answeredLocally,
+            },
             changeId,
             'approve',
             'local-operator',

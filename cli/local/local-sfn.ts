@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
+import type { ApprovalAnswers } from '../../functions/core/rollout';
 
 // aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
 const promise = Promise as unknown as { withResolvers?: () => unknown };
@@ -69,3 +70,12 @@ export function noRetryWaits(definition: Record<string, unknown>): Record<string
       .map(([name]) => [name, 0]),
   );
 }
+
+/**
+ * aws-local-stepfunctions does not model `.waitForTaskToken`: the local "Wait for approval"
+ * handler's promise stands in for SendTaskSuccess / SendTaskFailure, so the answer always arrives.
+ */
+export const answeredLocally: ApprovalAnswers = {
+  succeed: async () => 'sent',
+  fail: async () => 'sent',
+};

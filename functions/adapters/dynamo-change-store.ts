@@ -239,14 +239,20 @@ export class DynamoChangeStore {
   }
 
   /** Keeps the task token an approval point waits on, and marks the change waiting for approval. */
+  /**
+   * Keeps the task token of the approval the execution now waits on. The previous approval may
+   * still be claimed (its answer got through and the execution moved on before the person's
+   * command dropped the token): the new one replaces it.
+   */
   async awaitApproval(id: string, token: string, wave: number, reason: string, now: number): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: keys.change(id, 'STATUS'),
         UpdateExpression:
-          'SET #status = :waiting, approvalToken = :token, approvalWave = :wave, statusReason = :reason, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(pk) AND #status = :running',
+          'SET #status = :waiting, approvalToken = :token, approvalWave = :wave, statusReason = :reason, updatedAt = :now REMOVE approvalAnswer',
+        ConditionExpression:
+          'attribute_exists(pk) AND (#status = :running OR (#status = :waiting AND (attribute_exists(approvalAnswer) OR approvalToken = :token)))',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':waiting': 'waiting-approval',
@@ -260,11 +266,8 @@ export class DynamoChangeStore {
     );
   }
 
-  /**
-   * Takes the pending approval's task token (once: a second approve or reject finds none) and
-   * marks the change running again, or failed when rejected.
-   */
-  async takeApproval(
+  /** Claims the waiting approval for a decision; the token stays until {@link settleApproval}. */
+  async claimApproval(
     id: string,
     decision: 'approve' | 'reject',
     reason: string,
@@ -276,16 +279,17 @@ export class DynamoChangeStore {
           TableName: this.table,
           Key: keys.change(id, 'STATUS'),
           UpdateExpression:
-            'SET #status = :next, statusReason = :reason, updatedAt = :now REMOVE approvalToken',
-          ConditionExpression: 'attribute_exists(approvalToken) AND #status = :waiting',
+            'SET approvalAnswer = :decision, approvalAnswerReason = :reason, updatedAt = :now',
+          ConditionExpression:
+            'attribute_exists(approvalToken) AND #status = :waiting AND (attribute_not_exists(approvalAnswer) OR approvalAnswer = :decision)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
-            ':next': decision === 'approve' ? 'running' : 'failed',
+            ':decision': decision,
             ':waiting': 'waiting-approval',
             ':reason': reason,
             ':now': now,
           },
-          ReturnValues: 'ALL_OLD',
+          ReturnValues: 'ALL_NEW',
         }),
       );
       return {
@@ -295,6 +299,37 @@ export class DynamoChangeStore {
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
+    }
+  }
+
+  /** The claimed approval was answered: drop its token and move the status on (unless the execution already did). */
+  async settleApproval(
+    id: string,
+    token: string,
+    decision: 'approve' | 'reject',
+    now: number,
+  ): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.change(id, 'STATUS'),
+          UpdateExpression:
+            'SET #status = :next, statusReason = approvalAnswerReason, updatedAt = :now REMOVE approvalToken, approvalAnswer, approvalAnswerReason',
+          ConditionExpression: '#status = :waiting AND approvalToken = :token AND approvalAnswer = :decision',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':waiting': 'waiting-approval',
+            ':next': decision === 'approve' ? 'running' : 'failed',
+            ':token': token,
+            ':decision': decision,
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      // The execution already moved on (a new approval point, or the change ended): nothing to drop.
+      if (!isConditionFailure(error)) throw error;
     }
   }
 

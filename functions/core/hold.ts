@@ -1,6 +1,10 @@
 import { type FreezeDecision, freezeDecision } from './freeze';
 import type { AuditRecord, Freeze, Lease, LeaseOutcome, LeaseRequest, LeaseStore } from './ports';
 
+/** The lease stores' reasons for refusing an instance that is not there any more. */
+export const NOT_IN_INVENTORY = 'not in the fleet inventory';
+export const TERMINATED = 'terminated';
+
 export interface AuditSink {
   audit(records: readonly AuditRecord[]): Promise<void>;
 }

@@ -1,10 +1,18 @@
 import type { Action, ChangeSpec } from './change-spec';
 import { checksPending, type Instance, isInService } from './fleet';
 import type { FreezeDecision } from './freeze';
-import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from './hold';
+import {
+  type AuditSink,
+  checkFreeze,
+  describeRefusal,
+  holdInstances,
+  NOT_IN_INVENTORY,
+  releaseHold,
+  TERMINATED,
+} from './hold';
 import { judge, judgeConfigSchema } from './judge/judge';
 import { ACTION_MINUTES, type Plan } from './planner';
-import type { AutoScalingPort, Ec2Port, Freeze, LeaseStore, SsmCommand } from './ports';
+import type { AutoScalingPort, Ec2Port, Freeze, InstanceCondition, LeaseStore, SsmCommand } from './ports';
 import { resolveQuantity } from './quantity';
 import { planRollback, rollbackIdOf, rollbackSpec } from './rollback';
 import { isDisruptive, type ServicesFile, serviceCatalog } from './services';
@@ -63,14 +71,24 @@ export interface RolloutPorts {
       wave?: number,
     ): Promise<Array<{ wave: number; part: string; body: Record<string, unknown> }>>;
     awaitApproval(id: string, token: string, wave: number, reason: string, now: number): Promise<void>;
-    takeApproval(
+    /**
+     * Claims the pending approval for a decision without consuming its token: a second claim
+     * with the same decision (a retried `change approve`) gets the same token; another decision
+     * gets nothing while the first is being answered.
+     */
+    claimApproval(
       id: string,
       decision: 'approve' | 'reject',
       reason: string,
       now: number,
     ): Promise<{ token: string; wave: number } | undefined>;
+    /** The claimed approval was answered (sent, or found already closed): the token is dropped. */
+    settleApproval(id: string, token: string, decision: 'approve' | 'reject', now: number): Promise<void>;
   };
-  readonly leases: Pick<LeaseStore, 'acquire' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf'>;
+  readonly leases: Pick<
+    LeaseStore,
+    'acquire' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf' | 'renew'
+  >;
   readonly fleet: AuditSink & {
     listFreezes(): Promise<Freeze[]>;
     getServices(): Promise<ServicesFile>;
@@ -94,12 +112,55 @@ export interface RolloutPorts {
       window: { start: Date; end: Date; periodSeconds: number },
     ): Promise<number[]>;
   };
+  /** The FleetOps topic: approvals waiting, gates failed, changes ended. */
+  readonly notify: Notifier;
   readonly now: () => number;
   readonly actor: string;
 }
 
-/** While a freeze is in force, look again this often. */
-const FREEZE_RECHECK_SECONDS = 300;
+export interface Notifier {
+  publish(subject: string, message: string): Promise<void>;
+}
+
+/**
+ * Answers a waiting task token (SendTaskSuccess / SendTaskFailure). `closed` when Step Functions
+ * says the task is already closed or timed out (TaskTimedOut): a retried answer after a crash.
+ */
+export interface ApprovalAnswers {
+  succeed(token: string, output: Record<string, unknown>): Promise<'sent' | 'closed'>;
+  fail(token: string, error: string, cause: string): Promise<'sent' | 'closed'>;
+}
+
+/**
+ * While a freeze is in force, look again after 5 minutes, then twice as long each time up to 6
+ * hours, never past the freeze's end: a freeze of a month costs about 130 looks, a year about 1,500
+ * (each a handful of history events), far under Step Functions' 25,000.
+ */
+const FREEZE_RECHECK_FIRST_SECONDS = 300;
+const FREEZE_RECHECK_MAX_SECONDS = 6 * 3600;
+
+/**
+ * How long an action may take to finish on a wave before settle stops waiting and the gate
+ * judges what is there. SSM: the command's own timeout, plus ten minutes for delivery.
+ */
+export function settleLimitSeconds(action: Action): number {
+  switch (action.type) {
+    case 'set-tag':
+      return 0;
+    case 'reboot':
+      return 20 * 60;
+    case 'stop-start':
+      return 30 * 60;
+    case 'replace':
+      return 60 * 60;
+    case 'ssm-command':
+      return action.timeoutSeconds + 10 * 60;
+  }
+}
+/** Settle looks after 15 s, then twice as long each time, up to a fiftieth of the limit (≥ 5 min). */
+const SETTLE_FIRST_WAIT_SECONDS = 15;
+/** Margin on every lease renewal: the next step (and its retries) runs before the lease can lapse. */
+const LEASE_MARGIN_MS = 30 * 60_000;
 
 const at = (ports: RolloutPorts) => new Date(ports.now()).toISOString();
 
@@ -214,11 +275,16 @@ async function setUnlessEnded(
   await ports.changes.setStatus(changeId, status, reason, ports.now());
 }
 
-/** May the current wave act now? Freezes (recorded when they block) and the spec's time windows. */
+/**
+ * May the current wave act now? Freezes (recorded when they block) and the spec's time windows.
+ * `waits` is how many times this wave already waited for a freeze: the next look comes later
+ * each time (see FREEZE_RECHECK_*), so a long freeze costs few history events.
+ */
 export async function checkWindow(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<{ decision: 'go' | 'wait'; waitSeconds: number; reason: string }> {
+  waits = 0,
+): Promise<{ decision: 'go' | 'wait'; waitSeconds: number; waits: number; reason: string }> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
@@ -229,6 +295,7 @@ export async function checkWindow(
     return {
       decision: 'go',
       waitSeconds: 0,
+      waits,
       reason: 'a rollback: freezes and time windows do not hold it back',
     };
   }
@@ -242,8 +309,22 @@ export async function checkWindow(
     ports.actor,
     ports.now(),
   );
-  if (!freeze.allowed)
-    return { decision: 'wait', waitSeconds: FREEZE_RECHECK_SECONDS, reason: freeze.reason };
+  if (!freeze.allowed) {
+    const untilEnd = Math.max(
+      1,
+      Math.ceil((Math.max(...freeze.frozenBy.map((f) => Date.parse(f.end))) - ports.now()) / 1000),
+    );
+    const next = Math.min(
+      FREEZE_RECHECK_FIRST_SECONDS * 2 ** Math.min(waits, 16),
+      FREEZE_RECHECK_MAX_SECONDS,
+    );
+    return {
+      decision: 'wait',
+      waitSeconds: Math.min(next, untilEnd),
+      waits: waits + 1,
+      reason: freeze.reason,
+    };
+  }
   const window = windowDecision(spec.windows, ports.now());
   if (!window.open) {
     await ports.fleet.audit([
@@ -255,17 +336,24 @@ export async function checkWindow(
         at: at(ports),
       },
     ]);
-    return { decision: 'wait', waitSeconds: window.waitSeconds, reason: 'outside the time windows' };
+    return { decision: 'wait', waitSeconds: window.waitSeconds, waits, reason: 'outside the time windows' };
   }
-  return { decision: 'go', waitSeconds: 0, reason: freeze.reason };
+  return { decision: 'go', waitSeconds: 0, waits, reason: freeze.reason };
 }
 
-/** Leases the wave's instances and reserves their budgets, all or nothing; a refusal is recorded. */
+/**
+ * Leases the wave's instances and reserves their budgets, all or nothing; a refusal is recorded.
+ * 1. Lease every instance of the wave not skipped already.
+ * 2. Refused because some instances became ineligible after planning (terminated, no longer in
+ *    the inventory: an Auto Scaling scale-in during a long change): those are skipped, recorded
+ *    with their reason, and the rest is leased at once; the wave goes on without them.
+ * 3. Refused for budget or holders: the state machine waits and tries again.
+ */
 export async function leaseWave(
   ports: RolloutPorts,
   state: RolloutState,
   attempts: number,
-): Promise<{ acquired: boolean; attempts: number; reason: string }> {
+): Promise<{ acquired: boolean; attempts: number; skipped: number; reason: string }> {
   const [plan, spec, services] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
@@ -277,22 +365,85 @@ export async function leaseWave(
     Object.keys(wave.services).filter((s) => !isDisruptive(catalog.budgetOf(s).budget, spec.action.type)),
   );
   const ttlMinutes = ACTION_MINUTES[spec.action.type] + spec.strategy.bakeMinutes + 30;
-  const outcome = await holdInstances(
-    { leases: ports.leases, audit: ports.fleet },
-    {
-      owner: state.changeId,
-      instanceIds: wave.instances,
-      nonDisruptiveServices: nonDisruptive,
-      ttlMs: ttlMinutes * 60_000,
-      now: ports.now(),
-    },
-    ports.actor,
-  );
+  const hold = (instanceIds: readonly string[]) =>
+    holdInstances(
+      { leases: ports.leases, audit: ports.fleet },
+      {
+        owner: state.changeId,
+        instanceIds,
+        nonDisruptiveServices: nonDisruptive,
+        ttlMs: ttlMinutes * 60_000,
+        now: ports.now(),
+      },
+      ports.actor,
+    );
+  const members = await waveMembers(ports, plan, state);
+  let outcome = await hold(members);
+  let skipped = 0;
+  if (!outcome.acquired) {
+    const gone = outcome.conflicts.filter((c) => INELIGIBLE.has(c.reason));
+    if (gone.length > 0) {
+      await recordSkipped(ports, state, gone);
+      skipped = gone.length;
+      const goneIds = new Set(gone.map((c) => c.id));
+      outcome = await hold(members.filter((id) => !goneIds.has(id)));
+    }
+  }
   return {
     acquired: outcome.acquired,
     attempts: attempts + 1,
-    reason: outcome.acquired ? 'leased' : describeRefusal(outcome),
+    skipped,
+    reason: outcome.acquired
+      ? `leased${skipped > 0 ? `; ${skipped} skipped: no longer eligible (terminated or gone)` : ''}`
+      : describeRefusal(outcome),
   };
+}
+
+/** Why the lease stores refuse an instance that is simply not there any more. */
+const INELIGIBLE = new Set([NOT_IN_INVENTORY, TERMINATED]);
+
+/** The instances of the current wave that became ineligible after planning, with why. */
+async function skippedOf(ports: RolloutPorts, state: RolloutState): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const r of await ports.changes.waveRecords(state.changeId, state.wave)) {
+    if (!r.part.startsWith('skipped#')) continue;
+    for (const s of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
+      out.set(s.id, s.reason);
+  }
+  return out;
+}
+
+/** The wave as planned, less what was skipped since: what the action, the gate and the release see. */
+async function waveMembers(ports: RolloutPorts, plan: Plan, state: RolloutState): Promise<string[]> {
+  const skipped = await skippedOf(ports, state);
+  return plan.waves[state.wave].instances.filter((id) => !skipped.has(id));
+}
+
+/** Records instances skipped from the wave (kept with the change, shown by `change status`), and audits it. */
+async function recordSkipped(
+  ports: RolloutPorts,
+  state: RolloutState,
+  instances: ReadonlyArray<{ id: string; reason: string }>,
+): Promise<void> {
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    `skipped#${String(ports.now()).padStart(15, '0')}`,
+    { instances: instances.map(({ id, reason }) => ({ id, reason })) },
+    ports.now(),
+  );
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'wave.skipped',
+      reason: `wave ${state.wave}: ${instances.length} no longer eligible, skipped: ${instances
+        .slice(0, 10)
+        .map((i) => `${i.id} (${i.reason})`)
+        .join(', ')}`,
+      at: at(ports),
+    },
+  ]);
 }
 
 /**
@@ -309,9 +460,27 @@ export async function applyWave(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  const wave = plan.waves[state.wave];
-  let leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
-  let lost = wave.instances.length - leases.length;
+  let members = await waveMembers(ports, plan, state);
+  if (spec.action.type !== 'replace') {
+    // Terminated between the lease and now: one id EC2 no longer knows fails a whole batch.
+    const conditions = await ports.ec2.conditions(members);
+    const gone = members
+      .filter((id) => {
+        const state = conditions.get(id)?.state;
+        return state === undefined || state === 'terminated' || state === 'shutting-down';
+      })
+      .map((id) => ({
+        id,
+        reason: `${conditions.get(id)?.state ?? 'not reported by EC2'} before the action`,
+      }));
+    if (gone.length > 0) {
+      await recordSkipped(ports, state, gone);
+      const goneIds = new Set(gone.map((g) => g.id));
+      members = members.filter((id) => !goneIds.has(id));
+    }
+  }
+  let leases = await ports.leases.heldBy(state.changeId, members, ports.now());
+  let lost = members.length - leases.length;
   const refused: Array<{ id: string; reason: string }> = [];
   let groups = new Map<string, string>();
   if (spec.action.type === 'replace') {
@@ -398,63 +567,110 @@ async function apply(
 
 /** Everything the wave's apply attempts sent, merged. */
 async function appliedTo(ports: RolloutPorts, state: RolloutState) {
-  const records = (await ports.changes.waveRecords(state.changeId, state.wave))
-    .filter((r) => r.part.startsWith('apply#'))
-    .map((r) => r.body as unknown as ApplyRecord);
+  const parts = (await ports.changes.waveRecords(state.changeId, state.wave)).filter((r) =>
+    r.part.startsWith('apply#'),
+  );
+  const applyParts = parts.map((r) => r.part);
+  const records = parts.map((r) => r.body as unknown as ApplyRecord);
   return {
     applied: records.flatMap((r) => r.applied),
     commands: records.flatMap((r) => r.commands ?? []),
     groups: Object.assign({}, ...records.map((r) => r.groups ?? {})) as Record<string, string>,
     refused: records.flatMap((r) => r.refused ?? []),
+    /** When the first apply attempt was recorded (the part's name carries it). */
+    firstAt:
+      applyParts.length > 0
+        ? Math.min(...applyParts.map((p) => Number(p.slice('apply#'.length))))
+        : undefined,
   };
 }
 
 /**
- * Has the action finished on every instance of the wave?
- * - reboot: every instance running again; stop-start: stopped ones are started, then the same;
+ * Has the action finished on every instance of the wave? Waits as long as the action's own
+ * limit allows ({@link settleLimitSeconds}, counted from the first apply), renewing the wave's
+ * leases each time, and says how long to wait before the next look (growing, never past the limit).
+ * - reboot: every instance running again with its status checks concluded (not initializing);
+ *   stop-start: stopped ones are started, then the same;
  * - ssm-command: every command has ended; replace: every group has its desired capacity in
  *   service and healthy, without the terminated instances; set-tag: at once.
+ * `expired` when the limit has passed: the gate then judges what is there.
  */
 export async function actionSettled(
   ports: RolloutPorts,
   state: RolloutState,
   polls: number,
-): Promise<{ done: boolean; polls: number }> {
+): Promise<{ done: boolean; expired: boolean; polls: number; waitSeconds: number }> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  const next = (done: boolean) => ({ done, polls: polls + 1 });
-  switch (spec.action.type) {
+  const sent = await appliedTo(ports, state);
+  const done = await settled(ports, spec.action, sent, await waveMembers(ports, plan, state));
+  const limit = settleLimitSeconds(spec.action);
+  const elapsed = Math.max(0, (ports.now() - (sent.firstAt ?? ports.now())) / 1000);
+  const expired = !done && elapsed >= limit;
+  const cap = Math.max(300, Math.ceil(limit / 50));
+  const waitSeconds = Math.max(
+    1,
+    Math.min(SETTLE_FIRST_WAIT_SECONDS * 2 ** Math.min(polls + 1, 16), cap, Math.ceil(limit - elapsed)),
+  );
+  if (!done && !expired) {
+    // The wave settles, bakes and is judged under its leases: they must outlive the next look.
+    await renewWave(ports, state, plan, waitSeconds * 1000 + state.bakeSeconds * 1000);
+  }
+  return { done, expired, polls: polls + 1, waitSeconds };
+}
+
+async function settled(
+  ports: RolloutPorts,
+  action: Action,
+  sent: Awaited<ReturnType<typeof appliedTo>>,
+  members: readonly string[],
+): Promise<boolean> {
+  switch (action.type) {
     case 'set-tag':
-      return next(true);
+      return true;
     case 'ssm-command': {
-      const { commands } = await appliedTo(ports, state);
-      const states = await ports.ssm.states(commands.map((c) => c.commandId));
-      return next([...states.values()].every((s) => s !== 'pending'));
+      const states = await ports.ssm.states(sent.commands.map((c) => c.commandId));
+      return [...states.values()].every((s) => s !== 'pending');
     }
     case 'replace': {
-      const { applied, groups } = await appliedTo(ports, state);
-      const health = await ports.autoscaling.health([...new Set(Object.values(groups))]);
-      const gone = new Set(applied);
-      return next(
-        [...health.values()].every(
-          (g) => g.healthy.length >= g.desired && !g.members.some((m) => gone.has(m)),
-        ),
+      const health = await ports.autoscaling.health([...new Set(Object.values(sent.groups))]);
+      const gone = new Set(sent.applied);
+      return [...health.values()].every(
+        (g) => g.healthy.length >= g.desired && !g.members.some((m) => gone.has(m)),
       );
     }
     case 'stop-start': {
-      const { applied } = await appliedTo(ports, state);
-      const conditions = await ports.ec2.conditions(applied);
-      const stopped = applied.filter((id) => conditions.get(id)?.state === 'stopped');
+      const conditions = await ports.ec2.conditions(sent.applied);
+      const stopped = sent.applied.filter((id) => conditions.get(id)?.state === 'stopped');
       if (stopped.length > 0) await ports.ec2.start(stopped);
-      return next(applied.every((id) => conditions.get(id)?.state === 'running'));
+      return sent.applied.every((id) => backFromAction(conditions.get(id)));
     }
     case 'reboot': {
-      const conditions = await ports.ec2.conditions(plan.waves[state.wave].instances);
-      return next([...conditions.values()].every((c) => c.state === 'running'));
+      const conditions = await ports.ec2.conditions(members);
+      return members.every((id) => conditions.get(id) === undefined || backFromAction(conditions.get(id)));
     }
   }
+}
+
+/** Running again, its status checks concluded (ok or failing): no longer worth waiting for. */
+const backFromAction = (c: InstanceCondition | undefined) =>
+  c !== undefined && c.state === 'running' && !checksPending(c);
+
+/** Extends the wave's leases so they outlive what comes next (plus a margin). */
+async function renewWave(
+  ports: RolloutPorts,
+  state: RolloutState,
+  plan: Plan,
+  nextMs: number,
+): Promise<void> {
+  const leases = await ports.leases.heldBy(
+    state.changeId,
+    await waveMembers(ports, plan, state),
+    ports.now(),
+  );
+  if (leases.length > 0) await ports.leases.renew(leases, nextMs + LEASE_MARGIN_MS, ports.now());
 }
 
 /**
@@ -531,9 +747,11 @@ const PENDING_PREFIX = 'pending: ';
  * 1. instances that are not running, fail a status check, or whose action failed count as
  *    errors; more than the spec's `errorThreshold` fails the wave, and more than its
  *    `rollbackThreshold` rolls back even when the spec says pause;
- * 2. with metrics in the spec, the canary judge compares the wave's instances with untouched
- *    ones of the same services: pass goes on, marginal or fail fails, too few samples bakes
- *    longer (`extend`; the state machine does that at most three times, then asks a person).
+ * 2. instances whose status checks are still initializing are neither: the gate waits for them
+ *    (`extend`, at most three times, then a person decides) rather than passing them;
+ * 3. with metrics in the spec, the canary judge compares the wave's instances with a baseline
+ *    ({@link judgeWave}): pass goes on, marginal or fail fails, too few samples bakes longer;
+ * 4. a failed gate is published to the topic with the judge's reasons.
  */
 export async function gateWave(
   ports: RolloutPorts,
@@ -552,13 +770,13 @@ export async function gateWave(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  const wave = plan.waves[state.wave];
-  const threshold = resolveQuantity(spec.gates.errorThreshold, wave.instances.length);
-  const { outcomes, judged } = await waveOutcomes(ports, spec, state, wave.instances);
-  const bad = [...outcomes].filter(([, outcome]) => outcome !== 'ok');
+  const members = await waveMembers(ports, plan, state);
+  const threshold = resolveQuantity(spec.gates.errorThreshold, members.length);
+  const { outcomes, judged, pending } = await waveOutcomes(ports, spec, state, members);
+  const bad = [...outcomes].filter(([, outcome]) => outcome !== 'ok' && !outcome.startsWith(PENDING_PREFIX));
   const errors = bad.length;
   let verdict: 'pass' | 'fail' | 'extend' = errors <= threshold ? 'pass' : 'fail';
-  let reason = `wave ${state.wave}: ${errors} of ${wave.instances.length} unhealthy after the bake (threshold ${threshold})${
+  let reason = `wave ${state.wave}: ${errors} of ${members.length} unhealthy after the bake (threshold ${threshold})${
     bad.length > 0
       ? `: ${bad
           .slice(0, 10)
@@ -566,6 +784,10 @@ export async function gateWave(
           .join(', ')}`
       : ''
   }`;
+  if (verdict === 'pass' && pending.length > 0) {
+    verdict = 'extend';
+    reason += `; ${pending.length} with status checks not concluded yet (${pending.slice(0, 5).join(', ')}): waiting for them`;
+  }
   if (spec.gates.alarms.length > 0) {
     // The spec's alarms watch the service as a whole: one firing (or missing) fails the wave.
     const states = await ports.metrics.alarmStates(spec.gates.alarms);
@@ -576,8 +798,8 @@ export async function gateWave(
     }
   }
   if (verdict === 'pass' && spec.gates.metrics.length > 0) {
-    const judgement = await judgeWave(ports, plan, spec, state, judged);
-    reason += `; judge: ${judgement.verdict} (score ${judgement.score}): ${judgement.reasons.join('; ')}`;
+    const { judgement, baseline } = await judgeWave(ports, plan, spec, state, judged);
+    reason += `; judge: ${judgement.verdict} (score ${judgement.score}) against ${baseline}: ${judgement.reasons.join('; ')}`;
     // Marginal is not good enough to go on alone; too few samples bakes longer.
     verdict =
       judgement.verdict === 'pass' ? 'pass' : judgement.verdict === 'inconclusive' ? 'extend' : 'fail';
@@ -585,10 +807,12 @@ export async function gateWave(
   const rollbackAbove =
     spec.gates.rollbackThreshold === undefined
       ? Number.POSITIVE_INFINITY
-      : resolveQuantity(spec.gates.rollbackThreshold, wave.instances.length);
+      : resolveQuantity(spec.gates.rollbackThreshold, members.length);
+  // A rollback never rolls itself back: a failed rollback wave waits for a person.
+  const declared = state.rollbackOf !== '' ? 'pause' : spec.gates.onFailure;
   const onFailure =
-    spec.gates.onFailure === 'pause' && errors > rollbackAbove ? 'rollback' : spec.gates.onFailure;
-  if (verdict === 'fail' && onFailure !== spec.gates.onFailure) {
+    declared === 'pause' && errors > rollbackAbove && state.rollbackOf === '' ? 'rollback' : declared;
+  if (verdict === 'fail' && onFailure !== declared) {
     reason += `; more than ${rollbackAbove} unhealthy: rolling back instead of pausing`;
   }
   await ports.changes.recordWave(
@@ -607,6 +831,16 @@ export async function gateWave(
       at: at(ports),
     },
   ]);
+  if (verdict === 'extend') {
+    // Bake again under the same leases.
+    await renewWave(ports, state, plan, state.bakeSeconds * 1000);
+  }
+  if (verdict === 'fail') {
+    await ports.notify.publish(
+      `FleetOps: ${state.changeId} wave ${state.wave} failed its health gate`,
+      `${reason}\n\nNext: ${onFailure === 'rollback' ? 'the change is rolled back automatically' : `the change waits for a person: fleetops change approve ${state.changeId} --reason "…" to go on, or fleetops change reject ${state.changeId} --reason "…"`}.\nSee: fleetops change status ${state.changeId}`,
+    );
+  }
   return {
     verdict,
     extensions: extensions + (verdict === 'extend' ? 1 : 0),
@@ -618,7 +852,7 @@ export async function gateWave(
 }
 
 /**
- * Releases the wave's leases and budgets (instances still unhealthy keep counting; a replaced
+ * Releases the wave's leases and budgets (instances not back in service keep counting; a replaced
  * instance counts while its group misses capacity) and moves on; says whether a person must
  * approve before the next wave (after the canary, at the risk containment point), so nothing
  * is held while the rollout waits for them.
@@ -626,14 +860,17 @@ export async function gateWave(
 export async function releaseWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<RolloutState & { more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
+): Promise<{ state: RolloutState; more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
   const [plan, spec] = await Promise.all([
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
   const wave = plan.waves[state.wave];
+  const members = await waveMembers(ports, plan, state);
+  // Every lease of the wave, skipped instances' too (one may have gone after it was leased).
   const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
-  const stillUnavailable = new Set<string>();
+  const member = new Set(members);
+  const stillUnavailable = new Set<string>(wave.instances.filter((id) => !member.has(id)));
   if (spec.action.type === 'replace') {
     const { groups } = await appliedTo(ports, state);
     const health = await ports.autoscaling.health([...new Set(Object.values(groups))]);
@@ -643,8 +880,8 @@ export async function releaseWave(
       for (const id of replaced.slice(0, missing)) stillUnavailable.add(id);
     }
   } else {
-    const conditions = await ports.ec2.conditions(wave.instances);
-    for (const id of wave.instances) if (!isInService(conditions.get(id))) stillUnavailable.add(id);
+    const conditions = await ports.ec2.conditions(members);
+    for (const id of members) if (!isInService(conditions.get(id))) stillUnavailable.add(id);
   }
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },
@@ -656,25 +893,42 @@ export async function releaseWave(
     stillUnavailable,
   );
   const next = state.wave + 1;
-  return { ...state, wave: next, more: next < state.waves, approval: wave.approvalAfter ?? 'none' };
+  return {
+    state: { ...state, wave: next },
+    more: next < state.waves,
+    approval: wave.approvalAfter ?? 'none',
+  };
 }
 
-/** Keeps the approval's task token with the change (the execution waits on it) and records the request. */
+/**
+ * Keeps the approval's task token with the change (the execution waits on it), records the
+ * request and publishes it to the topic with the command to run. After a failed or unjudged
+ * gate the request carries the gate's reasons; after the last wave, approving ends the change.
+ */
 export async function requestApproval(
   ports: RolloutPorts,
   state: RolloutState,
   token: string,
   point: string,
 ): Promise<{ waiting: true }> {
+  const judged = state.wave - 1;
+  const last = state.wave >= state.waves;
+  const gate =
+    point === 'gate-failed' || point === 'gate-inconclusive'
+      ? (await ports.changes.waveRecords(state.changeId, judged)).find((r) => r.part === 'result')?.body
+      : undefined;
   const why =
     point === 'canary'
       ? 'the canary passed'
       : point === 'risk-containment'
         ? 'risk containment reached'
         : point === 'gate-inconclusive'
-          ? `wave ${state.wave - 1} could not be judged: too few samples, even after longer bakes`
-          : `wave ${state.wave - 1} failed its health gate and the spec says pause`;
-  const reason = `approval needed before wave ${state.wave}: ${why}`;
+          ? `wave ${judged} could not be judged, even after longer bakes`
+          : `wave ${judged} failed its health gate and the spec says pause`;
+  const next = last
+    ? 'approving accepts it and ends the change'
+    : `approving goes on with wave ${state.wave}`;
+  const reason = `approval needed ${last ? 'after the last wave' : `before wave ${state.wave}`}: ${why}; ${next}`;
   await ports.changes.awaitApproval(state.changeId, token, state.wave, reason, ports.now());
   await ports.fleet.audit([
     {
@@ -685,73 +939,147 @@ export async function requestApproval(
       at: at(ports),
     },
   ]);
+  await ports.notify.publish(
+    `FleetOps: ${state.changeId} waits for approval`,
+    [
+      reason,
+      ...(gate ? [`gate: ${String(gate.reason)}`] : []),
+      '',
+      `approve: fleetops change approve ${state.changeId} --reason "…"`,
+      `reject:  fleetops change reject ${state.changeId} --reason "…"`,
+      `status:  fleetops change status ${state.changeId}`,
+    ].join('\n'),
+  );
   return { waiting: true };
 }
 
 /**
- * A person approves or rejects a waiting change: returns the task token to answer
- * (SendTaskSuccess / SendTaskFailure), once; the decision is recorded with its reason.
+ * A person approves or rejects a waiting change, exactly once whatever crashes in between:
+ * 1. claim the pending approval for this decision (the token stays kept; a retried command
+ *    with the same decision claims it again, another decision is refused meanwhile);
+ * 2. answer the task token (SendTaskSuccess / SendTaskFailure); a token Step Functions already
+ *    closed (the first attempt's answer got through) counts as answered;
+ * 3. drop the token and record the decision with its reason.
+ * `undefined` when the change is not waiting for an approval.
  */
 export async function decideApproval(
-  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now'>,
+  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now'> & { answers: ApprovalAnswers },
   changeId: string,
   decision: 'approve' | 'reject',
   actor: string,
   reason: string,
-): Promise<{ token: string; wave: number } | undefined> {
-  const taken = await ports.changes.takeApproval(changeId, decision, reason, ports.now());
-  if (taken) {
-    await ports.fleet.audit([
-      {
-        subject: `change:${changeId}`,
-        actor,
-        action: decision === 'approve' ? 'approval.granted' : 'approval.rejected',
-        reason: `before wave ${taken.wave}: ${reason}`,
-        at: new Date(ports.now()).toISOString(),
-      },
-    ]);
-  }
-  return taken;
+): Promise<{ token: string; wave: number; answer: 'sent' | 'closed' } | undefined> {
+  const claimed = await ports.changes.claimApproval(changeId, decision, reason, ports.now());
+  if (!claimed) return undefined;
+  const answer =
+    decision === 'approve'
+      ? await ports.answers.succeed(claimed.token, { approvedBy: actor, reason })
+      : await ports.answers.fail(claimed.token, 'Rejected', reason);
+  await ports.changes.settleApproval(changeId, claimed.token, decision, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${changeId}`,
+      actor,
+      action: decision === 'approve' ? 'approval.granted' : 'approval.rejected',
+      reason: `before wave ${claimed.wave}: ${reason}`,
+      at: new Date(ports.now()).toISOString(),
+    },
+  ]);
+  return { ...claimed, answer };
 }
 
 /**
- * Ends the change: completed, or failed with the reason. A rollback that completes marks the
- * change it undid `rolled-back`; one that fails marks it failed too.
+ * Ends the change: completed, or failed with the reason (and the step's error, when one ended
+ * it). A rollback that completes marks the change it undid `rolled-back`; one that fails marks
+ * it failed too. A change completed after a person accepted a failed or unjudged wave says so.
+ * The end is published to the topic.
  */
 export async function finishRollout(
   ports: RolloutPorts,
   state: Pick<RolloutState, 'changeId' | 'rollbackOf'>,
   outcome: 'completed' | 'failed',
   reason: string,
+  error?: { Error?: string; Cause?: string },
 ): Promise<{ status: 'completed' | 'failed' | 'rolled-back'; reason: string }> {
-  await ports.changes.setStatus(state.changeId, outcome, reason, ports.now());
+  let why = reason;
+  if (error)
+    why += `: ${error.Error ?? 'error'}${error.Cause ? ` (${String(error.Cause).slice(0, 300)})` : ''}`;
+  if (outcome === 'completed') {
+    const accepted = (await ports.changes.waveRecords(state.changeId))
+      .filter((r) => r.part === 'result' && r.body.verdict !== 'pass')
+      .map((r) => r.wave);
+    const distinct = [...new Set(accepted)];
+    if (distinct.length > 0)
+      why = `completed: a person accepted wave${distinct.length > 1 ? 's' : ''} ${distinct.join(', ')} after a failed or unjudged gate; the other waves passed`;
+  }
+  await ports.changes.setStatus(state.changeId, outcome, why, ports.now());
   await ports.fleet.audit([
     {
       subject: `change:${state.changeId}`,
       actor: ports.actor,
       action: `change.${outcome}`,
-      reason,
+      reason: why,
       at: at(ports),
     },
   ]);
-  if (state.rollbackOf === '') return { status: outcome, reason };
+  if (state.rollbackOf === '') {
+    await ports.notify.publish(
+      `FleetOps: ${state.changeId} ${outcome}`,
+      `${why}\nSee: fleetops change status ${state.changeId}`,
+    );
+    return { status: outcome, reason: why };
+  }
   const status = outcome === 'completed' ? 'rolled-back' : 'failed';
-  const why =
+  const original =
     outcome === 'completed'
       ? `rolled back by ${state.changeId}`
-      : `its rollback ${state.changeId} failed: ${reason}`;
-  await setUnlessEnded(ports, state.rollbackOf, status, why);
+      : `its rollback ${state.changeId} failed: ${why}`;
+  await setUnlessEnded(ports, state.rollbackOf, status, original);
   await ports.fleet.audit([
     {
       subject: `change:${state.rollbackOf}`,
       actor: ports.actor,
       action: outcome === 'completed' ? 'change.rolled-back' : 'rollback.failed',
+      reason: original,
+      at: at(ports),
+    },
+  ]);
+  await ports.notify.publish(
+    `FleetOps: ${state.rollbackOf} ${status}`,
+    `${original}\nSee: fleetops change status ${state.rollbackOf} and fleetops change status ${state.changeId}`,
+  );
+  return { status, reason: original };
+}
+
+/**
+ * The execution could not load the change (or plan its requested rollback): recorded on the
+ * change when it exists and is not ended, and in its audit trail either way, so nothing is left
+ * `running` by an error (invariant 9).
+ */
+export async function recordNotStarted(
+  ports: RolloutPorts,
+  input: { changeId: string; rollback?: unknown; error?: { Error?: string; Cause?: string } },
+): Promise<{ recorded: true }> {
+  const requestedRollback = input.rollback !== undefined;
+  const subject = requestedRollback ? rollbackIdOf(input.changeId) : input.changeId;
+  const why = `${requestedRollback ? 'the requested rollback could not be planned' : 'the change could not be loaded'}: ${input.error?.Error ?? 'error'}${input.error?.Cause ? ` (${String(input.error.Cause).slice(0, 300)})` : ''}`;
+  const existing = await ports.changes.get(subject);
+  if (existing && !ENDED.has(existing.status))
+    await ports.changes.setStatus(subject, 'failed', why, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${subject}`,
+      actor: ports.actor,
+      action: 'change.not-started',
       reason: why,
       at: at(ports),
     },
   ]);
-  return { status, reason: why };
+  await ports.notify.publish(`FleetOps: ${subject} did not start`, why);
+  return { recorded: true };
 }
+
+const ENDED = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
 
 /**
  * Aborts a change: every lease and budget it holds is released (its instances keep counting as
@@ -782,8 +1110,13 @@ export async function abortRollout(
 }
 
 /**
- * The canary judge for a wave: each of the spec's metrics for the wave's instances against the
- * instances of the same services that the change has not touched yet, over the bake.
+ * The canary judge for a wave: each of the spec's metrics for the wave's instances against a
+ * baseline, over the bake. The baseline, first that exists:
+ * 1. the instances of the same services the change has not touched yet (later waves);
+ * 2. in the last waves, where none is left: the instances of the same services the change
+ *    already changed in earlier waves, which passed their gates (so a healthy change completes,
+ *    and a regression that only the last wave brings still fails);
+ * 3. a change of one wave: the wave's own instances in the same length of time before the action.
  */
 async function judgeWave(
   ports: RolloutPorts,
@@ -795,23 +1128,41 @@ async function judgeWave(
   const wave = plan.waves[state.wave];
   const services = new Set(Object.keys(wave.services));
   const serviceOf = new Map((await ports.fleet.listInstances()).map((i) => [i.id, i.service]));
-  const baselineIds = plan.waves
-    .slice(state.wave + 1)
-    .flatMap((w) => w.instances)
-    .filter((id) => services.has(serviceOf.get(id) ?? ''));
+  const sameServices = (ids: readonly string[]) => ids.filter((id) => services.has(serviceOf.get(id) ?? ''));
   const end = new Date(ports.now());
-  const start = new Date(end.getTime() - Math.max(state.bakeSeconds, 300) * 1000);
-  const window = { start, end, periodSeconds: 60 };
-  const baseline: Record<string, number[]> = {};
+  const length = Math.max(state.bakeSeconds, 300) * 1000;
+  const window = { start: new Date(end.getTime() - length), end, periodSeconds: 60 };
+  let baselineIds = sameServices(plan.waves.slice(state.wave + 1).flatMap((w) => w.instances));
+  let baselineWindow = window;
+  let baseline = 'untouched instances of the same services';
+  if (baselineIds.length === 0) {
+    const canary = new Set(canaryIds);
+    baselineIds = sameServices(
+      (await ports.leases.actionsOf(state.changeId))
+        .filter((a) => a.wave < state.wave && !canary.has(a.instanceId))
+        .map((a) => a.instanceId),
+    );
+    baseline = 'instances of the same services changed in earlier waves';
+  }
+  if (baselineIds.length === 0) {
+    const firstAt = (await appliedTo(ports, state)).firstAt ?? end.getTime();
+    baselineIds = [...canaryIds];
+    baselineWindow = { start: new Date(firstAt - length), end: new Date(firstAt), periodSeconds: 60 };
+    baseline = 'the same instances before the action';
+  }
+  const samples: Record<string, number[]> = {};
   const canary: Record<string, number[]> = {};
   const metrics: Record<string, { direction: 'increase' | 'decrease' | 'either'; critical: boolean }> = {};
   for (const m of spec.gates.metrics) {
     const metric = { namespace: m.namespace, name: m.name, statistic: m.statistic };
-    [baseline[m.name], canary[m.name]] = await Promise.all([
-      ports.metrics.samples(metric, baselineIds, window),
+    [samples[m.name], canary[m.name]] = await Promise.all([
+      ports.metrics.samples(metric, baselineIds, baselineWindow),
       ports.metrics.samples(metric, canaryIds, window),
     ]);
     metrics[m.name] = { direction: m.direction, critical: m.critical };
   }
-  return judge(baseline, canary, judgeConfigSchema.parse({ metrics }));
+  return {
+    judgement: judge(samples, canary, judgeConfigSchema.parse({ metrics })),
+    baseline: `${baseline} (${baselineIds.length})`,
+  };
 }

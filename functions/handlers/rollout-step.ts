@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import * as z from 'zod';
@@ -14,6 +15,7 @@ import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
 import { Ec2Actions } from '../adapters/ec2-actions';
 import { pacedEc2Client } from '../adapters/ec2-inventory';
+import { SnsNotify } from '../adapters/sns-notify';
 import { SsmCommands } from '../adapters/ssm-commands';
 import {
   actionSettled,
@@ -24,6 +26,7 @@ import {
   gateWave,
   leaseWave,
   type RolloutPorts,
+  recordNotStarted,
   releaseWave,
   requestApproval,
   startRollout,
@@ -32,7 +35,7 @@ import { TokenBucket } from '../core/token-bucket';
 import { readConfig } from './config';
 import { metrics, rolloutStepMetrics } from './telemetry';
 
-const config = readConfig(['TABLE_NAME'] as const);
+const config = readConfig(['TABLE_NAME', 'TOPIC_ARN'] as const);
 const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'rollout' } });
 const db = documentClient();
 export const ports: RolloutPorts = {
@@ -44,6 +47,7 @@ export const ports: RolloutPorts = {
   ssm: new SsmCommands(new SSMClient({ retryMode: 'adaptive', maxAttempts: 8 })),
   autoscaling: new AsgReplacer(new AutoScalingClient({ retryMode: 'adaptive', maxAttempts: 8 })),
   metrics: new CloudWatchSamples(new CloudWatchClient({})),
+  notify: new SnsNotify(new SNSClient({}), config.TOPIC_ARN),
   now: () => Date.now(),
   actor: 'rollout',
 };
@@ -56,11 +60,18 @@ const stateSchema = z.object({
   rollbackOf: z.string().default(''),
 });
 
+/** A Catch's `{ Error, Cause }`. */
+const errorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
+
 /** What each Task state of the rollout state machine sends: the step and the execution's state. */
 const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('start'), changeId: z.string().min(1) }),
   z.object({ step: z.literal('plan-rollback'), changeId: z.string().min(1), reason: z.string() }),
-  z.object({ step: z.literal('check-window'), state: stateSchema }),
+  z.object({
+    step: z.literal('check-window'),
+    state: stateSchema,
+    waits: z.number().int().min(0).default(0),
+  }),
   z.object({ step: z.literal('lease'), state: stateSchema, attempts: z.number().int().min(0) }),
   z.object({ step: z.literal('apply'), state: stateSchema }),
   z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
@@ -77,6 +88,15 @@ const eventSchema = z.discriminatedUnion('step', [
     state: z.object({ changeId: z.string().min(1), rollbackOf: z.string().default('') }),
     outcome: z.enum(['completed', 'failed']),
     reason: z.string(),
+    error: errorSchema.optional(),
+  }),
+  z.object({
+    step: z.literal('not-started'),
+    input: z.looseObject({
+      changeId: z.string().min(1),
+      rollback: z.unknown().optional(),
+      error: errorSchema.optional(),
+    }),
   }),
 ]);
 
@@ -94,7 +114,8 @@ export const rolloutStep = async (raw: unknown) => {
 
 export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promise<unknown> {
   const event = eventSchema.parse(raw);
-  const changeId = 'changeId' in event ? event.changeId : event.state.changeId;
+  const changeId =
+    'changeId' in event ? event.changeId : 'input' in event ? event.input.changeId : event.state.changeId;
   logger.appendKeys({ changeId, step: event.step });
   switch (event.step) {
     case 'start':
@@ -102,7 +123,7 @@ export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promis
     case 'plan-rollback':
       return beginRollback(ports, event.changeId, event.reason);
     case 'check-window':
-      return checkWindow(ports, event.state);
+      return checkWindow(ports, event.state, event.waits);
     case 'lease':
       return leaseWave(ports, event.state, event.attempts);
     case 'apply':
@@ -116,7 +137,9 @@ export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promis
     case 'await-approval':
       return requestApproval(ports, event.state, event.token, event.point);
     case 'finish':
-      return finishRollout(ports, event.state, event.outcome, event.reason);
+      return finishRollout(ports, event.state, event.outcome, event.reason, event.error);
+    case 'not-started':
+      return recordNotStarted(ports, event.input);
   }
 }
 

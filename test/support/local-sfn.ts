@@ -1,2 +1,2 @@
 // The tests run the ASL files exactly as the local runtime does.
-export { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../../cli/local/local-sfn';
+export { answeredLocally, bindTasks, loadDefinition, noRetryWaits, noWaits } from '../../cli/local/local-sfn';

@@ -1,5 +1,13 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, StartInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
@@ -11,7 +19,7 @@ import { serviceCatalog } from '../../functions/core/services';
 import { syncInventory } from '../../functions/core/sync-inventory';
 import { runTracked } from './asl-paths';
 import { freshTable, managedTags, runInstances } from './aws';
-import { bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
+import { answeredLocally, bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
 
 export const definition = loadDefinition('state-machines/rollout.asl.json', {
   RolloutStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-rollout-step',
@@ -29,6 +37,7 @@ export function rolloutHarness(region: string) {
   const zones = ['a', 'b', 'c'].map((z) => `${region}${z}`);
   const saved = { ...process.env };
   const ec2 = new EC2Client({ region });
+  const sqs = new SQSClient({ region });
   const h = {
     region,
     zones,
@@ -53,7 +62,7 @@ export function rolloutHarness(region: string) {
     /** What a person does with `fleetops change approve|reject`: takes the kept token, records the decision. */
     decide: (changeId: string, decision: 'approve' | 'reject', reason: string) =>
       decideApproval(
-        { changes: h.changes(), fleet: h.stores.fleet, now: Date.now },
+        { changes: h.changes(), fleet: h.stores.fleet, now: Date.now, answers: answeredLocally },
         changeId,
         decision,
         'alice',
@@ -134,6 +143,24 @@ export function rolloutHarness(region: string) {
         );
       }
     },
+    noticesUrl: '',
+    /** What the rollout published to the topic since the last call: subject and message. */
+    async notices(): Promise<Array<{ subject: string; message: string }>> {
+      const out: Array<{ subject: string; message: string }> = [];
+      for (;;) {
+        const got = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: h.noticesUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (!got.Messages?.length) return out;
+        for (const m of got.Messages) {
+          const body = JSON.parse(m.Body ?? '{}') as { Subject?: string; Message?: string };
+          out.push({ subject: body.Subject ?? '', message: body.Message ?? '' });
+          await sqs.send(
+            new DeleteMessageCommand({ QueueUrl: h.noticesUrl, ReceiptHandle: m.ReceiptHandle }),
+          );
+        }
+      }
+    },
     /** Leases a change still holds. */
     async leasesOf(owner: string) {
       return (await h.stores.leases.activeLeases(Date.now())).filter((l) => l.owner === owner);
@@ -163,6 +190,17 @@ export function rolloutHarness(region: string) {
     );
     await h.sync();
     process.env.TABLE_NAME = h.stores.table;
+    // The topic the rollout publishes to, read back through a subscribed queue.
+    const sns = new SNSClient({ region });
+    const topicArn = (await sns.send(new CreateTopicCommand({ Name: `fleetops-${h.stores.table}` })))
+      .TopicArn!;
+    h.noticesUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `notices-${h.stores.table}` })))
+      .QueueUrl!;
+    const queueArn = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: h.noticesUrl, AttributeNames: ['QueueArn'] }))
+    ).Attributes!.QueueArn!;
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+    process.env.TOPIC_ARN = topicArn;
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     jest.resetModules();
     const module = await import('../../functions/handlers/rollout-step');

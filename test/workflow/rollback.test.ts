@@ -175,7 +175,8 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
         loadSpec: (id) => base.changes.loadSpec(id),
         setStatus: (...a) => base.changes.setStatus(...a),
         awaitApproval: (...a) => base.changes.awaitApproval(...a),
-        takeApproval: (...a) => base.changes.takeApproval(...a),
+        claimApproval: (...a) => base.changes.claimApproval(...a),
+        settleApproval: (...a) => base.changes.settleApproval(...a),
         waveRecords: (...a) => base.changes.waveRecords(...a),
         // The step dies right after the instances were rebooted, in every other wave.
         recordWave: async (id, wave, part, body, now) => {

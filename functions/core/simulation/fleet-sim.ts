@@ -123,8 +123,6 @@ const SWEEP_MINUTES = 5;
 const ROLLOUT = {
   leaseWaitMs: 60_000,
   leaseAttempts: 30,
-  settleWaitMs: 15_000,
-  settlePolls: 40,
   extensions: 3,
 };
 const REMEDIATION = {
@@ -133,6 +131,7 @@ const REMEDIATION = {
   settleWaitMs: 30_000,
   settlePolls: 40,
   quietMs: 300_000,
+  checksWaitMs: 60_000,
 };
 
 export interface Quantiles {
@@ -321,6 +320,8 @@ class Simulation {
   private readonly changes = new MemoryChangeStore();
   private readonly cases = new MemoryRemediationStore();
   private readonly notifier = new RecordingNotifier();
+  /** What the rollout publishes (approvals waiting, gates failed, ends): counted apart from pages. */
+  private readonly rolloutNotices = new RecordingNotifier();
   private readonly requests = new ApiRequests();
   private readonly observer: ActionObserver;
   private readonly rolloutEc2: SimulatedEc2;
@@ -460,6 +461,7 @@ class Simulation {
         this.observer,
       ),
       metrics: simulatedMetrics(this.requests),
+      notify: this.rolloutNotices,
       now: () => this.clock.now(),
       actor: 'rollout',
     };
@@ -489,16 +491,17 @@ class Simulation {
         }
         if (gate.verdict === 'pass' || gate.verdict === 'extend' || gate.onFailure === 'pause') {
           const released = await releaseWave(ports, state);
-          state = pickState(released);
+          state = pickState(released.state);
           const point =
             gate.verdict === 'pass'
               ? released.approval
               : gate.verdict === 'extend'
                 ? 'gate-inconclusive'
                 : 'gate-failed';
-          if (released.more && point !== 'none') await this.approval(ports, state, point);
+          // After a failed or unjudged gate a person decides, even after the last wave.
+          if ((released.more || gate.verdict !== 'pass') && point !== 'none')
+            await this.approval(ports, state, point);
           if (released.more) continue;
-          if (gate.verdict !== 'pass') return void (await fail(state, gate.reason));
           const reason =
             state.rollbackOf === '' ? 'every wave passed its gate' : 'every rollback wave passed its gate';
           await finishRollout(ports, state, 'completed', reason);
@@ -528,15 +531,17 @@ class Simulation {
     }
   }
 
-  /** "Wait for the action" / "Check the action" until done (then bake) or 40 polls (then straight to the gate). */
+  /** "Wait for the action" / "Check the action" until done (then bake) or expired (then straight to the gate). */
   private async settleWave(ports: RolloutPorts, state: RolloutState): Promise<void> {
     let polls = 0;
+    let waitSeconds = 15;
     for (;;) {
-      await this.clock.sleep(ROLLOUT.settleWaitMs);
+      await this.clock.sleep(waitSeconds * 1000);
       const settled = await actionSettled(ports, state, polls);
       polls = settled.polls;
+      waitSeconds = settled.waitSeconds;
       if (settled.done) return this.clock.sleep(state.bakeSeconds * 1000);
-      if (polls >= ROLLOUT.settlePolls) return;
+      if (settled.expired) return;
     }
   }
 
@@ -559,7 +564,7 @@ class Simulation {
     await requestApproval(ports, state, token, point);
     await this.clock.sleep(APPROVAL_MINUTES * MINUTE);
     const taken = await decideApproval(
-      ports,
+      { ...ports, answers: SENT },
       state.changeId,
       'approve',
       'operator',
@@ -650,14 +655,21 @@ class Simulation {
         if (acted instanceof Error) return void (await failRemediation(ports, state, failure));
         for (;;) {
           await this.clock.sleep(REMEDIATION.settleWaitMs);
-          const settled = await remediationSettled(ports, state);
+          const settled = await caught(() => remediationSettled(ports, state));
+          if (settled instanceof Error) return void (await failRemediation(ports, state, failure));
           state = { ...state, polls: settled.polls };
           if (settled.done || settled.polls >= REMEDIATION.settlePolls) break;
         }
         await this.clock.sleep(REMEDIATION.quietMs);
-        const verified = await this.delivered(() => verifyRemediation(ports, state));
+        let verified = await this.delivered(() => verifyRemediation(ports, state));
+        while (verified.pending) {
+          // "Wait for the checks" / "Carry the checks": the checks are still initializing.
+          await this.clock.sleep(REMEDIATION.checksWaitMs);
+          state = { ...state, checks: verified.checks };
+          verified = await this.delivered(() => verifyRemediation(ports, state));
+        }
         if (verified.recovered) return;
-        state = { caseId, attempts: 0, polls: 0 }; // "Escalate": decide again
+        state = { caseId, attempts: 0, polls: 0, checks: 0 }; // "Escalate": decide again
       }
     } finally {
       // What FleetOps leaves broken (paged, breaker open, failed), a person fixes.
@@ -798,6 +810,9 @@ class Simulation {
 }
 
 /** The state a "Release …" step passes on (its ResultSelector). */
+/** The simulated person's answer always reaches the waiting execution. */
+const SENT = { succeed: async () => 'sent' as const, fail: async () => 'sent' as const };
+
 function pickState(r: RolloutState): RolloutState {
   return {
     changeId: r.changeId,

@@ -498,7 +498,7 @@ interface ChangeRow {
   status: string;
   readonly waves: number;
   reason: string;
-  approval?: { token: string; wave: number };
+  approval?: { token: string; wave: number; answer?: { decision: 'approve' | 'reject'; reason: string } };
 }
 
 /** Stored changes: spec, plan, status, wave records and the pending approval's token. */
@@ -583,21 +583,30 @@ export class MemoryChangeStore implements ChangeStorePort {
 
   async awaitApproval(id: string, token: string, wave: number, reason: string, _now: number): Promise<void> {
     const row = this.rows.get(id);
-    if (row?.status !== 'running')
+    const replacing =
+      row?.status === 'waiting-approval' && (row.approval?.answer !== undefined || row.approval?.token === token);
+    if (row?.status !== 'running' && !replacing)
       throw new Error(`change ${id} is not running (${row?.status ?? 'missing'})`);
-    row.status = 'waiting-approval';
-    row.reason = reason;
-    row.approval = { token, wave };
+    row!.status = 'waiting-approval';
+    row!.reason = reason;
+    row!.approval = { token, wave };
   }
 
-  async takeApproval(id: string, decision: 'approve' | 'reject', reason: string, _now: number) {
+  async claimApproval(id: string, decision: 'approve' | 'reject', reason: string, _now: number) {
     const row = this.rows.get(id);
     if (!row?.approval || row.status !== 'waiting-approval') return undefined;
-    const taken = row.approval;
+    if (row.approval.answer !== undefined && row.approval.answer.decision !== decision) return undefined;
+    row.approval = { ...row.approval, answer: { decision, reason } };
+    return { token: row.approval.token, wave: row.approval.wave };
+  }
+
+  async settleApproval(id: string, token: string, decision: 'approve' | 'reject', _now: number) {
+    const row = this.rows.get(id);
+    if (row?.status !== 'waiting-approval' || row.approval?.token !== token) return;
+    if (row.approval.answer?.decision !== decision) return;
+    row.reason = row.approval.answer.reason;
     row.approval = undefined;
     row.status = decision === 'approve' ? 'running' : 'failed';
-    row.reason = reason;
-    return taken;
   }
 }
 
