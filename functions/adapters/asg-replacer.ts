@@ -2,8 +2,10 @@ import {
   type AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingGroupState, AutoScalingPort } from '../core/ports';
 import { chunks } from './dynamo-client';
 
 /** DescribeAutoScalingInstances and DescribeAutoScalingGroups take at most 50 names or ids. */
@@ -17,8 +19,12 @@ export interface GroupHealth {
   readonly members: readonly string[];
 }
 
-/** `replace` for instances in an Auto Scaling group: terminate without decrementing capacity. */
-export class AsgReplacer {
+/**
+ * `replace` for instances in an Auto Scaling group: terminate without decrementing capacity, or
+ * raise desired capacity, wait for the new member and terminate decrementing (launch before
+ * terminate).
+ */
+export class AsgReplacer implements AutoScalingPort {
   constructor(private readonly autoscaling: AutoScalingClient) {}
 
   /** The group of each instance; instances in no group are absent. */
@@ -43,6 +49,49 @@ export class AsgReplacer {
         ShouldDecrementDesiredCapacity: false,
       }),
     );
+  }
+
+  /** Lowers desired capacity with the termination: the group launches nothing in its place. */
+  async terminateDecrementingCapacity(id: string): Promise<void> {
+    await this.autoscaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: id,
+        ShouldDecrementDesiredCapacity: true,
+      }),
+    );
+  }
+
+  /**
+   * Manual scaling does not honour the group's cooldown (HonorCooldown defaults to false); a
+   * value above MaxSize is refused by AWS (moto accepts it), so callers read `describeGroup` first.
+   */
+  async setDesiredCapacity(group: string, desired: number): Promise<void> {
+    await this.autoscaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: group,
+        DesiredCapacity: desired,
+        HonorCooldown: false,
+      }),
+    );
+  }
+
+  async describeGroup(group: string): Promise<AutoScalingGroupState | undefined> {
+    const page = await this.autoscaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
+    );
+    const g = page.AutoScalingGroups?.find((x) => x.AutoScalingGroupName === group);
+    if (!g) return undefined;
+    return {
+      name: group,
+      desired: g.DesiredCapacity ?? 0,
+      min: g.MinSize ?? 0,
+      max: g.MaxSize ?? 0,
+      members: (g.Instances ?? []).map((m) => ({
+        id: m.InstanceId ?? '',
+        lifecycle: m.LifecycleState ?? '',
+        healthy: m.HealthStatus === 'Healthy',
+      })),
+    };
   }
 
   async health(groups: readonly string[]): Promise<Map<string, GroupHealth>> {

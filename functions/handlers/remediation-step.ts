@@ -18,6 +18,7 @@ import {
   decideRemediation,
   drainInstance,
   failRemediation,
+  failureReason,
   holdForRemediation,
   type RemediationPorts,
   remediationSettled,
@@ -51,7 +52,11 @@ const stateSchema = z.object({
   caseId: z.string().min(1),
   attempts: z.number().int().min(0).default(0),
   polls: z.number().int().min(0).default(0),
+  checks: z.number().int().min(0).default(0),
 });
+
+/** What a Catch leaves at its ResultPath (or a Pass state that names a failure the same way). */
+const errorSchema = z.object({ Error: z.string().min(1), Cause: z.string().optional() });
 
 /** What each Task state of the remediation state machine sends: the step and the case. */
 const eventSchema = z.discriminatedUnion('step', [
@@ -61,7 +66,7 @@ const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('settle'), state: stateSchema }),
   z.object({ step: z.literal('verify'), state: stateSchema }),
   z.object({ step: z.literal('drain'), state: stateSchema }),
-  z.object({ step: z.literal('fail'), state: stateSchema, reason: z.string() }),
+  z.object({ step: z.literal('fail'), state: stateSchema, error: errorSchema }),
 ]);
 
 /**
@@ -91,7 +96,7 @@ export async function remediationStepWith(p: RemediationPorts, raw: unknown): Pr
     case 'drain':
       return drainInstance(p, event.state);
     case 'fail':
-      return failRemediation(p, event.state, event.reason);
+      return failRemediation(p, event.state, failureReason(event.error));
   }
 }
 

@@ -23,7 +23,34 @@ export interface Decision {
   /** When to act (ISO 8601): now, or a quiet time before the event's deadline. */
   readonly at: string;
   readonly reason: string;
+  /** A `replace`'s plan, recorded by the act step before its first call (see `ReplacementPlan`). */
+  readonly replacement?: ReplacementPlan;
 }
+
+/**
+ * How one `replace` goes, decided once from the group's sizes and recorded before anything is
+ * called, so a retried step follows the same plan instead of reading a group it already changed:
+ * - `launch-first`: desired capacity goes from `from` to `to` (= from + 1, within MaxSize), the
+ *   instance is terminated (decrementing) once a member not in `before` is in service;
+ * - `terminate-first`: the group is at MaxSize, so the instance is terminated keeping capacity and
+ *   the group relaunches; the instance is down meanwhile, within the budget its lease reserved.
+ */
+export type ReplacementPlan =
+  | {
+      readonly mode: 'launch-first';
+      readonly group: string;
+      readonly from: number;
+      readonly to: number;
+      readonly max: number;
+      /** The group's members when the plan was made: any other member in service is the new one. */
+      readonly before: readonly string[];
+    }
+  | {
+      readonly mode: 'terminate-first';
+      readonly group: string;
+      readonly desired: number;
+      readonly max: number;
+    };
 
 /** Recorded outcomes of a repair step for a failure kind: recovered (and stayed healthy) or not. */
 export interface OutcomeCount {

@@ -854,6 +854,41 @@ export function simulatedAutoScaling(
       observer?.acting(actor.owner(), actor.by, 'terminate', id);
       world.terminateInGroup(id, actor.by);
     },
+    // The simulated groups keep a fixed capacity: each runs at its maximum (describeGroup says
+    // max = desired), so a remediation plans terminate-first and never calls the two below. They
+    // refuse as AWS refuses a desired capacity above MaxSize, rather than pretend to scale.
+    async terminateDecrementingCapacity(id) {
+      requests.count('TerminateInstanceInAutoScalingGroup');
+      throw new Error(
+        `ValidationError: the simulated groups keep their capacity; cannot decrement for ${id}`,
+      );
+    },
+    async setDesiredCapacity(group, desired) {
+      requests.count('SetDesiredCapacity');
+      const current = world.groupHealth(group);
+      if (current?.desired === desired) return;
+      throw new Error(
+        `ValidationError: New SetDesiredCapacity value ${desired} is outside the bounds of the simulated group ${group} (it runs at its maximum, ${current?.desired ?? 0})`,
+      );
+    },
+    async describeGroup(group) {
+      requests.count('DescribeAutoScalingGroups');
+      const health = world.groupHealth(group);
+      if (!health) return undefined;
+      const healthy = new Set(health.healthy);
+      const lifecycle = (id: string) => {
+        const state = world.slot(id)?.instance.state;
+        if (state === 'pending') return 'Pending';
+        return state === 'shutting-down' || state === 'terminated' ? 'Terminating' : 'InService';
+      };
+      return {
+        name: group,
+        desired: health.desired,
+        min: 0,
+        max: health.desired,
+        members: health.members.map((id) => ({ id, lifecycle: lifecycle(id), healthy: healthy.has(id) })),
+      };
+    },
     async health(groups) {
       const out = new Map<
         string,
