@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Finding } from '../core/findings';
+import type { Finding, FindingRecord } from '../core/findings';
 import { type Instance, instanceSchema } from '../core/fleet';
 import type { LedgerObservation } from '../core/inventory';
 import type { AuditRecord, Freeze } from '../core/ports';
@@ -16,7 +16,14 @@ import {
   mapLimit,
   queryAll,
 } from './dynamo-client';
-import { fleetShard, keys, OPEN_FINDINGS_COLLECTION, SERVICES_COLLECTION, sortableTime } from './keys';
+import {
+  fleetShard,
+  keys,
+  OPEN_FINDINGS_COLLECTION,
+  SERVICES_COLLECTION,
+  sortableTime,
+  UNSETTLED_FINDINGS_COLLECTION,
+} from './keys';
 
 const INSTANCE_FIELDS = [
   'id',
@@ -188,32 +195,97 @@ export class DynamoFleetStore implements InventoryStore {
 
   // ── findings ───────────────────────────────────────────────────────────────
 
-  /** Records findings once each (by instance, kind and occurrence key); returns the new ones. */
+  /**
+   * Records findings once each (by instance, kind and occurrence key); returns the new ones. Each
+   * is unsettled (gsi1 `FINDINGS#unsettled`) until its intake finishes ({@link settleFinding}), so
+   * a sweep finds those a crash left behind with one Query, however large the fleet.
+   */
   async recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]> {
-    const fresh = await mapLimit(findings, 8, async (finding) => {
-      try {
-        await this.db.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              ...keys.finding(finding.instanceId, finding.kind, finding.key),
-              type: 'finding',
-              ...finding,
-              status: 'open',
-              createdAt: now,
-              gsi2pk: OPEN_FINDINGS_COLLECTION,
-              gsi2sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}`,
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return finding;
-      } catch (error) {
-        if (isConditionFailure(error)) return undefined;
-        throw error;
-      }
+    const recorded = await mapLimit(findings, 8, (finding) => this.putFinding(finding, now));
+    return findings.filter((_, i) => recorded[i]);
+  }
+
+  /** Records one finding; a finding recorded before says whether its intake finished. */
+  async recordFinding(finding: Finding, now: number): Promise<FindingRecord> {
+    if (await this.putFinding(finding, now)) return 'new';
+    const result = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.finding(finding.instanceId, finding.kind, finding.key),
+        ConsistentRead: true,
+      }),
+    );
+    // Findings recorded before intake could be unsettled carry no index entry: they are settled.
+    return result.Item?.gsi1pk === UNSETTLED_FINDINGS_COLLECTION ? 'unsettled' : 'settled';
+  }
+
+  /** True when the finding is new (written now), false when it was recorded before. */
+  private async putFinding(finding: Finding, now: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...keys.finding(finding.instanceId, finding.kind, finding.key),
+            type: 'finding',
+            ...finding,
+            status: 'open',
+            createdAt: now,
+            gsi1pk: UNSETTLED_FINDINGS_COLLECTION,
+            gsi1sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}#${finding.key}`,
+            gsi2pk: OPEN_FINDINGS_COLLECTION,
+            gsi2sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}`,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Findings recorded before `recordedBefore` whose intake has not finished, oldest first
+   * (normally none: one empty Query).
+   */
+  async unsettledFindings(recordedBefore: number): Promise<Finding[]> {
+    const items = await this.queryAll({
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :u AND gsi1sk < :before',
+      ExpressionAttributeValues: {
+        ':u': UNSETTLED_FINDINGS_COLLECTION,
+        ':before': sortableTime(recordedBefore),
+      },
     });
-    return fresh.filter((f): f is Finding => f !== undefined);
+    return items.map(toFinding);
+  }
+
+  /**
+   * The finding's intake has finished: its case (`caseId`) started, took it in, or recorded it.
+   * It leaves the unsettled index; it stays open until its case ends ({@link closeFinding}).
+   */
+  async settleFinding(
+    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
+    caseId: string,
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.finding(finding.instanceId, finding.kind, finding.key),
+          UpdateExpression:
+            'SET caseId = :caseId, settledAt = if_not_exists(settledAt, :now) REMOVE gsi1pk, gsi1sk',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':caseId': caseId, ':now': now },
+        }),
+      )
+      .catch((error) => {
+        // A case opened for a finding that was never recorded here has nothing to settle.
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /**
@@ -249,15 +321,7 @@ export class DynamoFleetStore implements InventoryStore {
       KeyConditionExpression: 'gsi2pk = :c',
       ExpressionAttributeValues: { ':c': OPEN_FINDINGS_COLLECTION },
     });
-    return items.map((i) => ({
-      instanceId: String(i.instanceId),
-      kind: i.kind as Finding['kind'],
-      key: String(i.key),
-      detail: String(i.detail),
-      source: String(i.source),
-      createdAt: Number(i.createdAt),
-      ...(i.deadline ? { deadline: String(i.deadline) } : {}),
-    }));
+    return items.map((i) => ({ ...toFinding(i), createdAt: Number(i.createdAt) }));
   }
 
   // ── freezes ────────────────────────────────────────────────────────────────
@@ -358,6 +422,17 @@ function toInstance(item: Record<string, unknown>): Instance {
   for (const field of INSTANCE_FIELDS) if (item[field] !== undefined) raw[field] = item[field];
   // Stored items were validated on the way in; parsing again keeps a corrupted item from spreading.
   return instanceSchema.parse(raw);
+}
+
+function toFinding(item: Record<string, unknown>): Finding {
+  return {
+    instanceId: String(item.instanceId),
+    kind: item.kind as Finding['kind'],
+    key: String(item.key),
+    detail: String(item.detail),
+    source: String(item.source),
+    ...(item.deadline ? { deadline: String(item.deadline) } : {}),
+  };
 }
 
 function toFreeze(item: Record<string, unknown>): Freeze {

@@ -1,11 +1,24 @@
 import { createHash } from 'node:crypto';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Finding } from '../core/findings';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { type Finding, occurrenceOf } from '../core/findings';
 import type { CaseStatusWord } from '../core/remediation/remediate';
+import {
+  ACTIVE_CASE_STATUSES,
+  type CaseAttachment,
+  type CaseSource,
+  caseSourceOf,
+} from '../core/remediation/triage';
 import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
 import { statsKey } from '../core/remediation/types';
-import { type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
-import { sortableTime } from './keys';
+import { type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
+import { keys, sortableTime } from './keys';
 
 export const CASES_COLLECTION = 'CASES';
 
@@ -22,22 +35,28 @@ export interface RemediationCase {
   readonly tried: readonly LadderStep[];
   readonly decisions: readonly Decision[];
   readonly reason: string;
+  /** Every finding that reported this case's problem, the one that opened it first. */
+  readonly sources: readonly CaseSource[];
+  /** When intake recorded the case's execution as started (absent: not started, or not yet recorded). */
+  readonly startedAt?: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
 
 /**
- * The case id, derived from the finding alone: the remediation execution is named after it, so a
- * duplicate finding can never start a second execution (Step Functions names are unique).
+ * The case id, derived from the finding's underlying event (instance, kind and `occurrenceOf`):
+ * the remediation execution is named after it, so a duplicate finding, or the same scheduled
+ * event reported by AWS Health and by the sweep, can never start a second execution (Step
+ * Functions names are unique).
  */
-export function caseIdOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>): string {
+export function caseIdOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key' | 'deadline'>): string {
   const digest = createHash('sha256')
-    .update(`${finding.instanceId}|${finding.kind}|${finding.key}`)
+    .update(`${finding.instanceId}|${finding.kind}|${occurrenceOf(finding)}`)
     .digest('hex');
   return `${finding.instanceId}-${finding.kind}-${digest.slice(0, 12)}`;
 }
 
-const caseKey = (id: string) => ({ pk: `CASE#${id}`, sk: 'STATUS' });
+const caseKey = keys.case;
 
 /** Cases acting now are indexed on their own (gsi1), so counting them reads only them. */
 const IN_FLIGHT = 'CASES#acting';
@@ -56,6 +75,8 @@ function inFlightIndex(id: string, status: CaseStatus) {
 /**
  * Remediation cases, outcome statistics and breaker states in the fleet-state table:
  * - `CASE#<id>` / `STATUS` (gsi2 `CASES` / `<time>#<id>` for the history, newest first);
+ * - `INSTANCE#<id>` / `ACTIVECASE#<kind>`: the instance's active case of that kind (at most one);
+ * - `INSTANCE#<id>` / `CASEOF#<kind>#<key>`: the case a finding went to;
  * - `STATS` / `OUTCOME#<kind>|<step>`: recovered and not-recovered counts (atomic ADD);
  * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it.
  */
@@ -65,44 +86,212 @@ export class DynamoRemediationStore {
     private readonly table: string,
   ) {}
 
-  /** Opens a case once per finding; a second call returns the existing case (`created: false`). */
+  /**
+   * The finding's case, opened or joined in one transaction with the finding's link to it, so a
+   * finding belongs to exactly one case from its first attachment on, however often it is retried:
+   * 1. a finding attached before → its case (`attached-before`);
+   * 2. no case of its underlying event and no active case of its instance and kind → a new case,
+   *    claiming the instance's `ACTIVECASE#<kind>` pointer (`opened`);
+   * 3. a case of the same underlying event exists (another source; perhaps ended) → taken in
+   *    there as another source (`same-event`);
+   * 4. another case of the instance and kind is active → taken in there (`joined`); a pointer to
+   *    a case that has ended is stale (a crash between the case's end and the pointer's release)
+   *    and is taken over by the new case, conditioned on still naming the ended one.
+   * Concurrent intakes (two sources racing) meet on those conditional writes: one opens the case,
+   * the others join it.
+   */
   async open(
     finding: Finding,
     at: string,
     now: number,
-  ): Promise<{ created: boolean; case: RemediationCase }> {
-    const id = caseIdOf(finding);
-    const item: RemediationCase = {
-      id,
-      finding,
-      status: 'open',
-      at,
-      tried: [],
-      decisions: [],
-      reason: 'opened',
-      createdAt: now,
-      updatedAt: now,
-    };
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...caseKey(id),
-            type: 'remediation-case',
-            ...item,
-            gsi2pk: CASES_COLLECTION,
-            gsi2sk: `${sortableTime(now)}#${id}`,
+  ): Promise<{ created: boolean; attachment: CaseAttachment; case: RemediationCase }> {
+    let stale: string | undefined;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const linked = await this.caseOf(finding);
+      if (linked) return { created: false, attachment: 'attached-before', case: linked };
+      const id = caseIdOf(finding);
+      const item: RemediationCase = {
+        id,
+        finding,
+        status: 'open',
+        at,
+        tried: [],
+        decisions: [],
+        reason: 'opened',
+        sources: [caseSourceOf(finding, now)],
+        createdAt: now,
+        updatedAt: now,
+      };
+      const failed = await this.transact([
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              ...caseKey(id),
+              type: 'remediation-case',
+              ...item,
+              gsi2pk: CASES_COLLECTION,
+              gsi2sk: `${sortableTime(now)}#${id}`,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { created: true, case: item };
+        },
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              ...keys.activeCase(finding.instanceId, finding.kind),
+              type: 'active-case',
+              caseId: id,
+              since: now,
+            },
+            ConditionExpression:
+              stale === undefined
+                ? 'attribute_not_exists(pk)'
+                : 'attribute_not_exists(pk) OR caseId = :stale',
+            ...(stale === undefined ? {} : { ExpressionAttributeValues: { ':stale': stale } }),
+          },
+        },
+        this.linkPut(finding, id, now),
+      ]);
+      if (!failed) return { created: true, attachment: 'opened', case: item };
+      const [sameEvent, activeOther, linkedMeanwhile] = failed;
+      // A concurrent intake of this very finding attached it: the next round reads its link.
+      if (linkedMeanwhile) continue;
+      if (sameEvent) {
+        const joined = await this.attach(id, finding, now, { activeOnly: false });
+        if (joined) return { created: false, attachment: 'same-event', case: joined };
+        continue;
+      }
+      if (activeOther) {
+        const active = await this.activeCaseOf(finding);
+        stale = undefined;
+        if (active === undefined) continue; // released meanwhile: open again
+        const joined = await this.attach(active, finding, now, { activeOnly: true });
+        if (joined) return { created: false, attachment: 'joined', case: joined };
+        // It has ended (an ended case never becomes active again), unless the finding was linked
+        // meanwhile, which the next round's first read finds before any takeover.
+        stale = active;
+        continue;
+      }
+      // Cancelled for no condition of ours (a transaction conflict): try again shortly.
+      await sleep(20 * (attempt + 1));
+    }
+    throw new Error(
+      `could not open a remediation case for ${finding.instanceId} ${finding.kind} (${finding.key}): 8 attempts met concurrent intakes`,
+    );
+  }
+
+  /** The case a finding went to, if it went to one. */
+  async caseOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>): Promise<RemediationCase | undefined> {
+    const link = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.findingCase(finding.instanceId, finding.kind, finding.key),
+        ConsistentRead: true,
+      }),
+    );
+    if (!link.Item) return undefined;
+    const found = await this.get(String(link.Item.caseId));
+    if (!found)
+      throw new Error(`finding ${finding.key} names case ${String(link.Item.caseId)}, which is missing`);
+    return found;
+  }
+
+  /** Records that the case's execution was started (the first time only; a retry keeps it). */
+  async markStarted(id: string, now: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: caseKey(id),
+        UpdateExpression: 'SET startedAt = if_not_exists(startedAt, :now)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': now },
+      }),
+    );
+  }
+
+  private async activeCaseOf(finding: Pick<Finding, 'instanceId' | 'kind'>): Promise<string | undefined> {
+    const result = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.activeCase(finding.instanceId, finding.kind),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? String(result.Item.caseId) : undefined;
+  }
+
+  /**
+   * Takes a finding into a case as another source, with its link, in one transaction (the link's
+   * condition makes the append happen once); undefined when the case is not there, not active
+   * (`activeOnly`), or the finding was linked meanwhile.
+   */
+  private async attach(
+    id: string,
+    finding: Finding,
+    now: number,
+    { activeOnly }: { activeOnly: boolean },
+  ): Promise<RemediationCase | undefined> {
+    const active = [...ACTIVE_CASE_STATUSES];
+    const failed = await this.transact([
+      {
+        Update: {
+          TableName: this.table,
+          Key: caseKey(id),
+          UpdateExpression:
+            'SET sources = list_append(if_not_exists(sources, :none), :source), updatedAt = :now',
+          ConditionExpression: activeOnly
+            ? `attribute_exists(pk) AND #status IN (${active.map((_, i) => `:a${i}`).join(', ')})`
+            : 'attribute_exists(pk)',
+          ...(activeOnly ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+          ExpressionAttributeValues: {
+            ':none': [],
+            ':source': [caseSourceOf(finding, now)],
+            ':now': now,
+            ...(activeOnly ? Object.fromEntries(active.map((s, i) => [`:a${i}`, s])) : {}),
+          },
+        },
+      },
+      this.linkPut(finding, id, now),
+    ]);
+    if (failed) return undefined;
+    return this.get(id);
+  }
+
+  private linkPut(finding: Finding, caseId: string, now: number) {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: {
+          ...keys.findingCase(finding.instanceId, finding.kind, finding.key),
+          type: 'finding-case',
+          caseId,
+          at: now,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  /**
+   * Runs a transaction; undefined when it went through, or which of its items' conditions failed
+   * (all false: cancelled for another reason, such as a conflicting transaction).
+   */
+  private async transact(
+    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
+  ): Promise<boolean[] | undefined> {
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+      return undefined;
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const existing = await this.get(id);
-      if (!existing) throw error;
-      return { created: false, case: existing };
+      if (
+        !(error instanceof TransactionCanceledException) &&
+        (error as { name?: string })?.name !== 'TransactionCanceledException'
+      )
+        throw error;
+      const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+      return items.map((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed');
     }
   }
 
@@ -121,7 +310,7 @@ export class DynamoRemediationStore {
     now: number,
   ): Promise<void> {
     const index = inFlightIndex(id, patch.status);
-    await this.db.send(
+    const result = await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: caseKey(id),
@@ -140,13 +329,15 @@ export class DynamoRemediationStore {
           ...(patch.tried ? { ':tried': [...patch.tried] } : {}),
           ...index.values,
         },
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    await this.releaseIfEnded(id, patch.status, result.Attributes);
   }
 
   async setStatus(id: string, status: CaseStatus, reason: string, now: number): Promise<void> {
     const index = inFlightIndex(id, status);
-    await this.db.send(
+    const result = await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: caseKey(id),
@@ -154,8 +345,33 @@ export class DynamoRemediationStore {
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': status, ':reason': reason, ':now': now, ...index.values },
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    await this.releaseIfEnded(id, status, result.Attributes);
+  }
+
+  /**
+   * A case that ended lets go of its instance's active-case pointer, so the next finding of that
+   * kind opens a new case (a relapse). Not in the status update's transaction: a pointer that
+   * names another case must not fail the update. A crash in between leaves a stale pointer, which
+   * `open` recognises (the case it names is not active) and takes over.
+   */
+  private async releaseIfEnded(id: string, status: CaseStatus, item: Record<string, unknown> | undefined) {
+    const finding = item?.finding as Finding | undefined;
+    if (ACTIVE_CASE_STATUSES.has(status) || !finding) return;
+    await this.db
+      .send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: keys.activeCase(finding.instanceId, finding.kind),
+          ConditionExpression: 'caseId = :id',
+          ExpressionAttributeValues: { ':id': id },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /** Cases, newest first. */
@@ -266,6 +482,11 @@ function toCase(item: Record<string, unknown>): RemediationCase {
     tried: (item.tried ?? []) as LadderStep[],
     decisions: (item.decisions ?? []) as Decision[],
     reason: String(item.reason ?? ''),
+    // Cases opened before sources were recorded had one: the finding that opened them.
+    sources: (item.sources as CaseSource[] | undefined) ?? [
+      caseSourceOf(item.finding as Finding, Number(item.createdAt)),
+    ],
+    ...(item.startedAt === undefined ? {} : { startedAt: Number(item.startedAt) }),
     createdAt: Number(item.createdAt),
     updatedAt: Number(item.updatedAt),
   };

@@ -19,6 +19,14 @@ export const keys = {
     pk: `INSTANCE#${id}`,
     sk: `FINDING#${kind}#${key}`,
   }),
+  /** Which remediation case a finding went to (written with the case, or with its joining it). */
+  findingCase: (id: string, kind: string, key: string) => ({
+    pk: `INSTANCE#${id}`,
+    sk: `CASEOF#${kind}#${key}`,
+  }),
+  /** The instance's active case of a kind: at most one, claimed with a conditional write. */
+  activeCase: (id: string, kind: string) => ({ pk: `INSTANCE#${id}`, sk: `ACTIVECASE#${kind}` }),
+  case: (id: string) => ({ pk: `CASE#${id}`, sk: 'STATUS' }),
   budget: (service: string) => ({ pk: `SERVICE#${service}`, sk: 'BUDGET' }),
   ledger: (service: string) => ({ pk: `SERVICE#${service}`, sk: 'LEDGER' }),
   reservation: (service: string, holder: string) => ({
@@ -34,6 +42,8 @@ export const keys = {
 export const SERVICES_COLLECTION = 'SERVICES';
 export const RESERVATIONS_COLLECTION = 'RESERVATIONS';
 export const OPEN_FINDINGS_COLLECTION = 'FINDINGS#open';
+/** Findings (gsi1) whose intake has not finished: recorded, but their case not yet started or joined. */
+export const UNSETTLED_FINDINGS_COLLECTION = 'FINDINGS#unsettled';
 
 /** Epoch milliseconds as a fixed-width string, so that string order is time order. */
 export const sortableTime = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0');

@@ -75,7 +75,13 @@ export class RolloutExecutions {
   }
 }
 
-/** Executions named by the caller (remediation: the case id), with a JSON input; a duplicate name starts nothing. */
+/**
+ * Executions named by the caller (remediation: the case id), with a JSON input. Step Functions
+ * keeps a name for 90 days: a start with the name of an execution that is still running and the
+ * same input is that execution (success again: `started: true`, so a retry must send the very
+ * same input); a different input, or an execution of that name that has closed, is
+ * ExecutionAlreadyExists and starts nothing (`started: false`).
+ */
 export class NamedExecutions {
   constructor(
     private readonly sfn: SFNClient,

@@ -38,6 +38,40 @@ export interface Finding {
   readonly source: string;
 }
 
+/** Kinds that happen at a time AWS sets: AWS Health's `startTime`, EC2's `NotBefore` (the finding's deadline). */
+export const SCHEDULED_FINDING_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>([
+  'scheduled-retirement',
+  'scheduled-reboot',
+  'scheduled-maintenance',
+  'scheduled-stop',
+]);
+
+/**
+ * The underlying event a finding reports, whatever reported it; with the instance and the kind it
+ * identifies the event's remediation case. One scheduled event reaches FleetOps twice, under two
+ * keys that share nothing: AWS Health keys it by event ARN and status, the sweep by EC2's
+ * instance event id. What both carry is the time AWS acts (Health's `startTime` is the event's
+ * start, EC2's `NotBefore` its earliest start): a scheduled event is its instance, kind and
+ * deadline to the minute (AWS announces these times to the minute; seconds would make a
+ * rounding difference between two APIs a second stop-start). Any other finding is its own
+ * occurrence: the two sources of a failing status check (an alarm's state change, the sweep's
+ * `ImpairedSince`) share no time, so those meet on the instance's active case instead (see
+ * `openCase` in remediation/triage.ts).
+ */
+export function occurrenceOf(finding: Pick<Finding, 'kind' | 'key' | 'deadline'>): string {
+  if (!SCHEDULED_FINDING_KINDS.has(finding.kind) || finding.deadline === undefined) return finding.key;
+  const at = Date.parse(finding.deadline);
+  if (Number.isNaN(at)) return finding.key;
+  return `at-${new Date(Math.floor(at / 60_000) * 60_000).toISOString().slice(0, 16)}Z`;
+}
+
+/**
+ * What recording a finding found: never seen before; recorded before but its intake never
+ * finished (a crash, a timeout or a Step Functions error between the finding and its case's
+ * execution), so it is taken up again; or settled (its case started, joined or recorded).
+ */
+export type FindingRecord = 'new' | 'unsettled' | 'settled';
+
 /** Which status check failed, as DescribeInstanceStatus tells it. */
 export type Impairment = 'system' | 'instance' | 'both';
 

@@ -9,7 +9,7 @@ import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
 import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../adapters/ec2-inventory';
 import { NamedExecutions } from '../adapters/sfn-executions';
-import { openCase } from '../core/remediation/triage';
+import { handOverFindings } from '../core/remediation/triage';
 import { syncInventory } from '../core/sync-inventory';
 import { readConfig } from './config';
 
@@ -23,7 +23,7 @@ const inventory = Ec2FleetInventory.withDefaults({
   serviceTagKey: config.SERVICE_TAG_KEY,
 });
 
-/** Where the sweep's new findings go (the remediation state machine), when deployed with it. */
+/** Where the sweep's findings go (the remediation state machine), when deployed with it. */
 const remediationArn = process.env.REMEDIATION_STATE_MACHINE_ARN;
 const remediation = remediationArn
   ? {
@@ -37,8 +37,10 @@ const remediation = remediationArn
 
 /**
  * The scheduled inventory sweep: EC2 → the fleet-state table, findings and ledgers; each new
- * finding (an impaired status check, a scheduled event) opens a remediation case, as an event
- * from EventBridge would.
+ * finding (an impaired status check, a scheduled event), and each one an earlier sweep or triage
+ * recorded but never saw through to its case (a crash, a timeout), goes to a remediation case as
+ * an event from EventBridge would: the same scheduled event from AWS Health and from here is one
+ * case. A finding whose intake fails is logged and left for the next sweep.
  */
 export const handler = middy(async (event: ScheduledEvent) => {
   const report = await syncInventory({
@@ -48,14 +50,27 @@ export const handler = middy(async (event: ScheduledEvent) => {
     now: Date.now(),
     actor: 'inventory-sync',
   });
-  const cases = [];
-  for (const finding of remediation ? report.findings : []) cases.push(await openCase(remediation!, finding));
+  const handOver = remediation ? await handOverFindings(remediation, report.findings) : undefined;
+  for (const { finding, reason } of handOver?.failed ?? []) {
+    logger.error('finding not handed over (the next sweep retries it)', {
+      instanceId: finding.instanceId,
+      kind: finding.kind,
+      key: finding.key,
+      reason,
+    });
+  }
   logger.info('inventory synced', {
     scheduledAt: event.time,
     ...report,
     findings: report.findings.map((f) => `${f.instanceId}:${f.kind}`),
     ec2Requests: Object.fromEntries(inventory.requests),
-    cases: cases.map((c) => `${c.caseId}:${c.outcome}`),
+    cases: (handOver?.cases ?? []).map(
+      (c) => `${c.outcome.caseId ?? c.finding.instanceId}:${c.outcome.outcome}`,
+    ),
   });
-  return { ...report, findings: report.findings.length };
+  return {
+    ...report,
+    findings: report.findings.length,
+    ...(handOver ? { handedOver: handOver.cases.length, failed: handOver.failed.length } : {}),
+  };
 }).use(injectLambdaContext(logger));

@@ -34,8 +34,11 @@ export const ports: TriagePorts = {
  * Each finding is handled once per (instance, kind, occurrence): the occurrence comes from the
  * event (Health: event ARN and status; state change: state and time; alarm: name and time), so
  * a replayed event, or one delivered twice, is acted on once. Powertools idempotency on the
- * fleet-state table is the first guard; the finding's conditional write and the execution's
- * unique name are the next two.
+ * fleet-state table answers a repeat of a finding that was handled; it does not make a crash
+ * safe. A thrown error deletes its in-progress record, and a Lambda timeout leaves it in
+ * progress only until the invocation's deadline: either way the redelivery runs the intake again,
+ * which carries on from whatever step did not complete (`triageFinding`: the finding stays
+ * unsettled until its case's execution is recorded as started).
  */
 const idempotency = new IdempotencyConfig({
   eventKeyJmesPath: 'idempotencyKey',

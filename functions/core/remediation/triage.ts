@@ -1,79 +1,226 @@
-import type { Finding } from '../findings';
+import { type Finding, type FindingRecord, occurrenceOf } from '../findings';
 import type { AuditSink } from '../hold';
-import type { RemediationState } from './remediate';
+import type { CaseStatusWord, RemediationState } from './remediate';
 import { timingFor } from './timing';
 import type { Decision } from './types';
 
+/**
+ * Statuses of a case that is still being worked on: a finding of the same instance and kind joins
+ * it rather than opening another. Every other status has ended the case; an ended case never
+ * becomes active again, so a new finding after it opens a new case (a relapse).
+ */
+export const ACTIVE_CASE_STATUSES: ReadonlySet<CaseStatusWord> = new Set<CaseStatusWord>(['open', 'acting']);
+
+/**
+ * How a finding came to its case: it opened it; the case of its underlying event existed (the
+ * same scheduled event from another source); it joined the instance's active case of its kind; or
+ * it had been attached before (a retried intake).
+ */
+export type CaseAttachment = 'opened' | 'same-event' | 'joined' | 'attached-before';
+
+/** One finding that reported a case's problem, as the case records it. */
+export interface CaseSource {
+  readonly key: string;
+  readonly source: string;
+  readonly detail: string;
+  readonly deadline?: string;
+  /** When it reached the case (epoch milliseconds). */
+  readonly at: number;
+}
+
+export function caseSourceOf(finding: Finding, now: number): CaseSource {
+  return {
+    key: finding.key,
+    source: finding.source,
+    detail: finding.detail,
+    ...(finding.deadline === undefined ? {} : { deadline: finding.deadline }),
+    at: now,
+  };
+}
+
+/** What intake reads of a case. */
+export interface IntakeCase {
+  readonly id: string;
+  /** The finding that opened the case. */
+  readonly finding: Finding;
+  readonly status: string;
+  /** When to act: fixed when the case opened, so every start of its execution sends the same input. */
+  readonly at: string;
+  /** When the case's execution was recorded as started. */
+  readonly startedAt?: number;
+}
+
+/** The remediation execution's input. */
+export interface RemediationInput {
+  readonly state: RemediationState;
+  readonly at: string;
+}
+
 export interface TriagePorts {
   readonly fleet: AuditSink & {
-    recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]>;
+    recordFinding(finding: Finding, now: number): Promise<FindingRecord>;
+    /** The finding's intake finished (its case started, took it in, or recorded it). */
+    settleFinding(finding: Finding, caseId: string, now: number): Promise<void>;
   };
   readonly cases: {
-    open(finding: Finding, at: string, now: number): Promise<{ created: boolean; case: { id: string } }>;
+    /** The finding's case: attached before, its event's, the instance's active one of its kind, or new. */
+    open(
+      finding: Finding,
+      at: string,
+      now: number,
+    ): Promise<{ attachment: CaseAttachment; case: IntakeCase }>;
+    markStarted(id: string, now: number): Promise<void>;
     decide(id: string, decision: Decision, patch: { status: 'recorded' }, now: number): Promise<void>;
   };
-  /** Starts the remediation execution named after the case (a duplicate name starts nothing). */
+  /**
+   * Starts the remediation execution named after the case. The same name with the same input is
+   * the same execution (Step Functions answers a repeat while it runs with success); a different
+   * input, or an execution that has closed, starts nothing (`started: false`).
+   */
   readonly executions: {
-    start(name: string, input: { state: RemediationState; at: string }): Promise<{ started: boolean }>;
+    start(name: string, input: RemediationInput): Promise<{ started: boolean }>;
   };
   readonly now: () => number;
   readonly actor: string;
 }
 
+/** What taking up a finding already recorded needs (the sweep records its findings itself). */
+export type IntakePorts = Omit<TriagePorts, 'fleet'> & {
+  readonly fleet: AuditSink & Pick<TriagePorts['fleet'], 'settleFinding'>;
+};
+
 export type TriageOutcome =
   | { readonly outcome: 'seen-before'; readonly caseId?: undefined }
   | {
-      readonly outcome: 'recorded' | 'started' | 'already-started';
+      /** `joined`: the finding went to a case another finding opened, and started nothing. */
+      readonly outcome: 'recorded' | 'started' | 'already-started' | 'joined';
       readonly caseId: string;
       readonly at: string;
     };
 
 /**
- * One finding from an event:
- * 1. recorded once (by instance, kind and occurrence): a replayed or duplicated event stops here;
- * 2. a case opened (its id derived from the finding) with the time to act (now, or a quiet time
- *    before the event's deadline);
- * 3. findings that only need recording are closed with the reason; the others start the
- *    remediation execution named after the case, which waits until it is time, then decides.
+ * One finding from an event, each step safe to repeat, so that a crash, a timeout or a Step
+ * Functions error between any two of them, retried, still ends in one case and one execution:
+ * 1. record the finding (by instance, kind and occurrence); one recorded before whose intake
+ *    finished is `seen-before` (a replayed or duplicated event stops here), one whose intake did
+ *    not finish goes on;
+ * 2.–5. as `openCase`.
  */
 export async function triageFinding(ports: TriagePorts, finding: Finding): Promise<TriageOutcome> {
-  const fresh = await ports.fleet.recordFindings([finding], ports.now());
-  if (fresh.length === 0) return { outcome: 'seen-before' };
+  const recorded = await ports.fleet.recordFinding(finding, ports.now());
+  if (recorded === 'settled') return { outcome: 'seen-before' };
   return openCase(ports, finding);
 }
 
 /**
- * Steps 2 and 3 for a finding already recorded (once): the inventory sweep records the findings
- * it sees (impaired status checks, scheduled events) and hands the new ones here.
+ * Steps 2–5 for a finding already recorded (the inventory sweep records its findings itself):
+ * 2. its case: the one it went to before, the case of its underlying event, the instance's
+ *    active case of its kind (one case per instance and problem, whatever the source), or a new
+ *    case with the time to act (now, or a quiet time before the event's deadline);
+ * 3. a case still open whose execution is not recorded as started: a finding that only needs
+ *    recording closes it with the reason; otherwise the execution named after the case starts,
+ *    with the case's stored input (a repeat is the same execution), and the start is recorded on
+ *    the case. A case started or moved on needs nothing more;
+ * 4. the finding is audited (again, if a crash came between this and step 5: never silent);
+ * 5. the finding is settled: a redelivery stops at step 1 from now on.
  */
 export async function openCase(
-  ports: Omit<TriagePorts, 'fleet'> & { fleet: AuditSink },
+  ports: IntakePorts,
   finding: Finding,
 ): Promise<Exclude<TriageOutcome, { outcome: 'seen-before' }>> {
   const now = ports.now();
-  const timing = timingFor(finding, now);
-  const { case: opened } = await ports.cases.open(finding, timing.at, now);
-  await ports.fleet.audit([
-    {
-      subject: `instance:${finding.instanceId}`,
-      actor: ports.actor,
-      action: 'finding.recorded',
-      reason: `${finding.kind} (${finding.detail}) from ${finding.source}: ${timing.reason}`,
-      at: new Date(now).toISOString(),
-    },
-  ]);
-  if (timing.action === 'record-only') {
+  const { attachment, case: c } = await ports.cases.open(finding, timingFor(finding, now).at, now);
+  const timing = timingFor(c.finding, now);
+  const elsewhere = attachment === 'same-event' || attachment === 'joined';
+  let outcome: Exclude<TriageOutcome, { outcome: 'seen-before' }>['outcome'];
+  if (c.status !== 'open' || c.startedAt !== undefined) {
+    outcome = elsewhere ? 'joined' : c.status === 'recorded' ? 'recorded' : 'already-started';
+  } else if (timing.action === 'record-only') {
     await ports.cases.decide(
-      opened.id,
-      { instanceId: finding.instanceId, action: 'record-only', at: timing.at, reason: timing.reason },
+      c.id,
+      { instanceId: c.finding.instanceId, action: 'record-only', at: c.at, reason: timing.reason },
       { status: 'recorded' },
       now,
     );
-    return { outcome: 'recorded', caseId: opened.id, at: timing.at };
+    outcome = 'recorded';
+  } else {
+    const { started } = await ports.executions.start(c.id, {
+      state: { caseId: c.id, attempts: 0, polls: 0 },
+      at: c.at,
+    });
+    await ports.cases.markStarted(c.id, now);
+    outcome = started ? 'started' : elsewhere ? 'joined' : 'already-started';
   }
-  const { started } = await ports.executions.start(opened.id, {
-    state: { caseId: opened.id, attempts: 0, polls: 0 },
-    at: timing.at,
-  });
-  return { outcome: started ? 'started' : 'already-started', caseId: opened.id, at: timing.at };
+  await ports.fleet.audit([
+    elsewhere
+      ? {
+          subject: `instance:${finding.instanceId}`,
+          actor: ports.actor,
+          action: 'finding.joined',
+          reason: `${finding.kind} (${finding.detail}) from ${finding.source}: the same problem as case ${c.id} (${
+            attachment === 'same-event'
+              ? `the same event, at ${occurrenceOf(finding)}`
+              : `the instance's active ${finding.kind} case`
+          }, from ${c.finding.source}); no second case`,
+          at: new Date(now).toISOString(),
+        }
+      : {
+          subject: `instance:${finding.instanceId}`,
+          actor: ports.actor,
+          action: 'finding.recorded',
+          reason: `${finding.kind} (${finding.detail}) from ${finding.source}: ${timing.reason}`,
+          at: new Date(now).toISOString(),
+        },
+  ]);
+  await ports.fleet.settleFinding(finding, c.id, now);
+  return { outcome, caseId: c.id, at: c.at };
+}
+
+/**
+ * A finding unsettled for longer than this was left behind: an intake in flight (a triage
+ * invocation, at most its 1-minute timeout; a sweep, at most 5) is left to finish on its own.
+ */
+export const UNSETTLED_GRACE_MS = 5 * 60_000;
+
+/** What the sweep's hand-over did with each finding. */
+export interface HandOver {
+  readonly cases: ReadonlyArray<{ readonly finding: Finding; readonly outcome: TriageOutcome }>;
+  /** Findings whose intake failed: they stay unsettled, and the next sweep takes them up again. */
+  readonly failed: ReadonlyArray<{ readonly finding: Finding; readonly reason: string }>;
+}
+
+/**
+ * The sweep's findings into remediation, as triage takes an event's:
+ * 1. the findings this sweep recorded, then every finding whose intake did not finish (an earlier
+ *    sweep, or a triage invocation, that crashed or timed out between recording it and starting
+ *    its case) and that was recorded more than `UNSETTLED_GRACE_MS` ago: one Query of the
+ *    unsettled findings, normally empty;
+ * 2. each through `openCase`, one at a time;
+ * 3. a finding whose intake fails is reported and stays unsettled, for the next sweep.
+ */
+export async function handOverFindings(
+  ports: IntakePorts & {
+    readonly fleet: IntakePorts['fleet'] & { unsettledFindings(recordedBefore: number): Promise<Finding[]> };
+  },
+  recorded: readonly Finding[],
+): Promise<HandOver> {
+  const byKey = new Map<string, Finding>();
+  const leftBehind = await ports.fleet.unsettledFindings(ports.now() - UNSETTLED_GRACE_MS);
+  for (const f of [...recorded, ...leftBehind]) {
+    const key = `${f.instanceId}|${f.kind}|${f.key}`;
+    if (!byKey.has(key)) byKey.set(key, f);
+  }
+  const cases: Array<{ finding: Finding; outcome: TriageOutcome }> = [];
+  const failed: Array<{ finding: Finding; reason: string }> = [];
+  for (const finding of byKey.values()) {
+    try {
+      cases.push({ finding, outcome: await openCase(ports, finding) });
+    } catch (error) {
+      failed.push({
+        finding,
+        reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+    }
+  }
+  return { cases, failed };
 }

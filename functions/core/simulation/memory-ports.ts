@@ -1,5 +1,5 @@
 import type { ChangeSpec } from '../change-spec';
-import type { Finding } from '../findings';
+import { type Finding, type FindingRecord, occurrenceOf } from '../findings';
 import type { LedgerObservation } from '../inventory';
 import type { Plan } from '../planner';
 import type {
@@ -16,6 +16,12 @@ import type {
   SsmCommand,
 } from '../ports';
 import type { CaseStatusWord, RemediationPorts } from '../remediation/remediate';
+import {
+  ACTIVE_CASE_STATUSES,
+  type CaseAttachment,
+  type CaseSource,
+  caseSourceOf,
+} from '../remediation/triage';
 import { type Decision, type LadderStep, type OutcomeCount, statsKey } from '../remediation/types';
 import type { RolloutPorts } from '../rollout';
 import type { ServicesFile } from '../services';
@@ -624,6 +630,8 @@ export class MemoryFleetStore {
   readonly audited = new Map<string, number>();
   private readonly findings = new Set<string>();
   private readonly open = new Map<string, OpenFinding>();
+  /** Recorded findings whose intake has not finished (the DynamoDB store's unsettled index). */
+  private readonly unsettled = new Map<string, OpenFinding>();
 
   constructor(
     private readonly world: SimWorld,
@@ -655,9 +663,26 @@ export class MemoryFleetStore {
       if (this.findings.has(key)) continue;
       this.findings.add(key);
       this.open.set(key, { ...f, createdAt: now });
+      this.unsettled.set(key, { ...f, createdAt: now });
       fresh.push(f);
     }
     return fresh;
+  }
+
+  /** Records one finding; a finding recorded before says whether its intake finished. */
+  async recordFinding(finding: Finding, now: number): Promise<FindingRecord> {
+    if ((await this.recordFindings([finding], now)).length > 0) return 'new';
+    return this.unsettled.has(findingKey(finding)) ? 'unsettled' : 'settled';
+  }
+
+  async unsettledFindings(recordedBefore: number): Promise<Finding[]> {
+    return [...this.unsettled.values()]
+      .filter((f) => f.createdAt < recordedBefore)
+      .map(({ createdAt: _, ...f }) => f);
+  }
+
+  async settleFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, _caseId: string, _now: number) {
+    this.unsettled.delete(findingKey(finding));
   }
 
   async closeFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, _outcome: string, _now: number) {
@@ -679,21 +704,50 @@ export interface MemoryCase {
   readonly decisions: Decision[];
   reason: string;
   readonly at: string;
+  readonly sources: CaseSource[];
+  startedAt?: number;
   readonly createdAt: number;
 }
 
-/** Remediation cases (with an index of those acting), outcome statistics and breaker pages. */
+/**
+ * Remediation cases (with an index of those acting), outcome statistics and breaker pages; one
+ * case per instance and underlying event, as the DynamoDB store (`open`).
+ */
 export class MemoryRemediationStore implements CaseStorePort {
   readonly cases = new Map<string, MemoryCase>();
+  /** The case each finding went to. */
   private readonly byFinding = new Map<string, string>();
+  /** The case of each underlying event (instance, kind, occurrence). */
+  private readonly byEvent = new Map<string, string>();
+  /** The active case of each instance and kind (the DynamoDB store's `ACTIVECASE` pointer). */
+  private readonly active = new Map<string, string>();
   private readonly acting = new Map<string, MemoryCase>();
   private readonly outcomes = new Map<string, OutcomeCount>();
   private readonly pagedAt = new Map<string, number>();
 
-  /** Opens a case once per finding; a second call returns the existing case. */
-  async open(finding: Finding, at: string, now: number): Promise<{ created: boolean; case: MemoryCase }> {
-    const existing = this.byFinding.get(findingKey(finding));
-    if (existing) return { created: false, case: this.cases.get(existing)! };
+  /**
+   * The finding's case: the one it went to before, its event's, the instance's active one of its
+   * kind, or a new one. No await in between: atomic, as the DynamoDB store's transactions.
+   */
+  async open(
+    finding: Finding,
+    at: string,
+    now: number,
+  ): Promise<{ created: boolean; attachment: CaseAttachment; case: MemoryCase }> {
+    const linked = this.byFinding.get(findingKey(finding));
+    if (linked) return { created: false, attachment: 'attached-before', case: this.cases.get(linked)! };
+    const event = `${finding.instanceId}|${finding.kind}|${occurrenceOf(finding)}`;
+    const slot = `${finding.instanceId}|${finding.kind}`;
+    const same = this.byEvent.get(event);
+    const current = this.active.get(slot);
+    const into =
+      same ?? (current && ACTIVE_CASE_STATUSES.has(this.cases.get(current)!.status) ? current : undefined);
+    if (into) {
+      const c = this.cases.get(into)!;
+      c.sources.push(caseSourceOf(finding, now));
+      this.byFinding.set(findingKey(finding), into);
+      return { created: false, attachment: same ? 'same-event' : 'joined', case: c };
+    }
     const id = `case-${String(this.cases.size + 1).padStart(6, '0')}-${finding.instanceId}`;
     const c: MemoryCase = {
       id,
@@ -703,11 +757,19 @@ export class MemoryRemediationStore implements CaseStorePort {
       decisions: [],
       reason: 'opened',
       at,
+      sources: [caseSourceOf(finding, now)],
       createdAt: now,
     };
     this.cases.set(id, c);
     this.byFinding.set(findingKey(finding), id);
-    return { created: true, case: c };
+    this.byEvent.set(event, id);
+    this.active.set(slot, id);
+    return { created: true, attachment: 'opened', case: c };
+  }
+
+  async markStarted(id: string, now: number): Promise<void> {
+    const c = this.must(id);
+    c.startedAt ??= now;
   }
 
   async get(id: string): Promise<MemoryCase | undefined> {
@@ -762,6 +824,8 @@ export class MemoryRemediationStore implements CaseStorePort {
     c.status = status;
     if (status === 'acting') this.acting.set(c.id, c);
     else this.acting.delete(c.id);
+    const slot = `${c.finding.instanceId}|${c.finding.kind}`;
+    if (!ACTIVE_CASE_STATUSES.has(status) && this.active.get(slot) === c.id) this.active.delete(slot);
   }
 
   private must(id: string): MemoryCase {
