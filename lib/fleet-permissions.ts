@@ -13,6 +13,11 @@ export function grantFleetActions(
   options: {
     readonly managedTag: { readonly key: string; readonly value: string };
     readonly ssm: boolean;
+    /**
+     * Whether the function may also set an Auto Scaling group's desired capacity (replace launches
+     * before it terminates), in groups carrying the managed tag. @default false
+     */
+    readonly launchBeforeTerminate?: boolean;
     /** Read-only actions besides DescribeInstanceStatus and the Auto Scaling Describe calls. */
     readonly reads?: readonly string[];
   },
@@ -31,7 +36,10 @@ export function grantFleetActions(
   );
   principal.addToPrincipalPolicy(
     new PolicyStatement({
-      actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+      actions: [
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        ...(options.launchBeforeTerminate ? ['autoscaling:SetDesiredCapacity'] : []),
+      ],
       resources: [
         `arn:${Aws.PARTITION}:autoscaling:*:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*`,
       ],
@@ -56,8 +64,9 @@ export function grantFleetActions(
   });
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:*:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]',
-    reason:
-      'Replace (terminate without decrementing) only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).',
+    reason: options.launchBeforeTerminate
+      ? 'Replace (raise desired capacity, then terminate decrementing; or terminate keeping capacity) only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).'
+      : 'Replace (terminate without decrementing) only in Auto Scaling groups carrying the managed tag (aws:ResourceTag condition).',
   });
   if (!options.ssm) return;
   principal.addToPrincipalPolicy(

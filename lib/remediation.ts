@@ -94,7 +94,7 @@ export class Remediation extends Construct {
     });
     this.step.bindTable(props.table);
     this.topic.grantPublish(this.step.function);
-    grantFleetActions(this.step, { managedTag: props.managedTag, ssm: false });
+    grantFleetActions(this.step, { managedTag: props.managedTag, ssm: false, launchBeforeTerminate: true });
 
     this.stateMachine = stepStateMachine(this, {
       file: 'state-machines/remediation.asl.json',

@@ -1,7 +1,15 @@
 import type { Finding } from '../findings';
 import { checksPending, type Instance, isInService } from '../fleet';
 import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from '../hold';
-import type { AutoScalingGroupState, AutoScalingPort, Ec2Port, Freeze, Lease, LeaseStore } from '../ports';
+import type {
+  AutoScalingGroupState,
+  AutoScalingPort,
+  Ec2Port,
+  Freeze,
+  InstanceCondition,
+  Lease,
+  LeaseStore,
+} from '../ports';
 import { type BreakerThresholds, evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';
@@ -254,7 +262,9 @@ export async function decideRemediation(
     why = `${why}; but replace needs an Auto Scaling group and ${target.id} is in none`;
   }
   if (step === 'page') {
-    await page(ports, c, `every step was tried (${c.tried.join(', ') || 'none'}): ${why}`);
+    // After a step, the case's reason is its verdict: the person reads what the last step left.
+    const last = c.tried.length > 0 ? `; last: ${c.reason}` : '';
+    await page(ports, c, `every step was tried (${c.tried.join(', ') || 'none'}): ${why}${last}`);
     return decide('page', `escalated to a person: ${why}`, 'paged');
   }
   return decide(step, why, 'acting', [...c.tried, step]);
@@ -454,19 +464,35 @@ async function terminateOnce(
 async function replacementOutcome(
   ports: RemediationPorts,
   c: CaseView,
-): Promise<'recovered' | 'pending' | 'not-recovered'> {
+): Promise<{ seen: 'recovered' | 'pending' | 'not-recovered'; why: string }> {
   const id = c.finding.instanceId;
   const plan = planOf(c);
   if (!plan) {
     // A case that replaced before plans were recorded: the instance left its group, which refills.
-    return (await ports.autoscaling.groupsOf([id])).has(id) ? 'not-recovered' : 'recovered';
+    const left = !(await ports.autoscaling.groupsOf([id])).has(id);
+    return { seen: left ? 'recovered' : 'not-recovered', why: '' };
   }
   const group = await ports.autoscaling.describeGroup(plan.group);
-  if (!group || serving(group, id)) return 'not-recovered';
+  if (!group) return { seen: 'not-recovered', why: ` (its Auto Scaling group ${plan.group} is gone)` };
+  if (serving(group, id)) {
+    const raised =
+      plan.mode === 'launch-first' && group.desired >= plan.to
+        ? `; ${plan.group} was left at desired capacity ${group.desired} for a person to decide`
+        : '';
+    return { seen: 'not-recovered', why: ` (no new member came into service, so ${id} was kept${raised})` };
+  }
   const { ok, pending } = await inService(ports, group, (m) => m !== id);
-  if (ok.length >= group.desired) return 'recovered';
-  return ok.length + pending.length >= group.desired ? 'pending' : 'not-recovered';
+  if (ok.length >= group.desired) return { seen: 'recovered', why: '' };
+  if (ok.length + pending.length >= group.desired) return { seen: 'pending', why: '' };
+  return {
+    seen: 'not-recovered',
+    why: ` (${plan.group} has ${ok.length} of ${group.desired} members in service with passed checks)`,
+  };
 }
+
+/** A status-check verdict: `ok` recovered, still initializing (or without data) pending, anything else not. */
+const statusOf = (condition: InstanceCondition | undefined) =>
+  healthy(condition) ? 'recovered' : checksPending(condition) ? 'pending' : 'not-recovered';
 
 /** Members in service and healthy in the group, split by their EC2 status checks: `ok`, or still initializing. */
 async function inService(
@@ -533,7 +559,7 @@ export async function remediationSettled(
   if (c.tried.at(-1) === 'replace') {
     const plan = planOf(c);
     if (plan?.mode !== 'launch-first')
-      return { done: (await replacementOutcome(ports, c)) !== 'not-recovered', polls };
+      return { done: (await replacementOutcome(ports, c)).seen !== 'not-recovered', polls };
     const group = await ports.autoscaling.describeGroup(plan.group);
     if (!serving(group, id)) return { done: true, polls };
     const fresh = await inService(ports, group!, (m) => m !== id && !plan.before.includes(m));
@@ -576,14 +602,12 @@ export async function verifyRemediation(
     recovered = c.status === 'recovered';
     reason = c.reason;
   } else {
-    const seen =
+    const observed =
       step === 'replace'
         ? await replacementOutcome(ports, c)
-        : ((condition) =>
-            healthy(condition) ? 'recovered' : checksPending(condition) ? 'pending' : 'not-recovered')(
-            (await ports.ec2.conditions([id])).get(id),
-          );
-    let why = '';
+        : { seen: statusOf((await ports.ec2.conditions([id])).get(id)), why: '' };
+    const { seen } = observed;
+    let why = observed.why;
     if (seen === 'pending') {
       const waited = checks + 1;
       if (waited < MAX_PENDING_VERIFIES && (await renewLease(ports, c))) {
