@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startMotoServer } from '../../cli/local/moto-server';
+import { ASL_PATHS_DIR } from './asl-paths';
 
 /** cfn-lint checks the synthesized template; where it is missing, it is installed with pip. */
 function ensureCfnLint(): void {
@@ -23,4 +27,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   // Handlers write their metrics as EMF lines on stdout; in tests that is noise.
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  // A fresh directory per run for the ASL path coverage the workers record: engineers running jest
+  // side by side in one tree must not mix their runs. The summary reporter reads it, then removes it.
+  process.env[ASL_PATHS_DIR] = mkdtempSync(join(tmpdir(), 'fleetops-asl-paths-'));
 }
