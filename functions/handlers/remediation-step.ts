@@ -75,7 +75,10 @@ const eventSchema = z.discriminatedUnion('step', [
  */
 export const remediationStep = async (raw: unknown) => {
   const result = await remediationStepWith(ports, raw);
-  remediationStepMetrics(String((raw as { step?: unknown }).step), result);
+  const step = String((raw as { step?: unknown }).step);
+  // A verification still waiting for the status checks is no outcome yet: counted as a step only.
+  const pending = step === 'verify' && (result as { pending?: unknown }).pending === true;
+  remediationStepMetrics(pending ? 'verify-pending' : step, result);
   return result;
 };
 
