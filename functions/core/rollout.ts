@@ -45,6 +45,10 @@ interface ApplyRecord {
   readonly commands?: ReadonlyArray<{ commandId: string; instanceIds: string[] }>;
   readonly groups?: Readonly<Record<string, string>>;
   readonly refused?: ReadonlyArray<{ id: string; reason: string }>;
+  /** Recorded, but whether the action was sent is unknown (a crash in between). */
+  readonly unknown?: readonly string[];
+  /** The intent written just before the call (replaced by the record once it returned). */
+  readonly sending?: readonly string[];
 }
 
 export interface RolloutPorts {
@@ -461,9 +465,10 @@ export async function applyWave(
     ports.changes.loadSpec(state.changeId),
   ]);
   let members = await waveMembers(ports, plan, state);
+  let conditions = new Map<string, InstanceCondition>();
   if (spec.action.type !== 'replace') {
     // Terminated between the lease and now: one id EC2 no longer knows fails a whole batch.
-    const conditions = await ports.ec2.conditions(members);
+    conditions = await ports.ec2.conditions(members);
     const gone = members
       .filter((id) => {
         const state = conditions.get(id)?.state;
@@ -492,7 +497,10 @@ export async function applyWave(
     }
     leases = leases.filter((l) => groups.has(l.instanceId));
   }
+  const before = await appliedTo(ports, state);
+  const settledBefore = new Set([...before.applied, ...before.unknown]);
   const toApply: string[] = [];
+  const inDoubt: string[] = [];
   let alreadyApplied = 0;
   for (const lease of leases) {
     const outcome = await ports.leases.recordAction(
@@ -502,34 +510,79 @@ export async function applyWave(
       ports.now(),
     );
     if (outcome === 'recorded') toApply.push(lease.instanceId);
+    else if (outcome === 'duplicate' && !settledBefore.has(lease.instanceId)) inDoubt.push(lease.instanceId);
     else if (outcome === 'duplicate') alreadyApplied++;
     else lost++;
   }
+  // Recorded by an attempt that died before saying what it sent: sent or not?
+  const doubt = resolveDoubt(spec.action, inDoubt, new Set(before.sending), conditions);
+  toApply.push(...doubt.send);
+  const applied = [...toApply, ...doubt.sent];
+  const part = `apply#${String(ports.now()).padStart(15, '0')}`;
+  const groupsOf = (ids: readonly string[]) =>
+    Object.fromEntries(ids.filter((id) => groups.has(id)).map((id) => [id, groups.get(id)!]));
+  if (toApply.length > 0) {
+    // The intent, before the call: a retry after a crash before this line knows nothing was sent.
+    await ports.changes.recordWave(
+      state.changeId,
+      state.wave,
+      part,
+      { applied: [], sending: toApply, groups: groupsOf(toApply) },
+      ports.now(),
+    );
+  }
   const record: ApplyRecord = {
-    applied: toApply,
+    applied,
     refused,
-    groups: Object.fromEntries(toApply.filter((id) => groups.has(id)).map((id) => [id, groups.get(id)!])),
+    ...(doubt.unknown.length > 0 ? { unknown: doubt.unknown } : {}),
+    groups: groupsOf(applied),
     ...(toApply.length > 0 ? await apply(ports, spec.action, toApply, state) : {}),
   };
-  await ports.changes.recordWave(
-    state.changeId,
-    state.wave,
-    `apply#${String(ports.now()).padStart(15, '0')}`,
-    { ...record },
-    ports.now(),
-  );
+  await ports.changes.recordWave(state.changeId, state.wave, part, { ...record }, ports.now());
   await ports.fleet.audit([
     {
       subject: `change:${state.changeId}`,
       actor: ports.actor,
       action: 'wave.applied',
       reason:
-        `wave ${state.wave}: ${spec.action.type} applied to ${toApply.length}, already applied ${alreadyApplied}, ` +
+        `wave ${state.wave}: ${spec.action.type} applied to ${toApply.length}, already applied ${alreadyApplied + doubt.sent.length}, ` +
+        (doubt.unknown.length > 0 ? `outcome unknown ${doubt.unknown.length}, ` : '') +
         `lease lost ${lost}${refused.length > 0 ? `, refused ${refused.length} (${refused[0].reason})` : ''}`,
       at: at(ports),
     },
   ]);
   return { applied: toApply.length, alreadyApplied, lost, refused: refused.length };
+}
+
+/**
+ * An instance whose action an attempt recorded before it died without saying what it sent
+ * (the Lambda crashed between its writes). Exactly once where it can be known, at most once where
+ * it cannot:
+ * - not in any attempt's intent (`sending`): that attempt died before the call: send now;
+ * - in an intent, the call may or may not have gone out:
+ *   - `set-tag`: send again (setting a tag twice is setting it once);
+ *   - `stop-start`: still running means not stopped (StopInstances moves it to `stopping` at
+ *     once): send; otherwise it was sent;
+ *   - `reboot`, `replace`: taken as sent (a second reboot or termination would be a second
+ *     action; settle and the gate still judge the instance or its group);
+ *   - `ssm-command`: the command id was lost with the attempt, so its outcome cannot be read:
+ *     unknown, which the gate counts as an error.
+ */
+function resolveDoubt(
+  action: Action,
+  ids: readonly string[],
+  sending: ReadonlySet<string>,
+  conditions: ReadonlyMap<string, InstanceCondition>,
+): { send: string[]; sent: string[]; unknown: string[] } {
+  const out = { send: [] as string[], sent: [] as string[], unknown: [] as string[] };
+  for (const id of ids) {
+    if (!sending.has(id) || action.type === 'set-tag') out.send.push(id);
+    else if (action.type === 'stop-start')
+      (conditions.get(id)?.state === 'running' ? out.send : out.sent).push(id);
+    else if (action.type === 'ssm-command') out.unknown.push(id);
+    else out.sent.push(id);
+  }
+  return out;
 }
 
 /** Sends the action for the instances (already recorded); returns what settle must follow. */
@@ -577,6 +630,8 @@ async function appliedTo(ports: RolloutPorts, state: RolloutState) {
     commands: records.flatMap((r) => r.commands ?? []),
     groups: Object.assign({}, ...records.map((r) => r.groups ?? {})) as Record<string, string>,
     refused: records.flatMap((r) => r.refused ?? []),
+    unknown: records.flatMap((r) => r.unknown ?? []),
+    sending: records.flatMap((r) => r.sending ?? []),
     /** When the first apply attempt was recorded (the part's name carries it). */
     firstAt:
       applyParts.length > 0
@@ -688,6 +743,8 @@ async function waveOutcomes(
   const outcomes = new Map<string, string>();
   const sent = await appliedTo(ports, state);
   for (const r of sent.refused) outcomes.set(r.id, r.reason);
+  for (const id of sent.unknown)
+    outcomes.set(id, 'action outcome unknown: the step stopped between recording the action and sending it');
   if (spec.action.type === 'ssm-command') {
     const inCommand = new Set(sent.commands.flatMap((c) => c.instanceIds));
     for (const id of sent.applied) {
@@ -996,11 +1053,27 @@ export async function decideApproval(
  */
 export async function finishRollout(
   ports: RolloutPorts,
-  state: Pick<RolloutState, 'changeId' | 'rollbackOf'>,
+  state: Pick<RolloutState, 'changeId' | 'rollbackOf'> & { readonly wave?: number },
   outcome: 'completed' | 'failed',
   reason: string,
   error?: { Error?: string; Cause?: string },
 ): Promise<{ status: 'completed' | 'failed' | 'rolled-back'; reason: string }> {
+  if (outcome === 'failed' && state.wave !== undefined) {
+    // A step that failed for good may have left the wave leased (its release failed too):
+    // the change lets go of it now; its instances keep counting until the next sweep.
+    const wave = (await ports.changes.loadPlan(state.changeId)).waves[state.wave];
+    const held = wave ? await ports.leases.heldBy(state.changeId, wave.instances, ports.now()) : [];
+    if (held.length > 0)
+      await releaseHold(
+        { leases: ports.leases, audit: ports.fleet },
+        state.changeId,
+        held,
+        ports.actor,
+        `the change ended failed holding wave ${state.wave}`,
+        ports.now(),
+        new Set(held.map((l) => l.instanceId)),
+      );
+  }
   let why = reason;
   if (error)
     why += `: ${error.Error ?? 'error'}${error.Cause ? ` (${String(error.Cause).slice(0, 300)})` : ''}`;

@@ -85,7 +85,11 @@ const eventSchema = z.discriminatedUnion('step', [
   }),
   z.object({
     step: z.literal('finish'),
-    state: z.object({ changeId: z.string().min(1), rollbackOf: z.string().default('') }),
+    state: z.object({
+      changeId: z.string().min(1),
+      rollbackOf: z.string().default(''),
+      wave: z.number().int().min(0).optional(),
+    }),
     outcome: z.enum(['completed', 'failed']),
     reason: z.string(),
     error: errorSchema.optional(),

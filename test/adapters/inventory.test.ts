@@ -176,7 +176,7 @@ describe('inventory sync: health and scheduled events (narrow EC2 mock: moto rep
     expect(Object.fromEntries(health)).toEqual({
       'i-0aaaaaaaaaaaaaaa1': 'impaired',
       'i-0aaaaaaaaaaaaaaa2': 'ok',
-      'i-0aaaaaaaaaaaaaaa3': 'unknown',
+      'i-0aaaaaaaaaaaaaaa3': 'initializing',
     });
     // The impaired instance counts against web's budget in the ledger.
     expect((await stores.leases.ledger('web'))?.observed).toBe(1);

@@ -193,7 +193,7 @@ describe('fleetops against a live table (moto)', () => {
     });
     expect(await fleetops('change', 'reject', 'start-1', '--reason', 'too late')).toMatchObject({
       code: 2,
-      err: 'change start-1 is not waiting for an approval\n',
+      err: 'change start-1 is not waiting for an approval (or another answer to it is under way)\n',
     });
     expect((await changes.get('start-1'))?.status).toBe('running');
 

@@ -86,7 +86,9 @@ describe('simulateFleet', () => {
 
   it.each([
     ['ignore-budgets', { ...small, faultRate: 0.002, seed: 1 }, 'disruption-budget'],
-    ['ignore-leases', { ...small, services: 20, faultRate: 0.005, seed: 2 }, 'one-actor'],
+    // A seed where a remediation and the change contend for one instance (the scenario has little
+    // contention by default; which seed shows it moves whenever the timing of a step changes).
+    ['ignore-leases', { ...small, faultRate: 0.005, seed: 1 }, 'one-actor'],
     ['no-fencing', { ...small, faultRate: 0.002, retryRate: 0.2, seed: 1 }, 'at-most-once'],
   ] as const)(
     'detects a lease store with the defect %s as a %s violation',
