@@ -590,7 +590,8 @@ export class MemoryChangeStore implements ChangeStorePort {
   async awaitApproval(id: string, token: string, wave: number, reason: string, _now: number): Promise<void> {
     const row = this.rows.get(id);
     const replacing =
-      row?.status === 'waiting-approval' && (row.approval?.answer !== undefined || row.approval?.token === token);
+      row?.status === 'waiting-approval' &&
+      (row.approval?.answer !== undefined || row.approval?.token === token);
     if (row?.status !== 'running' && !replacing)
       throw new Error(`change ${id} is not running (${row?.status ?? 'missing'})`);
     row!.status = 'waiting-approval';
