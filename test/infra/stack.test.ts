@@ -103,6 +103,8 @@ describe('FleetOpsStack', () => {
       [st.Action].flat().some((a) => /^(ec2|ssm|autoscaling):/.test(a) && !/:(Describe|List|Get)/.test(a)),
     );
     expect([...new Set(mutating.flatMap((st) => [st.Action].flat()))].sort()).toEqual([
+      // Remediation's replace raises a managed group's capacity before it terminates.
+      'autoscaling:SetDesiredCapacity',
       'autoscaling:TerminateInstanceInAutoScalingGroup',
       'ec2:CreateTags',
       'ec2:RebootInstances',
@@ -213,6 +215,37 @@ describe('FleetOpsStack', () => {
     const staged = readFileSync(join(assembly.directory, `asset.${location.Key}`));
     expect(staged.equals(readFileSync('state-machines/rollout.asl.json'))).toBe(true);
     template.hasOutput('RolloutStateMachineArn', {});
+  });
+
+  it('lets the rollout publish to the notification topic: its function knows the topic and may publish', () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: 'FleetOps: one step of a gray-scale rollout' },
+    });
+    const [[, rollout]] = Object.entries(functions) as Array<
+      [string, { Properties: { Environment: { Variables: Record<string, unknown> }; Role: unknown } }]
+    >;
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    expect(rollout.Properties.Environment.Variables.TOPIC_ARN).toEqual({ Ref: topicId });
+    const roleRef = JSON.stringify(rollout.Properties.Role);
+    const publishes = Object.values(template.findResources('AWS::IAM::Policy')).some((p) => {
+      const props = (
+        p as {
+          Properties: {
+            Roles: unknown[];
+            PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> };
+          };
+        }
+      ).Properties;
+      return (
+        JSON.stringify(props.Roles).includes(JSON.parse(roleRef)['Fn::GetAtt']?.[0] ?? roleRef) &&
+        props.PolicyDocument.Statement.some(
+          (st) =>
+            [st.Action].flat().includes('sns:Publish') &&
+            JSON.stringify(st.Resource) === JSON.stringify({ Ref: topicId }),
+        )
+      );
+    });
+    expect(publishes).toBe(true);
   });
 
   it('fails the cdk-nag check when a resource breaks a rule (the check can fail)', () => {
