@@ -156,6 +156,7 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
     });
     const rebooted = new Map<string, number>();
     let crashes = 0;
+    const crashed = new Set<number>();
     const base = h.ports;
     const ports: RolloutPorts = {
       ...base,
@@ -180,7 +181,13 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
         waveRecords: (...a) => base.changes.waveRecords(...a),
         // The step dies right after the instances were rebooted, in every other wave.
         recordWave: async (id, wave, part, body, now) => {
-          if (part.startsWith('apply#') && wave % 2 === 0 && (body.applied as string[]).length > 0) {
+          if (
+            part.startsWith('apply#') &&
+            wave % 2 === 0 &&
+            (body.applied as string[]).length > 0 &&
+            !crashed.has(wave)
+          ) {
+            crashed.add(wave);
             crashes++;
             throw new Error('Lambda crashed after applying the action');
           }

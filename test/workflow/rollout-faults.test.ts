@@ -172,6 +172,8 @@ describe('rollout: any step failing for good ends the change recorded', () => {
       ends: /ChangeNotStarted/,
       recorded: true,
     },
+    // Nothing broken: the budget never frees, and the change ends failed saying so.
+    { breaks: [], scenario: 'budgetHeld', ends: /ChangeFailed/, recorded: true },
     {
       breaks: ['Record that the budget never freed'],
       scenario: 'budgetHeld',
@@ -188,7 +190,10 @@ describe('rollout: any step failing for good ends the change recorded', () => {
   });
 
   it.each(
-    cases.map((c, k) => [`${c.breaks.join(' + ')}${c.retrier ? ` (retrier ${c.retrier})` : ''}`, k] as const),
+    cases.map(
+      (c, k) =>
+        [`${c.breaks.join(' + ') || 'nothing'}${c.retrier ? ` (retrier ${c.retrier})` : ''}`, k] as const,
+    ),
   )('%s failing for good', async (_name, k) => {
     const c = cases[k];
     const scenario: Scenario = scenarios[c.scenario];

@@ -256,6 +256,58 @@ describe('rollout: the last wave, the instance that left, checks not concluded, 
     expect(waited[0].reason).toMatch(/status checks not concluded yet/);
   });
 
+  it('an action that outlasts its own limit goes to the gate, which names what did not finish; the leases outlived every wait', async () => {
+    const ids = (await webInZone(0, 10)).slice(8, 10);
+    await h.plannedChange('ssm-forever', {
+      target: { instanceIds: ids },
+      action: {
+        type: 'ssm-command',
+        document: 'AWS-RunShellScript',
+        parameters: { commands: ['sleep 999999'] },
+        timeoutSeconds: 7200,
+      },
+      strategy: { canary: 2 },
+    });
+    // The command never ends (moto ends every command at once: a narrow fault model), and each
+    // look comes as late as the settle step asked: the clock moves by the wait it returned.
+    let offset = 0;
+    let untilSeen = 0;
+    const ports: RolloutPorts = {
+      ...h.ports,
+      now: () => Date.now() + offset,
+      ssm: {
+        send: (i, c) => h.ports.ssm.send(i, c),
+        failedInstances: (c) => h.ports.ssm.failedInstances(c),
+        states: async (c) => new Map(c.map((id) => [id, 'pending' as const])),
+      },
+    };
+    const waits: number[] = [];
+    await h
+      .runChange('ssm-forever', {
+        handler: async (event) => {
+          const out = (await h.stepWith(ports, event)) as { waitSeconds?: number; expired?: boolean };
+          if ((event as { step?: string }).step === 'settle') {
+            waits.push(out.waitSeconds ?? 0);
+            const held = await h.stores.leases.heldBy('ssm-forever', ids, Date.now() + offset);
+            expect(held).toHaveLength(ids.length);
+            untilSeen = Math.max(untilSeen, ...held.map((l) => l.until));
+            offset += (out.waitSeconds ?? 0) * 1000;
+          }
+          return out;
+        },
+      })
+      .result.catch(() => undefined);
+    // 2 h + 10 min of delivery: looks after 30 s, 60 s, 120 s, 240 s, then every 5 min until the
+    // limit — far past the wave's first lease (45 min), which every look renewed.
+    expect(waits[0]).toBe(30);
+    expect(Math.max(...waits)).toBe(300);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(7200);
+    expect(waits.length).toBeLessThan(40);
+    expect(untilSeen).toBeGreaterThan(Date.now() + offset - 60_000);
+    const failed = (await auditOf('ssm-forever')).find((r) => r.action === 'gate.failed');
+    expect(failed?.reason).toMatch(/command still running after the bake/);
+  });
+
   it('an approval answered across crashes is answered exactly once, and a different answer meanwhile is refused', async () => {
     const ids = (await webInZone(2, 8)).slice(4, 6);
     await h.plannedChange('approve-crash', {
