@@ -12,6 +12,9 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   // CDK synthesis in the infra tests is slow on a 2-core machine.
   testTimeout: 120000,
+  // The workflow tests wait on the moto server more than they compute: two workers on two cores
+  // keep both busy (one worker, Jest's default here, runs the files one after another).
+  maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],

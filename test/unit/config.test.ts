@@ -114,7 +114,7 @@ describe('fleet inventory files', () => {
       ],
     });
     expect(problemsOf(() => parseFleet(text, 'fleet.json'))).toEqual([
-      'fleet.json: instances[1].health: expected one of "ok", "impaired", "unknown", found "sick"',
+      'fleet.json: instances[1].health: expected one of "ok", "impaired", "initializing", "unknown", found "sick"',
       'fleet.json: instances[2].zone: expected an availability zone such as "us-east-1a", found "east"',
     ]);
     const dup = JSON.stringify({ instances: [instance, instance] });
