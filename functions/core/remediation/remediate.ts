@@ -36,6 +36,14 @@ interface CaseView {
   /** Every decision, in order; the case's reason is the last decision's, or the last verdict. */
   readonly decisions: readonly Decision[];
   readonly reason: string;
+  /** Every finding that reached the case (the first one, and those that joined it). */
+  readonly sources?: ReadonlyArray<{ readonly key: string }>;
+}
+
+/** Closes the case's finding and every finding that joined it, so none stays open after the case. */
+async function closeFindings(ports: RemediationPorts, c: CaseView, outcome: string, now: number) {
+  const keys = new Set([c.finding.key, ...(c.sources ?? []).map((x) => x.key)]);
+  for (const key of keys) await ports.fleet.closeFinding({ ...c.finding, key }, outcome, now);
 }
 
 /** What Verify records about a step: also how a retried Decide or Verify knows it ran. */
@@ -179,7 +187,7 @@ export async function decideRemediation(
   };
 
   if (!target || target.state === 'terminated') {
-    await ports.fleet.closeFinding(finding, 'gone', now);
+    await closeFindings(ports, c, 'gone', now);
     return decide('record-only', 'the instance is gone (terminated or not in the inventory)', 'recorded');
   }
   const timing = timingFor(finding, now);
@@ -191,7 +199,7 @@ export async function decideRemediation(
   if (failure && c.tried.length === 0) {
     const condition = (await ports.ec2.conditions([target.id])).get(target.id);
     if (healthy(condition)) {
-      await ports.fleet.closeFinding(finding, 'recovered on its own', now);
+      await closeFindings(ports, c, 'recovered on its own', now);
       return decide('record-only', 'recovered on its own before any action', 'recovered');
     }
   }
@@ -523,7 +531,7 @@ export async function drainInstance(
     });
     await ports.cases.setStatus(c.id, 'drained', `tagged ${DRAINING_TAG}; ${c.finding.detail}`, ports.now());
   }
-  await ports.fleet.closeFinding(c.finding, 'drained', ports.now());
+  await closeFindings(ports, c, 'drained', ports.now());
   return { drained: true };
 }
 
@@ -626,7 +634,7 @@ export async function verifyRemediation(
     if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
   }
   await releaseCase(ports, c, reason, !recovered && step !== 'replace');
-  if (recovered) await ports.fleet.closeFinding(c.finding, `recovered by ${step}`, ports.now());
+  if (recovered) await closeFindings(ports, c, `recovered by ${step}`, ports.now());
   return { recovered, pending: false, checks, reason };
 }
 
