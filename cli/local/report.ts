@@ -84,7 +84,7 @@ export function renderText(record: RunRecord): string {
     reasons.set(`${r.status}: ${why}`, (reasons.get(`${r.status}: ${why}`) ?? 0) + 1);
   }
   for (const [why, n] of reasons) lines.push(`  ${n} × ${why}`);
-  lines.push('', 'Pages');
+  lines.push('', 'Pages and notices (the SNS topic)');
   if (record.pages.length === 0) lines.push('  none');
   for (const p of record.pages) lines.push(`  ${p.subject}`);
   lines.push('', 'Peak budget use (instances unavailable / allowed)');
@@ -244,7 +244,7 @@ ${table(
   ['instance', 'service', 'zone', 'finding', 'tried', 'outcome', 'why'],
   cases.map((r) => [r.instanceId, r.service, r.zone, r.kind, r.tried.join(' → ') || '—', r.status, r.reason]),
 )}
-<h2>Pages</h2>
+<h2>Pages and notices (the SNS topic)</h2>
 ${
   record.pages.length === 0
     ? '<p>none</p>'
