@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AutoScalingClient, CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
@@ -12,6 +10,7 @@ import { syncInventory } from '../../functions/core/sync-inventory';
 import { runTracked } from '../support/asl-paths';
 import { freshTable } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
+import { loadRemediationHandlers } from '../support/remediation-handlers';
 
 // Each test file uses its own region: moto keeps EC2 and Auto Scaling state per region.
 const REGION = 'us-east-2';
@@ -63,23 +62,10 @@ describe('remediation replace (a rebalance recommendation; moto Auto Scaling, th
       'test',
       0,
     );
-    const topic = await new SNSClient({ region: REGION }).send(new CreateTopicCommand({ Name: 'fleetops' }));
-    const machine = await new SFNClient({ region: REGION }).send(
-      new CreateStateMachineCommand({
-        name: `remediation-${stores.table}`,
-        roleArn: 'arn:aws:iam::123456789012:role/fleetops-remediation',
-        definition: JSON.stringify(definition),
-      }),
-    );
-    process.env.TABLE_NAME = stores.table;
-    process.env.TOPIC_ARN = topic.TopicArn!;
-    process.env.REMEDIATION_STATE_MACHINE_ARN = machine.stateMachineArn!;
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    jest.resetModules();
-    ({ triage } = (await import('../../functions/handlers/triage')) as unknown as { triage: typeof triage });
-    const step = await import('../../functions/handlers/remediation-step');
-    stepWith = step.remediationStepWith;
-    base = step.ports;
+    const handlers = await loadRemediationHandlers(REGION, stores.table, definition);
+    triage = handlers.triage;
+    stepWith = handlers.stepWith;
+    base = handlers.ports;
     const wrote = (port: string, method: string) => {
       writes.push(`${current.state}#${current.invocation}|${port}.${method}`);
       current.writes++;

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
@@ -12,6 +11,7 @@ import { syncInventory } from '../../functions/core/sync-inventory';
 import { runTracked } from '../support/asl-paths';
 import { freshTable, managedTags, runInstances } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
+import { loadRemediationHandlers } from '../support/remediation-handlers';
 
 const REGION = 'sa-east-1';
 const ZONES = ['sa-east-1a', 'sa-east-1b', 'sa-east-1c'];
@@ -67,24 +67,11 @@ describe('remediation state machine (events → triage → the real ASL and hand
       now: Date.now(),
       actor: 'test',
     });
-    const topic = await new SNSClient({ region: REGION }).send(new CreateTopicCommand({ Name: 'fleetops' }));
-    const machine = await new SFNClient({ region: REGION }).send(
-      new CreateStateMachineCommand({
-        name: `remediation-${stores.table}`,
-        roleArn: 'arn:aws:iam::123456789012:role/fleetops-remediation',
-        definition: JSON.stringify(definition),
-      }),
-    );
-    process.env.TABLE_NAME = stores.table;
-    process.env.TOPIC_ARN = topic.TopicArn!;
-    process.env.REMEDIATION_STATE_MACHINE_ARN = machine.stateMachineArn!;
-    machineArn = machine.stateMachineArn!;
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    jest.resetModules();
-    ({ triage } = (await import('../../functions/handlers/triage')) as unknown as { triage: typeof triage });
-    const step = await import('../../functions/handlers/remediation-step');
-    stepWith = step.remediationStepWith;
-    base = step.ports;
+    const handlers = await loadRemediationHandlers(REGION, stores.table, definition);
+    triage = handlers.triage;
+    stepWith = handlers.stepWith;
+    machineArn = handlers.machineArn;
+    base = handlers.ports;
     let draws = 0;
     ports = {
       ...base,
