@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { Finding, FindingRecord } from '../core/findings';
 import { type Instance, instanceSchema } from '../core/fleet';
 import type { LedgerObservation } from '../core/inventory';
@@ -271,21 +277,11 @@ export class DynamoFleetStore implements InventoryStore {
     caseId: string,
     now: number,
   ): Promise<void> {
-    await this.db
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.finding(finding.instanceId, finding.kind, finding.key),
-          UpdateExpression:
-            'SET caseId = :caseId, settledAt = if_not_exists(settledAt, :now) REMOVE gsi1pk, gsi1sk',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':caseId': caseId, ':now': now },
-        }),
-      )
-      .catch((error) => {
-        // A case opened for a finding that was never recorded here has nothing to settle.
-        if (!isConditionFailure(error)) throw error;
-      });
+    await this.updateFinding(finding, {
+      UpdateExpression:
+        'SET caseId = :caseId, settledAt = if_not_exists(settledAt, :now) REMOVE gsi1pk, gsi1sk',
+      ExpressionAttributeValues: { ':caseId': caseId, ':now': now },
+    });
   }
 
   /**
@@ -297,20 +293,34 @@ export class DynamoFleetStore implements InventoryStore {
     outcome: string,
     now: number,
   ): Promise<void> {
+    await this.updateFinding(finding, {
+      UpdateExpression: 'SET #status = :closed, closedAt = :now, outcome = :outcome REMOVE gsi2pk, gsi2sk',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':outcome': outcome },
+    });
+  }
+
+  /**
+   * Updates a recorded finding; one that was never recorded here (a case opened by hand, or for
+   * a finding another table holds) has nothing to settle or close.
+   */
+  private async updateFinding(
+    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
+    update: Pick<
+      UpdateCommandInput,
+      'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<void> {
     await this.db
       .send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.finding(finding.instanceId, finding.kind, finding.key),
-          UpdateExpression:
-            'SET #status = :closed, closedAt = :now, outcome = :outcome REMOVE gsi2pk, gsi2sk',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':outcome': outcome },
+          ...update,
         }),
       )
       .catch((error) => {
-        // A finding that was never recorded here (a case opened by hand) has nothing to close.
         if (!isConditionFailure(error)) throw error;
       });
   }

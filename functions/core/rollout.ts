@@ -267,6 +267,8 @@ export async function beginRollback(
   };
 }
 
+const ENDED = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
+
 async function setUnlessEnded(
   ports: RolloutPorts,
   changeId: string,
@@ -274,8 +276,8 @@ async function setUnlessEnded(
   reason: string,
 ): Promise<void> {
   const current = (await ports.changes.get(changeId))?.status;
-  if (current === 'completed' || current === 'failed' || current === 'aborted' || current === 'rolled-back')
-    return;
+  // A change that does not exist (one that could not be loaded) or has ended stays as it is.
+  if (current === undefined || ENDED.has(current)) return;
   await ports.changes.setStatus(changeId, status, reason, ports.now());
 }
 
@@ -381,7 +383,7 @@ export async function leaseWave(
       },
       ports.actor,
     );
-  const members = await waveMembers(ports, plan, state);
+  const { members } = await readWave(ports, plan, state);
   let outcome = await hold(members);
   let skipped = 0;
   if (!outcome.acquired) {
@@ -406,22 +408,38 @@ export async function leaseWave(
 /** Why the lease stores refuse an instance that is simply not there any more. */
 const INELIGIBLE = new Set([NOT_IN_INVENTORY, TERMINATED]);
 
-/** The instances of the current wave that became ineligible after planning, with why. */
-async function skippedOf(ports: RolloutPorts, state: RolloutState): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const r of await ports.changes.waveRecords(state.changeId, state.wave)) {
+/**
+ * What the wave's records say, read once per step: the instances skipped since planning (with
+ * why), the wave as it now stands (`members`: planned, less the skipped; what the action, the
+ * gate and the release see), and everything its apply attempts sent, merged.
+ */
+async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutState) {
+  const records = await ports.changes.waveRecords(state.changeId, state.wave);
+  const skipped = new Map<string, string>();
+  for (const r of records) {
     if (!r.part.startsWith('skipped#')) continue;
-    for (const s of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
-      out.set(s.id, s.reason);
+    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
+      skipped.set(x.id, x.reason);
   }
-  return out;
+  const parts = records.filter((r) => r.part.startsWith('apply#'));
+  const applies = parts.map((r) => r.body as unknown as ApplyRecord);
+  return {
+    skipped,
+    members: plan.waves[state.wave].instances.filter((id) => !skipped.has(id)),
+    sent: {
+      applied: applies.flatMap((r) => r.applied),
+      commands: applies.flatMap((r) => r.commands ?? []),
+      groups: Object.assign({}, ...applies.map((r) => r.groups ?? {})) as Record<string, string>,
+      refused: applies.flatMap((r) => r.refused ?? []),
+      unknown: applies.flatMap((r) => r.unknown ?? []),
+      sending: applies.flatMap((r) => r.sending ?? []),
+      /** When the first apply attempt was recorded (the part's name carries it). */
+      firstAt:
+        parts.length > 0 ? Math.min(...parts.map((r) => Number(r.part.slice('apply#'.length)))) : undefined,
+    },
+  };
 }
-
-/** The wave as planned, less what was skipped since: what the action, the gate and the release see. */
-async function waveMembers(ports: RolloutPorts, plan: Plan, state: RolloutState): Promise<string[]> {
-  const skipped = await skippedOf(ports, state);
-  return plan.waves[state.wave].instances.filter((id) => !skipped.has(id));
-}
+type WaveView = Awaited<ReturnType<typeof readWave>>;
 
 /** Records instances skipped from the wave (kept with the change, shown by `change status`), and audits it. */
 async function recordSkipped(
@@ -464,7 +482,8 @@ export async function applyWave(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  let members = await waveMembers(ports, plan, state);
+  const wave = await readWave(ports, plan, state);
+  let members = wave.members;
   let conditions = new Map<string, InstanceCondition>();
   if (spec.action.type !== 'replace') {
     // Terminated between the lease and now: one id EC2 no longer knows fails a whole batch.
@@ -497,7 +516,7 @@ export async function applyWave(
     }
     leases = leases.filter((l) => groups.has(l.instanceId));
   }
-  const before = await appliedTo(ports, state);
+  const before = wave.sent;
   const settledBefore = new Set([...before.applied, ...before.unknown]);
   const toApply: string[] = [];
   const inDoubt: string[] = [];
@@ -618,28 +637,6 @@ async function apply(
   }
 }
 
-/** Everything the wave's apply attempts sent, merged. */
-async function appliedTo(ports: RolloutPorts, state: RolloutState) {
-  const parts = (await ports.changes.waveRecords(state.changeId, state.wave)).filter((r) =>
-    r.part.startsWith('apply#'),
-  );
-  const applyParts = parts.map((r) => r.part);
-  const records = parts.map((r) => r.body as unknown as ApplyRecord);
-  return {
-    applied: records.flatMap((r) => r.applied),
-    commands: records.flatMap((r) => r.commands ?? []),
-    groups: Object.assign({}, ...records.map((r) => r.groups ?? {})) as Record<string, string>,
-    refused: records.flatMap((r) => r.refused ?? []),
-    unknown: records.flatMap((r) => r.unknown ?? []),
-    sending: records.flatMap((r) => r.sending ?? []),
-    /** When the first apply attempt was recorded (the part's name carries it). */
-    firstAt:
-      applyParts.length > 0
-        ? Math.min(...applyParts.map((p) => Number(p.slice('apply#'.length))))
-        : undefined,
-  };
-}
-
 /**
  * Has the action finished on every instance of the wave? Waits as long as the action's own
  * limit allows ({@link settleLimitSeconds}, counted from the first apply), renewing the wave's
@@ -659,8 +656,8 @@ export async function actionSettled(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  const sent = await appliedTo(ports, state);
-  const done = await settled(ports, spec.action, sent, await waveMembers(ports, plan, state));
+  const { sent, members } = await readWave(ports, plan, state);
+  const done = await settled(ports, spec.action, sent, members);
   const limit = settleLimitSeconds(spec.action);
   const elapsed = Math.max(0, (ports.now() - (sent.firstAt ?? ports.now())) / 1000);
   const expired = !done && elapsed >= limit;
@@ -671,7 +668,7 @@ export async function actionSettled(
   );
   if (!done && !expired) {
     // The wave settles, bakes and is judged under its leases: they must outlive the next look.
-    await renewWave(ports, state, plan, waitSeconds * 1000 + state.bakeSeconds * 1000);
+    await renewWave(ports, state, members, waitSeconds * 1000 + state.bakeSeconds * 1000);
   }
   return { done, expired, polls: polls + 1, waitSeconds };
 }
@@ -679,7 +676,7 @@ export async function actionSettled(
 async function settled(
   ports: RolloutPorts,
   action: Action,
-  sent: Awaited<ReturnType<typeof appliedTo>>,
+  sent: WaveView['sent'],
   members: readonly string[],
 ): Promise<boolean> {
   switch (action.type) {
@@ -717,14 +714,10 @@ const backFromAction = (c: InstanceCondition | undefined) =>
 async function renewWave(
   ports: RolloutPorts,
   state: RolloutState,
-  plan: Plan,
+  members: readonly string[],
   nextMs: number,
 ): Promise<void> {
-  const leases = await ports.leases.heldBy(
-    state.changeId,
-    await waveMembers(ports, plan, state),
-    ports.now(),
-  );
+  const leases = await ports.leases.heldBy(state.changeId, members, ports.now());
   if (leases.length > 0) await ports.leases.renew(leases, nextMs + LEASE_MARGIN_MS, ports.now());
 }
 
@@ -737,11 +730,10 @@ async function renewWave(
 async function waveOutcomes(
   ports: RolloutPorts,
   spec: ChangeSpec,
-  state: RolloutState,
-  instances: readonly string[],
+  wave: WaveView,
 ): Promise<{ outcomes: Map<string, string>; judged: string[]; pending: string[] }> {
   const outcomes = new Map<string, string>();
-  const sent = await appliedTo(ports, state);
+  const { sent, members: instances } = wave;
   for (const r of sent.refused) outcomes.set(r.id, r.reason);
   for (const id of sent.unknown)
     outcomes.set(id, 'action outcome unknown: the step stopped between recording the action and sending it');
@@ -827,9 +819,10 @@ export async function gateWave(
     ports.changes.loadPlan(state.changeId),
     ports.changes.loadSpec(state.changeId),
   ]);
-  const members = await waveMembers(ports, plan, state);
+  const wave = await readWave(ports, plan, state);
+  const { members } = wave;
   const threshold = resolveQuantity(spec.gates.errorThreshold, members.length);
-  const { outcomes, judged, pending } = await waveOutcomes(ports, spec, state, members);
+  const { outcomes, judged, pending } = await waveOutcomes(ports, spec, wave);
   const bad = [...outcomes].filter(([, outcome]) => outcome !== 'ok' && !outcome.startsWith(PENDING_PREFIX));
   const errors = bad.length;
   let verdict: 'pass' | 'fail' | 'extend' = errors <= threshold ? 'pass' : 'fail';
@@ -855,7 +848,7 @@ export async function gateWave(
     }
   }
   if (verdict === 'pass' && spec.gates.metrics.length > 0) {
-    const { judgement, baseline } = await judgeWave(ports, plan, spec, state, judged);
+    const { judgement, baseline } = await judgeWave(ports, plan, spec, state, judged, wave.sent.firstAt);
     reason += `; judge: ${judgement.verdict} (score ${judgement.score}) against ${baseline}: ${judgement.reasons.join('; ')}`;
     // Marginal is not good enough to go on alone; too few samples bakes longer.
     verdict =
@@ -865,11 +858,11 @@ export async function gateWave(
     spec.gates.rollbackThreshold === undefined
       ? Number.POSITIVE_INFINITY
       : resolveQuantity(spec.gates.rollbackThreshold, members.length);
-  // A rollback never rolls itself back: a failed rollback wave waits for a person.
-  const declared = state.rollbackOf !== '' ? 'pause' : spec.gates.onFailure;
+  // A rollback's own spec pauses on failure and has no rollbackThreshold (rollbackSpec): it never
+  // rolls itself back.
   const onFailure =
-    declared === 'pause' && errors > rollbackAbove && state.rollbackOf === '' ? 'rollback' : declared;
-  if (verdict === 'fail' && onFailure !== declared) {
+    spec.gates.onFailure === 'pause' && errors > rollbackAbove ? 'rollback' : spec.gates.onFailure;
+  if (verdict === 'fail' && onFailure !== spec.gates.onFailure) {
     reason += `; more than ${rollbackAbove} unhealthy: rolling back instead of pausing`;
   }
   await ports.changes.recordWave(
@@ -890,7 +883,7 @@ export async function gateWave(
   ]);
   if (verdict === 'extend') {
     // Bake again under the same leases.
-    await renewWave(ports, state, plan, state.bakeSeconds * 1000);
+    await renewWave(ports, state, members, state.bakeSeconds * 1000);
   }
   if (verdict === 'fail') {
     await ports.notify.publish(
@@ -923,13 +916,13 @@ export async function releaseWave(
     ports.changes.loadSpec(state.changeId),
   ]);
   const wave = plan.waves[state.wave];
-  const members = await waveMembers(ports, plan, state);
+  const { members, sent } = await readWave(ports, plan, state);
   // Every lease of the wave, skipped instances' too (one may have gone after it was leased).
   const leases = await ports.leases.heldBy(state.changeId, wave.instances, ports.now());
   const member = new Set(members);
   const stillUnavailable = new Set<string>(wave.instances.filter((id) => !member.has(id)));
   if (spec.action.type === 'replace') {
-    const { groups } = await appliedTo(ports, state);
+    const { groups } = sent;
     const health = await ports.autoscaling.health([...new Set(Object.values(groups))]);
     for (const [group, g] of health) {
       const missing = Math.max(0, g.desired - g.healthy.length);
@@ -1074,9 +1067,7 @@ export async function finishRollout(
         new Set(held.map((l) => l.instanceId)),
       );
   }
-  let why = reason;
-  if (error)
-    why += `: ${error.Error ?? 'error'}${error.Cause ? ` (${String(error.Cause).slice(0, 300)})` : ''}`;
+  let why = error ? `${reason}: ${describeError(error)}` : reason;
   if (outcome === 'completed') {
     const accepted = (await ports.changes.waveRecords(state.changeId))
       .filter((r) => r.part === 'result' && r.body.verdict !== 'pass')
@@ -1135,10 +1126,8 @@ export async function recordNotStarted(
 ): Promise<{ recorded: true }> {
   const requestedRollback = input.rollback !== undefined;
   const subject = requestedRollback ? rollbackIdOf(input.changeId) : input.changeId;
-  const why = `${requestedRollback ? 'the requested rollback could not be planned' : 'the change could not be loaded'}: ${input.error?.Error ?? 'error'}${input.error?.Cause ? ` (${String(input.error.Cause).slice(0, 300)})` : ''}`;
-  const existing = await ports.changes.get(subject);
-  if (existing && !ENDED.has(existing.status))
-    await ports.changes.setStatus(subject, 'failed', why, ports.now());
+  const why = `${requestedRollback ? 'the requested rollback could not be planned' : 'the change could not be loaded'}: ${describeError(input.error ?? {})}`;
+  await setUnlessEnded(ports, subject, 'failed', why);
   await ports.fleet.audit([
     {
       subject: `change:${subject}`,
@@ -1152,7 +1141,9 @@ export async function recordNotStarted(
   return { recorded: true };
 }
 
-const ENDED = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
+/** A Catch's `{ Error, Cause }`, short enough for a status reason. */
+const describeError = (error: { Error?: string; Cause?: string }) =>
+  `${error.Error ?? 'error'}${error.Cause ? ` (${String(error.Cause).slice(0, 300)})` : ''}`;
 
 /**
  * Aborts a change: every lease and budget it holds is released (its instances keep counting as
@@ -1197,6 +1188,8 @@ async function judgeWave(
   spec: ChangeSpec,
   state: RolloutState,
   canaryIds: readonly string[],
+  /** When the wave's action was first applied (for the wave's own before-window). */
+  appliedAt: number | undefined,
 ) {
   const wave = plan.waves[state.wave];
   const services = new Set(Object.keys(wave.services));
@@ -1218,7 +1211,7 @@ async function judgeWave(
     baseline = 'instances of the same services changed in earlier waves';
   }
   if (baselineIds.length === 0) {
-    const firstAt = (await appliedTo(ports, state)).firstAt ?? end.getTime();
+    const firstAt = appliedAt ?? end.getTime();
     baselineIds = [...canaryIds];
     baselineWindow = { start: new Date(firstAt - length), end: new Date(firstAt), periodSeconds: 60 };
     baseline = 'the same instances before the action';

@@ -127,8 +127,6 @@ const PAGE_COOLDOWN_MS = 60 * 60_000;
 export const DRAINING_TAG = 'fleetops:draining';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-/** Running with both status checks `ok` (initializing checks have not proven anything yet). */
-const healthy = isInService;
 
 /** The case no longer holds its instance (the lease expired or was taken over): it must stop acting. */
 export class LeaseLostError extends Error {
@@ -198,7 +196,7 @@ export async function decideRemediation(
     finding.kind === 'system-status-check-failed' || finding.kind === 'instance-status-check-failed';
   if (failure && c.tried.length === 0) {
     const condition = (await ports.ec2.conditions([target.id])).get(target.id);
-    if (healthy(condition)) {
+    if (isInService(condition)) {
       await closeFindings(ports, c, 'recovered on its own', now);
       return decide('record-only', 'recovered on its own before any action', 'recovered');
     }
@@ -500,7 +498,7 @@ async function replacementOutcome(
 
 /** A status-check verdict: `ok` recovered, still initializing (or without data) pending, anything else not. */
 const statusOf = (condition: InstanceCondition | undefined) =>
-  healthy(condition) ? 'recovered' : checksPending(condition) ? 'pending' : 'not-recovered';
+  isInService(condition) ? 'recovered' : checksPending(condition) ? 'pending' : 'not-recovered';
 
 /** Members in service and healthy in the group, split by their EC2 status checks: `ok`, or still initializing. */
 async function inService(
