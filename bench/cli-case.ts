@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatQuantity, type Quantity } from '../functions/core/quantity';
-import { syntheticFleet } from '../functions/core/simulation/synthetic-fleet';
+import { formatQuantity, type Quantity } from '../functions/core/safety/quantity';
+import { syntheticFleet } from '../sim/world/synthetic-fleet';
 
 const asWritten = (q: Quantity) => (q.kind === 'count' ? q.value : formatQuantity(q));
 

@@ -1,10 +1,11 @@
 // One planner benchmark case, in its own process so that its peak memory is its own.
 // Usage: tsx bench/plan-case.ts <instances> <services> <zones> <runs>   → one JSON line on stdout
-import { changeSpecSchema } from '../functions/core/change-spec';
-import { waveLowerBound } from '../functions/core/lower-bound';
-import { planChange } from '../functions/core/planner';
-import { serviceCatalog } from '../functions/core/services';
-import { syntheticFleet } from '../functions/core/simulation/synthetic-fleet';
+
+import { waveLowerBound } from '../functions/core/change/plan/lower-bound';
+import { planChange } from '../functions/core/change/plan/planner';
+import { changeSpecSchema } from '../functions/core/change/spec';
+import { serviceCatalog } from '../functions/core/fleet/services';
+import { syntheticFleet } from '../sim/world/synthetic-fleet';
 
 const [instances, services, zones, runs] = process.argv.slice(2).map(Number);
 const fleet = syntheticFleet({ instances, services, zones, seed: 42 });

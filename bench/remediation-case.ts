@@ -3,10 +3,7 @@
 // exploration), learning online over 2,000 status-check failures of two hidden causes. Five
 // seeds; every figure is the median over the seeds. Prints one JSON line.
 import { performance } from 'node:perf_hooks';
-import {
-  REMEDIATION_SIM_PARAMETERS,
-  simulateRemediation,
-} from '../functions/core/simulation/remediation-sim';
+import { REMEDIATION_SIM_PARAMETERS, simulateRemediation } from '../sim/remediation-sim';
 
 const SEEDS = [1, 2, 3, 4, 5];
 

@@ -204,7 +204,7 @@ const rows = plan.map(
 const markdown = [
   '### Planner',
   '',
-  `Synthetic fleets (heavy-tailed service sizes, budgets as operators declare them, 1% already unavailable; seed 42), one change over every instance (\`ssm-command\`, risk medium, canary 1, exponential growth ×2). Each case runs in a fresh process: one warm-up, then the median of ${RUNS} runs of \`planChange\` in-process (parsing excluded). Peak RSS is the whole process (fleet generation included); heap growth is what planning adds. The lower bound is computed independently from the constraints (\`functions/core/lower-bound.ts\`). Machine: ${machine}.`,
+  `Synthetic fleets (heavy-tailed service sizes, budgets as operators declare them, 1% already unavailable; seed 42), one change over every instance (\`ssm-command\`, risk medium, canary 1, exponential growth ×2). Each case runs in a fresh process: one warm-up, then the median of ${RUNS} runs of \`planChange\` in-process (parsing excluded). Peak RSS is the whole process (fleet generation included); heap growth is what planning adds. The lower bound is computed independently from the constraints (\`functions/core/change/plan/lower-bound.ts\`). Machine: ${machine}.`,
   '',
   '| instances | services | zones | median ms | min–max ms | peak RSS MB | heap growth MB | waves | lower bound | over bound | planned / skipped |',
   '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -266,7 +266,7 @@ const markdown = [
   '',
   '### Remediation: the learned ladder against the fixed one',
   '',
-  `A simulation (\`functions/core/simulation/remediation-sim.ts\`, parameters in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.failures.toLocaleString('en-US')} failures arriving over time, 40% hardware faults (a reboot rarely helps, a stop-start does) and 60% software hangs (a reboot usually helps), the kinds only partly revealing the cause; reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min. Both policies meet the same failures and the same outcome draws; medians over ${remediation.seeds} seeds.`,
+  `A simulation (\`sim/remediation-sim.ts\`, parameters in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.failures.toLocaleString('en-US')} failures arriving over time, 40% hardware faults (a reboot rarely helps, a stop-start does) and 60% software hangs (a reboot usually helps), the kinds only partly revealing the cause; reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min. Both policies meet the same failures and the same outcome draws; medians over ${remediation.seeds} seeds.`,
   '',
   '| policy | mean time to recover (min) | p90 (min) | actions |',
   '|---|---:|---:|---:|',

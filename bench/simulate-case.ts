@@ -5,7 +5,7 @@
 // ms, instances simulated per wall-clock second, and the simulation's figures (identical across
 // runs: it is deterministic by seed).
 import { execFileSync } from 'node:child_process';
-import type { FleetSimReport } from '../functions/core/simulation/fleet-sim';
+import type { FleetSimReport } from '../sim/fleet-sim';
 
 const RUNS = Number(process.argv[2] ?? 3);
 const INSTANCES = 100_000;

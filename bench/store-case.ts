@@ -12,8 +12,8 @@ import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
 import { Ec2FleetInventory, pacedEc2Client } from '../functions/adapters/ec2-inventory';
 import { createFleetTable } from '../functions/adapters/table-admin';
-import { syncInventory } from '../functions/core/sync-inventory';
-import { EC2_DESCRIBE_RATE, TokenBucket } from '../functions/core/token-bucket';
+import { syncInventory } from '../functions/core/fleet/sync-inventory';
+import { EC2_DESCRIBE_RATE, TokenBucket } from '../functions/core/shared/token-bucket';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

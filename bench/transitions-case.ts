@@ -3,11 +3,11 @@
 // action settled at the first check, every gate passing), over real plans of synthetic fleets.
 // The count depends on the number of waves only. Prints one JSON line.
 import { StateMachine } from 'aws-local-stepfunctions';
-import { changeSpecSchema } from '../functions/core/change-spec';
-import { planChange } from '../functions/core/planner';
-import { planRollback, rollbackSpec } from '../functions/core/rollback';
-import { serviceCatalog } from '../functions/core/services';
-import { syntheticFleet } from '../functions/core/simulation/synthetic-fleet';
+import { planChange } from '../functions/core/change/plan/planner';
+import { planRollback, rollbackSpec } from '../functions/core/change/rollout/rollback';
+import { changeSpecSchema } from '../functions/core/change/spec';
+import { serviceCatalog } from '../functions/core/fleet/services';
+import { syntheticFleet } from '../sim/world/synthetic-fleet';
 import { loadDefinition, noWaits } from '../test/support/local-sfn';
 
 async function transitions(

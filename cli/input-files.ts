@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { ChangeSpec } from '../functions/core/change-spec';
-import { InputError, parseChangeSpec, parseFleet, parseServices } from '../functions/core/config';
-import type { Fleet } from '../functions/core/fleet';
-import type { ServicesFile } from '../functions/core/services';
+import type { ChangeSpec } from '../functions/core/change/spec';
+import type { Fleet } from '../functions/core/fleet/fleet';
+import type { ServicesFile } from '../functions/core/fleet/services';
+import { InputError, parseChangeSpec, parseFleet, parseServices } from '../functions/core/input/files';
 
 export async function readText(path: string): Promise<string> {
   try {

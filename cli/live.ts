@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DocumentClient, documentClient } from '../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
-import { InputError } from '../functions/core/config';
+import { InputError } from '../functions/core/input/files';
 
 /** Commands that talk to a deployment (or a local endpoint via AWS_ENDPOINT_URL) share this. */
 export interface Live {

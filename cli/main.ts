@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { formatProblem, InputError } from '../functions/core/config';
+import { formatProblem, InputError } from '../functions/core/input/files';
 import { changeCommands } from './commands/change';
 import { fleetCommands } from './commands/fleet';
 import { freezeCommands } from './commands/freeze';

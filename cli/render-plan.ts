@@ -1,4 +1,4 @@
-import type { Plan, Wave } from '../functions/core/planner';
+import type { Plan, Wave } from '../functions/core/change/plan/planner';
 
 const MAX_SERVICES_SHOWN = 4;
 const MAX_IDS_PER_REASON = 6;

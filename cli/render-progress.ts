@@ -1,5 +1,5 @@
 import { type ChangeRecord, ENDED, type WaveRecord } from '../functions/adapters/dynamo-change-store';
-import type { Plan } from '../functions/core/planner';
+import type { Plan } from '../functions/core/change/plan/planner';
 
 /** One line per wave: where it is and how it came out (what `change watch` and `status` show). */
 export interface WaveProgress {

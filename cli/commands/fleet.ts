@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isUnavailable } from '../../functions/core/fleet';
+import { isUnavailable } from '../../functions/core/fleet/fleet';
 import type { CliIO } from '../io';
 import { connect } from '../live';
 

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { activeFreezes } from '../../functions/core/freeze';
-import { checkFreeze } from '../../functions/core/hold';
+import { activeFreezes } from '../../functions/core/safety/freeze';
+import { checkFreeze } from '../../functions/core/safety/hold';
 import { type CliIO, ExitCode, UsageError } from '../io';
 import { connect, operator } from '../live';
 

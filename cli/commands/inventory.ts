@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
-import { syncInventory } from '../../functions/core/sync-inventory';
+import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import type { CliIO } from '../io';
 import { connect, operator } from '../live';
 

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
-import { parseWithSchema } from '../../functions/core/config';
-import { type Judgement, judge, judgeConfigSchema, samplesSchema } from '../../functions/core/judge/judge';
+import {
+  type Judgement,
+  judge,
+  judgeConfigSchema,
+  samplesSchema,
+} from '../../functions/core/change/judge/judge';
+import { parseWithSchema } from '../../functions/core/input/files';
 import { readText } from '../input-files';
 import { type CliIO, ExitCode } from '../io';
 

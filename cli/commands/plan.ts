@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
-import type { Instance } from '../../functions/core/fleet';
-import { planChange } from '../../functions/core/planner';
-import { type ServicesFile, serviceCatalog } from '../../functions/core/services';
+import { planChange } from '../../functions/core/change/plan/planner';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import { type ServicesFile, serviceCatalog } from '../../functions/core/fleet/services';
 import { loadChangeSpec, loadFleet, loadServices } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
 import { connect } from '../live';

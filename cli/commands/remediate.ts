@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { EventError, parseEvent } from '../../functions/core/events/parse';
+import { serviceCatalog } from '../../functions/core/fleet/services';
 import { dryRunDecisions } from '../../functions/core/remediation/dry-run';
-import { serviceCatalog } from '../../functions/core/services';
 import { loadFleet, loadServices, readText } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
 import { connect } from '../live';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { reconcileLedgers } from '../../functions/core/sync-inventory';
+import { reconcileLedgers } from '../../functions/core/fleet/sync-inventory';
 import { loadServices } from '../input-files';
 import type { CliIO } from '../io';
 import { connect, operator } from '../live';

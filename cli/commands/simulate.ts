@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from '../../sim/adapters';
 import {
   FLEET_SIM_DEFAULTS,
   type FleetSimReport,
@@ -6,8 +7,7 @@ import {
   SIM_ACTIONS,
   type SimAction,
   simulateFleet,
-} from '../../functions/core/simulation/fleet-sim';
-import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from '../../functions/core/simulation/memory-ports';
+} from '../../sim/fleet-sim';
 import { type CliIO, ExitCode, UsageError } from '../io';
 
 interface SimulateOptions {

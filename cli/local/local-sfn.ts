@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
-import type { ApprovalAnswers } from '../../functions/core/rollout';
+import type { ApprovalAnswers } from '../../functions/core/change/rollout/rollout';
 
 // aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
 const promise = Promise as unknown as { withResolvers?: () => unknown };

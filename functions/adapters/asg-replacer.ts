@@ -5,7 +5,7 @@ import {
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import type { AutoScalingGroupState, AutoScalingPort } from '../core/ports';
+import type { AutoScalingGroupState, AutoScalingPort } from '../core/ports/index';
 import { chunks } from './dynamo-client';
 
 /** DescribeAutoScalingInstances and DescribeAutoScalingGroups take at most 50 names or ids. */

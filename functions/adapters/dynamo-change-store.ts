@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ChangeSpec } from '../core/change-spec';
-import type { Plan } from '../core/planner';
+import type { Plan } from '../core/change/plan/planner';
+import type { ChangeSpec } from '../core/change/spec';
 import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
 import { keys, sortableTime } from './keys';
 

@@ -6,13 +6,13 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Finding, FindingRecord } from '../core/findings';
-import { type Instance, instanceSchema } from '../core/fleet';
-import type { LedgerObservation } from '../core/inventory';
-import type { AuditRecord, Freeze } from '../core/ports';
-import type { Quantity } from '../core/quantity';
-import type { DisruptionBudget, ServicesFile } from '../core/services';
-import type { InventoryStore } from '../core/sync-inventory';
+import type { Finding, FindingRecord } from '../core/events/findings';
+import { type Instance, instanceSchema } from '../core/fleet/fleet';
+import type { LedgerObservation } from '../core/fleet/inventory';
+import type { DisruptionBudget, ServicesFile } from '../core/fleet/services';
+import type { InventoryStore } from '../core/fleet/sync-inventory';
+import type { AuditRecord, Freeze } from '../core/ports/index';
+import type { Quantity } from '../core/safety/quantity';
 import {
   batchGetAll,
   batchWriteAll,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Instance, isUnavailable } from '../core/fleet';
-import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports';
+import { type Instance, isUnavailable } from '../core/fleet/fleet';
+import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports/index';
 import {
   batchGetAll,
   chunks,

@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Finding, occurrenceOf } from '../core/findings';
+import { type Finding, occurrenceOf } from '../core/events/findings';
 import type { CaseStatusWord } from '../core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,

@@ -6,7 +6,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { type Health, healthOfChecks } from '../core/fleet';
+import { type Health, healthOfChecks } from '../core/fleet/fleet';
 import { chunks } from './dynamo-client';
 
 /** EC2 caps the instance ids of one request; FleetOps stays well under it. */

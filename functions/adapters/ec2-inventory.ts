@@ -5,16 +5,16 @@ import {
   type Instance as Ec2Instance,
   type InstanceStatus,
 } from '@aws-sdk/client-ec2';
-import type { Impairment } from '../core/findings';
+import type { Impairment } from '../core/events/findings';
 import {
   healthOfChecks,
   type Instance,
   type InstanceState,
   type ScheduledEvent,
   scheduledEventSchema,
-} from '../core/fleet';
-import type { Ec2Inventory, ObservedInstance } from '../core/sync-inventory';
-import { EC2_DESCRIBE_RATE, TokenBucket } from '../core/token-bucket';
+} from '../core/fleet/fleet';
+import type { Ec2Inventory, ObservedInstance } from '../core/fleet/sync-inventory';
+import { EC2_DESCRIBE_RATE, TokenBucket } from '../core/shared/token-bucket';
 
 export interface Ec2InventoryOptions {
   /** Instances FleetOps manages carry this tag. @default { key: 'fleetops:managed', value: 'true' } */

@@ -7,7 +7,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
-import { ROLLBACK_SUFFIX } from '../core/change-spec';
+import { ROLLBACK_SUFFIX } from '../core/change/spec';
 
 export interface ExecutionView {
   readonly arn: string;

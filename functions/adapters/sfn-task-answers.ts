@@ -1,5 +1,5 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { ApprovalAnswers } from '../core/rollout';
+import type { ApprovalAnswers } from '../core/change/rollout/rollout';
 
 /**
  * Answers an approval's task token. Step Functions says TaskTimedOut when "the task token has

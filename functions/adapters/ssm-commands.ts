@@ -5,7 +5,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { SsmCommand } from '../core/ports';
+import type { SsmCommand } from '../core/ports/index';
 import { chunks } from './dynamo-client';
 
 /** SSM SendCommand takes at most 50 instance ids. */

@@ -9,8 +9,8 @@ import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
 import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../adapters/ec2-inventory';
 import { NamedExecutions } from '../adapters/sfn-executions';
+import { syncInventory } from '../core/fleet/sync-inventory';
 import { handOverFindings } from '../core/remediation/triage';
-import { syncInventory } from '../core/sync-inventory';
 import { readConfig } from './config';
 
 const config = readConfig(['TABLE_NAME', 'MANAGED_TAG_KEY', 'MANAGED_TAG_VALUE', 'SERVICE_TAG_KEY'] as const);

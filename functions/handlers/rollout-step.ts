@@ -6,7 +6,6 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
-import * as z from 'zod';
 import { AsgReplacer } from '../adapters/asg-replacer';
 import { CloudWatchSamples } from '../adapters/cloudwatch-metrics';
 import { DynamoChangeStore } from '../adapters/dynamo-change-store';
@@ -17,21 +16,9 @@ import { Ec2Actions } from '../adapters/ec2-actions';
 import { pacedEc2Client } from '../adapters/ec2-inventory';
 import { SnsNotify } from '../adapters/sns-notify';
 import { SsmCommands } from '../adapters/ssm-commands';
-import {
-  actionSettled,
-  applyWave,
-  beginRollback,
-  checkWindow,
-  finishRollout,
-  gateWave,
-  leaseWave,
-  type RolloutPorts,
-  recordNotStarted,
-  releaseWave,
-  requestApproval,
-  startRollout,
-} from '../core/rollout';
-import { TokenBucket } from '../core/token-bucket';
+import type { RolloutPorts } from '../core/change/rollout/rollout';
+import { TokenBucket } from '../core/shared/token-bucket';
+import { rolloutStepWith as run } from '../steps/rollout';
 import { readConfig } from './config';
 import { metrics, rolloutStepMetrics } from './telemetry';
 
@@ -52,60 +39,6 @@ export const ports: RolloutPorts = {
   actor: 'rollout',
 };
 
-const stateSchema = z.object({
-  changeId: z.string().min(1),
-  wave: z.number().int().min(0),
-  waves: z.number().int().min(0),
-  bakeSeconds: z.number().min(0),
-  rollbackOf: z.string().default(''),
-});
-
-/** A Catch's `{ Error, Cause }`. */
-const errorSchema = z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() });
-
-/** What each Task state of the rollout state machine sends: the step and the execution's state. */
-const eventSchema = z.discriminatedUnion('step', [
-  z.object({ step: z.literal('start'), changeId: z.string().min(1) }),
-  z.object({ step: z.literal('plan-rollback'), changeId: z.string().min(1), reason: z.string() }),
-  z.object({
-    step: z.literal('check-window'),
-    state: stateSchema,
-    waits: z.number().int().min(0).default(0),
-  }),
-  z.object({ step: z.literal('lease'), state: stateSchema, attempts: z.number().int().min(0) }),
-  z.object({ step: z.literal('apply'), state: stateSchema }),
-  z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
-  z.object({ step: z.literal('gate'), state: stateSchema, extensions: z.number().int().min(0).default(0) }),
-  z.object({ step: z.literal('release'), state: stateSchema }),
-  z.object({
-    step: z.literal('await-approval'),
-    state: stateSchema,
-    token: z.string().min(1),
-    point: z.string(),
-  }),
-  z.object({
-    step: z.literal('finish'),
-    state: z.object({
-      changeId: z.string().min(1),
-      rollbackOf: z.string().default(''),
-      wave: z.number().int().min(0).optional(),
-    }),
-    outcome: z.enum(['completed', 'failed']),
-    reason: z.string(),
-    error: errorSchema.optional(),
-  }),
-  z.object({
-    step: z.literal('not-started'),
-    input: z.looseObject({
-      changeId: z.string().min(1),
-      rollback: z.unknown().optional(),
-      error: errorSchema.optional(),
-    }),
-  }),
-]);
-
-export type RolloutStepEvent = z.input<typeof eventSchema>;
-
 /**
  * One Lambda for every Task state of the rollout; the state machine names the step. Tests bind
  * the same steps to other ports (for example to inject a crash) with `rolloutStepWith`.
@@ -116,35 +49,8 @@ export const rolloutStep = async (raw: unknown) => {
   return result;
 };
 
-export async function rolloutStepWith(ports: RolloutPorts, raw: unknown): Promise<unknown> {
-  const event = eventSchema.parse(raw);
-  const changeId =
-    'changeId' in event ? event.changeId : 'input' in event ? event.input.changeId : event.state.changeId;
-  logger.appendKeys({ changeId, step: event.step });
-  switch (event.step) {
-    case 'start':
-      return startRollout(ports, event.changeId);
-    case 'plan-rollback':
-      return beginRollback(ports, event.changeId, event.reason);
-    case 'check-window':
-      return checkWindow(ports, event.state, event.waits);
-    case 'lease':
-      return leaseWave(ports, event.state, event.attempts);
-    case 'apply':
-      return applyWave(ports, event.state);
-    case 'settle':
-      return actionSettled(ports, event.state, event.polls);
-    case 'gate':
-      return gateWave(ports, event.state, event.extensions);
-    case 'release':
-      return releaseWave(ports, event.state);
-    case 'await-approval':
-      return requestApproval(ports, event.state, event.token, event.point);
-    case 'finish':
-      return finishRollout(ports, event.state, event.outcome, event.reason, event.error);
-    case 'not-started':
-      return recordNotStarted(ports, event.input);
-  }
-}
+/** The same step, logged under its ids (tests bind it to other ports to inject a crash). */
+export const rolloutStepWith = (p: Parameters<typeof run>[0], raw: unknown) =>
+  run(p, raw, (keys) => logger.appendKeys(keys));
 
 export const handler = middy(rolloutStep).use(injectLambdaContext(logger)).use(logMetrics(metrics));

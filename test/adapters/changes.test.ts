@@ -1,10 +1,10 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { keys } from '../../functions/adapters/keys';
-import { changeSpecSchema } from '../../functions/core/change-spec';
-import { planChange } from '../../functions/core/planner';
-import { serviceCatalog } from '../../functions/core/services';
-import { syntheticFleet } from '../../functions/core/simulation/synthetic-fleet';
+import { planChange } from '../../functions/core/change/plan/planner';
+import { changeSpecSchema } from '../../functions/core/change/spec';
+import { serviceCatalog } from '../../functions/core/fleet/services';
+import { syntheticFleet } from '../../sim/world/synthetic-fleet';
 import { freshTable } from '../support/aws';
 
 const spec = changeSpecSchema.parse({

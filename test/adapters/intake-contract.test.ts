@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { keys } from '../../functions/adapters/keys';
+import { type Finding, findingsFor } from '../../functions/core/events/findings';
 import { parseEvent } from '../../functions/core/events/parse';
-import { type Finding, findingsFor } from '../../functions/core/findings';
-import type { Instance } from '../../functions/core/fleet';
+import type { Instance } from '../../functions/core/fleet/fleet';
 import type { CaseStatusWord } from '../../functions/core/remediation/remediate';
 import {
   type CaseSource,
@@ -15,9 +15,9 @@ import {
   triageFinding,
   UNSETTLED_GRACE_MS,
 } from '../../functions/core/remediation/triage';
-import { MemoryFleetStore, MemoryRemediationStore } from '../../functions/core/simulation/memory-ports';
-import { SimWorld } from '../../functions/core/simulation/sim-world';
-import { VirtualClock } from '../../functions/core/simulation/virtual-clock';
+import { MemoryFleetStore, MemoryRemediationStore } from '../../sim/adapters';
+import { VirtualClock } from '../../sim/kernel/virtual-clock';
+import { SimWorld } from '../../sim/world/sim-world';
 import { Crash, CrashPoints, WRITES } from '../handlers/crash-points';
 import { freshTable } from '../support/aws';
 

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
-import { syncInventory } from '../../functions/core/sync-inventory';
+import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import { freshTable, managedTags, runInstances } from '../support/aws';
 
 // Each test file uses its own region: moto keeps EC2 state per region, shared by the whole run.

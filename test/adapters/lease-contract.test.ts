@@ -1,10 +1,10 @@
 import { RESERVATION_GRACE_MS } from '../../functions/adapters/dynamo-lease-store';
-import { type Instance, isUnavailable } from '../../functions/core/fleet';
-import type { LedgerObservation } from '../../functions/core/inventory';
-import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../../functions/core/ports';
-import { MemoryLeaseStore } from '../../functions/core/simulation/memory-ports';
-import { SimWorld } from '../../functions/core/simulation/sim-world';
-import { VirtualClock } from '../../functions/core/simulation/virtual-clock';
+import { type Instance, isUnavailable } from '../../functions/core/fleet/fleet';
+import type { LedgerObservation } from '../../functions/core/fleet/inventory';
+import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../../functions/core/ports/index';
+import { MemoryLeaseStore } from '../../sim/adapters';
+import { VirtualClock } from '../../sim/kernel/virtual-clock';
+import { SimWorld } from '../../sim/world/sim-world';
 import { freshTable } from '../support/aws';
 
 /**

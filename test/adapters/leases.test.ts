@@ -2,8 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoLeaseStore, RESERVATION_GRACE_MS } from '../../functions/adapters/dynamo-lease-store';
-import { holdInstances, releaseHold } from '../../functions/core/hold';
-import type { Lease, LeaseOutcome, LeaseRequest } from '../../functions/core/ports';
+import type { Lease, LeaseOutcome, LeaseRequest } from '../../functions/core/ports/index';
+import { holdInstances, releaseHold } from '../../functions/core/safety/hold';
 import { freshTable } from '../support/aws';
 
 type Stores = Awaited<ReturnType<typeof freshTable>>;

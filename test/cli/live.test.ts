@@ -302,9 +302,9 @@ describe('fleetops against a live table (moto)', () => {
   it('watches a change wave by wave until it ends, then exits by how it ended', async () => {
     const db = documentClient(new DynamoDBClient({}));
     const changes = new DynamoChangeStore(db, table);
-    const { changeSpecSchema } = await import('../../functions/core/change-spec');
-    const { planChange } = await import('../../functions/core/planner');
-    const { serviceCatalog } = await import('../../functions/core/services');
+    const { changeSpecSchema } = await import('../../functions/core/change/spec');
+    const { planChange } = await import('../../functions/core/change/plan/planner');
+    const { serviceCatalog } = await import('../../functions/core/fleet/services');
     const fleet = new DynamoFleetStore(db, table);
     const spec = changeSpecSchema.parse({
       id: 'watch-1',

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
+import { findingsFor } from '../../functions/core/events/findings';
 import { parseEvent } from '../../functions/core/events/parse';
-import { findingsFor } from '../../functions/core/findings';
-import type { Instance } from '../../functions/core/fleet';
+import type { Instance } from '../../functions/core/fleet/fleet';
 import { decideRemediation, type RemediationPorts } from '../../functions/core/remediation/remediate';
 import { triageFinding } from '../../functions/core/remediation/triage';
 import { freshTable } from '../support/aws';

@@ -3,8 +3,8 @@ import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aw
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { NamedExecutions } from '../../functions/adapters/sfn-executions';
+import { type ObservedInstance, syncInventory } from '../../functions/core/fleet/sync-inventory';
 import { handOverFindings } from '../../functions/core/remediation/triage';
-import { type ObservedInstance, syncInventory } from '../../functions/core/sync-inventory';
 import { freshTable } from '../support/aws';
 import { loadDefinition } from '../support/local-sfn';
 import { Crash, CrashPoints, WRITES } from './crash-points';

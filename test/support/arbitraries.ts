@@ -4,9 +4,9 @@ import {
   type ChangeSpec,
   changeSpecSchema,
   RISK_CLASSES,
-} from '../../functions/core/change-spec';
-import type { Instance } from '../../functions/core/fleet';
-import type { ServicesFile } from '../../functions/core/services';
+} from '../../functions/core/change/spec';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import type { ServicesFile } from '../../functions/core/fleet/services';
 
 export const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1d'];
 export const SERVICES = ['web', 'api', 'worker', 'cache', 'search', 'batch'];

@@ -1,5 +1,5 @@
-import { type ChangeSpec, changeSpecSchema } from '../../functions/core/change-spec';
-import type { Instance } from '../../functions/core/fleet';
+import { type ChangeSpec, changeSpecSchema } from '../../functions/core/change/spec';
+import type { Instance } from '../../functions/core/fleet/fleet';
 
 let serial = 0x1000;
 

@@ -11,12 +11,12 @@ import {
 import type { Context } from 'aws-lambda';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
-import { changeSpecSchema } from '../../functions/core/change-spec';
-import { planViolations } from '../../functions/core/plan-check';
-import { planChange } from '../../functions/core/planner';
-import { decideApproval, type RolloutPorts } from '../../functions/core/rollout';
-import { serviceCatalog } from '../../functions/core/services';
-import { syncInventory } from '../../functions/core/sync-inventory';
+import { planViolations } from '../../functions/core/change/plan/plan-check';
+import { planChange } from '../../functions/core/change/plan/planner';
+import { decideApproval, type RolloutPorts } from '../../functions/core/change/rollout/rollout';
+import { changeSpecSchema } from '../../functions/core/change/spec';
+import { serviceCatalog } from '../../functions/core/fleet/services';
+import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import { runTracked } from './asl-paths';
 import { freshTable, managedTags, runInstances } from './aws';
 import { answeredLocally, bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { InputError, parseChangeSpec, parseFleet, parseServices } from '../../functions/core/config';
-import { resolveQuantity } from '../../functions/core/quantity';
+import { InputError, parseChangeSpec, parseFleet, parseServices } from '../../functions/core/input/files';
+import { resolveQuantity } from '../../functions/core/safety/quantity';
 
 function problemsOf(fn: () => unknown): string[] {
   try {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import { FINDING_KINDS } from '../../functions/core/events/findings';
 import { EventError, type ParsedEvent, parseEvent } from '../../functions/core/events/parse';
-import { FINDING_KINDS } from '../../functions/core/findings';
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);
 

@@ -1,5 +1,5 @@
 import { runCli } from '../../cli/main';
-import { type FleetSimReport, simulateFleet } from '../../functions/core/simulation/fleet-sim';
+import { type FleetSimReport, simulateFleet } from '../../sim/fleet-sim';
 
 /** The report without its wall-clock figures: what must be byte-identical for the same options. */
 const deterministic = (r: FleetSimReport) => JSON.stringify({ ...r, wallClock: undefined });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { activeFreezes, freezeDecision } from '../../functions/core/freeze';
-import type { Freeze } from '../../functions/core/ports';
+import type { Freeze } from '../../functions/core/ports/index';
+import { activeFreezes, freezeDecision } from '../../functions/core/safety/freeze';
 
 const freeze = (fields: Partial<Freeze>): Freeze => ({
   id: 'frz-1',

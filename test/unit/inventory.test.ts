@@ -1,7 +1,7 @@
-import { findingsFor } from '../../functions/core/findings';
-import type { Instance } from '../../functions/core/fleet';
-import { diffInventory, ledgerObservations } from '../../functions/core/inventory';
-import { serviceCatalog } from '../../functions/core/services';
+import { findingsFor } from '../../functions/core/events/findings';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import { diffInventory, ledgerObservations } from '../../functions/core/fleet/inventory';
+import { serviceCatalog } from '../../functions/core/fleet/services';
 
 const instance = (id: string, fields: Partial<Instance> = {}): Instance => ({
   id,

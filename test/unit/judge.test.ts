@@ -1,6 +1,11 @@
 import fc from 'fast-check';
-import { classifyMetric, cleanSamples, judge, judgeConfigSchema } from '../../functions/core/judge/judge';
-import { seededRandom } from '../../functions/core/simulation/random';
+import {
+  classifyMetric,
+  cleanSamples,
+  judge,
+  judgeConfigSchema,
+} from '../../functions/core/change/judge/judge';
+import { seededRandom } from '../../sim/kernel/random';
 
 const defaults = judgeConfigSchema.parse({});
 const config = (fields: Record<string, unknown>) => judgeConfigSchema.parse(fields);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { hodgesLehmann, mannWhitneyU } from '../../functions/core/judge/mann-whitney';
-import { normalSf } from '../../functions/core/judge/normal';
+import { hodgesLehmann, mannWhitneyU } from '../../functions/core/change/judge/mann-whitney';
+import { normalSf } from '../../functions/core/change/judge/normal';
 import reference from '../fixtures/judge/mannwhitneyu-reference.json';
 
 describe('Mann–Whitney U', () => {

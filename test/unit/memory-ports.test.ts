@@ -1,9 +1,9 @@
-import type { Instance } from '../../functions/core/fleet';
-import { ledgerObservations } from '../../functions/core/inventory';
-import { serviceCatalog } from '../../functions/core/services';
-import { MemoryLeaseStore } from '../../functions/core/simulation/memory-ports';
-import { SimWorld } from '../../functions/core/simulation/sim-world';
-import { VirtualClock } from '../../functions/core/simulation/virtual-clock';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import { ledgerObservations } from '../../functions/core/fleet/inventory';
+import { serviceCatalog } from '../../functions/core/fleet/services';
+import { MemoryLeaseStore } from '../../sim/adapters';
+import { VirtualClock } from '../../sim/kernel/virtual-clock';
+import { SimWorld } from '../../sim/world/sim-world';
 
 const NOW = Date.parse('2026-01-05T00:00:00Z');
 const id = (k: number) => `i-${String(k).padStart(8, '0')}`;

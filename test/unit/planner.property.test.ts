@@ -1,11 +1,11 @@
 import fc from 'fast-check';
-import type { ChangeSpec } from '../../functions/core/change-spec';
-import type { Instance } from '../../functions/core/fleet';
-import { waveLowerBound } from '../../functions/core/lower-bound';
-import { planViolations } from '../../functions/core/plan-check';
-import { type Plan, planChange, RISK_CONTAINMENT } from '../../functions/core/planner';
-import type { Quantity } from '../../functions/core/quantity';
-import { CONSERVATIVE_DEFAULT, type ServicesFile, serviceCatalog } from '../../functions/core/services';
+import { waveLowerBound } from '../../functions/core/change/plan/lower-bound';
+import { planViolations } from '../../functions/core/change/plan/plan-check';
+import { type Plan, planChange, RISK_CONTAINMENT } from '../../functions/core/change/plan/planner';
+import type { ChangeSpec } from '../../functions/core/change/spec';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import { CONSERVATIVE_DEFAULT, type ServicesFile, serviceCatalog } from '../../functions/core/fleet/services';
+import type { Quantity } from '../../functions/core/safety/quantity';
 import { fleetArb, servicesArb, shuffled, specArb } from '../support/arbitraries';
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);

@@ -1,8 +1,8 @@
-import { parseServices } from '../../functions/core/config';
-import { waveLowerBound } from '../../functions/core/lower-bound';
-import { planViolations } from '../../functions/core/plan-check';
-import { planChange } from '../../functions/core/planner';
-import { type ServicesFile, serviceCatalog } from '../../functions/core/services';
+import { waveLowerBound } from '../../functions/core/change/plan/lower-bound';
+import { planViolations } from '../../functions/core/change/plan/plan-check';
+import { planChange } from '../../functions/core/change/plan/planner';
+import { type ServicesFile, serviceCatalog } from '../../functions/core/fleet/services';
+import { parseServices } from '../../functions/core/input/files';
 import { instances, spec } from '../support/builders';
 
 const services = (yaml: string): ServicesFile => parseServices(yaml, 'services.yaml');

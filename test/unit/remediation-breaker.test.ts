@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Instance } from '../../functions/core/fleet';
+import type { Instance } from '../../functions/core/fleet/fleet';
 import { evaluateBreaker, shouldPage } from '../../functions/core/remediation/breaker';
 import { fleetArb, SERVICES, ZONES } from '../support/arbitraries';
 import { instances } from '../support/builders';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { FINDING_KINDS } from '../../functions/core/findings';
+import { FINDING_KINDS } from '../../functions/core/events/findings';
 import { sampleBeta, sampleGamma } from '../../functions/core/remediation/beta';
 import { nextStep, recordOutcome } from '../../functions/core/remediation/ladder';
 import { LADDER, type LadderStep, type OutcomeStats, statsKey } from '../../functions/core/remediation/types';
-import { seededRandom } from '../../functions/core/simulation/random';
+import { seededRandom } from '../../sim/kernel/random';
 
 const KIND = 'system-status-check-failed';
 

@@ -2,7 +2,7 @@ import {
   REMEDIATION_SIM_PARAMETERS,
   type RemediationSimParameters,
   simulateRemediation,
-} from '../../functions/core/simulation/remediation-sim';
+} from '../../sim/remediation-sim';
 
 const world = (recovers: {
   reboot: number;

@@ -1,4 +1,4 @@
-import type { Finding, FindingKind } from '../../functions/core/findings';
+import type { Finding, FindingKind } from '../../functions/core/events/findings';
 import { type QuietWindow, timingFor } from '../../functions/core/remediation/timing';
 
 // Wednesday 11 June 2025, 10:00 UTC (12:00 in Berlin, 06:00 in New York).

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { headroom, resolveBudgets } from '../../functions/core/budget';
-import { planChange } from '../../functions/core/planner';
-import { planRollback, rollbackSpec } from '../../functions/core/rollback';
-import { serviceCatalog } from '../../functions/core/services';
+import { planChange } from '../../functions/core/change/plan/planner';
+import { planRollback, rollbackSpec } from '../../functions/core/change/rollout/rollback';
+import { serviceCatalog } from '../../functions/core/fleet/services';
+import { headroom, resolveBudgets } from '../../functions/core/safety/budget';
 import { fleetArb, servicesArb, specArb } from '../support/arbitraries';
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);

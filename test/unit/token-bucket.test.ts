@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type Clock, TokenBucket } from '../../functions/core/token-bucket';
+import { type Clock, TokenBucket } from '../../functions/core/shared/token-bucket';
 
 function virtualClock(): Clock & { elapsed: () => number } {
   let t = 0;

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateLaunchTemplateCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import type { RolloutPorts } from '../../functions/core/rollout';
+import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import { rolloutHarness } from '../support/rollout-harness';
 
 /** The actions besides set-tag and reboot, through the real ASL and handler against moto. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../cli/local/demo';
 import { type RunRecord, renderHtml, renderText } from '../../cli/local/report';
-import { servicesFileSchema } from '../../functions/core/services';
+import { servicesFileSchema } from '../../functions/core/fleet/services';
 
 /**
  * `npm start`'s engine end to end on a smaller fleet (60 instances; the default is 300): its own

@@ -3,12 +3,12 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import {
   HOLD_MS,
   MAX_PENDING_VERIFIES,
   type RemediationPorts,
 } from '../../functions/core/remediation/remediate';
-import { syncInventory } from '../../functions/core/sync-inventory';
 import { runTracked } from '../support/asl-paths';
 import { freshTable, managedTags, runInstances } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';

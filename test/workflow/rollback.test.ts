@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { abortRollout, type RolloutPorts } from '../../functions/core/rollout';
+import { abortRollout, type RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import { rolloutHarness } from '../support/rollout-harness';
 
 /**

@@ -1,4 +1,4 @@
-import type { RolloutPorts } from '../../functions/core/rollout';
+import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import { rolloutHarness } from '../support/rollout-harness';
 
 /**

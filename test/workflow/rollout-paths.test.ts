@@ -1,6 +1,10 @@
 import { StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import type { InstanceCondition } from '../../functions/core/fleet';
-import { type ApprovalAnswers, decideApproval, type RolloutPorts } from '../../functions/core/rollout';
+import {
+  type ApprovalAnswers,
+  decideApproval,
+  type RolloutPorts,
+} from '../../functions/core/change/rollout/rollout';
+import type { InstanceCondition } from '../../functions/core/fleet/fleet';
 import { rolloutHarness } from '../support/rollout-harness';
 
 /**

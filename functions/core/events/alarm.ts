@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { FindingKind } from '../findings';
+import type { FindingKind } from './findings';
 import { ignore, type Outcome, shorten } from './outcome';
 import { EventError, fail, instanceIdSchema, problemText, read, text } from './problems';
 import { isoInstant } from './times';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { Finding, FindingKind } from '../findings';
+import type { Finding, FindingKind } from './findings';
 import { ignore, type Outcome, shorten } from './outcome';
 import { fail, INSTANCE_ID, INSTANCE_ID_EXPECTED, read, text } from './problems';
 import { healthInstant } from './times';

@@ -1,4 +1,4 @@
-import type { Finding } from '../findings';
+import type { Finding } from './findings';
 
 /** What one event type's reader makes of its detail: findings, or the reason there are none. */
 export type Outcome =

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import type { Finding } from '../findings';
 import { alarmOutcome, DEFAULT_STATUS_CHECK_ALARM_PREFIX } from './alarm';
 import { EC2_DETAIL_TYPES, type Ec2DetailType, ec2Outcome } from './ec2';
+import type { Finding } from './findings';
 import { healthOutcome } from './health';
 import type { Outcome } from './outcome';
 import { EventError, fail, read, text } from './problems';

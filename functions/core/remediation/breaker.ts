@@ -1,4 +1,4 @@
-import { type Instance, isUnavailable } from '../fleet';
+import { type Instance, isUnavailable } from '../fleet/fleet';
 
 export interface BreakerThresholds {
   /** A scope with more than this fraction unhealthy is having an outage. @default 0.2 */

@@ -1,7 +1,7 @@
-import { headroom, resolveBudgets } from '../budget';
-import type { Finding } from '../findings';
-import { type Instance, isUnavailable } from '../fleet';
-import type { ServiceCatalog } from '../services';
+import type { Finding } from '../events/findings';
+import { type Instance, isUnavailable } from '../fleet/fleet';
+import type { ServiceCatalog } from '../fleet/services';
+import { headroom, resolveBudgets } from '../safety/budget';
 import { evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';

@@ -1,4 +1,4 @@
-import type { FindingKind } from '../findings';
+import type { FindingKind } from '../events/findings';
 import { sampleBeta } from './beta';
 import { LADDER, type LadderStep, type OutcomeCount, type OutcomeStats, statsKey } from './types';
 

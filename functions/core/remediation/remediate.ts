@@ -1,6 +1,5 @@
-import type { Finding } from '../findings';
-import { checksPending, type Instance, isInService } from '../fleet';
-import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from '../hold';
+import type { Finding } from '../events/findings';
+import { checksPending, type Instance, isInService } from '../fleet/fleet';
 import type {
   AutoScalingGroupState,
   AutoScalingPort,
@@ -9,7 +8,8 @@ import type {
   InstanceCondition,
   Lease,
   LeaseStore,
-} from '../ports';
+} from '../ports/index';
+import { type AuditSink, checkFreeze, describeRefusal, holdInstances, releaseHold } from '../safety/hold';
 import { type BreakerThresholds, evaluateBreaker } from './breaker';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';

@@ -1,6 +1,6 @@
-import type { ChangeSpec } from '../change-spec';
-import type { Finding, FindingKind } from '../findings';
-import { windowDecision } from '../windows';
+import type { ChangeSpec } from '../change/spec';
+import { windowDecision } from '../change/windows';
+import type { Finding, FindingKind } from '../events/findings';
 import type { DecisionAction } from './types';
 
 /** When a service prefers disruption (local time, like a change's time window). */

@@ -1,5 +1,5 @@
-import { type Finding, type FindingRecord, occurrenceOf } from '../findings';
-import type { AuditSink } from '../hold';
+import { type Finding, type FindingRecord, occurrenceOf } from '../events/findings';
+import type { AuditSink } from '../safety/hold';
 import type { CaseStatusWord, RemediationState } from './remediate';
 import { timingFor } from './timing';
 import type { Decision } from './types';

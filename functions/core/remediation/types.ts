@@ -1,4 +1,4 @@
-import type { FindingKind } from '../findings';
+import type { FindingKind } from '../events/findings';
 
 /** What remediation may decide for an instance (the `remediate --dry-run` JSON uses these words). */
 export const DECISION_ACTIONS = [

@@ -1,0 +1,490 @@
+import type { Instance } from '../../fleet/fleet';
+import type { ServiceCatalog } from '../../fleet/services';
+import {
+  exhaustedReason,
+  headroom,
+  type ResolvedBudget,
+  resolveBudgets,
+  zoneHeadroom,
+} from '../../safety/budget';
+import { resolveQuantity } from '../../safety/quantity';
+import type { ActionType, ChangeSpec, RiskClass } from '../spec';
+
+/**
+ * The constraint that bound a wave's size:
+ * - `canary`: the canary size (wave 0, or a service's first exposure later on);
+ * - `growth`: the growth rule (a wave is at most `factor` times the largest wave before it);
+ * - `max-wave-size`: the strategy's `maxWaveSize`;
+ * - `risk`: the blast-radius cap of a `high` or `kernel` change before its approval point;
+ * - `budget:<service>` / `budget:<service>@<zone>`: a service's disruption budget;
+ * - `remaining`: nothing else was left to change in the wave's zone(s).
+ */
+export type BindingConstraint = string;
+
+export type WaveKind = 'canary' | 'containment' | 'rollout';
+export type ApprovalPoint = 'canary' | 'risk-containment';
+
+export interface Wave {
+  readonly index: number;
+  readonly kind: WaveKind;
+  /** The wave's zone; with `zoneConcurrency` > 1, its zones joined by "+". */
+  readonly zone: string;
+  readonly zones: readonly string[];
+  readonly size: number;
+  /** The size the wave was allowed before budgets: growth, max-wave-size and risk. */
+  readonly limit: number;
+  readonly bindingConstraint: BindingConstraint;
+  /** Per service, how many of its instances the wave changes. */
+  readonly services: Readonly<Record<string, number>>;
+  readonly instances: readonly string[];
+  /** When set, the rollout waits for a person's approval after this wave passes its gate. */
+  readonly approvalAfter: ApprovalPoint | null;
+}
+
+export interface SkippedInstance {
+  readonly id: string;
+  readonly reason: string;
+}
+
+export interface PlannedBudget {
+  readonly service: string;
+  readonly declared: boolean;
+  readonly disruptive: boolean;
+  readonly population: number;
+  readonly maxUnavailable: number;
+  readonly unavailable: number;
+  readonly planned: number;
+  /** The largest number of the service's instances that any one wave makes unavailable. */
+  readonly peakPerWave: number;
+}
+
+export interface Plan {
+  readonly changeId: string;
+  readonly description: string;
+  readonly action: ActionType;
+  readonly risk: RiskClass;
+  readonly zoneOrder: readonly string[];
+  readonly summary: {
+    readonly targeted: number;
+    readonly planned: number;
+    readonly skipped: number;
+    readonly waves: number;
+    readonly approvals: number;
+    readonly blastRadiusBeforeApproval: number | null;
+  };
+  readonly predictedMinutes: number;
+  readonly waves: readonly Wave[];
+  readonly skipped: readonly SkippedInstance[];
+  readonly budgets: readonly PlannedBudget[];
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Risk containment: a `high` or `kernel` change first touches at most this many instances
+ * (canary included), all in the first zone, then waits for a person's approval.
+ * The cap is `percent` of the change's changeable instances, at least 1 and at most `max`.
+ */
+export const RISK_CONTAINMENT: Readonly<Partial<Record<RiskClass, { percent: number; max: number }>>> = {
+  high: { percent: 5, max: 100 },
+  kernel: { percent: 2, max: 25 },
+};
+
+/** Estimated minutes for an action to finish on one wave, before the bake. */
+export const ACTION_MINUTES: Readonly<Record<ActionType, number>> = {
+  'set-tag': 1,
+  'ssm-command': 5,
+  reboot: 5,
+  'stop-start': 10,
+  replace: 15,
+};
+
+export interface PlanInput {
+  readonly instances: readonly Instance[];
+  readonly catalog: ServiceCatalog;
+  readonly spec: ChangeSpec;
+  /** Instances held by a lease now (id → owner): unavailable, and not changed by this plan. */
+  readonly held?: ReadonlyMap<string, string>;
+}
+
+/** Instances of one service in one zone, in change order, with a cursor. */
+interface Queue {
+  readonly service: string;
+  readonly zone: string;
+  readonly ids: string[];
+  next: number;
+}
+
+/**
+ * Plans a change: fleet + budgets + spec → ordered waves.
+ *
+ * 1. Select the targeted instances; skip those that are not running, impaired, or whose
+ *    service (or zone) has no budget left, each with its reason.
+ * 2. Order the zones: `strategy.zoneOrder` when given, otherwise the zone where the most
+ *    targeted services can be canaried first, then the others by name.
+ * 3. Wave 0 is the canary: up to `canary` instances per service, in the first zone.
+ * 4. Then zone by zone (or `zoneConcurrency` zones at a time), waves grow by the growth rule
+ *    and are filled, bottleneck services first, up to every service's budget.
+ * 5. `high` and `kernel` changes stop at a capped blast radius for a person's approval.
+ *
+ * The result depends only on the inputs' content, never on their order.
+ */
+export function planChange({ instances, catalog, spec, held = new Map() }: PlanInput): Plan {
+  const { strategy } = spec;
+  const budgets = resolveBudgets(instances, catalog, spec.action.type, held);
+  const skipped: SkippedInstance[] = [];
+  const warnings: string[] = [];
+
+  // 1. Targeting.
+  const targeted = selectTargets(instances, spec, skipped, warnings);
+  const queues = new Map<string, Map<string, Queue>>(); // zone → service → queue
+  const candidates = [...targeted].sort(byCellThenId);
+  for (const instance of candidates) {
+    const owner = held.get(instance.id);
+    const notChangeable = owner
+      ? `held by ${owner}`
+      : whyNotChangeable(instance, budgets.get(instance.service)!);
+    if (notChangeable) {
+      skipped.push({ id: instance.id, reason: notChangeable });
+      continue;
+    }
+    let byService = queues.get(instance.zone);
+    if (!byService) {
+      byService = new Map();
+      queues.set(instance.zone, byService);
+    }
+    let queue = byService.get(instance.service);
+    if (!queue) {
+      queue = { service: instance.service, zone: instance.zone, ids: [], next: 0 };
+      byService.set(instance.service, queue);
+    }
+    queue.ids.push(instance.id);
+  }
+  const changeable = remainingIn(queues, [...queues.keys()]);
+
+  // 2. Zones.
+  const zoneOrder = orderZones(queues, strategy.zoneOrder, warnings);
+  const groups: string[][] = [];
+  for (let i = 0; i < zoneOrder.length; i += strategy.zoneConcurrency) {
+    groups.push(zoneOrder.slice(i, i + strategy.zoneConcurrency));
+  }
+
+  const maxWave = strategy.maxWaveSize
+    ? Math.max(1, resolveQuantity(strategy.maxWaveSize, changeable))
+    : Number.POSITIVE_INFINITY;
+  const containment = RISK_CONTAINMENT[spec.risk];
+  const riskCap = containment
+    ? Math.min(containment.max, Math.max(1, Math.ceil((containment.percent * changeable) / 100)))
+    : Number.POSITIVE_INFINITY;
+  const approveCanary = spec.approval.afterCanary ?? spec.risk !== 'low';
+
+  const waves: MutableWave[] = [];
+  const touched = new Set<string>();
+  let changedSoFar = 0;
+  let largest = 0;
+  let containmentOpen = containment !== undefined;
+  // Exponential: each wave at most `factor` × the largest wave so far. Linear: the largest
+  // wave so far plus `factor` × the canary's size.
+  const growthLimit = (largestSoFar: number, canarySize: number) =>
+    strategy.growth.mode === 'exponential'
+      ? Math.ceil(largestSoFar * strategy.growth.factor)
+      : largestSoFar + Math.max(1, Math.ceil(canarySize * strategy.growth.factor));
+
+  // 3–5. Waves.
+  for (const [groupIndex, group] of groups.entries()) {
+    while (remainingIn(queues, group) > 0) {
+      const isCanary = waves.length === 0;
+      const limits: Array<[string, number]> = [];
+      if (containmentOpen) limits.push(['risk', riskCap - changedSoFar]);
+      limits.push(['max-wave-size', maxWave]);
+      if (!isCanary) limits.push(['growth', growthLimit(largest, waves[0].size)]);
+      const [limitName, limit] = limits.reduce((a, b) => (b[1] < a[1] ? b : a));
+
+      const wave = fillWave(
+        queues,
+        isCanary ? [group[0]] : group,
+        limit,
+        limitName,
+        budgets,
+        touched,
+        strategy.canary,
+        isCanary ? 'canary' : 'remaining',
+      );
+      const kind: WaveKind = isCanary ? 'canary' : containmentOpen ? 'containment' : 'rollout';
+      waves.push({ index: waves.length, kind, ...wave, approvalAfter: null });
+      changedSoFar += wave.size;
+      largest = Math.max(largest, wave.size);
+
+      if (containmentOpen && (changedSoFar >= riskCap || remainingIn(queues, group) === 0)) {
+        containmentOpen = false;
+        waves[waves.length - 1].approvalAfter = 'risk-containment';
+      } else if (isCanary && approveCanary) {
+        waves[waves.length - 1].approvalAfter = 'canary';
+      }
+    }
+    // Containment is confined to the first zone group.
+    if (groupIndex === 0 && containmentOpen && waves.length > 0) {
+      containmentOpen = false;
+      waves[waves.length - 1].approvalAfter = 'risk-containment';
+    }
+  }
+
+  if (
+    spec.gates.onFailure === 'rollback' &&
+    !spec.rollback &&
+    ['set-tag', 'ssm-command'].includes(spec.action.type)
+  ) {
+    warnings.push(
+      'gates.onFailure is rollback but the spec declares no rollback action: a failed gate stops the change and leaves the changed instances as they are',
+    );
+  }
+  skipped.sort((a, b) => compare(a.id, b.id));
+  warnings.sort(compare);
+  const planned = waves.reduce((n, w) => n + w.size, 0);
+  const bakeAndAct = ACTION_MINUTES[spec.action.type] + strategy.bakeMinutes;
+  return {
+    changeId: spec.id,
+    description: spec.description,
+    action: spec.action.type,
+    risk: spec.risk,
+    zoneOrder,
+    summary: {
+      targeted: targeted.length + countUnknownIds(skipped),
+      planned,
+      skipped: skipped.length,
+      waves: waves.length,
+      approvals: waves.filter((w) => w.approvalAfter !== null).length,
+      blastRadiusBeforeApproval: containment ? Math.min(riskCap, planned) : null,
+    },
+    predictedMinutes: Math.round(waves.length * bakeAndAct * 10) / 10,
+    waves,
+    skipped,
+    budgets: summarizeBudgets(budgets, targeted, waves),
+    warnings,
+  };
+}
+
+type MutableWave = { -readonly [K in keyof Wave]: Wave[K] };
+
+const UNKNOWN_INSTANCE = 'not in the fleet inventory';
+
+function countUnknownIds(skipped: readonly SkippedInstance[]): number {
+  let n = 0;
+  for (const s of skipped) if (s.reason === UNKNOWN_INSTANCE) n++;
+  return n;
+}
+
+/** Target selectors combine with AND; the values inside one selector combine with OR. */
+function selectTargets(
+  instances: readonly Instance[],
+  spec: ChangeSpec,
+  skipped: SkippedInstance[],
+  warnings: string[],
+): Instance[] {
+  const { services, tags, instanceIds } = spec.target;
+  const serviceSet = services ? new Set(services) : undefined;
+  const idSet = instanceIds ? new Set(instanceIds) : undefined;
+  const tagEntries = tags ? Object.entries(tags) : [];
+  const seenServices = new Set<string>();
+  const seenIds = new Set<string>();
+  const selected: Instance[] = [];
+  for (const instance of instances) {
+    seenIds.add(instance.id);
+    if (instance.state === 'terminated') continue;
+    seenServices.add(instance.service);
+    if (serviceSet && !serviceSet.has(instance.service)) continue;
+    if (idSet && !idSet.has(instance.id)) continue;
+    if (tagEntries.some(([k, v]) => instance.tags[k] !== v)) continue;
+    selected.push(instance);
+  }
+  for (const id of idSet ?? []) {
+    if (!seenIds.has(id)) skipped.push({ id, reason: UNKNOWN_INSTANCE });
+  }
+  for (const service of serviceSet ?? []) {
+    if (!seenServices.has(service))
+      warnings.push(`target.services: "${service}" has no instance in the fleet`);
+  }
+  return selected;
+}
+
+function whyNotChangeable(instance: Instance, budget: ResolvedBudget): string | undefined {
+  if (instance.state !== 'running') return `not running (state: ${instance.state})`;
+  if (instance.health === 'impaired') return 'impaired: left to remediation';
+  if (headroom(budget, instance.zone) <= 0) return exhaustedReason(budget, instance.zone);
+  return undefined;
+}
+
+function orderZones(
+  queues: Map<string, Map<string, Queue>>,
+  requested: readonly string[] | undefined,
+  warnings: string[],
+): string[] {
+  const present = [...queues.keys()].sort(compare);
+  if (requested) {
+    const known = new Set(present);
+    for (const zone of requested) {
+      if (!known.has(zone)) warnings.push(`strategy.zoneOrder: zone "${zone}" has no changeable instance`);
+    }
+    const listed = requested.filter((z, i) => known.has(z) && requested.indexOf(z) === i);
+    return [...listed, ...present.filter((z) => !listed.includes(z))];
+  }
+  // The canary zone is the one where the canary covers the most services.
+  let canaryZone = present[0];
+  for (const zone of present) {
+    if (queues.get(zone)!.size > queues.get(canaryZone)!.size) canaryZone = zone;
+  }
+  return canaryZone === undefined ? [] : [canaryZone, ...present.filter((z) => z !== canaryZone)];
+}
+
+function remainingIn(queues: Map<string, Map<string, Queue>>, zones: readonly string[]): number {
+  let n = 0;
+  for (const zone of zones) {
+    for (const q of queues.get(zone)?.values() ?? []) n += q.ids.length - q.next;
+  }
+  return n;
+}
+
+interface ServiceDemand {
+  readonly service: string;
+  readonly remaining: number;
+  readonly cap: number;
+  readonly capReason: BindingConstraint;
+  readonly wavesNeeded: number;
+  readonly queues: Queue[];
+}
+
+/**
+ * Fills one wave from the given zones up to `limit`, giving each service at most its
+ * per-wave capacity (budget headroom overall and per zone; `canary` on its first exposure).
+ * Services that need the most waves go first, so the plan has as few waves as possible.
+ */
+function fillWave(
+  queues: Map<string, Map<string, Queue>>,
+  zones: readonly string[],
+  limit: number,
+  limitName: string,
+  budgets: Map<string, ResolvedBudget>,
+  touched: Set<string>,
+  canary: number,
+  emptied: BindingConstraint,
+): Omit<Wave, 'index' | 'kind' | 'approvalAfter'> {
+  const byService = new Map<string, Queue[]>();
+  for (const zone of zones) {
+    for (const q of queues.get(zone)?.values() ?? []) {
+      if (q.next >= q.ids.length) continue;
+      const list = byService.get(q.service);
+      if (list) list.push(q);
+      else byService.set(q.service, [q]);
+    }
+  }
+
+  const demands: ServiceDemand[] = [];
+  for (const [service, qs] of byService) {
+    const budget = budgets.get(service)!;
+    let remaining = 0;
+    let zonesRoom = 0;
+    let tightestZone = qs[0].zone;
+    for (const q of qs) {
+      remaining += q.ids.length - q.next;
+      zonesRoom += zoneHeadroom(budget, q.zone);
+      if (zoneHeadroom(budget, q.zone) < zoneHeadroom(budget, tightestZone)) tightestZone = q.zone;
+    }
+    const overall = headroom(budget);
+    let cap = Math.min(overall, zonesRoom);
+    let capReason = zonesRoom < overall ? `budget:${service}@${tightestZone}` : `budget:${service}`;
+    if (!touched.has(service) && canary <= cap) {
+      cap = canary;
+      capReason = 'canary';
+    }
+    demands.push({
+      service,
+      remaining,
+      cap,
+      capReason,
+      wavesNeeded: Number.isFinite(cap) ? Math.ceil(remaining / cap) : 1,
+      queues: qs,
+    });
+  }
+  demands.sort(
+    (a, b) => b.wavesNeeded - a.wavesNeeded || b.remaining - a.remaining || compare(a.service, b.service),
+  );
+
+  const services: Record<string, number> = {};
+  const taken: string[] = [];
+  let bottleneck: BindingConstraint | undefined;
+  for (const demand of demands) {
+    const room = limit - taken.length;
+    if (room <= 0) break;
+    let want = Math.min(demand.cap, demand.remaining, room);
+    const budget = budgets.get(demand.service)!;
+    const before = taken.length;
+    for (const q of demand.queues) {
+      if (want <= 0) break;
+      const n = Math.min(want, q.ids.length - q.next, zoneHeadroom(budget, q.zone));
+      for (let i = 0; i < n; i++) taken.push(q.ids[q.next + i]);
+      q.next += n;
+      want -= n;
+    }
+    const got = taken.length - before;
+    if (got > 0) {
+      services[demand.service] = got;
+      touched.add(demand.service);
+    }
+    if (bottleneck === undefined && got < demand.remaining && got < room) bottleneck = demand.capReason;
+  }
+
+  const size = taken.length;
+  let bindingConstraint: BindingConstraint;
+  if (size >= limit && remainingIn(queues, zones) > 0) bindingConstraint = limitName;
+  else bindingConstraint = bottleneck ?? (size >= limit ? limitName : emptied);
+
+  taken.sort(compare);
+  const sortedServices: Record<string, number> = {};
+  for (const name of Object.keys(services).sort(compare)) sortedServices[name] = services[name];
+  return {
+    zone: zones.join('+'),
+    zones: [...zones],
+    size,
+    limit: Number.isFinite(limit) ? limit : size,
+    bindingConstraint,
+    services: sortedServices,
+    instances: taken,
+  };
+}
+
+export function summarizeBudgets(
+  budgets: Map<string, ResolvedBudget>,
+  targeted: readonly Instance[],
+  waves: readonly Wave[],
+): PlannedBudget[] {
+  const targetedServices = new Set(targeted.map((i) => i.service));
+  const planned = new Map<string, number>();
+  const peak = new Map<string, number>();
+  for (const wave of waves) {
+    for (const [service, n] of Object.entries(wave.services)) {
+      planned.set(service, (planned.get(service) ?? 0) + n);
+      peak.set(service, Math.max(peak.get(service) ?? 0, n));
+    }
+  }
+  return [...targetedServices].sort(compare).map((service) => {
+    const b = budgets.get(service)!;
+    return {
+      service,
+      declared: b.declared,
+      disruptive: b.disruptive,
+      population: b.population,
+      maxUnavailable: b.maxUnavailable,
+      unavailable: b.unavailable,
+      planned: planned.get(service) ?? 0,
+      peakPerWave: peak.get(service) ?? 0,
+    };
+  });
+}
+
+function byCellThenId(a: Instance, b: Instance): number {
+  return compare(a.cell ?? '', b.cell ?? '') || compare(a.id, b.id);
+}
+
+/** Code-unit order: locale-independent, so plans are byte-identical on every machine. */
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

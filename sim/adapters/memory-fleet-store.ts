@@ -1,0 +1,81 @@
+import type { Finding, FindingRecord } from '../../functions/core/events/findings';
+import type { ServicesFile } from '../../functions/core/fleet/services';
+import type { AuditRecord, Freeze } from '../../functions/core/ports/index';
+import type { SimWorld } from '../world/sim-world';
+
+type OpenFinding = Finding & { readonly createdAt: number };
+export const findingKey = (f: Pick<Finding, 'instanceId' | 'kind' | 'key'>) =>
+  `${f.instanceId}|${f.kind}|${f.key}`;
+
+/**
+ * The fleet-state table's inventory side. `listInstances` hands out the account's own instance
+ * objects (no copy: callers only read them), so a whole-fleet read costs nothing here; the
+ * audit trail is kept as counts per action (every decision is still recorded, cheaply).
+ */
+export class MemoryFleetStore {
+  readonly audited = new Map<string, number>();
+  private readonly findings = new Set<string>();
+  private readonly open = new Map<string, OpenFinding>();
+  /** Recorded findings whose intake has not finished (the DynamoDB store's unsettled index). */
+  private readonly unsettled = new Map<string, OpenFinding>();
+
+  constructor(
+    private readonly world: SimWorld,
+    private readonly services: ServicesFile,
+    private readonly freezes: readonly Freeze[] = [],
+  ) {}
+
+  async listInstances() {
+    return this.world.instances;
+  }
+
+  async getServices(): Promise<ServicesFile> {
+    return this.services;
+  }
+
+  async listFreezes(): Promise<Freeze[]> {
+    return [...this.freezes];
+  }
+
+  async audit(records: readonly AuditRecord[]): Promise<void> {
+    for (const r of records) this.audited.set(r.action, (this.audited.get(r.action) ?? 0) + 1);
+  }
+
+  /** Records findings once each (by instance, kind and occurrence key); returns the new ones. */
+  async recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]> {
+    const fresh: Finding[] = [];
+    for (const f of findings) {
+      const key = findingKey(f);
+      if (this.findings.has(key)) continue;
+      this.findings.add(key);
+      this.open.set(key, { ...f, createdAt: now });
+      this.unsettled.set(key, { ...f, createdAt: now });
+      fresh.push(f);
+    }
+    return fresh;
+  }
+
+  /** Records one finding; a finding recorded before says whether its intake finished. */
+  async recordFinding(finding: Finding, now: number): Promise<FindingRecord> {
+    if ((await this.recordFindings([finding], now)).length > 0) return 'new';
+    return this.unsettled.has(findingKey(finding)) ? 'unsettled' : 'settled';
+  }
+
+  async unsettledFindings(recordedBefore: number): Promise<Finding[]> {
+    return [...this.unsettled.values()]
+      .filter((f) => f.createdAt < recordedBefore)
+      .map(({ createdAt: _, ...f }) => f);
+  }
+
+  async settleFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, _caseId: string, _now: number) {
+    this.unsettled.delete(findingKey(finding));
+  }
+
+  async closeFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, _outcome: string, _now: number) {
+    this.open.delete(findingKey(finding));
+  }
+
+  async openFindings(): Promise<OpenFinding[]> {
+    return [...this.open.values()];
+  }
+}

@@ -1,0 +1,156 @@
+import { type Finding, occurrenceOf } from '../../functions/core/events/findings';
+import type { CaseStatusWord, RemediationPorts } from '../../functions/core/remediation/remediate';
+import {
+  ACTIVE_CASE_STATUSES,
+  type CaseAttachment,
+  type CaseSource,
+  caseSourceOf,
+} from '../../functions/core/remediation/triage';
+import {
+  type Decision,
+  type LadderStep,
+  type OutcomeCount,
+  statsKey,
+} from '../../functions/core/remediation/types';
+import { findingKey } from './memory-fleet-store';
+
+type CaseStorePort = RemediationPorts['cases'];
+
+export interface MemoryCase {
+  readonly id: string;
+  readonly finding: Finding;
+  status: CaseStatusWord;
+  tried: readonly LadderStep[];
+  readonly decisions: Decision[];
+  reason: string;
+  readonly at: string;
+  readonly sources: CaseSource[];
+  startedAt?: number;
+  readonly createdAt: number;
+}
+
+/**
+ * Remediation cases (with an index of those acting), outcome statistics and breaker pages; one
+ * case per instance and underlying event, as the DynamoDB store (`open`).
+ */
+export class MemoryRemediationStore implements CaseStorePort {
+  readonly cases = new Map<string, MemoryCase>();
+  /** The case each finding went to. */
+  private readonly byFinding = new Map<string, string>();
+  /** The case of each underlying event (instance, kind, occurrence). */
+  private readonly byEvent = new Map<string, string>();
+  /** The active case of each instance and kind (the DynamoDB store's `ACTIVECASE` pointer). */
+  private readonly active = new Map<string, string>();
+  private readonly acting = new Map<string, MemoryCase>();
+  private readonly outcomes = new Map<string, OutcomeCount>();
+  private readonly pagedAt = new Map<string, number>();
+
+  /**
+   * The finding's case: the one it went to before, its event's, the instance's active one of its
+   * kind, or a new one. No await in between: atomic, as the DynamoDB store's transactions.
+   */
+  async open(
+    finding: Finding,
+    at: string,
+    now: number,
+  ): Promise<{ created: boolean; attachment: CaseAttachment; case: MemoryCase }> {
+    const linked = this.byFinding.get(findingKey(finding));
+    if (linked) return { created: false, attachment: 'attached-before', case: this.cases.get(linked)! };
+    const event = `${finding.instanceId}|${finding.kind}|${occurrenceOf(finding)}`;
+    const slot = `${finding.instanceId}|${finding.kind}`;
+    const same = this.byEvent.get(event);
+    const current = this.active.get(slot);
+    const into =
+      same ?? (current && ACTIVE_CASE_STATUSES.has(this.cases.get(current)!.status) ? current : undefined);
+    if (into) {
+      const c = this.cases.get(into)!;
+      c.sources.push(caseSourceOf(finding, now));
+      this.byFinding.set(findingKey(finding), into);
+      return { created: false, attachment: same ? 'same-event' : 'joined', case: c };
+    }
+    const id = `case-${String(this.cases.size + 1).padStart(6, '0')}-${finding.instanceId}`;
+    const c: MemoryCase = {
+      id,
+      finding,
+      status: 'open',
+      tried: [],
+      decisions: [],
+      reason: 'opened',
+      at,
+      sources: [caseSourceOf(finding, now)],
+      createdAt: now,
+    };
+    this.cases.set(id, c);
+    this.byFinding.set(findingKey(finding), id);
+    this.byEvent.set(event, id);
+    this.active.set(slot, id);
+    return { created: true, attachment: 'opened', case: c };
+  }
+
+  async markStarted(id: string, now: number): Promise<void> {
+    const c = this.must(id);
+    c.startedAt ??= now;
+  }
+
+  async get(id: string): Promise<MemoryCase | undefined> {
+    return this.cases.get(id);
+  }
+
+  async decide(
+    id: string,
+    decision: Decision,
+    patch: { status: CaseStatusWord; tried?: readonly LadderStep[] },
+    _now: number,
+  ): Promise<void> {
+    const c = this.must(id);
+    c.decisions.push(decision);
+    c.reason = decision.reason;
+    if (patch.tried) c.tried = [...patch.tried];
+    this.setStatusOf(c, patch.status);
+  }
+
+  async setStatus(id: string, status: CaseStatusWord, reason: string, _now: number): Promise<void> {
+    const c = this.must(id);
+    c.reason = reason;
+    this.setStatusOf(c, status);
+  }
+
+  async stats(): Promise<ReadonlyMap<string, OutcomeCount>> {
+    return new Map(this.outcomes);
+  }
+
+  async recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void> {
+    const key = statsKey(kind, step);
+    const { successes, failures } = this.outcomes.get(key) ?? { successes: 0, failures: 0 };
+    this.outcomes.set(
+      key,
+      recovered ? { successes: successes + 1, failures } : { successes, failures: failures + 1 },
+    );
+  }
+
+  async inFlight(): Promise<MemoryCase[]> {
+    return [...this.acting.values()];
+  }
+
+  /** True only for the caller that moves the scope's last page past the cooldown. */
+  async claimPage(scope: string, _reason: string, now: number, cooldownMs: number): Promise<boolean> {
+    const last = this.pagedAt.get(scope);
+    if (last !== undefined && last >= now - cooldownMs) return false;
+    this.pagedAt.set(scope, now);
+    return true;
+  }
+
+  private setStatusOf(c: MemoryCase, status: CaseStatusWord): void {
+    c.status = status;
+    if (status === 'acting') this.acting.set(c.id, c);
+    else this.acting.delete(c.id);
+    const slot = `${c.finding.instanceId}|${c.finding.kind}`;
+    if (!ACTIVE_CASE_STATUSES.has(status) && this.active.get(slot) === c.id) this.active.delete(slot);
+  }
+
+  private must(id: string): MemoryCase {
+    const c = this.cases.get(id);
+    if (!c) throw new Error(`no remediation case ${id}`);
+    return c;
+  }
+}

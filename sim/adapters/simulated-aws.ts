@@ -1,0 +1,218 @@
+import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
+import type {
+  AutoScalingPort,
+  Ec2Port,
+  InstanceCondition,
+  SsmCommand,
+} from '../../functions/core/ports/index';
+import type { TokenBucket } from '../../functions/core/shared/token-bucket';
+import type { VirtualClock } from '../kernel/virtual-clock';
+import type { SimWorld } from '../world/sim-world';
+import {
+  type ActionObserver,
+  type ActKind,
+  type Actor,
+  type ApiRequests,
+  ASG_IDS_PER_REQUEST,
+  chunks,
+  EC2_IDS_PER_REQUEST,
+  SSM_IDS_PER_COMMAND,
+} from './common';
+
+/**
+ * EC2 as a Lambda's paced client sees it: ids in batches of 100, every request first takes a
+ * token from the function's bucket (on the virtual clock), requests counted per API with the
+ * time they waited. `forActor` gives the view one execution uses, so the invariant checks know
+ * who acted.
+ */
+export class SimulatedEc2 {
+  constructor(
+    private readonly world: SimWorld,
+    private readonly clock: VirtualClock,
+    private readonly bucket: TokenBucket,
+    private readonly requests: ApiRequests,
+    private readonly observer?: ActionObserver,
+  ) {}
+
+  forActor(actor: Actor): Ec2Port {
+    const act = async (api: string, kind: ActKind, ids: readonly string[], change: (id: string) => void) => {
+      for (const batch of chunks(ids, EC2_IDS_PER_REQUEST)) {
+        await this.paced(api);
+        for (const id of batch) {
+          this.observer?.acting(actor.owner(), actor.by, kind, id);
+          change(id);
+        }
+      }
+    };
+    return {
+      reboot: (ids) => act('RebootInstances', 'reboot', ids, (id) => this.world.reboot(id, actor.by)),
+      stop: (ids) => act('StopInstances', 'stop', ids, (id) => this.world.stop(id)),
+      start: (ids) => act('StartInstances', 'start', ids, (id) => this.world.start(id, actor.by)),
+      setTags: async (ids, tags) => {
+        for (const batch of chunks(ids, EC2_IDS_PER_REQUEST)) {
+          await this.paced('CreateTags');
+          for (const id of batch) this.world.setTags(id, tags);
+        }
+      },
+      conditions: async (ids) => {
+        const out = new Map<string, InstanceCondition>();
+        for (const batch of chunks(ids, EC2_IDS_PER_REQUEST)) {
+          await this.paced('DescribeInstanceStatus');
+          for (const id of batch) {
+            const slot = this.world.slot(id);
+            // EC2 forgets terminated instances; the simulation keeps reporting them, as within the hour it does.
+            if (slot) out.set(id, { state: slot.instance.state, health: slot.instance.health });
+          }
+        }
+        return out;
+      },
+    };
+  }
+
+  private async paced(api: string): Promise<void> {
+    const asked = this.clock.now();
+    await this.bucket.take();
+    this.requests.count(api, this.clock.now() - asked);
+  }
+}
+
+/** Auto Scaling: one group per service; `replace` terminates without decrementing capacity. */
+export function simulatedAutoScaling(
+  world: SimWorld,
+  requests: ApiRequests,
+  actor: Actor,
+  observer?: ActionObserver,
+): AutoScalingPort {
+  return {
+    async groupsOf(ids) {
+      const out = new Map<string, string>();
+      for (const batch of chunks(ids, ASG_IDS_PER_REQUEST)) {
+        requests.count('DescribeAutoScalingInstances');
+        for (const id of batch) {
+          const group = world.groupOf(id);
+          if (group) out.set(id, group);
+        }
+      }
+      return out;
+    },
+    async terminateKeepingCapacity(id) {
+      requests.count('TerminateInstanceInAutoScalingGroup');
+      observer?.acting(actor.owner(), actor.by, 'terminate', id);
+      world.terminateInGroup(id, actor.by);
+    },
+    // The simulated groups keep a fixed capacity: each runs at its maximum (describeGroup says
+    // max = desired), so a remediation plans terminate-first and never calls the two below. They
+    // refuse as AWS refuses a desired capacity above MaxSize, rather than pretend to scale.
+    async terminateDecrementingCapacity(id) {
+      requests.count('TerminateInstanceInAutoScalingGroup');
+      throw new Error(
+        `ValidationError: the simulated groups keep their capacity; cannot decrement for ${id}`,
+      );
+    },
+    async setDesiredCapacity(group, desired) {
+      requests.count('SetDesiredCapacity');
+      const current = world.groupHealth(group);
+      if (current?.desired === desired) return;
+      throw new Error(
+        `ValidationError: New SetDesiredCapacity value ${desired} is outside the bounds of the simulated group ${group} (it runs at its maximum, ${current?.desired ?? 0})`,
+      );
+    },
+    async describeGroup(group) {
+      requests.count('DescribeAutoScalingGroups');
+      const health = world.groupHealth(group);
+      if (!health) return undefined;
+      const healthy = new Set(health.healthy);
+      const lifecycle = (id: string) => {
+        const state = world.slot(id)?.instance.state;
+        if (state === 'pending') return 'Pending';
+        return state === 'shutting-down' || state === 'terminated' ? 'Terminating' : 'InService';
+      };
+      return {
+        name: group,
+        desired: health.desired,
+        min: 0,
+        max: health.desired,
+        members: health.members.map((id) => ({ id, lifecycle: lifecycle(id), healthy: healthy.has(id) })),
+      };
+    },
+    async health(groups) {
+      const out = new Map<
+        string,
+        { desired: number; healthy: readonly string[]; members: readonly string[] }
+      >();
+      for (const batch of chunks(groups, ASG_IDS_PER_REQUEST)) {
+        requests.count('DescribeAutoScalingGroups');
+        for (const name of batch) {
+          const health = world.groupHealth(name);
+          if (health) out.set(name, health);
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** Run Command: 50 instances a command; each invocation runs a few minutes and fails where the instance is down. */
+export function simulatedSsm(
+  world: SimWorld,
+  requests: ApiRequests,
+  actor: Actor,
+  observer?: ActionObserver,
+): RolloutPorts['ssm'] {
+  let sent = 0;
+  return {
+    async send(ids: readonly string[], _command: SsmCommand) {
+      const out: Array<{ commandId: string; instanceIds: string[] }> = [];
+      for (const batch of chunks(ids, SSM_IDS_PER_COMMAND)) {
+        requests.count('SendCommand');
+        const commandId = `${actor.owner()}-cmd-${String(++sent).padStart(6, '0')}`;
+        for (const id of batch) observer?.acting(actor.owner(), actor.by, 'ssm', id);
+        world.sendCommand(commandId, batch);
+        out.push({ commandId, instanceIds: batch });
+      }
+      return out;
+    },
+    async states(commandIds) {
+      const out = new Map<string, 'pending' | 'success' | 'failed'>();
+      for (const id of commandIds) {
+        requests.count('ListCommands');
+        out.set(id, world.commandState(id));
+      }
+      return out;
+    },
+    async failedInstances(commandId) {
+      requests.count('ListCommandInvocations');
+      return world.commandFailures(commandId);
+    },
+  };
+}
+
+/**
+ * CloudWatch in an account that defines no alarms and publishes no per-instance metrics: an
+ * alarm a spec names is `missing` (as the adapter reports a name that does not exist) and a
+ * metric has no samples (the judge then says inconclusive). The simulated change gates on
+ * status checks, which the simulated EC2 answers.
+ */
+export function simulatedMetrics(requests: ApiRequests): RolloutPorts['metrics'] {
+  return {
+    async alarmStates(names) {
+      requests.count('DescribeAlarms');
+      return new Map(names.map((n) => [n, 'missing']));
+    },
+    async samples() {
+      requests.count('GetMetricData');
+      return [];
+    },
+  };
+}
+
+/** SNS: every page a person would get: about the breaker (one per storm) or about one instance. */
+export class RecordingNotifier {
+  breakerPages = 0;
+  instancePages = 0;
+
+  async publish(subject: string, _message: string): Promise<void> {
+    if (subject.startsWith('FleetOps breaker open')) this.breakerPages++;
+    else this.instancePages++;
+  }
+}
