@@ -1,0 +1,42 @@
+/**
+ * Every default FleetOps ships with, in one place: the tags that mark managed instances and name
+ * their service, the prefix of the status-check alarms, the remediation breaker's thresholds,
+ * the metric namespace, EC2 request rates and the AWS SDK's retry settings. The CDK context
+ * (lib/settings.ts), the handlers' environment (functions/app/environment.ts), the adapters, the
+ * CLI, the local runtime and the simulator all read them from here: a default is stated once.
+ *
+ * Plain values only (no imports): the core, the adapters and the infrastructure can all use it.
+ */
+
+/** Instances FleetOps manages carry this tag. */
+export const MANAGED_TAG = { key: 'fleetops:managed', value: 'true' } as const;
+
+/** The tag that names an instance's service. */
+export const SERVICE_TAG_KEY = 'fleetops:service';
+
+/** The tag that names an instance's cell, when it has one. */
+export const CELL_TAG_KEY = 'fleetops:cell';
+
+/** Alarms FleetOps creates for status checks are named with this prefix (and end in the instance id). */
+export const STATUS_CHECK_ALARM_PREFIX = 'fleetops-status-';
+
+/** The remediation breaker: more than this percentage of a scope unhealthy at once is an outage. */
+export const BREAKER_MAX_UNHEALTHY_PERCENT = 20;
+
+/** The remediation breaker: remediations in flight per scope that stop another from starting. */
+export const BREAKER_MAX_IN_FLIGHT = 5;
+
+/** The namespace of FleetOps' own CloudWatch metrics (the handlers write, the dashboard reads). */
+export const METRIC_NAMESPACE = 'FleetOps';
+
+/** The Powertools service name of every handler (logs and the metrics' `service` dimension). */
+export const SERVICE_NAME = 'fleetops';
+
+/** EC2 Describe* pacing: 15 requests per second, bursts of 15 (the account's bucket refills at ~20/s). */
+export const EC2_DESCRIBE_RATE = { ratePerSecond: 15, capacity: 15 } as const;
+
+/** EC2's mutating actions (tags, reboot, stop, start) have their own, smaller request bucket. */
+export const EC2_ACTION_RATE = { ratePerSecond: 5, capacity: 10 } as const;
+
+/** The AWS SDK clients' retries: adaptive (client-side rate limiting under throttling), 8 attempts. */
+export const SDK_RETRY = { retryMode: 'adaptive', maxAttempts: 8 } as const;
