@@ -1,27 +1,20 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Plan } from '../core/change/plan/planner';
+import type { RolloutPorts } from '../core/change/rollout/rollout';
 import type { ChangeSpec } from '../core/change/spec';
+import { type ChangeStatus, ENDED } from '../core/change/status';
 import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
 import { keys, sortableTime } from './keys';
+
+/** The change store the rollout asks for. */
+type ChangeStorePort = RolloutPorts['changes'];
 
 /** DynamoDB items hold at most 400 KB; plan chunks stay well under it. */
 const CHUNK_CHARS = 300_000;
 export const CHANGES_COLLECTION = 'CHANGES';
 
-export type ChangeStatus =
-  | 'planned'
-  | 'running'
-  | 'waiting-approval'
-  | 'paused'
-  | 'rolling-back'
-  | 'rolled-back'
-  | 'completed'
-  | 'failed'
-  | 'aborted';
-
-/** Statuses a change never leaves. */
-export const ENDED: ReadonlySet<ChangeStatus> = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
+export { type ChangeStatus, ENDED } from '../core/change/status';
 
 /** What a step wrote about a wave: what was sent (`apply#…`) and how each instance came out (`result`). */
 export interface WaveRecord {
@@ -56,7 +49,7 @@ export interface ChangeRecord {
  * the next save overwrites. Readers verify the digest, so a corrupted or half-written plan is
  * never run.
  */
-export class DynamoChangeStore {
+export class DynamoChangeStore implements ChangeStorePort {
   private readonly plans = new Map<string, { digest: string; plan: Plan }>();
   private readonly specs = new Map<string, ChangeSpec>();
 
@@ -180,22 +173,19 @@ export class DynamoChangeStore {
    * ended (setting the same end again is harmless: a retried step).
    */
   async setStatus(id: string, status: ChangeStatus, reason: string, now: number): Promise<void> {
+    const ended = [...ENDED];
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: keys.change(id, 'STATUS'),
         UpdateExpression: 'SET #status = :status, statusReason = :reason, updatedAt = :now',
-        ConditionExpression:
-          'attribute_exists(pk) AND (#status = :status OR NOT #status IN (:completed, :failed, :aborted, :rolledBack))',
+        ConditionExpression: `attribute_exists(pk) AND (#status = :status OR NOT #status IN (${ended.map((_, i) => `:e${i}`).join(', ')}))`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': status,
           ':reason': reason,
           ':now': now,
-          ':completed': 'completed',
-          ':failed': 'failed',
-          ':aborted': 'aborted',
-          ':rolledBack': 'rolled-back',
+          ...Object.fromEntries(ended.map((s, i) => [`:e${i}`, s])),
         },
       }),
     );

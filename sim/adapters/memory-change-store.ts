@@ -1,13 +1,13 @@
+/** The in-memory change store: the DynamoDB change store's semantics over maps (for the simulator). */
 import type { Plan } from '../../functions/core/change/plan/planner';
 import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import type { ChangeSpec } from '../../functions/core/change/spec';
+import { type ChangeStatus, isEnded } from '../../functions/core/change/status';
 
 type ChangeStorePort = RolloutPorts['changes'];
 
-const ENDED = new Set(['completed', 'failed', 'aborted', 'rolled-back']);
-
 interface ChangeRow {
-  status: string;
+  status: ChangeStatus;
   readonly waves: number;
   reason: string;
   approval?: { token: string; wave: number; answer?: { decision: 'approve' | 'reject'; reason: string } };
@@ -30,7 +30,9 @@ export class MemoryChangeStore implements ChangeStorePort {
   /** Saving the same plan again is harmless; the same id with another plan is refused. */
   async save(spec: ChangeSpec, plan: Plan, _actor: string, _now: number): Promise<{ created: boolean }> {
     if (this.rows.has(spec.id)) {
-      if (this.plans.get(spec.id) === plan) return { created: false };
+      // The same plan is the same content (the DynamoDB store compares digests), not the same object.
+      const stored = this.plans.get(spec.id);
+      if (stored === plan || JSON.stringify(stored) === JSON.stringify(plan)) return { created: false };
       throw new Error(`change ${spec.id} already exists with another plan`);
     }
     this.plans.set(spec.id, plan);
@@ -58,10 +60,10 @@ export class MemoryChangeStore implements ChangeStorePort {
   }
 
   /** Like the table's conditional update: an ended change keeps its end (the same end again is harmless). */
-  async setStatus(id: string, status: string, reason: string, _now: number): Promise<void> {
+  async setStatus(id: string, status: ChangeStatus, reason: string, _now: number): Promise<void> {
     const row = this.rows.get(id);
     if (!row) throw new Error(`no change ${id}`);
-    if (ENDED.has(row.status) && row.status !== status)
+    if (isEnded(row.status) && row.status !== status)
       throw new Error(`change ${id} has ended (${row.status}); cannot become ${status}`);
     row.status = status;
     row.reason = reason;
