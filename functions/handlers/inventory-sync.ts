@@ -1,39 +1,22 @@
+/**
+ * The inventory sweep's Lambda, on a schedule: EC2 into the fleet-state table and the ledgers,
+ * then the sweep's findings to remediation cases when deployed with the remediation. Reads its
+ * settings once, composes its ports (functions/app/ports.ts), and runs under middy.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
-import { documentClient } from '../adapters/dynamo-client';
-import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
-import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
-import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
-import { Ec2FleetInventory } from '../adapters/ec2-inventory';
-import { NamedExecutions } from '../adapters/sfn-executions';
+import { settingsFromEnv } from '../app/environment';
+import { inventoryPorts } from '../app/ports';
+import { SERVICE_NAME } from '../core/defaults';
 import { syncInventory } from '../core/fleet/sync-inventory';
 import { handOverFindings } from '../core/remediation/triage';
-import { readConfig } from './config';
 
-const config = readConfig(['TABLE_NAME', 'MANAGED_TAG_KEY', 'MANAGED_TAG_VALUE', 'SERVICE_TAG_KEY'] as const);
-const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'inventory-sync' } });
-const db = documentClient();
-const store = new DynamoFleetStore(db, config.TABLE_NAME);
-const leases = new DynamoLeaseStore(db, config.TABLE_NAME);
-const inventory = Ec2FleetInventory.withDefaults({
-  managedTag: { key: config.MANAGED_TAG_KEY, value: config.MANAGED_TAG_VALUE },
-  serviceTagKey: config.SERVICE_TAG_KEY,
-});
-
-/** Where the sweep's findings go (the remediation state machine), when deployed with it. */
-const remediationArn = process.env.REMEDIATION_STATE_MACHINE_ARN;
-const remediation = remediationArn
-  ? {
-      cases: new DynamoRemediationStore(db, config.TABLE_NAME),
-      executions: new NamedExecutions(new SFNClient({}), remediationArn),
-      fleet: store,
-      now: () => Date.now(),
-      actor: 'inventory-sync',
-    }
-  : undefined;
+const settings = settingsFromEnv.inventory();
+const logger = new Logger({ serviceName: SERVICE_NAME, persistentKeys: { component: 'inventory-sync' } });
+export const ports = inventoryPorts(settings);
+const { inventory, store, leases, remediation } = ports;
 
 /**
  * The scheduled inventory sweep: EC2 → the fleet-state table, findings and ledgers; each new
@@ -48,7 +31,7 @@ export const handler = middy(async (event: ScheduledEvent) => {
     store,
     leases,
     now: Date.now(),
-    actor: 'inventory-sync',
+    actor: ports.actor,
   });
   const handOver = remediation ? await handOverFindings(remediation, report.findings) : undefined;
   for (const { finding, reason } of handOver?.failed ?? []) {

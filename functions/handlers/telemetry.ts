@@ -1,12 +1,13 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMESPACE, SERVICE_NAME } from '../core/defaults';
 
 /**
  * FleetOps' own metrics (CloudWatch embedded metric format, namespace `FleetOps`, dimension
  * `service: fleetops`), written by the handlers from what each step returned. The dashboard and
  * the breaker alarm read them (lib/observability.ts).
  */
-export const NAMESPACE = 'FleetOps';
-export const metrics = new Metrics({ namespace: NAMESPACE, serviceName: 'fleetops' });
+export const NAMESPACE = METRIC_NAMESPACE;
+export const metrics = new Metrics({ namespace: NAMESPACE, serviceName: SERVICE_NAME });
 
 export function count(name: string, value = 1): void {
   metrics.addMetric(name, MetricUnit.Count, value);

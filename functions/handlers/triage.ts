@@ -1,34 +1,30 @@
+/**
+ * Triage's Lambda: EventBridge events (AWS Health, EC2 state changes, status-check alarms) from
+ * SQS, each finding taken in once and handed to a remediation case. Reads its settings once,
+ * composes its ports (functions/app/ports.ts), and runs under middy with a partial batch response.
+ */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { documentClient } from '../adapters/dynamo-client';
-import { DynamoFleetStore } from '../adapters/dynamo-fleet-store';
-import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
-import { NamedExecutions } from '../adapters/sfn-executions';
 import { TTL_ATTRIBUTE } from '../adapters/table-design';
+import { settingsFromEnv } from '../app/environment';
+import { triagePorts } from '../app/ports';
+import { SERVICE_NAME } from '../core/defaults';
 import type { Finding } from '../core/events/findings';
 import { EventError, parseEvent } from '../core/events/parse';
 import { type TriagePorts, triageFinding } from '../core/remediation/triage';
-import { readConfig } from './config';
 import { count, countBy, metrics } from './telemetry';
 
-const config = readConfig(['TABLE_NAME', 'REMEDIATION_STATE_MACHINE_ARN'] as const);
-const logger = new Logger({ serviceName: 'fleetops', persistentKeys: { component: 'triage' } });
-const db = documentClient();
+const settings = settingsFromEnv.triage();
+const logger = new Logger({ serviceName: SERVICE_NAME, persistentKeys: { component: 'triage' } });
 
-export const ports: TriagePorts = {
-  fleet: new DynamoFleetStore(db, config.TABLE_NAME),
-  cases: new DynamoRemediationStore(db, config.TABLE_NAME),
-  executions: new NamedExecutions(new SFNClient({}), config.REMEDIATION_STATE_MACHINE_ARN),
-  now: () => Date.now(),
-  actor: 'triage',
-};
+/** Tests swap single ports in this object (crash points): the handler reads it at every call. */
+export const ports: TriagePorts = triagePorts(settings);
 
 /**
  * Each finding is handled once per (instance, kind, occurrence): the occurrence comes from the
@@ -51,7 +47,7 @@ const handleFinding = makeIdempotent(
   },
   {
     persistenceStore: new DynamoDBPersistenceLayer({
-      tableName: config.TABLE_NAME,
+      tableName: settings.table,
       keyAttr: 'pk',
       sortKeyAttr: 'sk',
       staticPkValue: 'IDEMPOTENCY#triage',
