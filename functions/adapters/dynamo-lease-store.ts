@@ -3,6 +3,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Instance, isUnavailable } from '../core/fleet/fleet';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports/index';
+import { checkReservation, type LedgerState, NO_ROOM } from '../core/safety/ledger';
 import {
   batchGetAll,
   chunks,
@@ -68,6 +69,21 @@ interface ItemTag {
 }
 
 const zoneAttr = (prefix: 'capacity' | 'used' | 'observed', zone: string) => `${prefix}@${zone}`;
+
+/** A ledger item as the ledger arithmetic reads it (a missing item, or capacity: no ledger yet). */
+function ledgerState(item: LedgerItem): LedgerState {
+  const capacity = (value: unknown) => (typeof value === 'number' ? value : undefined);
+  return {
+    capacity: capacity(item.capacity),
+    used: Number(item.used ?? 0),
+    observed: Number(item.observed ?? 0),
+    zone: (zone) => ({
+      capacity: capacity(item[zoneAttr('capacity', zone)]),
+      used: Number(item[zoneAttr('used', zone)] ?? 0),
+      observed: Number(item[zoneAttr('observed', zone)] ?? 0),
+    }),
+  };
+}
 
 /**
  * Leases and the disruption ledger in the fleet-state table (the protocol is in docs/store.md).
@@ -152,7 +168,7 @@ export class DynamoLeaseStore implements LeaseStore {
       `${request.owner}#${requestKey}`,
       conflicts,
     );
-    if (conflicts.length > 0) return refused('a disruption budget has no room', conflicts);
+    if (conflicts.length > 0) return refused(NO_ROOM, conflicts);
 
     // The transaction items, a service's budget before its leases.
     const tagged: Array<{ item: TransactItem; tag: ItemTag; pairWithNext?: boolean }> = [];
@@ -460,51 +476,12 @@ export class DynamoLeaseStore implements LeaseStore {
         });
         continue;
       }
-      if (typeof ledger.capacity !== 'number') {
-        conflicts.push({
-          id: service,
-          reason: `budget:${service} has no ledger yet (run an inventory sync)`,
-        });
+      const check = checkReservation(service, ledgerState(ledger), group);
+      if (!check.room) {
+        conflicts.push(...check.conflicts);
         continue;
       }
-      // An instance already unavailable (and so already counted as observed) costs no new budget.
-      const transferred = new Map<string, number>();
-      const transferredIds = new Set<string>();
-      let observedLeft = Number(ledger.observed ?? 0);
-      for (const m of group) {
-        const zoneCount = transferred.get(m.zone) ?? 0;
-        if (!m.down || observedLeft <= 0 || zoneCount >= Number(ledger[zoneAttr('observed', m.zone)] ?? 0))
-          continue;
-        transferred.set(m.zone, zoneCount + 1);
-        transferredIds.add(m.id);
-        observedLeft--;
-      }
-      const added = group.length - transferredIds.size;
-      const used = Number(ledger.used ?? 0);
-      if (used + added > ledger.capacity) {
-        conflicts.push({
-          id: service,
-          reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${added} requested`,
-        });
-        continue;
-      }
-      for (const [zone, total] of zones) {
-        const n = total - (transferred.get(zone) ?? 0);
-        const capacity = ledger[zoneAttr('capacity', zone)];
-        const zoneUsed = Number(ledger[zoneAttr('used', zone)] ?? 0);
-        if (typeof capacity !== 'number') {
-          // Fail closed: a zone the ledger does not know yet has no budget yet.
-          conflicts.push({
-            id: `${service}@${zone}`,
-            reason: `budget:${service}@${zone} has no ledger yet (run an inventory sync)`,
-          });
-        } else if (n > 0 && zoneUsed + n > capacity) {
-          conflicts.push({
-            id: `${service}@${zone}`,
-            reason: `budget:${service}@${zone} exhausted: ${zoneUsed} of ${capacity} in use, ${n} requested`,
-          });
-        }
-      }
+      const { transferred, transferredIds } = check.counts;
       plans.set(service, {
         service,
         holderKey,

@@ -6,6 +6,12 @@ import type {
   LeaseStore,
   RecordedAction,
 } from '../../functions/core/ports/index';
+import {
+  checkReservation,
+  type LedgerConflict,
+  type LedgerState,
+  NO_ROOM,
+} from '../../functions/core/safety/ledger';
 import { inventoryDown, type SimWorld, type Slot } from '../world/sim-world';
 import { digest, RESERVATION_GRACE_MS } from './common';
 
@@ -154,7 +160,7 @@ export class MemoryLeaseStore implements LeaseStore {
       if (problem) conflicts.push(...problem);
       else fresh.push({ service, group });
     }
-    if (conflicts.length > 0) return refused('a disruption budget has no room', conflicts);
+    if (conflicts.length > 0) return refused(NO_ROOM, conflicts);
 
     for (const r of extended) r.until = until + RESERVATION_GRACE_MS;
     for (const { service, group } of fresh) this.reserve(service, group, request.owner, holderKey, until);
@@ -303,46 +309,19 @@ export class MemoryLeaseStore implements LeaseStore {
     return l && { used: l.observed + l.reserved, capacity: l.capacity };
   }
 
-  private noRoom(service: string, group: readonly Slot[]): Array<{ id: string; reason: string }> | undefined {
+  private noRoom(service: string, group: readonly Slot[]): readonly LedgerConflict[] | undefined {
     const ledger = this.ledgers.get(service);
-    if (!ledger)
-      return [{ id: service, reason: `budget:${service} has no ledger yet (run an inventory sync)` }];
-    const total = new Map<string, number>();
-    const added = new Map<string, number>();
-    for (const m of group) {
-      const zone = m.instance.zone;
-      total.set(zone, (total.get(zone) ?? 0) + 1);
-      // Already unavailable and counted as observed: it moves into the reservation, costing nothing.
-      const transfers = inventoryDown(m.instance) && !this.covering.get(m.instance.id);
-      if (!transfers) added.set(zone, (added.get(zone) ?? 0) + 1);
-    }
-    const problems: Array<{ id: string; reason: string }> = [];
-    const n = [...added.values()].reduce((a, b) => a + b, 0);
-    const used = ledger.observed + ledger.reserved;
-    if (used + n > ledger.capacity) {
-      problems.push({
-        id: service,
-        reason: `budget:${service} exhausted: ${used} of ${ledger.capacity} in use, ${n} requested`,
-      });
-      return problems;
-    }
-    for (const zone of total.keys()) {
-      const z = ledger.zones.get(zone);
-      const k = added.get(zone) ?? 0;
-      if (!z) {
-        // Fail closed: a zone the ledger does not know has no budget.
-        problems.push({
-          id: `${service}@${zone}`,
-          reason: `budget:${service}@${zone} has no ledger yet (run an inventory sync)`,
-        });
-      } else if (k > 0 && z.observed + z.reserved + k > z.capacity) {
-        problems.push({
-          id: `${service}@${zone}`,
-          reason: `budget:${service}@${zone} exhausted: ${z.observed + z.reserved} of ${z.capacity} in use, ${k} requested`,
-        });
-      }
-    }
-    return problems.length > 0 ? problems : undefined;
+    const check = checkReservation(
+      service,
+      ledger && ledgerState(ledger),
+      group.map((m) => ({
+        id: m.instance.id,
+        zone: m.instance.zone,
+        // Already unavailable and counted as observed: it moves into the reservation, costing nothing.
+        down: inventoryDown(m.instance) && !this.covering.get(m.instance.id),
+      })),
+    );
+    return check.room ? undefined : check.conflicts;
   }
 
   private reserve(service: string, group: readonly Slot[], owner: string, holderKey: string, until: number) {
@@ -407,6 +386,22 @@ export class MemoryLeaseStore implements LeaseStore {
     }
     return list;
   }
+}
+
+/** The ledger as the ledger arithmetic reads it: `used` = observed + reserved, overall and per zone. */
+function ledgerState(ledger: Ledger): LedgerState {
+  const counts = (c: LedgerCount) => ({
+    capacity: c.capacity,
+    used: c.observed + c.reserved,
+    observed: c.observed,
+  });
+  return {
+    ...counts(ledger),
+    zone: (zone) => {
+      const z = ledger.zones.get(zone);
+      return z && counts(z);
+    },
+  };
 }
 
 function refused(reason: string, conflicts: Array<{ id: string; reason: string }>): LeaseOutcome {
