@@ -1,10 +1,12 @@
 import type { Clock } from '../../functions/core/shared/token-bucket';
 import { MinHeap } from './min-heap';
 
-interface Timer {
+/** A scheduled event; `cancel` takes it back (it is then dropped without stopping the clock at its time). */
+export interface Timer {
   readonly time: number;
   readonly seq: number;
   readonly run: () => void;
+  cancelled: boolean;
 }
 
 /** Lets every promise chain that can run now run to its next sleep (microtasks drain before setImmediate). */
@@ -43,8 +45,20 @@ export class VirtualClock implements Clock {
   }
 
   /** Runs `run` when the clock reaches `time` (or at once, in order, if that is already past). */
-  at(time: number, run: () => void): void {
-    this.timers.push({ time: Math.max(time, this.time), seq: this.seq++, run });
+  at(time: number, run: () => void): Timer {
+    const timer: Timer = { time: Math.max(time, this.time), seq: this.seq++, run, cancelled: false };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  /** Takes back a scheduled event (a cleared timeout): it never runs, and the clock never stops for it. */
+  cancel(timer: Timer): void {
+    timer.cancelled = true;
+  }
+
+  /** Stops the simulation with this error (a bug, never an outcome), as a process that threw would. */
+  fail(error: unknown): void {
+    this.failure ??= { error };
   }
 
   /** Starts a process; if it throws, the simulation stops with its error (a bug, never an outcome). */
@@ -71,12 +85,16 @@ export class VirtualClock implements Clock {
     for (;;) {
       await settle();
       if (this.failure) throw this.failure.error;
+      while (this.timers.peek()?.cancelled) this.timers.pop();
       const next = this.timers.peek();
       if (!next) break;
       const time = next.time;
       this.time = time;
       this.instants++;
-      while (this.timers.peek()?.time === time) this.timers.pop()!.run();
+      while (this.timers.peek()?.time === time) {
+        const timer = this.timers.pop()!;
+        if (!timer.cancelled) timer.run();
+      }
     }
     if (this.live > 0) throw new Error(`simulation stalled: ${this.live} processes wait for nothing`);
   }

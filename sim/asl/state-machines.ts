@@ -1,0 +1,132 @@
+import { StateMachine } from 'aws-local-stepfunctions';
+// bindTasks, and the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
+import { bindTasks, loadDefinition } from '../../cli/local/local-sfn';
+
+/**
+ * The deployed state machines, run by the simulator: `state-machines/rollout.asl.json` and
+ * `remediation.asl.json` as CDK deploys them (definition substitutions filled), interpreted by
+ * aws-local-stepfunctions with each Task state bound to a local handler. The simulator states no
+ * limit of its own: every wait, retry, bound and path is the definition's, so a change to the
+ * ASL changes what the simulation does (the clock is virtual: see kernel/virtual-timers.ts).
+ */
+
+export type AslDefinition = Record<string, unknown>;
+
+interface TaskState {
+  Type: string;
+  Parameters?: { step?: unknown; Payload?: { step?: unknown } };
+}
+
+/** The two definitions a simulation runs; tests may pass modified copies. */
+export interface SimDefinitions {
+  readonly rollout: AslDefinition;
+  readonly remediation: AslDefinition;
+}
+
+let deployed: SimDefinitions | undefined;
+
+/** The deployed definitions, their Lambda ARN substituted as CDK would (read once). */
+export function deployedDefinitions(): SimDefinitions {
+  deployed ??= {
+    rollout: loadDefinition('state-machines/rollout.asl.json', {
+      RolloutStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-rollout-step',
+    }),
+    remediation: loadDefinition('state-machines/remediation.asl.json', {
+      RemediationStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-remediation-step',
+    }),
+  };
+  return deployed;
+}
+
+/** What a bound Task saw: its state, the step its Parameters name, its input and its result (or error). */
+export interface TaskCall {
+  readonly state: string;
+  readonly step: string;
+  readonly input: unknown;
+}
+
+/** Sees every state an execution entered, in order (tests; it costs draining the event log). */
+export type StateObserver = (machine: 'rollout' | 'remediation', state: string) => void;
+
+// biome-ignore lint/suspicious/noExplicitAny: the library types task inputs and results as its own JSONValue.
+type LocalHandler = (input: any) => Promise<any>;
+
+/**
+ * One definition, validated and built once, and run once per change or case. Each Task state is
+ * bound to `step(input)`, wrapped by `wrap` with the step its Parameters name (the use case
+ * dispatch of functions/steps/, as the Lambda runs it).
+ */
+export class SimStateMachine {
+  private readonly machine: StateMachine;
+  /** Task state name → the `step` its Parameters (or the Payload of a `.waitForTaskToken` Task) send. */
+  readonly steps: ReadonlyMap<string, string>;
+
+  constructor(
+    readonly name: 'rollout' | 'remediation',
+    readonly definition: AslDefinition,
+    private readonly observe?: StateObserver,
+  ) {
+    this.machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0]);
+    const steps = new Map<string, string>();
+    for (const [state, s] of Object.entries(definition.States as Record<string, TaskState>)) {
+      if (s.Type !== 'Task') continue;
+      const step = s.Parameters?.step ?? s.Parameters?.Payload?.step;
+      if (typeof step !== 'string') throw new Error(`${name}: Task "${state}" names no step`);
+      steps.set(state, step);
+    }
+    this.steps = steps;
+  }
+
+  /**
+   * Runs one execution to its end and says how it ended: 'succeeded', or the Error of its
+   * Fail state (the outcome itself is what the steps recorded in the stores).
+   */
+  async run(
+    input: Record<string, unknown>,
+    step: (input: unknown) => Promise<unknown>,
+    wrap: (call: TaskCall, run: (input: unknown) => Promise<unknown>) => Promise<unknown>,
+    context: Record<string, unknown> = {},
+  ): Promise<string> {
+    const handlers: Record<string, LocalHandler> = bindTasks(
+      this.definition,
+      (event) => step(event),
+      (state, call) => (taskInput) =>
+        wrap({ state, step: this.steps.get(state) as string, input: taskInput }, call),
+    );
+    const execution = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers },
+      context,
+    });
+    let ended = 'succeeded';
+    try {
+      await execution.result;
+    } catch (error) {
+      const cause = (error as { cause?: { name?: string } }).cause;
+      ended = cause?.name ?? (error instanceof Error ? error.name : String(error));
+    }
+    if (this.observe) {
+      for await (const event of execution.eventLogs as AsyncIterable<{
+        type: string;
+        state?: { name: string };
+      }>)
+        if (event.type === 'StateEntered' && event.state) this.observe(this.name, event.state.name);
+    }
+    return ended;
+  }
+}
+
+const built = new WeakMap<AslDefinition, SimStateMachine>();
+
+/** The machine for a definition, built on first use (the observer is fixed by the first build). */
+export function stateMachineFor(
+  name: 'rollout' | 'remediation',
+  definition: AslDefinition,
+  observe?: StateObserver,
+): SimStateMachine {
+  if (observe) return new SimStateMachine(name, definition, observe);
+  const known = built.get(definition);
+  if (known) return known;
+  const machine = new SimStateMachine(name, definition);
+  built.set(definition, machine);
+  return machine;
+}

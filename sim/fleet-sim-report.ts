@@ -1,0 +1,272 @@
+import type { planChange } from '../functions/core/change/plan/planner';
+import type { ChangeSpec } from '../functions/core/change/spec';
+import type {
+  ActKind,
+  ApiRequests,
+  LeaseStoreDefect,
+  MemoryChangeStore,
+  MemoryRemediationStore,
+  RecordingNotifier,
+} from './adapters';
+import type { FleetSimOptions } from './fleet-sim';
+import { CHECKED_INVARIANTS, type InvariantMonitor, type Violation } from './invariant-monitor';
+import type { VirtualClock } from './kernel/virtual-clock';
+import type { Fault, Recoverer, SimWorld } from './world/sim-world';
+
+/**
+ * The figures of one `simulateFleet` run (`FleetSimReport`), read off the simulation's world,
+ * stores, monitor and the counts its observers kept. Deterministic by options, except `wallClock`.
+ */
+
+/** Simulated time starts on a Monday at midnight UTC (the spec has no time windows). */
+export const START = Date.parse('2026-01-05T00:00:00Z');
+export const MINUTE = 60_000;
+
+export interface Quantiles {
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly max: number;
+}
+
+/** The simulation's figures. Deterministic by options, except `wallClock`. */
+export interface FleetSimReport {
+  readonly parameters: Required<Omit<FleetSimOptions, 'defect'>> & {
+    readonly defect: LeaseStoreDefect | null;
+  };
+  readonly change: {
+    readonly id: string;
+    /** How the last change started for it ended, and why. */
+    readonly status: string;
+    readonly reason: string;
+    /** The change, then each re-plan of what was left after a failure. */
+    readonly attempts: ReadonlyArray<{ id: string; waves: number; status: string; reason: string }>;
+    readonly planned: number;
+    readonly skipped: number;
+    readonly waves: number;
+    readonly wavesRun: number;
+    readonly predictedMinutes: number;
+    readonly makespanMinutes: number;
+    readonly gates: { readonly pass: number; readonly fail: number; readonly extend: number };
+    readonly approvals: number;
+    readonly leaseRefusals: number;
+    readonly retriedTasks: number;
+  };
+  readonly budgets: {
+    readonly services: number;
+    readonly withoutBudget: number;
+    readonly maxRatio: number;
+    /** Services whose peak reached their budget (100%). */
+    readonly atBudget: number;
+    /** Services that went over their budget: faults alone can do that, FleetOps never may. */
+    readonly overBudget: number;
+    readonly top: ReadonlyArray<{
+      service: string;
+      /** Peak unavailable over the whole service, against its overall budget. */
+      peak: number;
+      budget: number;
+      /** The highest use of a per-zone budget, as a fraction of it. */
+      zoneRatio: number;
+      /** The larger of the two fractions. */
+      ratio: number;
+    }>;
+  };
+  readonly faults: {
+    readonly injected: number;
+    readonly absorbed: number;
+    readonly recovered: number;
+    readonly unrecovered: number;
+    readonly recoveredBy: Readonly<Record<Recoverer, number>>;
+    readonly recoveryMinutes: Quantiles | null;
+    readonly recoveryMinutesByRemediation: Quantiles | null;
+  };
+  readonly remediation: {
+    readonly cases: number;
+    readonly outcomes: Readonly<Record<string, number>>;
+    readonly decisions: Readonly<Record<string, number>>;
+    readonly pages: { readonly breaker: number; readonly instance: number };
+  };
+  /** Instance actions sent, by who and what (a stop-start counts its stop). */
+  readonly actions: {
+    readonly change: Readonly<Record<string, number>>;
+    readonly remediation: Readonly<Record<string, number>>;
+  };
+  readonly requests: {
+    readonly ec2: Readonly<Record<string, number>>;
+    readonly ec2Total: number;
+    /** Seconds requests waited for a token, per API, summed over requests (waits overlap across executions). */
+    readonly ec2TokenWaitSeconds: Readonly<Record<string, number>>;
+    readonly ec2TokenWaitSecondsTotal: number;
+    readonly other: Readonly<Record<string, number>>;
+  };
+  readonly invariants: {
+    readonly checked: readonly string[];
+    readonly checks: { readonly grants: number; readonly acts: number; readonly records: number };
+    readonly violations: number;
+    /** The first 100. */
+    readonly list: readonly Violation[];
+  };
+  readonly simulation: { readonly simulatedMinutes: number; readonly instants: number };
+  /** Wall-clock figures: the only part that differs between runs with the same options. */
+  readonly wallClock: { readonly ms: number };
+}
+
+/** What the report reads: the simulation's parts. */
+export interface SimFigures {
+  readonly o: Required<Omit<FleetSimOptions, 'defect'>> & Pick<FleetSimOptions, 'defect'>;
+  readonly clock: VirtualClock;
+  readonly world: SimWorld;
+  readonly monitor: InvariantMonitor;
+  readonly changes: MemoryChangeStore;
+  readonly cases: MemoryRemediationStore;
+  readonly notifier: RecordingNotifier;
+  readonly requests: ApiRequests;
+  readonly spec: ChangeSpec;
+  readonly plan: ReturnType<typeof planChange>;
+  readonly acted: Readonly<Record<Recoverer, Map<ActKind, number>>>;
+  /** What the observers of the bound Task states counted. */
+  readonly counts: Readonly<
+    Record<'approvals' | 'leaseRefusals' | 'retried' | 'pass' | 'fail' | 'extend', number>
+  >;
+  /** `changeId#wave` of every wave that reached its health gate. */
+  readonly gatedWaves: ReadonlySet<string>;
+  /** The changes started: the first, then what was left after each failure. */
+  readonly attempts: ReadonlyArray<{ readonly id: string; readonly waves: number }>;
+  readonly changeEndedAt: number | undefined;
+}
+
+export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
+  const attempts = s.attempts.map((a) => ({ id: a.id, waves: a.waves, ...s.changes.statusOf(a.id) }));
+  const last = attempts.at(-1) ?? { status: 'not started', reason: '' };
+  const peaks = s.monitor.peaks();
+  const budgeted = peaks.filter((p) => p.budget > 0);
+  const ratio = (p: (typeof peaks)[number]) => Math.max(p.peak / p.budget, p.zonePeakRatio);
+  const ranked = [...budgeted].sort((a, b) => ratio(b) - ratio(a) || (a.service < b.service ? -1 : 1));
+  const faults = s.world.faults;
+  const recovered = faults.filter((f) => f.recoveredAt !== undefined);
+  const minutes = (fs: readonly Fault[]) => quantiles(fs.map((f) => (f.recoveredAt! - f.at) / MINUTE));
+  const outcomes: Record<string, number> = {};
+  const decisions: Record<string, number> = {};
+  for (const c of s.cases.cases.values()) {
+    outcomes[c.status] = (outcomes[c.status] ?? 0) + 1;
+    for (const d of c.decisions) decisions[d.action] = (decisions[d.action] ?? 0) + 1;
+  }
+  const ec2 = new Set([
+    'RebootInstances',
+    'StopInstances',
+    'StartInstances',
+    'CreateTags',
+    'DescribeInstanceStatus',
+  ]);
+  const byApi = [...s.requests.counts].sort(([a], [b]) => (a < b ? -1 : 1));
+  const waits = [...s.requests.waitedMs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const end = s.changeEndedAt ?? s.clock.now();
+  return {
+    parameters: {
+      instances: s.o.instances,
+      zones: s.o.zones,
+      services: s.o.services,
+      faultRate: s.o.faultRate,
+      seed: s.o.seed,
+      action: s.o.action,
+      bakeMinutes: s.o.bakeMinutes,
+      retryRate: s.o.retryRate,
+      autoScaling: s.o.autoScaling,
+      defect: s.o.defect ?? null,
+    },
+    change: {
+      id: s.spec.id,
+      status: last.status,
+      reason: last.reason,
+      attempts,
+      planned: s.plan.summary.planned,
+      skipped: s.plan.summary.skipped,
+      waves: s.plan.waves.length,
+      wavesRun: s.gatedWaves.size,
+      predictedMinutes: s.plan.predictedMinutes,
+      makespanMinutes: round((end - START) / MINUTE),
+      gates: { pass: s.counts.pass, fail: s.counts.fail, extend: s.counts.extend },
+      approvals: s.counts.approvals,
+      leaseRefusals: s.counts.leaseRefusals,
+      retriedTasks: s.counts.retried,
+    },
+    budgets: {
+      services: peaks.length,
+      withoutBudget: peaks.length - budgeted.length,
+      maxRatio: ranked.length > 0 ? round(ratio(ranked[0]), 3) : 0,
+      atBudget: budgeted.filter((p) => ratio(p) >= 1).length,
+      overBudget: budgeted.filter((p) => ratio(p) > 1).length,
+      top: ranked.slice(0, 5).map((p) => ({
+        service: p.service,
+        peak: p.peak,
+        budget: p.budget,
+        zoneRatio: round(p.zonePeakRatio, 3),
+        ratio: round(ratio(p), 3),
+      })),
+    },
+    faults: {
+      injected: faults.length,
+      absorbed: s.world.absorbedFaults,
+      recovered: recovered.length,
+      unrecovered: faults.length - recovered.length,
+      recoveredBy: {
+        remediation: recovered.filter((f) => f.recoveredBy === 'remediation').length,
+        change: recovered.filter((f) => f.recoveredBy === 'change').length,
+        person: recovered.filter((f) => f.recoveredBy === 'person').length,
+      },
+      recoveryMinutes: minutes(recovered),
+      recoveryMinutesByRemediation: minutes(recovered.filter((f) => f.recoveredBy === 'remediation')),
+    },
+    remediation: {
+      cases: s.cases.cases.size,
+      outcomes: sortedRecord(outcomes),
+      decisions: sortedRecord(decisions),
+      pages: { breaker: s.notifier.breakerPages, instance: s.notifier.instancePages },
+    },
+    actions: {
+      change: sortedRecord(Object.fromEntries(s.acted.change)),
+      remediation: sortedRecord(Object.fromEntries(s.acted.remediation)),
+    },
+    requests: {
+      ec2: Object.fromEntries(byApi.filter(([api]) => ec2.has(api))),
+      ec2Total: byApi.filter(([api]) => ec2.has(api)).reduce((n, [, k]) => n + k, 0),
+      ec2TokenWaitSeconds: Object.fromEntries(waits.map(([api, ms]) => [api, round(ms / 1000, 1)])),
+      ec2TokenWaitSecondsTotal: round(waits.reduce((n, [, ms]) => n + ms, 0) / 1000, 1),
+      other: Object.fromEntries(byApi.filter(([api]) => !ec2.has(api))),
+    },
+    invariants: {
+      checked: [...CHECKED_INVARIANTS],
+      checks: { ...s.monitor.checked },
+      violations: s.monitor.violationCount,
+      list: s.monitor.violations,
+    },
+    simulation: {
+      simulatedMinutes: round((s.clock.now() - START) / MINUTE),
+      instants: s.clock.instants,
+    },
+    wallClock: { ms: round(wallMs, 1) },
+  };
+}
+
+function quantiles(values: readonly number[]): Quantiles | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => {
+    const i = q * (sorted.length - 1);
+    const lo = Math.floor(i);
+    const hi = Math.min(sorted.length - 1, lo + 1);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
+  };
+  return {
+    mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),
+    p50: round(at(0.5)),
+    p90: round(at(0.9)),
+    max: round(sorted[sorted.length - 1]),
+  };
+}
+
+function sortedRecord(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
