@@ -1,5 +1,9 @@
+/**
+ * A finding: what remediation is asked to look at (kind, instance, occurrence, deadline), and the
+ * findings inventory sync derives from an observed instance.
+ */
 import type { Instance, ScheduledEvent } from '../fleet/fleet';
-import type { ObservedInstance } from '../fleet/sync-inventory';
+import type { ObservedInstance } from '../ports/ec2-inventory';
 
 /** What remediation is asked to look at, and why. */
 export const FINDING_KINDS = [

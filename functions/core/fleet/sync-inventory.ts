@@ -1,36 +1,18 @@
-import type { Finding, Impairment } from '../events/findings';
+/**
+ * Inventory sync: EC2 into the fleet-state table, findings for what changed, ledgers reconciled.
+ */
+import type { Finding } from '../events/findings';
 import { findingsFor } from '../events/findings';
-import type { AuditRecord, Lease } from '../ports/index';
+import type { Ec2Inventory } from '../ports/ec2-inventory';
+import type { InventoryStore } from '../ports/inventory-store';
+import type { LeaseView } from '../ports/lease-view';
 import type { Instance } from './fleet';
-import { diffInventory, type LedgerObservation, ledgerObservations } from './inventory';
-import { type ServicesFile, serviceCatalog } from './services';
+import { diffInventory, ledgerObservations } from './inventory';
+import { serviceCatalog } from './services';
 
-/** An instance as EC2 reports it, with which status check failed (and since when) when it is impaired. */
-export interface ObservedInstance {
-  readonly instance: Instance;
-  readonly impairment?: Impairment;
-  /** When the failing check started failing (EC2's `ImpairedSince`), when EC2 says. */
-  readonly impairedSince?: string;
-}
-
-export interface Ec2Inventory {
-  listManagedInstances(): Promise<ObservedInstance[]>;
-}
-
-export interface InventoryStore {
-  listInstances(): Promise<Instance[]>;
-  putInstances(instances: readonly Instance[], now: number): Promise<number>;
-  recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]>;
-  getServices(): Promise<ServicesFile>;
-  /** Brings ledgers to the observations; returns how many had to be written. */
-  reconcileLedgers(observations: readonly LedgerObservation[]): Promise<number>;
-  audit(records: readonly AuditRecord[]): Promise<void>;
-}
-
-export interface LeaseView {
-  activeLeases(now: number): Promise<Lease[]>;
-  reclaimExpired(now: number): Promise<number>;
-}
+export type { Ec2Inventory, ObservedInstance } from '../ports/ec2-inventory';
+export type { InventoryStore } from '../ports/inventory-store';
+export type { LeaseView } from '../ports/lease-view';
 
 export interface SyncReport {
   readonly observed: number;

@@ -1,22 +1,16 @@
-import { type Finding, type FindingRecord, occurrenceOf } from '../events/findings';
-import type { AuditSink } from '../safety/hold';
-import type { CaseStatusWord, RemediationState } from './remediate';
+/**
+ * Finding intake: a finding from an event (triage) or from the inventory sweep (hand-over) is
+ * recorded once, goes to its case (one per instance and problem, whatever the source), and that
+ * case's execution is started once; every step is safe to repeat after a crash.
+ */
+import { type Finding, occurrenceOf } from '../events/findings';
+import type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
 import { timingFor } from './timing';
-import type { Decision } from './types';
 
-/**
- * Statuses of a case that is still being worked on: a finding of the same instance and kind joins
- * it rather than opening another. Every other status has ended the case; an ended case never
- * becomes active again, so a new finding after it opens a new case (a relapse).
- */
-export const ACTIVE_CASE_STATUSES: ReadonlySet<CaseStatusWord> = new Set<CaseStatusWord>(['open', 'acting']);
-
-/**
- * How a finding came to its case: it opened it; the case of its underlying event existed (the
- * same scheduled event from another source); it joined the instance's active case of its kind; or
- * it had been attached before (a retried intake).
- */
-export type CaseAttachment = 'opened' | 'same-event' | 'joined' | 'attached-before';
+export type { CaseAttachment, IntakeCase } from '../ports/case-store';
+export type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
+export type { RemediationInput } from '../ports/remediation-executions';
+export { ACTIVE_CASE_STATUSES } from './case-status';
 
 /** One finding that reported a case's problem, as the case records it. */
 export interface CaseSource {
@@ -37,57 +31,6 @@ export function caseSourceOf(finding: Finding, now: number): CaseSource {
     at: now,
   };
 }
-
-/** What intake reads of a case. */
-export interface IntakeCase {
-  readonly id: string;
-  /** The finding that opened the case. */
-  readonly finding: Finding;
-  readonly status: string;
-  /** When to act: fixed when the case opened, so every start of its execution sends the same input. */
-  readonly at: string;
-  /** When the case's execution was recorded as started. */
-  readonly startedAt?: number;
-}
-
-/** The remediation execution's input. */
-export interface RemediationInput {
-  readonly state: RemediationState;
-  readonly at: string;
-}
-
-export interface TriagePorts {
-  readonly fleet: AuditSink & {
-    recordFinding(finding: Finding, now: number): Promise<FindingRecord>;
-    /** The finding's intake finished (its case started, took it in, or recorded it). */
-    settleFinding(finding: Finding, caseId: string, now: number): Promise<void>;
-  };
-  readonly cases: {
-    /** The finding's case: attached before, its event's, the instance's active one of its kind, or new. */
-    open(
-      finding: Finding,
-      at: string,
-      now: number,
-    ): Promise<{ attachment: CaseAttachment; case: IntakeCase }>;
-    markStarted(id: string, now: number): Promise<void>;
-    decide(id: string, decision: Decision, patch: { status: 'recorded' }, now: number): Promise<void>;
-  };
-  /**
-   * Starts the remediation execution named after the case. The same name with the same input is
-   * the same execution (Step Functions answers a repeat while it runs with success); a different
-   * input, or an execution that has closed, starts nothing (`started: false`).
-   */
-  readonly executions: {
-    start(name: string, input: RemediationInput): Promise<{ started: boolean }>;
-  };
-  readonly now: () => number;
-  readonly actor: string;
-}
-
-/** What taking up a finding already recorded needs (the sweep records its findings itself). */
-export type IntakePorts = Omit<TriagePorts, 'fleet'> & {
-  readonly fleet: AuditSink & Pick<TriagePorts['fleet'], 'settleFinding'>;
-};
 
 export type TriageOutcome =
   | { readonly outcome: 'seen-before'; readonly caseId?: undefined }
@@ -199,9 +142,7 @@ export interface HandOver {
  * 3. a finding whose intake fails is reported and stays unsettled, for the next sweep.
  */
 export async function handOverFindings(
-  ports: IntakePorts & {
-    readonly fleet: IntakePorts['fleet'] & { unsettledFindings(recordedBefore: number): Promise<Finding[]> };
-  },
+  ports: HandOverPorts,
   recorded: readonly Finding[],
 ): Promise<HandOver> {
   const byKey = new Map<string, Finding>();

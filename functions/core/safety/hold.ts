@@ -1,13 +1,16 @@
-import type { AuditRecord, Freeze, Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../ports/index';
+/**
+ * Holds: leasing instances with their budget, releasing them, and checking freezes, each decision
+ * recorded in the audit trail (changes and remediations both go through here).
+ */
+import type { AuditSink } from '../ports/audit';
+import type { Freeze, Lease, LeaseOutcome, LeaseRequest, LeaseStore } from '../ports/index';
 import { type FreezeDecision, freezeDecision } from './freeze';
+
+export type { AuditSink } from '../ports/audit';
 
 /** The lease stores' reasons for refusing an instance that is not there any more. */
 export const NOT_IN_INVENTORY = 'not in the fleet inventory';
 export const TERMINATED = 'terminated';
-
-export interface AuditSink {
-  audit(records: readonly AuditRecord[]): Promise<void>;
-}
 
 /**
  * Holds instances for a change or a remediation and records the decision either way.

@@ -1,0 +1,15 @@
+import type { Impairment } from '../events/findings';
+import type { Instance } from '../fleet/fleet';
+
+/** An instance as EC2 reports it, with which status check failed (and since when) when it is impaired. */
+export interface ObservedInstance {
+  readonly instance: Instance;
+  readonly impairment?: Impairment;
+  /** When the failing check started failing (EC2's `ImpairedSince`), when EC2 says. */
+  readonly impairedSince?: string;
+}
+
+/** The managed fleet as EC2 reports it (EC2: ec2-inventory; in memory: sim/adapters). */
+export interface Ec2Inventory {
+  listManagedInstances(): Promise<ObservedInstance[]>;
+}

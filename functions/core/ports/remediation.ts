@@ -1,0 +1,34 @@
+import type { Instance } from '../fleet/fleet';
+import type { BreakerThresholds } from '../remediation/breaker';
+import type { AuditSink } from './audit';
+import type { AutoScalingPort } from './autoscaling';
+import type { CaseStore } from './case-store';
+import type { Ec2Port } from './ec2';
+import type { FindingStore } from './finding-store';
+import type { Freeze } from './fleet-records';
+import type { LeaseStore } from './lease-store';
+import type { Notifier } from './notifier';
+
+/** The fleet-state table as the remediation steps use it: inventory, freezes, findings, audit. */
+export interface RemediationFleet extends AuditSink, Pick<FindingStore, 'openFindings' | 'closeFinding'> {
+  listInstances(): Promise<Instance[]>;
+  listFreezes(): Promise<Freeze[]>;
+}
+
+/** Everything the remediation steps (core/remediation/remediate.ts) need from outside. */
+export interface RemediationPorts {
+  readonly cases: CaseStore;
+  readonly leases: Pick<
+    LeaseStore,
+    'acquire' | 'renew' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf'
+  >;
+  readonly fleet: RemediationFleet;
+  readonly ec2: Ec2Port;
+  readonly autoscaling: AutoScalingPort;
+  readonly notify: Notifier;
+  readonly now: () => number;
+  readonly rng: () => number;
+  readonly actor: string;
+  /** The breaker's thresholds (deployment settings); the breaker's defaults otherwise. */
+  readonly breaker?: BreakerThresholds;
+}

@@ -1,0 +1,115 @@
+/**
+ * Settle and Verify: has the step finished (each poll renews the lease), and after a quiet
+ * period, did it recover the instance? The verdict is recorded, counted in the ladder's
+ * statistics once, and the case's lease and budget released.
+ */
+import { checksPending, type InstanceCondition, isInService } from '../fleet/fleet';
+import type { RemediationPorts } from '../ports/remediation';
+import type { RemediationState } from '../ports/remediation-executions';
+import { closeFindings, LeaseLostError, load, releaseCase, renewLease } from './case';
+import { inService, planOf, replacementOutcome, serving, terminateOnce } from './replace';
+
+/**
+ * Verifications that may find the status checks still initializing before the step is judged
+ * not to have recovered the instance (the state machine waits a minute between them).
+ */
+export const MAX_PENDING_VERIFIES = 10;
+
+/** What Verify records about a step: also how a retried Decide or Verify knows it ran. */
+const verdict = (step: string, recovered: boolean) =>
+  `${step} ${recovered ? 'recovered the instance' : 'did not recover the instance'}`;
+
+/** A status-check verdict: `ok` recovered, still initializing (or without data) pending, anything else not. */
+const statusOf = (condition: InstanceCondition | undefined) =>
+  isInService(condition) ? 'recovered' : checksPending(condition) ? 'pending' : 'not-recovered';
+
+/**
+ * Has the step finished? Each poll first renews the lease (a case that lost it stops acting):
+ * 1. reboot, stop-start: done once the instance runs; a stopped one is started again;
+ * 2. replace, launch first: once a member that was not in the group is in service (healthy, both
+ *    checks `ok`), the instance is terminated decrementing capacity (once per case); done when it
+ *    no longer serves;
+ * 3. replace, terminate first: done when the instance has left and the group is whole again.
+ */
+export async function remediationSettled(
+  ports: RemediationPorts,
+  state: RemediationState,
+): Promise<{ done: boolean; polls: number }> {
+  const c = await load(ports, state.caseId);
+  const id = c.finding.instanceId;
+  const polls = state.polls + 1;
+  const lease = await renewLease(ports, c);
+  if (!lease) throw new LeaseLostError(c.id, id);
+  if (c.tried.at(-1) === 'replace') {
+    const plan = planOf(c);
+    if (plan?.mode !== 'launch-first')
+      return { done: (await replacementOutcome(ports, c)).seen !== 'not-recovered', polls };
+    const group = await ports.autoscaling.describeGroup(plan.group);
+    if (!serving(group, id)) return { done: true, polls };
+    const fresh = await inService(ports, group!, (m) => m !== id && !plan.before.includes(m));
+    if (fresh.ok.length === 0) return { done: false, polls };
+    await terminateOnce(ports, c, lease, plan.group, 'decrement');
+    return { done: true, polls };
+  }
+  const condition = (await ports.ec2.conditions([id])).get(id);
+  if (condition?.state === 'stopped') await ports.ec2.start([id]);
+  return { done: condition?.state === 'running', polls };
+}
+
+/**
+ * After the step and a quiet period, is the instance recovered? Healthy means running with both
+ * status checks `ok` (for replace: the instance gone and its group whole with such members).
+ * 1. checks still initializing (or without data) prove nothing yet: the case's lease is renewed,
+ *    the wait recorded as the case's reason, and the answer is `pending` — the state machine
+ *    waits and verifies again, at most `MAX_PENDING_VERIFIES` times, after which (or once the
+ *    lease is lost) the step did not recover the instance;
+ * 2. the verdict is recorded, then added to the step's statistics for this failure kind (what
+ *    the ladder learns from), then the lease and budget are released (an instance still down
+ *    keeps counting) and a recovered instance's finding is closed.
+ * Run again after it judged (a crash, a lost response), the recorded verdict stands and is not
+ * counted again; a crash between the verdict and the statistics loses that one sample rather
+ * than ever counting one twice.
+ */
+export async function verifyRemediation(
+  ports: RemediationPorts,
+  state: RemediationState,
+): Promise<{ recovered: boolean; pending: boolean; checks: number; reason: string }> {
+  const c = await load(ports, state.caseId);
+  const id = c.finding.instanceId;
+  const step = c.tried.at(-1);
+  const checks = state.checks ?? 0;
+  const judged =
+    step !== undefined && (c.status === 'recovered' || c.reason.startsWith(verdict(step, false)));
+  let recovered: boolean;
+  let reason: string;
+  if (judged) {
+    recovered = c.status === 'recovered';
+    reason = c.reason;
+  } else {
+    const observed =
+      step === 'replace'
+        ? await replacementOutcome(ports, c)
+        : { seen: statusOf((await ports.ec2.conditions([id])).get(id)), why: '' };
+    const { seen } = observed;
+    let why = observed.why;
+    if (seen === 'pending') {
+      const waited = checks + 1;
+      if (waited < MAX_PENDING_VERIFIES && (await renewLease(ports, c))) {
+        const waiting = `${step}: status checks still initializing (verification ${waited} of ${MAX_PENDING_VERIFIES}); verifying again`;
+        await ports.cases.setStatus(c.id, 'acting', waiting, ports.now());
+        return { recovered: false, pending: true, checks: waited, reason: waiting };
+      }
+      why =
+        waited < MAX_PENDING_VERIFIES
+          ? ' (its status checks were still initializing when the case lost its lease)'
+          : ` (its status checks were still initializing after ${MAX_PENDING_VERIFIES} verifications)`;
+    }
+    recovered = seen === 'recovered';
+    reason = step ? `${verdict(step, recovered)}${why}` : 'no step to verify';
+    await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
+    if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
+  }
+  await releaseCase(ports, c, reason, !recovered && step !== 'replace');
+  if (recovered) await closeFindings(ports, c, `recovered by ${step}`, ports.now());
+  return { recovered, pending: false, checks, reason };
+}
