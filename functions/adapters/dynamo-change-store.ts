@@ -5,16 +5,16 @@ import type { RolloutPorts } from '../core/change/rollout/rollout';
 import type { ChangeSpec } from '../core/change/spec';
 import { type ChangeStatus, ENDED } from '../core/change/status';
 import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
-import { keys, sortableTime } from './keys';
+import { CHANGES_COLLECTION, indexKeys, keys, partitions, sortPrefixes } from './keys';
 
 /** The change store the rollout asks for. */
 type ChangeStorePort = RolloutPorts['changes'];
 
 /** DynamoDB items hold at most 400 KB; plan chunks stay well under it. */
 const CHUNK_CHARS = 300_000;
-export const CHANGES_COLLECTION = 'CHANGES';
 
 export { type ChangeStatus, ENDED } from '../core/change/status';
+export { CHANGES_COLLECTION } from './keys';
 
 /** What a step wrote about a wave: what was sent (`apply#…`) and how each instance came out (`result`). */
 export interface WaveRecord {
@@ -23,8 +23,6 @@ export interface WaveRecord {
   readonly at: number;
   readonly body: Record<string, unknown>;
 }
-
-const wavePart = (wave: number, part = '') => `WAVE#${String(wave).padStart(5, '0')}#${part}`;
 
 export interface ChangeRecord {
   readonly id: string;
@@ -78,9 +76,9 @@ export class DynamoChangeStore implements ChangeStorePort {
     const chunks: string[] = [];
     for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
     await batchWriteAll(this.db, this.table, [
-      { PutRequest: { Item: { ...keys.change(spec.id, 'SPEC'), type: 'change-spec', spec } } },
+      { PutRequest: { Item: { ...keys.changeSpec(spec.id), type: 'change-spec', spec } } },
       ...chunks.map((body, n) => ({
-        PutRequest: { Item: { ...keys.change(spec.id, planPart(n)), type: 'plan-chunk', n, body } },
+        PutRequest: { Item: { ...keys.planChunk(spec.id, n), type: 'plan-chunk', n, body } },
       })),
     ]);
     const record: ChangeRecord = {
@@ -98,11 +96,10 @@ export class DynamoChangeStore implements ChangeStorePort {
         new PutCommand({
           TableName: this.table,
           Item: {
-            ...keys.change(spec.id, 'STATUS'),
+            ...keys.changeStatus(spec.id),
             type: 'change',
             ...record,
-            gsi2pk: CHANGES_COLLECTION,
-            gsi2sk: `${sortableTime(now)}#${spec.id}`,
+            ...indexKeys.change(spec.id, now),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -119,7 +116,7 @@ export class DynamoChangeStore implements ChangeStorePort {
 
   async get(id: string): Promise<ChangeRecord | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: keys.change(id, 'STATUS'), ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: keys.changeStatus(id), ConsistentRead: true }),
     );
     return result.Item ? toRecord(result.Item) : undefined;
   }
@@ -136,7 +133,7 @@ export class DynamoChangeStore implements ChangeStorePort {
     if (cached?.digest === record.planDigest) return cached.plan;
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :plan)',
-      ExpressionAttributeValues: { ':pk': `CHANGE#${id}`, ':plan': 'PLAN#' },
+      ExpressionAttributeValues: { ':pk': partitions.change(id), ':plan': sortPrefixes.planChunks },
       ConsistentRead: true,
     });
     const parts = items
@@ -160,7 +157,7 @@ export class DynamoChangeStore implements ChangeStorePort {
     const cached = this.specs.get(id);
     if (cached) return cached;
     const result = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: keys.change(id, 'SPEC'), ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: keys.changeSpec(id), ConsistentRead: true }),
     );
     if (!result.Item) throw new Error(`no change ${id}`);
     const spec = result.Item.spec as ChangeSpec;
@@ -177,7 +174,7 @@ export class DynamoChangeStore implements ChangeStorePort {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: keys.change(id, 'STATUS'),
+        Key: keys.changeStatus(id),
         UpdateExpression: 'SET #status = :status, statusReason = :reason, updatedAt = :now',
         ConditionExpression: `attribute_exists(pk) AND (#status = :status OR NOT #status IN (${ended.map((_, i) => `:e${i}`).join(', ')}))`,
         ExpressionAttributeNames: { '#status': 'status' },
@@ -205,7 +202,7 @@ export class DynamoChangeStore implements ChangeStorePort {
     await this.db.send(
       new PutCommand({
         TableName: this.table,
-        Item: { ...keys.change(id, wavePart(wave, part)), type: 'wave-record', wave, part, at: now, body },
+        Item: { ...keys.waveRecord(id, wave, part), type: 'wave-record', wave, part, at: now, body },
       }),
     );
   }
@@ -215,8 +212,8 @@ export class DynamoChangeStore implements ChangeStorePort {
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: {
-        ':pk': `CHANGE#${id}`,
-        ':prefix': wave === undefined ? 'WAVE#' : wavePart(wave),
+        ':pk': partitions.change(id),
+        ':prefix': wave === undefined ? sortPrefixes.waveRecords : sortPrefixes.waveRecordsOf(wave),
       },
       ConsistentRead: true,
     });
@@ -228,9 +225,9 @@ export class DynamoChangeStore implements ChangeStorePort {
     }));
   }
 
-  /** Keeps the task token an approval point waits on, and marks the change waiting for approval. */
   /**
-   * Keeps the task token of the approval the execution now waits on. The previous approval may
+   * Keeps the task token of the approval the execution now waits on, and marks the change
+   * waiting for approval. The previous approval may
    * still be claimed (its answer got through and the execution moved on before the person's
    * command dropped the token): the new one replaces it.
    */
@@ -238,7 +235,7 @@ export class DynamoChangeStore implements ChangeStorePort {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: keys.change(id, 'STATUS'),
+        Key: keys.changeStatus(id),
         UpdateExpression:
           'SET #status = :waiting, approvalToken = :token, approvalWave = :wave, statusReason = :reason, updatedAt = :now REMOVE approvalAnswer',
         ConditionExpression:
@@ -267,7 +264,7 @@ export class DynamoChangeStore implements ChangeStorePort {
       const result = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: keys.change(id, 'STATUS'),
+          Key: keys.changeStatus(id),
           UpdateExpression:
             'SET approvalAnswer = :decision, approvalAnswerReason = :reason, updatedAt = :now',
           ConditionExpression:
@@ -303,7 +300,7 @@ export class DynamoChangeStore implements ChangeStorePort {
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: keys.change(id, 'STATUS'),
+          Key: keys.changeStatus(id),
           UpdateExpression:
             'SET #status = :next, statusReason = approvalAnswerReason, updatedAt = :now REMOVE approvalToken, approvalAnswer, approvalAnswerReason',
           ConditionExpression: '#status = :waiting AND approvalToken = :token AND approvalAnswer = :decision',
@@ -342,8 +339,6 @@ function remember<T>(cache: Map<string, T>, id: string, value: T): void {
   cache.set(id, value);
   if (cache.size > CACHED_CHANGES) cache.delete(cache.keys().next().value as string);
 }
-
-const planPart = (n: number) => `PLAN#${String(n).padStart(4, '0')}`;
 
 function toRecord(item: Record<string, unknown>): ChangeRecord {
   return {

@@ -5,7 +5,7 @@ import {
   DynamoDBDocumentClient,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { FLEET_SHARDS } from './table-design';
+import { fleetShards } from './keys';
 
 /**
  * The document client every DynamoDB adapter uses: adaptive retries (client-side rate
@@ -65,7 +65,7 @@ export async function listFleetItems(
   table: string,
   sortPrefix: 'INSTANCE#' | 'LEASE#',
 ): Promise<Array<Record<string, unknown>>> {
-  const shards = Array.from({ length: FLEET_SHARDS }, (_, i) => `FLEET#${String(i).padStart(2, '0')}`);
+  const shards = fleetShards();
   const pages = await mapLimit(shards, 8, async (shard) => {
     const items: Array<Record<string, unknown>> = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;

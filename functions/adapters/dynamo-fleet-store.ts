@@ -6,12 +6,15 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { RolloutPorts } from '../core/change/rollout/rollout';
 import type { Finding, FindingRecord } from '../core/events/findings';
 import { type Instance, instanceSchema } from '../core/fleet/fleet';
 import type { LedgerObservation } from '../core/fleet/inventory';
 import type { DisruptionBudget, ServicesFile } from '../core/fleet/services';
 import type { InventoryStore } from '../core/fleet/sync-inventory';
 import type { AuditRecord, Freeze } from '../core/ports/index';
+import type { RemediationPorts } from '../core/remediation/remediate';
+import type { IntakePorts, TriagePorts } from '../core/remediation/triage';
 import type { Quantity } from '../core/safety/quantity';
 import {
   batchGetAll,
@@ -23,13 +26,22 @@ import {
   queryAll,
 } from './dynamo-client';
 import {
-  fleetShard,
+  indexKeys,
   keys,
+  ledgerZoneAttribute,
   OPEN_FINDINGS_COLLECTION,
+  partitions,
   SERVICES_COLLECTION,
   sortableTime,
   UNSETTLED_FINDINGS_COLLECTION,
+  zoneOfLedgerAttribute,
 } from './keys';
+
+/** The fleet-store shapes the use cases ask for. */
+type RolloutFleet = RolloutPorts['fleet'];
+type RemediationFleet = RemediationPorts['fleet'];
+type TriageFleet = TriagePorts['fleet'];
+type IntakeFleet = IntakePorts['fleet'];
 
 const INSTANCE_FIELDS = [
   'id',
@@ -46,7 +58,9 @@ const INSTANCE_FIELDS = [
  * Instances, services and budgets, ledgers' observed side, freezes, findings, changes and the
  * audit trail in the fleet-state table.
  */
-export class DynamoFleetStore implements InventoryStore {
+export class DynamoFleetStore
+  implements InventoryStore, RolloutFleet, RemediationFleet, TriageFleet, IntakeFleet
+{
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
@@ -55,7 +69,7 @@ export class DynamoFleetStore implements InventoryStore {
   // ── instances ──────────────────────────────────────────────────────────────
 
   async listInstances(): Promise<Instance[]> {
-    const items = await listFleetItems(this.db, this.table, 'INSTANCE#');
+    const items = await listFleetItems(this.db, this.table, indexKeys.shardInstances);
     return items.map(toInstance).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
@@ -68,10 +82,7 @@ export class DynamoFleetStore implements InventoryStore {
           type: 'instance',
           ...pick(instance),
           updatedAt: now,
-          gsi1pk: `SERVICE#${instance.service}`,
-          gsi1sk: `ZONE#${instance.zone}#${instance.id}`,
-          gsi2pk: fleetShard(instance.id),
-          gsi2sk: `INSTANCE#${instance.id}`,
+          ...indexKeys.instance(instance),
         },
       },
     }));
@@ -98,8 +109,7 @@ export class DynamoFleetStore implements InventoryStore {
           budget: budgetToItem(budget),
           updatedAt: now,
           updatedBy: actor,
-          gsi2pk: SERVICES_COLLECTION,
-          gsi2sk: name,
+          ...indexKeys.budget(name),
         },
       },
     }));
@@ -237,10 +247,7 @@ export class DynamoFleetStore implements InventoryStore {
             ...finding,
             status: 'open',
             createdAt: now,
-            gsi1pk: UNSETTLED_FINDINGS_COLLECTION,
-            gsi1sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}#${finding.key}`,
-            gsi2pk: OPEN_FINDINGS_COLLECTION,
-            gsi2sk: `${sortableTime(now)}#${finding.instanceId}#${finding.kind}`,
+            ...indexKeys.finding(finding, now),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -371,7 +378,7 @@ export class DynamoFleetStore implements InventoryStore {
   async listFreezes(): Promise<Freeze[]> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :p',
-      ExpressionAttributeValues: { ':p': 'FREEZE' },
+      ExpressionAttributeValues: { ':p': partitions.freezes },
     });
     return items.map(toFreeze);
   }
@@ -387,8 +394,7 @@ export class DynamoFleetStore implements InventoryStore {
             ...keys.audit(record.subject, record.at, seq),
             type: 'audit',
             ...record,
-            gsi2pk: `AUDIT#${record.at.slice(0, 10)}`,
-            gsi2sk: `${record.at}#${record.subject}#${seq}`,
+            ...indexKeys.audit(record, seq),
           },
         },
       };
@@ -401,7 +407,7 @@ export class DynamoFleetStore implements InventoryStore {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :p',
-        ExpressionAttributeValues: { ':p': `AUDIT#${subject}` },
+        ExpressionAttributeValues: { ':p': partitions.audit(subject) },
         ScanIndexForward: false,
         Limit: limit,
       }),
@@ -494,9 +500,7 @@ function ledgerUpdate(observation: LedgerObservation, current: Record<string, un
   const zones = [
     ...new Set([
       ...observation.zones.keys(),
-      ...Object.keys(current)
-        .filter((k) => k.startsWith('observed@'))
-        .map((k) => k.slice('observed@'.length)),
+      ...Object.keys(current).flatMap((k) => zoneOfLedgerAttribute('observed', k) ?? []),
     ]),
   ].sort();
   const agrees =
@@ -504,7 +508,10 @@ function ledgerUpdate(observation: LedgerObservation, current: Record<string, un
     current.observed === observation.observed &&
     zones.every((zone) => {
       const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
-      return current[`capacity@${zone}`] === z.capacity && current[`observed@${zone}`] === z.observed;
+      return (
+        current[ledgerZoneAttribute('capacity', zone)] === z.capacity &&
+        current[ledgerZoneAttribute('observed', zone)] === z.observed
+      );
     });
   if (agrees) return undefined;
 
@@ -533,10 +540,10 @@ function ledgerUpdate(observation: LedgerObservation, current: Record<string, un
   if (current.observed !== undefined) values[':was'] = current.observed;
   zones.forEach((zone, i) => {
     const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
-    const was = current[`observed@${zone}`];
-    names[`#c${i}`] = `capacity@${zone}`;
-    names[`#o${i}`] = `observed@${zone}`;
-    names[`#u${i}`] = `used@${zone}`;
+    const was = current[ledgerZoneAttribute('observed', zone)];
+    names[`#c${i}`] = ledgerZoneAttribute('capacity', zone);
+    names[`#o${i}`] = ledgerZoneAttribute('observed', zone);
+    names[`#u${i}`] = ledgerZoneAttribute('used', zone);
     values[`:c${i}`] = z.capacity;
     values[`:o${i}`] = z.observed;
     values[`:d${i}`] = z.observed - Number(was ?? 0);

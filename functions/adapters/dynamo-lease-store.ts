@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Instance, isUnavailable } from '../core/fleet/fleet';
+import type { LeaseView } from '../core/fleet/sync-inventory';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports/index';
 import { checkReservation, type LedgerState, NO_ROOM } from '../core/safety/ledger';
 import {
@@ -15,7 +16,14 @@ import {
   queryAll,
   sleep,
 } from './dynamo-client';
-import { fleetShard, keys, RESERVATIONS_COLLECTION, sortableTime } from './keys';
+import {
+  indexKeys,
+  keys,
+  ledgerZoneAttribute,
+  partitions,
+  RESERVATIONS_COLLECTION,
+  sortableTime,
+} from './keys';
 
 /** DynamoDB allows 100 actions in one transaction. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -68,7 +76,7 @@ interface ItemTag {
   readonly id: string;
 }
 
-const zoneAttr = (prefix: 'capacity' | 'used' | 'observed', zone: string) => `${prefix}@${zone}`;
+const zoneAttr = ledgerZoneAttribute;
 
 /** A ledger item as the ledger arithmetic reads it (a missing item, or capacity: no ledger yet). */
 function ledgerState(item: LedgerItem): LedgerState {
@@ -94,7 +102,7 @@ function ledgerState(item: LedgerItem): LedgerState {
  * (`SERVICE#<svc>` / `LEDGER`) keeps `used` ≤ `capacity`, overall and per zone, with conditional
  * updates, so concurrent holders can never overspend it together.
  */
-export class DynamoLeaseStore implements LeaseStore {
+export class DynamoLeaseStore implements LeaseStore, LeaseView {
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
@@ -318,8 +326,7 @@ export class DynamoLeaseStore implements LeaseStore {
                   token: lease.token,
                   result,
                   at: now,
-                  gsi1pk: `CHANGE#${changeId}`,
-                  gsi1sk: `INSTANCE#${lease.instanceId}`,
+                  ...indexKeys.action(changeId, lease.instanceId),
                 },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
@@ -366,7 +373,7 @@ export class DynamoLeaseStore implements LeaseStore {
     const byIndex = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :owner AND begins_with(gsi1sk, :lease)',
-      ExpressionAttributeValues: { ':owner': `OWNER#${owner}`, ':lease': 'INSTANCE#' },
+      ExpressionAttributeValues: { ':owner': indexKeys.owner(owner), ':lease': indexKeys.ownerLeases },
     });
     // The index may lag: also take the instances the owner's reservations name, read consistently.
     const named = (await this.reservationsOf(owner)).flatMap(instanceIdsOf);
@@ -394,7 +401,7 @@ export class DynamoLeaseStore implements LeaseStore {
     const items = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :change',
-      ExpressionAttributeValues: { ':change': `CHANGE#${changeId}` },
+      ExpressionAttributeValues: { ':change': partitions.change(changeId) },
     });
     return items.map((item) => ({
       instanceId: String(item.instanceId),
@@ -405,7 +412,7 @@ export class DynamoLeaseStore implements LeaseStore {
 
   /** Every lease whose expiry has not passed (for fleet status, live plans and the ledger). */
   async activeLeases(now: number): Promise<Lease[]> {
-    const items = await listFleetItems(this.db, this.table, 'LEASE#');
+    const items = await listFleetItems(this.db, this.table, indexKeys.shardLeases);
     return items.filter((item) => item.owner && Number(item.leaseUntil) > now).map(toLease);
   }
 
@@ -563,11 +570,8 @@ export class DynamoLeaseStore implements LeaseStore {
           transferred: [...r.transferredIds],
           until: reservedUntil,
           createdAt: request.now,
-          gsi1pk: `OWNER#${request.owner}`,
-          gsi1sk: `RESERVATION#${r.service}#${r.holderKey}`,
           // No TTL: only the reclaimer may delete a reservation, together with its ledger counts.
-          gsi2pk: RESERVATIONS_COLLECTION,
-          gsi2sk: `${sortableTime(reservedUntil)}#${key.pk}#${key.sk}`,
+          ...indexKeys.reservation(request.owner, r.service, r.holderKey, reservedUntil),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
@@ -599,6 +603,7 @@ export class DynamoLeaseStore implements LeaseStore {
     reservation: string | undefined,
     now: number,
   ): TransactItem {
+    const index = indexKeys.lease(lease.owner, instance.id);
     return {
       Update: {
         TableName: this.table,
@@ -628,10 +633,10 @@ export class DynamoLeaseStore implements LeaseStore {
           ':type': 'lease',
           ':reserved': reservation !== undefined,
           ':reservation': reservation ?? '',
-          ':gsi1pk': `OWNER#${lease.owner}`,
-          ':gsi1sk': `INSTANCE#${instance.id}`,
-          ':gsi2pk': fleetShard(instance.id),
-          ':gsi2sk': `LEASE#${instance.id}`,
+          ':gsi1pk': index.gsi1pk,
+          ':gsi1sk': index.gsi1sk,
+          ':gsi2pk': index.gsi2pk,
+          ':gsi2sk': index.gsi2sk,
           ...(previous === 0 ? {} : { ':previous': previous }),
         },
       },
@@ -700,7 +705,10 @@ export class DynamoLeaseStore implements LeaseStore {
     const found = await this.queryAll({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :owner AND begins_with(gsi1sk, :reservation)',
-      ExpressionAttributeValues: { ':owner': `OWNER#${owner}`, ':reservation': 'RESERVATION#' },
+      ExpressionAttributeValues: {
+        ':owner': indexKeys.owner(owner),
+        ':reservation': indexKeys.ownerReservations,
+      },
     });
     // The index may lag: read the reservations themselves, consistently.
     const current = await this.batchGet(found.map((r) => ({ pk: String(r.pk), sk: String(r.sk) })));
@@ -824,7 +832,7 @@ function extendExpression(key: { pk: string; sk: string }, until: number, now: n
     ExpressionAttributeValues: {
       ':until': reservedUntil,
       ':now': now,
-      ':sort': `${sortableTime(reservedUntil)}#${key.pk}#${key.sk}`,
+      ':sort': indexKeys.reservationExpiry(key, reservedUntil),
     },
   };
 }

@@ -8,19 +8,20 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Finding, occurrenceOf } from '../core/events/findings';
-import type { CaseStatusWord } from '../core/remediation/remediate';
+import type { CaseStatusWord, RemediationPorts } from '../core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
   type CaseAttachment,
   type CaseSource,
   caseSourceOf,
+  type TriagePorts,
 } from '../core/remediation/triage';
 import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
 import { statsKey } from '../core/remediation/types';
 import { type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
-import { keys, sortableTime } from './keys';
+import { CASES_COLLECTION, IN_FLIGHT_CASES, indexKeys, keys, partitions, sortPrefixes } from './keys';
 
-export const CASES_COLLECTION = 'CASES';
+export { CASES_COLLECTION } from './keys';
 
 export type CaseStatus = CaseStatusWord;
 
@@ -56,20 +57,21 @@ export function caseIdOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key' | 
   return `${finding.instanceId}-${finding.kind}-${digest.slice(0, 12)}`;
 }
 
-const caseKey = keys.case;
+/** The case store remediation asks for, and the one intake asks for. */
+type CaseStorePort = RemediationPorts['cases'];
+type IntakeCaseStorePort = TriagePorts['cases'];
 
-/** Cases acting now are indexed on their own (gsi1), so counting them reads only them. */
-const IN_FLIGHT = 'CASES#acting';
+const caseKey = keys.case;
 
 /** The index entries that follow a case's status: present while it acts, removed after. */
 function inFlightIndex(id: string, status: CaseStatus) {
-  return status === 'acting'
-    ? {
-        set: ', gsi1pk = :inFlight, gsi1sk = :caseId',
-        remove: '',
-        values: { ':inFlight': IN_FLIGHT, ':caseId': id },
-      }
-    : { set: '', remove: ' REMOVE gsi1pk, gsi1sk', values: {} };
+  if (status !== 'acting') return { set: '', remove: ' REMOVE gsi1pk, gsi1sk', values: {} };
+  const entry = indexKeys.inFlightCase(id);
+  return {
+    set: ', gsi1pk = :inFlight, gsi1sk = :caseId',
+    remove: '',
+    values: { ':inFlight': entry.gsi1pk, ':caseId': entry.gsi1sk },
+  };
 }
 
 /**
@@ -80,7 +82,7 @@ function inFlightIndex(id: string, status: CaseStatus) {
  * - `STATS` / `OUTCOME#<kind>|<step>`: recovered and not-recovered counts (atomic ADD);
  * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it.
  */
-export class DynamoRemediationStore {
+export class DynamoRemediationStore implements CaseStorePort, IntakeCaseStorePort {
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
@@ -130,8 +132,7 @@ export class DynamoRemediationStore {
               ...caseKey(id),
               type: 'remediation-case',
               ...item,
-              gsi2pk: CASES_COLLECTION,
-              gsi2sk: `${sortableTime(now)}#${id}`,
+              ...indexKeys.case(id, now),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
@@ -397,7 +398,7 @@ export class DynamoRemediationStore {
     const items = await queryAll(this.db, this.table, {
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :f',
-      ExpressionAttributeValues: { ':f': IN_FLIGHT },
+      ExpressionAttributeValues: { ':f': IN_FLIGHT_CASES },
     });
     return items.map(toCase);
   }
@@ -407,7 +408,7 @@ export class DynamoRemediationStore {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: 'STATS', sk: `OUTCOME#${statsKey(kind, step)}` },
+        Key: keys.outcome(statsKey(kind, step)),
         UpdateExpression: 'ADD successes :s, failures :f SET kind = :kind, step = :step',
         ExpressionAttributeValues: {
           ':s': recovered ? 1 : 0,
@@ -422,12 +423,12 @@ export class DynamoRemediationStore {
   async stats(): Promise<OutcomeStats> {
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :p AND begins_with(sk, :o)',
-      ExpressionAttributeValues: { ':p': 'STATS', ':o': 'OUTCOME#' },
+      ExpressionAttributeValues: { ':p': partitions.stats, ':o': sortPrefixes.outcomes },
       ConsistentRead: true,
     });
     return new Map<string, OutcomeCount>(
       items.map((i) => [
-        String(i.sk).slice('OUTCOME#'.length),
+        String(i.sk).slice(sortPrefixes.outcomes.length),
         { successes: Number(i.successes ?? 0), failures: Number(i.failures ?? 0) },
       ]),
     );
@@ -435,7 +436,7 @@ export class DynamoRemediationStore {
 
   async breaker(scope: string): Promise<{ open: boolean; pagedAt?: number } | undefined> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: 'BREAKER', sk: scope }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: keys.breaker(scope), ConsistentRead: true }),
     );
     if (!result.Item) return undefined;
     return {
@@ -453,7 +454,7 @@ export class DynamoRemediationStore {
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: 'BREAKER', sk: scope },
+          Key: keys.breaker(scope),
           UpdateExpression: 'SET #open = :t, pagedAt = :now, reason = :reason',
           ConditionExpression: 'attribute_not_exists(pagedAt) OR pagedAt < :since',
           ExpressionAttributeNames: { '#open': 'open' },

@@ -1,7 +1,16 @@
+import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import type { Finding, FindingRecord } from '../../functions/core/events/findings';
 import type { ServicesFile } from '../../functions/core/fleet/services';
 import type { AuditRecord, Freeze } from '../../functions/core/ports/index';
+import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import type { IntakePorts, TriagePorts } from '../../functions/core/remediation/triage';
 import type { SimWorld } from '../world/sim-world';
+
+/** The fleet-store shapes the use cases ask for (inventory sync does not run in the simulation). */
+type RolloutFleet = RolloutPorts['fleet'];
+type RemediationFleet = RemediationPorts['fleet'];
+type TriageFleet = TriagePorts['fleet'];
+type IntakeFleet = IntakePorts['fleet'];
 
 type OpenFinding = Finding & { readonly createdAt: number };
 export const findingKey = (f: Pick<Finding, 'instanceId' | 'kind' | 'key'>) =>
@@ -12,7 +21,7 @@ export const findingKey = (f: Pick<Finding, 'instanceId' | 'kind' | 'key'>) =>
  * objects (no copy: callers only read them), so a whole-fleet read costs nothing here; the
  * audit trail is kept as counts per action (every decision is still recorded, cheaply).
  */
-export class MemoryFleetStore {
+export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageFleet, IntakeFleet {
   readonly audited = new Map<string, number>();
   private readonly findings = new Set<string>();
   private readonly open = new Map<string, OpenFinding>();

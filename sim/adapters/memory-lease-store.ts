@@ -1,4 +1,5 @@
 import type { LedgerObservation } from '../../functions/core/fleet/inventory';
+import type { LeaseView } from '../../functions/core/fleet/sync-inventory';
 import type {
   Lease,
   LeaseOutcome,
@@ -64,7 +65,7 @@ interface Ledger extends LedgerCount {
  * exactly as long as it is unavailable (the caller's `stillUnavailable` is what the next sync
  * would confirm).
  */
-export class MemoryLeaseStore implements LeaseStore {
+export class MemoryLeaseStore implements LeaseStore, LeaseView {
   private readonly leases = new Map<string, LeaseRecord>();
   /** Instances whose lease names the owner (live or expired, like the owner index). */
   private readonly byOwner = new Map<string, Set<string>>();

@@ -5,6 +5,7 @@ import {
   type CaseAttachment,
   type CaseSource,
   caseSourceOf,
+  type TriagePorts,
 } from '../../functions/core/remediation/triage';
 import {
   type Decision,
@@ -15,6 +16,7 @@ import {
 import { findingKey } from './memory-fleet-store';
 
 type CaseStorePort = RemediationPorts['cases'];
+type IntakeCaseStorePort = TriagePorts['cases'];
 
 export interface MemoryCase {
   readonly id: string;
@@ -33,7 +35,7 @@ export interface MemoryCase {
  * Remediation cases (with an index of those acting), outcome statistics and breaker pages; one
  * case per instance and underlying event, as the DynamoDB store (`open`).
  */
-export class MemoryRemediationStore implements CaseStorePort {
+export class MemoryRemediationStore implements CaseStorePort, IntakeCaseStorePort {
   readonly cases = new Map<string, MemoryCase>();
   /** The case each finding went to. */
   private readonly byFinding = new Map<string, string>();
