@@ -1,3 +1,7 @@
+/**
+ * Executions in the local runtime: one ASL run by aws-local-stepfunctions with its Task states
+ * bound to a handler (runLocally), and what AWS does between the pieces (LocalPlumbing).
+ */
 import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
@@ -117,7 +121,12 @@ export class LocalPlumbing {
       awsRequestId: `local-${messages[0].MessageId}`,
       getRemainingTimeInMillis: () => 60_000,
     } as unknown as Context;
-    const response = (await this.deps.triage(event, context)) as {
+    // An invocation that throws (a timeout under load, say) fails its whole batch, as Lambda's
+    // event source treats it: every message stays in the queue and comes round again.
+    const response = (await this.deps.triage(event, context).catch((error: unknown) => {
+      if (process.env.DEBUG_SFN) console.error('triage', error);
+      return { batchItemFailures: messages.map((m) => ({ itemIdentifier: m.MessageId ?? '' })) };
+    })) as {
       batchItemFailures?: Array<{ itemIdentifier: string }>;
     };
     const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));

@@ -1,3 +1,8 @@
+/**
+ * ASL files run locally: a definition loaded with its substitutions filled in as CDK deploys it,
+ * its Task states bound to a Lambda handler, its waits and retry back-offs shortened. The local
+ * runtime, the simulator and the workflow tests share these.
+ */
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import type { ApprovalAnswers } from '../../functions/core/change/rollout/rollout';

@@ -1,3 +1,9 @@
+/**
+ * The local runtime's report: the run's record (what collect.ts and the bindings gathered),
+ * rendered as the end-of-run text summary and a self-contained HTML page.
+ */
+import { REMEDIATION_STATES } from '../../functions/steps/state-names';
+
 /** One wave as the local runtime saw it run (times in seconds from the start of the run). */
 export interface WaveRecord {
   index: number;
@@ -194,7 +200,7 @@ export function renderHtml(record: RunRecord): string {
       const y = 6 + i * caseRowH;
       const fill = STATUS_COLORS[r.status] ?? '#8a8a8a';
       const dots = r.steps
-        .filter((s) => s.step === 'Act')
+        .filter((s) => s.step === REMEDIATION_STATES.act)
         .map(
           (s) =>
             `<circle cx="${x(s.t)}" cy="${y + 6}" r="4" fill="#000"><title>${esc(`${s.detail} at ${s.t.toFixed(1)}s`)}</title></circle>`,

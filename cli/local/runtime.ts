@@ -1,3 +1,8 @@
+/**
+ * FleetOps as deployed, in one process against a moto server (startLocalRuntime): the table,
+ * the fleet's instances, the routing, the topic, both state machines registered, and the
+ * handlers' environment set, for the local runtime (demo.ts) to load the handler modules over.
+ */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
@@ -5,13 +10,10 @@ import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/c
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { documentClient } from '../../functions/adapters/dynamo-client';
-import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
-import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
-import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
-import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { createFleetTable } from '../../functions/adapters/table-admin';
+import { fleetStores, inventoryPorts } from '../../functions/app/ports';
+import { MANAGED_TAG, SERVICE_TAG_KEY, STATUS_CHECK_ALARM_PREFIX } from '../../functions/core/defaults';
 import type { ServicesFile } from '../../functions/core/fleet/services';
 import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import { cfnPattern, routingPatterns } from '../../lib/routing-patterns';
@@ -23,10 +25,6 @@ export interface LocalFleetSpec {
   readonly services: Readonly<Record<string, { readonly perZone: number }>>;
   readonly budgets: ServicesFile;
 }
-
-export const MANAGED_TAG = { key: 'fleetops:managed', value: 'true' } as const;
-export const SERVICE_TAG_KEY = 'fleetops:service';
-export const STATUS_ALARM_PREFIX = 'fleetops-status-';
 
 /**
  * FleetOps as deployed, in one process against a moto server: the fleet-state table, EC2
@@ -51,12 +49,8 @@ export interface LocalRuntime {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly cloudwatch: CloudWatchClient;
-  readonly stores: {
-    readonly fleet: DynamoFleetStore;
-    readonly leases: DynamoLeaseStore;
-    readonly changes: DynamoChangeStore;
-    readonly cases: DynamoRemediationStore;
-  };
+  /** Every store over the table, composed as the handlers compose theirs (functions/app/ports.ts). */
+  readonly stores: ReturnType<typeof fleetStores>;
   /** Instance ids by service and zone. */
   readonly instances: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
   /** Inventory sync from moto's EC2 into the table and the ledgers. */
@@ -104,12 +98,7 @@ export async function startLocalRuntime(
     const db = documentClient(dynamo);
     const table = 'fleetops-local';
     await createFleetTable(dynamo, table);
-    const stores = {
-      fleet: new DynamoFleetStore(db, table),
-      leases: new DynamoLeaseStore(db, table),
-      changes: new DynamoChangeStore(db, table),
-      cases: new DynamoRemediationStore(db, table),
-    };
+    const stores = fleetStores(db, table);
     const ec2 = new EC2Client({ region });
     const instances = new Map<string, Map<string, string[]>>();
     for (const [service, { perZone }] of Object.entries(fleet.services)) {
@@ -142,11 +131,16 @@ export async function startLocalRuntime(
       instances.set(service, byZone);
     }
     await stores.fleet.putServices(fleet.budgets, 'local-runtime', Date.now());
+    // The sweep's ports over the runtime's own (unpaced) EC2 client, without the hand-over.
+    const sweep = inventoryPorts(
+      { table, managedTag: MANAGED_TAG, serviceTagKey: SERVICE_TAG_KEY },
+      { db, ec2 },
+    );
     const sync = async (actor: string) => {
       await syncInventory({
-        ec2: new Ec2FleetInventory(ec2),
-        store: stores.fleet,
-        leases: stores.leases,
+        ec2: sweep.inventory,
+        store: sweep.store,
+        leases: sweep.leases,
         now: Date.now(),
         actor,
       });
@@ -177,7 +171,7 @@ export async function startLocalRuntime(
         )
       ).QueueUrl ?? '';
     const targetArn = await queueArn(queueUrl);
-    for (const [name, pattern] of Object.entries(routingPatterns(STATUS_ALARM_PREFIX))) {
+    for (const [name, pattern] of Object.entries(routingPatterns(STATUS_CHECK_ALARM_PREFIX))) {
       await events.send(
         new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(cfnPattern(pattern)) }),
       );

@@ -1,3 +1,7 @@
+/**
+ * The remediation's handlers for a workflow test: topic, state machine and environment in moto,
+ * the handler modules loaded over them (their ports composed by functions/app/ports.ts).
+ */
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSEvent } from 'aws-lambda';

@@ -1,3 +1,8 @@
+/**
+ * The rollout workflow's test harness: a fleet in moto, the real rollout handler module and its
+ * ports, the real ASL run by aws-local-stepfunctions, and the helpers the rollout tests share
+ * (planned changes, approvals, latency, notices, leases).
+ */
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, StartInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -9,14 +14,15 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
-import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { fleetStores, inventoryPorts } from '../../functions/app/ports';
 import { planViolations } from '../../functions/core/change/plan/plan-check';
 import { planChange } from '../../functions/core/change/plan/planner';
 import { decideApproval, type RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import { changeSpecSchema } from '../../functions/core/change/spec';
+import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
 import { serviceCatalog } from '../../functions/core/fleet/services';
 import { syncInventory } from '../../functions/core/fleet/sync-inventory';
+import { ROLLOUT_STATES } from '../../functions/steps/state-names';
 import { runTracked } from './asl-paths';
 import { freshTable, managedTags, runInstances } from './aws';
 import { answeredLocally, bindTasks, loadDefinition, noRetryWaits, noWaits } from './local-sfn';
@@ -47,16 +53,21 @@ export function rolloutHarness(region: string) {
     /** The handler module's ports (the same adapters the Lambda uses), for tests that wrap them. */
     ports: undefined as unknown as RolloutPorts,
     stepWith: undefined as unknown as (ports: RolloutPorts, event: unknown) => Promise<unknown>,
-    changes: () => new DynamoChangeStore(h.stores.db, h.stores.table),
-    /** Inventory sync from the emulator's EC2: the table and the ledgers follow the fleet. */
-    sync: () =>
-      syncInventory({
-        ec2: new Ec2FleetInventory(ec2),
+    changes: () => fleetStores(h.stores.db, h.stores.table).changes,
+    /** Inventory sync from the emulator's EC2 (composed as the sweep's): the table and the ledgers follow the fleet. */
+    sync: () => {
+      const sweep = inventoryPorts(
+        { table: h.stores.table, managedTag: MANAGED_TAG, serviceTagKey: SERVICE_TAG_KEY },
+        { db: h.stores.db, ec2 },
+      );
+      return syncInventory({
+        ec2: sweep.inventory,
         store: h.stores.fleet,
         leases: h.stores.leases,
         now: Date.now(),
         actor: 'test',
-      }),
+      });
+    },
     /** The token the last `decide` answered. */
     answeredToken: undefined as string | undefined,
     /** What a person does with `fleetops change approve|reject`: takes the kept token, records the decision. */
@@ -82,7 +93,7 @@ export function rolloutHarness(region: string) {
     ): Wrap {
       return (state, call) => async (input) => {
         await hooks.before?.(state);
-        if (state !== 'Wait for approval') return call(input);
+        if (state !== ROLLOUT_STATES.waitForApproval) return call(input);
         await call((input as { Payload: unknown }).Payload);
         await hooks.whileWaiting?.();
         h.answeredToken = (await h.decide(changeId, decision, reason))?.token;

@@ -1,0 +1,150 @@
+/**
+ * What the local runtime collects for its report (cli/local/report.ts renders it): the run's
+ * record and log, the budget ledgers sampled over time, the pages and notices the topic
+ * carried, and the invariants checked at the end on what the store recorded.
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { peaks, type RunRecord } from './report';
+import type { LocalRuntime } from './runtime';
+
+/** The run's record, its clock and its log (every line also goes to `progress`, as it happens). */
+export interface RunLog {
+  readonly record: RunRecord;
+  /** Seconds since the start of the run. */
+  elapsed(): number;
+  say(line: string): void;
+}
+
+export function startRunLog(progress: (line: string) => void): RunLog {
+  const t0 = Date.now();
+  const elapsed = () => (Date.now() - t0) / 1000;
+  const record: RunRecord = {
+    startedAt: new Date(t0).toISOString(),
+    seconds: 0,
+    zones: [],
+    services: [],
+    changes: [],
+    budgets: [],
+    remediations: [],
+    pages: [],
+    log: [],
+    checks: [],
+    sweeps: 0,
+  };
+  return {
+    record,
+    elapsed,
+    say(line) {
+      record.log.push({ t: elapsed(), line });
+      progress(`[${elapsed().toFixed(1).padStart(5)}s] ${line}`);
+    },
+  };
+}
+
+/**
+ * Budget use over time: every ledger in one read, sampled as steps finish (at most every 500 ms:
+ * moto serves one request at a time, and the scenes' own requests come first). `force` samples
+ * now, unless a sample is already under way.
+ */
+export type BudgetSampler = (force?: boolean) => Promise<void> | undefined;
+
+export function budgetSampler(runtime: LocalRuntime, log: RunLog): BudgetSampler {
+  let lastSample = 0;
+  let sampling: Promise<void> | undefined;
+  return (force = false) => {
+    if (sampling || (!force && Date.now() - lastSample < 500)) return sampling;
+    lastSample = Date.now();
+    sampling = (async () => {
+      const t = log.elapsed();
+      const ledgers = await runtime.stores.leases.ledgers(log.record.services.map((s) => s.name));
+      for (const [service, ledger] of ledgers) {
+        log.record.budgets.push({
+          t,
+          service,
+          used: Number(ledger.used ?? 0),
+          capacity: Number(ledger.capacity ?? 0),
+        });
+      }
+    })().finally(() => {
+      sampling = undefined;
+    });
+    return sampling;
+  };
+}
+
+/** What FleetOps told people: the topic's messages, read from the queue subscribed to it. */
+export async function collectPages(runtime: LocalRuntime, record: RunRecord): Promise<void> {
+  for (let round = 0; round < 20; round++) {
+    const got = await runtime.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: runtime.pagesUrl, MaxNumberOfMessages: 10 }),
+    );
+    if (!got.Messages?.length) break;
+    for (const m of got.Messages) {
+      const body = JSON.parse(m.Body ?? '{}') as { Subject?: string; Message?: string };
+      record.pages.push({ subject: body.Subject ?? '', message: body.Message ?? '' });
+    }
+    await runtime.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: runtime.pagesUrl,
+        Entries: got.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
+  }
+}
+
+/** The invariants, checked on what the store recorded. */
+export async function checkInvariants(
+  runtime: LocalRuntime,
+  record: RunRecord,
+  delivered: number,
+): Promise<RunRecord['checks']> {
+  const checks: RunRecord['checks'] = [];
+  const over = record.budgets.filter((b) => b.used > b.capacity);
+  checks.push({
+    ok: over.length === 0,
+    what: 'disruption ledger: no service ever above its budget',
+    detail:
+      over.length === 0
+        ? `${record.budgets.length} ledger samples, peak use ${[...peaks(record)].map(([s, p]) => `${s} ${p.used}/${p.capacity}`).join(', ')}`
+        : over.map((b) => `${b.service} ${b.used}/${b.capacity} at ${b.t.toFixed(1)}s`).join(', '),
+  });
+  const twice: string[] = [];
+  for (const change of record.changes) {
+    const actions = await runtime.stores.leases.actionsOf(change.id);
+    const seen = new Set<string>();
+    for (const a of actions) {
+      if (seen.has(a.instanceId)) twice.push(`${change.id}: ${a.instanceId}`);
+      seen.add(a.instanceId);
+    }
+  }
+  checks.push({
+    ok: twice.length === 0,
+    what: 'at most once: each change acted on each instance at most once',
+    detail: twice.length === 0 ? `${record.changes.length} changes` : twice.join(', '),
+  });
+  const cases = await runtime.stores.cases.list(1000);
+  const perFinding = new Map<string, number>();
+  for (const c of cases) {
+    const key = `${c.finding.instanceId}|${c.finding.kind}|${c.finding.key}`;
+    perFinding.set(key, (perFinding.get(key) ?? 0) + 1);
+  }
+  const dup = [...perFinding].filter(([, n]) => n > 1);
+  checks.push({
+    ok: dup.length === 0,
+    what: 'at most once: one case per finding, however often its event was delivered',
+    detail:
+      dup.length === 0
+        ? `${delivered} messages delivered, ${cases.length} cases`
+        : dup.map(([k]) => k).join(', '),
+  });
+  const held = await runtime.stores.leases.activeLeases(Date.now());
+  checks.push({
+    ok: held.length === 0,
+    what: 'every lease released at the end',
+    detail:
+      held.length === 0 ? 'no instance held' : held.map((l) => `${l.instanceId} by ${l.owner}`).join(', '),
+  });
+  return checks;
+}
+
+export const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
