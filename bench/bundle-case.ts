@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { MANAGED_TAG, SERVICE_TAG_KEY } from '../functions/core/defaults';
 import { bundleEntry, bundleHandler, HANDLER_NODE_OPTIONS, HANDLERS } from '../lib/bundling';
 
 /** The row of the floor: what the DynamoDB client alone costs. */
@@ -19,9 +20,9 @@ const env = {
   TABLE_NAME: 'fleetops',
   TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:fleetops',
   REMEDIATION_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:remediation',
-  MANAGED_TAG_KEY: 'fleetops:managed',
-  MANAGED_TAG_VALUE: 'true',
-  SERVICE_TAG_KEY: 'fleetops:service',
+  MANAGED_TAG_KEY: MANAGED_TAG.key,
+  MANAGED_TAG_VALUE: MANAGED_TAG.value,
+  SERVICE_TAG_KEY,
   AWS_REGION: 'us-east-1',
   // As deployed: both the handler and bare Node start with the functions' NODE_OPTIONS.
   NODE_OPTIONS: HANDLER_NODE_OPTIONS,

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DocumentClient, documentClient } from '../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
+import { SDK_RETRY } from '../functions/core/defaults';
 import { InputError } from '../functions/core/input/files';
 
 /** Commands that talk to a deployment (or a local endpoint via AWS_ENDPOINT_URL) share this. */
@@ -21,7 +22,7 @@ export function connect(tableOption: string | undefined): Live {
       { path: '', expected: 'the fleet-state table (--table NAME or FLEETOPS_TABLE)', found: 'neither' },
     ]);
   }
-  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 8 });
+  const client = new DynamoDBClient(SDK_RETRY);
   const db = documentClient(client);
   return {
     table,

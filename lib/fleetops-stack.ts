@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { STATUS_CHECK_ALARM_PREFIX } from '../functions/core/defaults';
 import { FleetTable } from './fleet-table';
 import { InventorySync } from './inventory-sync';
 import { Observability } from './observability';
@@ -35,7 +36,7 @@ export class FleetOpsStack extends Stack {
     const remediation = new Remediation(this, 'Remediation', {
       table: this.table,
       managedTag: settings.managedTag,
-      statusAlarmPrefix: 'fleetops-status-',
+      statusAlarmPrefix: STATUS_CHECK_ALARM_PREFIX,
       logRetention: settings.logRetention,
       notificationEmail: settings.notificationEmail,
       breaker: {

@@ -16,10 +16,11 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, SERVICE_NAME } from '../functions/core/defaults';
 
 /** The namespace and dimension the handlers write their metrics with (functions/handlers/telemetry.ts). */
-const NAMESPACE = 'FleetOps';
-const SERVICE = { service: 'fleetops' };
+const NAMESPACE = METRIC_NAMESPACE;
+const SERVICE = { service: SERVICE_NAME };
 
 export interface ObservabilityProps {
   readonly topic: ITopic;

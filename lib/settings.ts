@@ -1,6 +1,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import {
+  BREAKER_MAX_IN_FLIGHT,
+  BREAKER_MAX_UNHEALTHY_PERCENT,
+  MANAGED_TAG,
+  SERVICE_TAG_KEY,
+} from '../functions/core/defaults';
 
 /** Deployment settings, read once from `cdk.json` context (or `-c key=value`) and validated at synth time. */
 export interface FleetOpsSettings {
@@ -25,13 +31,19 @@ const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
 /** The context keys, their defaults, and what each must look like. */
 export const SETTINGS = {
   'fleetops:removalPolicy': { default: 'retain', expected: 'retain or destroy' },
-  'fleetops:managedTagKey': { default: 'fleetops:managed', expected: 'a tag key (1–128 characters)' },
-  'fleetops:managedTagValue': { default: 'true', expected: 'a tag value (0–256 characters)' },
-  'fleetops:serviceTagKey': { default: 'fleetops:service', expected: 'a tag key (1–128 characters)' },
+  'fleetops:managedTagKey': { default: MANAGED_TAG.key, expected: 'a tag key (1–128 characters)' },
+  'fleetops:managedTagValue': { default: MANAGED_TAG.value, expected: 'a tag value (0–256 characters)' },
+  'fleetops:serviceTagKey': { default: SERVICE_TAG_KEY, expected: 'a tag key (1–128 characters)' },
   'fleetops:inventoryRateMinutes': { default: 5, expected: 'a whole number of minutes from 1 to 1440' },
   'fleetops:notificationEmail': { default: '', expected: 'an e-mail address, or empty for none' },
-  'fleetops:breakerMaxUnhealthyPercent': { default: 20, expected: 'a percentage from 1 to 100' },
-  'fleetops:breakerMaxInFlight': { default: 5, expected: 'a whole number from 1 to 1000' },
+  'fleetops:breakerMaxUnhealthyPercent': {
+    default: BREAKER_MAX_UNHEALTHY_PERCENT,
+    expected: 'a percentage from 1 to 100',
+  },
+  'fleetops:breakerMaxInFlight': {
+    default: BREAKER_MAX_IN_FLIGHT,
+    expected: 'a whole number from 1 to 1000',
+  },
   'fleetops:logRetentionDays': {
     default: 90,
     expected: `one of CloudWatch's retention periods in days (${Object.values(RetentionDays)

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
+import { ec2DescribeClient, inventoryPorts } from '../../functions/app/ports';
+import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
 import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import type { CliIO } from '../io';
 import { connect, operator } from '../live';
@@ -10,16 +11,20 @@ export function inventoryCommands(program: Command, io: CliIO): void {
     .command('sync')
     .description('Reconcile EC2 into the table now (what the scheduled sweep does)')
     .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
-    .option('--managed-tag <key=value>', 'the tag of managed instances', 'fleetops:managed=true')
-    .option('--service-tag <key>', 'the tag naming an instance’s service', 'fleetops:service')
+    .option(
+      '--managed-tag <key=value>',
+      'the tag of managed instances',
+      `${MANAGED_TAG.key}=${MANAGED_TAG.value}`,
+    )
+    .option('--service-tag <key>', 'the tag naming an instance’s service', SERVICE_TAG_KEY)
     .option('--json', 'print the report as JSON', false)
     .action(async (options: { table?: string; managedTag: string; serviceTag: string; json: boolean }) => {
       const live = connect(options.table);
       const [key, ...rest] = options.managedTag.split('=');
-      const ec2 = Ec2FleetInventory.withDefaults({
-        managedTag: { key, value: rest.join('=') },
-        serviceTagKey: options.serviceTag,
-      });
+      const { inventory: ec2 } = inventoryPorts(
+        { table: live.table, managedTag: { key, value: rest.join('=') }, serviceTagKey: options.serviceTag },
+        { db: live.db, ec2: ec2DescribeClient() },
+      );
       const report = await syncInventory({
         ec2,
         store: live.fleet,
