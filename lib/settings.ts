@@ -1,3 +1,9 @@
+/**
+ * The deployment's settings: the CDK context (`cdk.json`, or `-c key=value`), read once and
+ * validated at synth time; their defaults come from functions/core/defaults.ts. Not to be
+ * confused with the handlers' environment (functions/app/environment.ts, what each Lambda reads
+ * at run time, set from these) or the input files (functions/core/input/files.ts).
+ */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
