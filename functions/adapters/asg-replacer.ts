@@ -1,3 +1,7 @@
+/**
+ * The Auto Scaling port (`AutoScalingPort`) over the AWS SDK: group membership, sizes and health,
+ * terminate (keeping or decrementing capacity), set desired capacity.
+ */
 import {
   type AutoScalingClient,
   DescribeAutoScalingGroupsCommand,

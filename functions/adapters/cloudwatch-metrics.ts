@@ -1,9 +1,13 @@
+/**
+ * The metrics port (`MetricsPort`) over CloudWatch: alarm states and per-instance metric samples.
+ */
 import {
   type CloudWatchClient,
   DescribeAlarmsCommand,
   GetMetricDataCommand,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
+import type { MetricsPort } from '../core/ports/metrics';
 import { chunks } from './dynamo-client';
 
 /** DescribeAlarms takes at most 100 alarm names a request. */
@@ -12,7 +16,7 @@ const ALARMS_PER_REQUEST = 100;
 const QUERIES_PER_REQUEST = 500;
 
 /** Per-instance samples of one metric (dimension InstanceId), for the canary judge. */
-export class CloudWatchSamples {
+export class CloudWatchSamples implements MetricsPort {
   constructor(private readonly cloudwatch: CloudWatchClient) {}
 
   /**

@@ -1,3 +1,6 @@
+/**
+ * The EC2 actions port (`Ec2Port`) over the AWS SDK: reboot, stop, start, tag, status checks.
+ */
 import {
   CreateTagsCommand,
   DescribeInstanceStatusCommand,
@@ -6,19 +9,17 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { type Health, healthOfChecks } from '../core/fleet/fleet';
+import { healthOfChecks, type InstanceCondition } from '../core/fleet/fleet';
+import type { Ec2Port } from '../core/ports/ec2';
 import { chunks } from './dynamo-client';
 
 /** EC2 caps the instance ids of one request; FleetOps stays well under it. */
 const IDS_PER_REQUEST = 100;
 
-export interface InstanceCondition {
-  readonly state: string;
-  readonly health: Health;
-}
+export type { InstanceCondition } from '../core/fleet/fleet';
 
-/** The EC2 actions a change applies, batched. */
-export class Ec2Actions {
+/** The EC2 actions changes and remediations take, batched (paced by the client it is given). */
+export class Ec2Actions implements Ec2Port {
   constructor(private readonly ec2: EC2Client) {}
 
   async reboot(ids: readonly string[]): Promise<void> {

@@ -1,3 +1,7 @@
+/**
+ * The EC2 inventory port (`Ec2Inventory`) over the AWS SDK: the managed fleet with its status
+ * checks and scheduled events, paced by a token bucket.
+ */
 import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
@@ -5,6 +9,7 @@ import {
   type Instance as Ec2Instance,
   type InstanceStatus,
 } from '@aws-sdk/client-ec2';
+import { CELL_TAG_KEY, EC2_DESCRIBE_RATE, MANAGED_TAG, SDK_RETRY, SERVICE_TAG_KEY } from '../core/defaults';
 import type { Impairment } from '../core/events/findings';
 import {
   healthOfChecks,
@@ -13,17 +18,17 @@ import {
   type ScheduledEvent,
   scheduledEventSchema,
 } from '../core/fleet/fleet';
-import type { Ec2Inventory, ObservedInstance } from '../core/fleet/sync-inventory';
-import { EC2_DESCRIBE_RATE, TokenBucket } from '../core/shared/token-bucket';
+import type { Ec2Inventory, ObservedInstance } from '../core/ports/ec2-inventory';
+import { TokenBucket } from '../core/shared/token-bucket';
 
 export interface Ec2InventoryOptions {
-  /** Instances FleetOps manages carry this tag. @default { key: 'fleetops:managed', value: 'true' } */
+  /** Instances FleetOps manages carry this tag. @default MANAGED_TAG (core/defaults.ts): `fleetops:managed` = `true` */
   readonly managedTag?: { readonly key: string; readonly value: string };
-  /** The tag that names an instance's service. @default 'fleetops:service' */
+  /** The tag that names an instance's service. @default SERVICE_TAG_KEY (core/defaults.ts): `fleetops:service` */
   readonly serviceTagKey?: string;
-  /** The tag that names an instance's cell, when it has one. @default 'fleetops:cell' */
+  /** The tag that names an instance's cell, when it has one. @default CELL_TAG_KEY (core/defaults.ts): `fleetops:cell` */
   readonly cellTagKey?: string;
-  /** Paces every EC2 request. @default 15 requests per second, bursts of 15 */
+  /** Paces every EC2 request. @default EC2_DESCRIBE_RATE (core/defaults.ts): 15 requests per second, bursts of 15 */
   readonly bucket?: TokenBucket;
   /** Results per Describe* page (5–1000). @default 1000 */
   readonly pageSize?: number;
@@ -36,10 +41,7 @@ const STATES = new Set<string>(['pending', 'running', 'stopping', 'stopped', 'sh
 const EVENT_CODES = new Set<string>(scheduledEventSchema.shape.code.options);
 
 /** An EC2 client with adaptive retries whose every request first takes a token from the bucket. */
-export function pacedEc2Client(
-  bucket: TokenBucket,
-  client = new EC2Client({ retryMode: 'adaptive', maxAttempts: 8 }),
-) {
+export function pacedEc2Client(bucket: TokenBucket, client = new EC2Client({ ...SDK_RETRY })) {
   client.middlewareStack.add(
     (next) => async (args) => {
       await bucket.take();
@@ -66,9 +68,9 @@ export class Ec2FleetInventory implements Ec2Inventory {
     private readonly ec2: EC2Client,
     options: Ec2InventoryOptions = {},
   ) {
-    this.managedTag = options.managedTag ?? { key: 'fleetops:managed', value: 'true' };
-    this.serviceTagKey = options.serviceTagKey ?? 'fleetops:service';
-    this.cellTagKey = options.cellTagKey ?? 'fleetops:cell';
+    this.managedTag = options.managedTag ?? MANAGED_TAG;
+    this.serviceTagKey = options.serviceTagKey ?? SERVICE_TAG_KEY;
+    this.cellTagKey = options.cellTagKey ?? CELL_TAG_KEY;
     this.pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 5 || this.pageSize > 1000) {
       throw new Error(

@@ -1,3 +1,7 @@
+/**
+ * Step Functions executions named by FleetOps: a change's rollout (and its rollback), and the
+ * remediation executions port (`RemediationExecutions`), one per case.
+ */
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -8,6 +12,7 @@ import {
 } from '@aws-sdk/client-sfn';
 
 import { ROLLBACK_SUFFIX } from '../core/change/spec';
+import type { RemediationExecutions } from '../core/ports/remediation-executions';
 
 export interface ExecutionView {
   readonly arn: string;
@@ -82,7 +87,7 @@ export class RolloutExecutions {
  * same input); a different input, or an execution of that name that has closed, is
  * ExecutionAlreadyExists and starts nothing (`started: false`).
  */
-export class NamedExecutions {
+export class NamedExecutions implements RemediationExecutions {
   constructor(
     private readonly sfn: SFNClient,
     private readonly stateMachineArn: string,

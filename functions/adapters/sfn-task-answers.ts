@@ -1,5 +1,8 @@
+/**
+ * The approval answers port (`ApprovalAnswers`) over Step Functions' task tokens.
+ */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { ApprovalAnswers } from '../core/change/rollout/rollout';
+import type { ApprovalAnswers } from '../core/ports/approval-answers';
 
 /**
  * Answers an approval's task token. Step Functions says TaskTimedOut when "the task token has

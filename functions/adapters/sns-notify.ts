@@ -1,7 +1,11 @@
+/**
+ * The notifier port (`Notifier`) over SNS: the FleetOps topic.
+ */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { Notifier } from '../core/ports/notifier';
 
 /** Pages and summaries to the FleetOps topic (subscribers: a pager, a chat channel, e-mail). */
-export class SnsNotify {
+export class SnsNotify implements Notifier {
   constructor(
     private readonly sns: SNSClient,
     private readonly topicArn: string,

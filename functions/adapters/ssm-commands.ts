@@ -1,3 +1,6 @@
+/**
+ * The Run Command port (`SsmPort`) over SSM: send in batches, poll, list failed instances.
+ */
 import {
   type CommandInvocationStatus,
   ListCommandInvocationsCommand,
@@ -6,15 +9,16 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { SsmCommand } from '../core/ports/index';
+import type { CommandState, SsmPort } from '../core/ports/ssm-commands';
 import { chunks } from './dynamo-client';
 
 /** SSM SendCommand takes at most 50 instance ids. */
 export const SSM_IDS_PER_COMMAND = 50;
 
-export type CommandState = 'pending' | 'success' | 'failed';
+export type { CommandState } from '../core/ports/ssm-commands';
 
 /** Run Command for the rollout: send in batches of 50, poll the commands, list failed instances. */
-export class SsmCommands {
+export class SsmCommands implements SsmPort {
   constructor(private readonly ssm: SSMClient) {}
 
   /**
