@@ -8,7 +8,7 @@ import type {
   MemoryRemediationStore,
   RecordingNotifier,
 } from './adapters';
-import type { FleetSimOptions } from './fleet-sim';
+import type { FleetSimOptions } from './fleet-sim-options';
 import { CHECKED_INVARIANTS, type InvariantMonitor, type Violation } from './invariant-monitor';
 import type { VirtualClock } from './kernel/virtual-clock';
 import type { Fault, Recoverer, SimWorld } from './world/sim-world';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { planChange } from '../functions/core/change/plan/planner';
 import type { RolloutPorts } from '../functions/core/change/rollout/rollout';
-import { type ChangeSpec, changeSpecSchema } from '../functions/core/change/spec';
+import type { ChangeSpec } from '../functions/core/change/spec';
 import type { Finding } from '../functions/core/events/findings';
 import { ledgerObservations } from '../functions/core/fleet/inventory';
 import { type ServiceCatalog, serviceCatalog } from '../functions/core/fleet/services';
@@ -15,7 +15,6 @@ import {
   type ActionObserver,
   type ActKind,
   ApiRequests,
-  type LeaseStoreDefect,
   MemoryChangeStore,
   MemoryFleetStore,
   MemoryLeaseStore,
@@ -34,6 +33,12 @@ import {
   stateMachineFor,
   type TaskCall,
 } from './asl/state-machines';
+import {
+  checkFleetSimOptions,
+  FLEET_SIM_DEFAULTS,
+  type FleetSimOptions,
+  simulatedChangeSpec,
+} from './fleet-sim-options';
 import { type FleetSimReport, fleetSimReport, MINUTE, type SimFigures, START } from './fleet-sim-report';
 import { InvariantMonitor } from './invariant-monitor';
 import { seededRandom } from './kernel/random';
@@ -43,6 +48,14 @@ import { answerApproval, runChanges } from './operator';
 import { type Fault, type Recoverer, SimWorld } from './world/sim-world';
 import { syntheticFleet } from './world/synthetic-fleet';
 
+export {
+  checkFleetSimOptions,
+  FLEET_SIM_DEFAULTS,
+  type FleetSimOptions,
+  SIM_ACTIONS,
+  type SimAction,
+  simulatedChangeSpec,
+} from './fleet-sim-options';
 export type { FleetSimReport, Quantiles } from './fleet-sim-report';
 
 /**
@@ -52,57 +65,6 @@ export type { FleetSimReport, Quantiles } from './fleet-sim-report';
  * its faults, the stores, the inventory sweep, and the person (operator.ts). The report:
  * fleet-sim-report.ts.
  */
-
-/** The simulated change's action: a fleet-wide reboot, or a Run Command document on every instance. */
-export const SIM_ACTIONS = ['reboot', 'ssm-command'] as const;
-export type SimAction = (typeof SIM_ACTIONS)[number];
-
-export interface FleetSimOptions {
-  readonly instances: number;
-  readonly zones: number;
-  readonly services: number;
-  /**
-   * Instance faults per instance per simulated hour: faults arrive as a Poisson process at
-   * `faultRate × instances` an hour, each on an instance drawn at random (0.0001 = 0.01% of the
-   * fleet an hour = 10 an hour at 100,000). A fault on an instance already down changes nothing.
-   */
-  readonly faultRate: number;
-  readonly seed: number;
-  /** @default 'reboot' */
-  readonly action?: SimAction;
-  /** @default 10 */
-  readonly bakeMinutes?: number;
-  /**
-   * Probability that Step Functions delivers an apply, decide, act or verify Task twice (the Lambda's response
-   * was lost and the state retried it): the at-most-once machinery must absorb it. @default 0.02
-   */
-  readonly retryRate?: number;
-  /**
-   * Every service in an Auto Scaling group, so the ladder may replace an instance. Off, the
-   * ladder pages instead (replace needs a group). @default false
-   */
-  readonly autoScaling?: boolean;
-  /** A deliberately broken lease store, to prove the checks catch it. @default none */
-  readonly defect?: LeaseStoreDefect;
-}
-
-/**
- * The defaults: the design scale, and a fault rate of 0.002% of the fleet an hour (2 an hour at
- * 100,000, about 75 over the two days the change takes). Each remediation decision evaluates the
- * breaker over the whole inventory (~100 ms at 100,000 instances): that, not the simulation,
- * is what a higher fault rate costs in wall-clock time.
- */
-export const FLEET_SIM_DEFAULTS = {
-  instances: 100_000,
-  zones: 3,
-  services: 500,
-  faultRate: 0.00002,
-  seed: 1,
-  action: 'reboot' as SimAction,
-  bakeMinutes: 10,
-  retryRate: 0.02,
-  autoScaling: false,
-} as const;
 
 /** The EC2 request bucket each Lambda function builds for its mutating and Describe calls (rollout-step, remediation-step). */
 const EC2_ACTION_RATE = { ratePerSecond: 5, capacity: 10 } as const;
@@ -121,55 +83,6 @@ const BUG_ERRORS = new Set([
   'ZodError',
   'SimulatorBug',
 ]);
-
-/** Validates options; throws an Error that says what was expected and what was found. */
-export function checkFleetSimOptions(o: FleetSimOptions): void {
-  const whole = (name: string, value: number, min: number, max: number) => {
-    if (!Number.isInteger(value) || value < min || value > max)
-      throw new Error(`${name}: expected a whole number from ${min} to ${max}, found ${value}`);
-  };
-  whole('instances', o.instances, 1, 1_000_000);
-  whole('zones', o.zones, 1, 26);
-  whole('services', o.services, 1, o.instances);
-  whole('seed', o.seed, 0, 2 ** 32 - 1);
-  if (!(o.faultRate >= 0 && o.faultRate <= 1))
-    throw new Error(
-      `faultRate: expected a fraction from 0 to 1 (per instance per hour), found ${o.faultRate}`,
-    );
-  const retry = o.retryRate ?? FLEET_SIM_DEFAULTS.retryRate;
-  if (!(retry >= 0 && retry <= 1))
-    throw new Error(`retryRate: expected a probability from 0 to 1, found ${retry}`);
-  const bake = o.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes;
-  if (!(bake >= 0 && bake <= 1440)) throw new Error(`bakeMinutes: expected 0 to 1440, found ${bake}`);
-}
-
-/** The change the simulation rolls out: every service, gated on status checks, paused (not stopped) by a failed gate. */
-export function simulatedChangeSpec(
-  target: { services: readonly string[] } | { instanceIds: readonly string[] },
-  action: SimAction,
-  bakeMinutes: number,
-  attempt = 1,
-): ChangeSpec {
-  const what =
-    action === 'reboot' ? 'simulated fleet-wide reboot' : 'simulated fleet-wide security patch (Run Command)';
-  return changeSpecSchema.parse({
-    id: attempt === 1 ? `sim-${action}` : `sim-${action}-${attempt}`,
-    description: attempt === 1 ? what : `${what}: what is left after attempt ${attempt - 1} failed`,
-    target,
-    action:
-      action === 'reboot'
-        ? { type: 'reboot' }
-        : {
-            type: 'ssm-command',
-            document: 'AWS-RunShellScript',
-            parameters: { commands: ['dnf -y upgrade --security'] },
-            timeoutSeconds: 900,
-          },
-    risk: 'medium',
-    strategy: { bakeMinutes },
-    gates: { statusChecks: true, errorThreshold: '5%', onFailure: 'pause', rollbackThreshold: '50%' },
-  });
-}
 
 /**
  * Test hooks: other definitions than the deployed ones (a modified copy), and an observer of
@@ -374,9 +287,7 @@ class Simulation implements SimFigures {
           return this.task(
             call,
             (request) => answerApproval(this.clock, ports, request, run),
-            () => {
-              this.counts.approvals++;
-            },
+            (answer) => answer !== null && this.counts.approvals++,
           );
         return this.task(call, run, (result) => this.rolloutObserved(call, result));
       },

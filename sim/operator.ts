@@ -33,14 +33,14 @@ interface ApprovalRequest {
  * The "Wait for approval" Task (`.waitForTaskToken`), which aws-local-stepfunctions does not
  * model: the real await-approval step keeps the token with the change, the person approves
  * `APPROVAL_MINUTES` later with `decideApproval` (as `fleetops change approve` does), and the
- * Task ends with the output SendTaskSuccess would have carried.
+ * Task ends with the output SendTaskSuccess would have carried; `null` when nothing waited.
  */
 export async function answerApproval(
   clock: VirtualClock,
   ports: RolloutPorts,
   request: unknown,
   step: (payload: unknown) => Promise<unknown>,
-): Promise<Record<string, unknown>> {
+): Promise<Record<string, unknown> | null> {
   const { Payload } = request as ApprovalRequest;
   await step(Payload);
   await clock.sleep(APPROVAL_MINUTES * MINUTE);
@@ -61,7 +61,10 @@ export async function answerApproval(
     'operator',
     `simulated review of ${Payload.point}`,
   );
-  if (taken?.token !== Payload.token || !output)
+  // Nothing waits any more (the Task timed out and the execution ended the change): the person's
+  // answer goes nowhere, as `fleetops change approve` would say.
+  if (!taken) return null;
+  if (taken.token !== Payload.token || !output)
     throw new SimulatorBug(`approval of ${Payload.state.changeId}: expected token ${Payload.token}`);
   return output;
 }

@@ -66,7 +66,12 @@ export class SimStateMachine {
     readonly definition: AslDefinition,
     private readonly observe?: StateObserver,
   ) {
-    this.machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0]);
+    // The library writes into the definition it is given (a QueryLanguage on each state): its
+    // own copy, so the caller's stays as read. Through JSON, since the library evaluates paths
+    // only in objects of this realm's Object prototype (a structuredClone under Jest is not).
+    this.machine = new StateMachine(
+      JSON.parse(JSON.stringify(definition)) as ConstructorParameters<typeof StateMachine>[0],
+    );
     const steps = new Map<string, string>();
     for (const [state, s] of Object.entries(definition.States as Record<string, TaskState>)) {
       if (s.Type !== 'Task') continue;
