@@ -1,11 +1,15 @@
+/**
+ * CloudWatch alarm state changes of FleetOps' status-check alarms into findings.
+ */
 import * as z from 'zod';
+import { STATUS_CHECK_ALARM_PREFIX } from '../defaults';
 import type { FindingKind } from './findings';
 import { ignore, type Outcome, shorten } from './outcome';
 import { EventError, fail, instanceIdSchema, problemText, read, text } from './problems';
 import { isoInstant } from './times';
 
-/** Alarms FleetOps creates for status checks are named with this prefix (and end in the instance id). */
-export const DEFAULT_STATUS_CHECK_ALARM_PREFIX = 'fleetops-status-';
+/** Alarms FleetOps creates for status checks are named with this prefix (one home: core/defaults.ts). */
+export const DEFAULT_STATUS_CHECK_ALARM_PREFIX = STATUS_CHECK_ALARM_PREFIX;
 
 /**
  * The EC2 status-check metrics. StatusCheckFailed (either check) counts as a system failure: the

@@ -1,3 +1,6 @@
+/**
+ * EC2 events (state-change notifications, Spot interruption warnings) into findings.
+ */
 import * as z from 'zod';
 import { ignore, type Outcome } from './outcome';
 import { instanceIdSchema, read } from './problems';

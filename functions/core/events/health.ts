@@ -1,3 +1,6 @@
+/**
+ * AWS Health events (scheduled EC2 events, retirements, issues) into findings.
+ */
 import * as z from 'zod';
 import type { Finding, FindingKind } from './findings';
 import { ignore, type Outcome, shorten } from './outcome';

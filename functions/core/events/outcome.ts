@@ -1,3 +1,6 @@
+/**
+ * What an event reader returns: findings, or the reason an event carries none.
+ */
 import type { Finding } from './findings';
 
 /** What one event type's reader makes of its detail: findings, or the reason there are none. */

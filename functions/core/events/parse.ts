@@ -1,3 +1,7 @@
+/**
+ * The entry of event parsing: an EventBridge event in, findings (or the reason there are none) out,
+ * by source and detail type.
+ */
 import * as z from 'zod';
 import { alarmOutcome, DEFAULT_STATUS_CHECK_ALARM_PREFIX } from './alarm';
 import { EC2_DETAIL_TYPES, type Ec2DetailType, ec2Outcome } from './ec2';
@@ -25,7 +29,7 @@ export interface ParsedEvent {
 export interface ParseOptions {
   /**
    * Alarms whose name starts with this are FleetOps' status-check alarms; others are ignored.
-   * @default 'fleetops-status-'
+   * @default STATUS_CHECK_ALARM_PREFIX (core/defaults.ts): `fleetops-status-`
    */
   readonly statusCheckAlarmPrefix?: string;
 }

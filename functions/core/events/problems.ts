@@ -1,3 +1,6 @@
+/**
+ * What the event parsers share to report an event they cannot read (field path, expected, found).
+ */
 import * as z from 'zod';
 
 /**

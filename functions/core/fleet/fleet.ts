@@ -1,3 +1,7 @@
+/**
+ * A managed instance as FleetOps knows it (state, health, zone, service, tags, scheduled events),
+ * and the health words every use case shares (`isInService`, `checksPending`, `isUnavailable`).
+ */
 import * as z from 'zod';
 
 /** EC2 instance states, as DescribeInstances reports them. */

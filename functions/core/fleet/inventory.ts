@@ -1,3 +1,7 @@
+/**
+ * The inventory's arithmetic: what changed between EC2 and the table, and what each service's
+ * ledger should observe.
+ */
 import { resolveQuantity } from '../safety/quantity';
 import type { Instance } from './fleet';
 import { isUnavailable } from './fleet';

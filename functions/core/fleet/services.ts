@@ -1,3 +1,7 @@
+/**
+ * The services file: what each service tolerates (its budget and which actions disrupt it), and
+ * the catalog use cases read it through.
+ */
 import * as z from 'zod';
 import { ACTION_TYPES, type ActionType } from '../change/spec';
 import { type Quantity, quantitySchema } from '../safety/quantity';

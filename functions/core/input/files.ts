@@ -1,3 +1,7 @@
+/**
+ * The operator's input files (fleet, services, change spec) parsed from YAML or JSON and
+ * validated, each problem with its file, line, expected and found.
+ */
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ChangeSpec, changeSpecSchema } from '../change/spec';

@@ -1,11 +1,16 @@
+/**
+ * The remediation breaker: automatic remediation stops in a scope (account, zone, service) that
+ * looks like an outage rather than a bad instance, and a person is paged once per scope.
+ */
+import { BREAKER_MAX_IN_FLIGHT, BREAKER_MAX_UNHEALTHY_PERCENT } from '../defaults';
 import { type Instance, isUnavailable } from '../fleet/fleet';
 
 export interface BreakerThresholds {
-  /** A scope with more than this fraction unhealthy is having an outage. @default 0.2 */
+  /** A scope with more than this fraction unhealthy is having an outage. @default 0.2 (core/defaults.ts) */
   readonly maxUnhealthyFraction?: number;
   /** A finding this recent makes its instance count as unhealthy. @default 30 */
   readonly windowMinutes?: number;
-  /** Remediations already running in a scope that stop another from starting there. @default 5 */
+  /** Remediations already running in a scope that stop another from starting there. @default 5 (core/defaults.ts) */
   readonly maxInFlightPerScope?: number;
   /**
    * The smallest denominator of the unhealthy fraction: a scope with fewer instances is judged as
@@ -39,9 +44,9 @@ export type BreakerState =
 
 function resolve(thresholds: BreakerThresholds = {}) {
   const t = {
-    maxUnhealthyFraction: thresholds.maxUnhealthyFraction ?? 0.2,
+    maxUnhealthyFraction: thresholds.maxUnhealthyFraction ?? BREAKER_MAX_UNHEALTHY_PERCENT / 100,
     windowMinutes: thresholds.windowMinutes ?? 30,
-    maxInFlightPerScope: thresholds.maxInFlightPerScope ?? 5,
+    maxInFlightPerScope: thresholds.maxInFlightPerScope ?? BREAKER_MAX_IN_FLIGHT,
     minPopulation: thresholds.minPopulation ?? 5,
   };
   if (!(t.maxUnhealthyFraction >= 0 && t.maxUnhealthyFraction <= 1)) {

@@ -1,3 +1,6 @@
+/**
+ * `remediate --dry-run`: what remediation would decide for an event's findings, offline.
+ */
 import type { Finding } from '../events/findings';
 import { type Instance, isUnavailable } from '../fleet/fleet';
 import type { ServiceCatalog } from '../fleet/services';

@@ -1,3 +1,7 @@
+/**
+ * The learning escalation ladder for failures: which repair step to try next (reboot, stop-start,
+ * replace, then a person), by Thompson sampling over each step's recorded outcomes.
+ */
 import type { FindingKind } from '../events/findings';
 import { sampleBeta } from './beta';
 import { LADDER, type LadderStep, type OutcomeCount, type OutcomeStats, statsKey } from './types';

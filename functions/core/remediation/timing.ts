@@ -1,3 +1,7 @@
+/**
+ * When to act on a finding: now, a quiet time before a scheduled event's deadline, drain for a
+ * Spot interruption, or only record it; and the fixed step a scheduled event calls for.
+ */
 import type { ChangeSpec } from '../change/spec';
 import { windowDecision } from '../change/windows';
 import type { Finding, FindingKind } from '../events/findings';

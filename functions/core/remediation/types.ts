@@ -1,3 +1,7 @@
+/**
+ * Remediation's words: the decisions it may take, the ladder's steps, a recorded decision, a
+ * `replace`'s plan and the outcome statistics the ladder learns from.
+ */
 import type { FindingKind } from '../events/findings';
 
 /** What remediation may decide for an instance (the `remediate --dry-run` JSON uses these words). */

@@ -1,3 +1,7 @@
+/**
+ * Disruption budgets resolved against the fleet: how many of each service (and zone) may be down
+ * at once, and the headroom a change or a remediation has.
+ */
 import type { ActionType } from '../change/spec';
 import { type Instance, isUnavailable } from '../fleet/fleet';
 import { type DisruptionBudget, isDisruptive, type ServiceCatalog } from '../fleet/services';

@@ -1,3 +1,6 @@
+/**
+ * Freezes: which are in force, and whether they allow an action (or an emergency overrides them).
+ */
 import type { Freeze } from '../ports/index';
 
 export type FreezeDecision =

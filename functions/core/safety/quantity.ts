@@ -1,3 +1,6 @@
+/**
+ * A quantity of instances as operators write it (a count or a percentage), resolved to a count.
+ */
 import * as z from 'zod';
 
 /**

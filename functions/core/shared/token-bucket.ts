@@ -55,5 +55,5 @@ export class TokenBucket {
   }
 }
 
-/** EC2 Describe* pacing: 15 requests per second, bursts of 15 (the account's bucket refills at ~20/s). */
-export const EC2_DESCRIBE_RATE = { ratePerSecond: 15, capacity: 15 } as const;
+/** EC2 Describe* pacing (one home for it: core/defaults.ts). */
+export { EC2_DESCRIBE_RATE } from '../defaults';
