@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 // bindTasks, and the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
 import { bindTasks, loadDefinition } from '../../cli/local/local-sfn';
@@ -23,15 +25,23 @@ export interface SimDefinitions {
   readonly remediation: AslDefinition;
 }
 
+/**
+ * The definition files, found from this module so `fleetops simulate` runs from any directory:
+ * sim/asl/ in the source tree, dist/ in the bundled CLI.
+ */
+const FILES =
+  [join(__dirname, '..', '..', 'state-machines'), join(__dirname, '..', 'state-machines')].find((dir) =>
+    existsSync(join(dir, 'rollout.asl.json')),
+  ) ?? join(process.cwd(), 'state-machines');
 let deployed: SimDefinitions | undefined;
 
 /** The deployed definitions, their Lambda ARN substituted as CDK would (read once). */
 export function deployedDefinitions(): SimDefinitions {
   deployed ??= {
-    rollout: loadDefinition('state-machines/rollout.asl.json', {
+    rollout: loadDefinition(join(FILES, 'rollout.asl.json'), {
       RolloutStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-rollout-step',
     }),
-    remediation: loadDefinition('state-machines/remediation.asl.json', {
+    remediation: loadDefinition(join(FILES, 'remediation.asl.json'), {
       RemediationStepFunctionArn: 'arn:aws:lambda:eu-north-1:123456789012:function:fleetops-remediation-step',
     }),
   };
