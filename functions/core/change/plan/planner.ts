@@ -8,6 +8,7 @@ import {
   zoneHeadroom,
 } from '../../safety/budget';
 import { resolveQuantity } from '../../safety/quantity';
+import { actionModule } from '../actions/index';
 import type { ActionType, ChangeSpec, RiskClass } from '../spec';
 
 /**
@@ -87,15 +88,6 @@ export interface Plan {
 export const RISK_CONTAINMENT: Readonly<Partial<Record<RiskClass, { percent: number; max: number }>>> = {
   high: { percent: 5, max: 100 },
   kernel: { percent: 2, max: 25 },
-};
-
-/** Estimated minutes for an action to finish on one wave, before the bake. */
-export const ACTION_MINUTES: Readonly<Record<ActionType, number>> = {
-  'set-tag': 1,
-  'ssm-command': 5,
-  reboot: 5,
-  'stop-start': 10,
-  replace: 15,
 };
 
 export interface PlanInput {
@@ -231,7 +223,7 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
   if (
     spec.gates.onFailure === 'rollback' &&
     !spec.rollback &&
-    ['set-tag', 'ssm-command'].includes(spec.action.type)
+    actionModule(spec.action).undo === 'spec-rollback'
   ) {
     warnings.push(
       'gates.onFailure is rollback but the spec declares no rollback action: a failed gate stops the change and leaves the changed instances as they are',
@@ -240,7 +232,7 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
   skipped.sort((a, b) => compare(a.id, b.id));
   warnings.sort(compare);
   const planned = waves.reduce((n, w) => n + w.size, 0);
-  const bakeAndAct = ACTION_MINUTES[spec.action.type] + strategy.bakeMinutes;
+  const bakeAndAct = actionModule(spec.action).minutes + strategy.bakeMinutes;
   return {
     changeId: spec.id,
     description: spec.description,

@@ -1,7 +1,8 @@
 import type { Instance } from '../../fleet/fleet';
 import type { ServiceCatalog } from '../../fleet/services';
 import { headroom, resolveBudgets } from '../../safety/budget';
-import { ACTION_MINUTES, compare, type Plan, summarizeBudgets, type Wave } from '../plan/planner';
+import { actionModule } from '../actions/index';
+import { compare, type Plan, summarizeBudgets, type Wave } from '../plan/planner';
 import { type ChangeSpec, ROLLBACK_SUFFIX } from '../spec';
 
 /** A rollback bakes at most this long per wave: it restores a known state, so it moves fast. */
@@ -140,7 +141,7 @@ export function planRollback(input: {
       blastRadiusBeforeApproval: null,
     },
     predictedMinutes:
-      Math.round(waves.length * (ACTION_MINUTES[spec.action.type] + spec.strategy.bakeMinutes) * 10) / 10,
+      Math.round(waves.length * (actionModule(spec.action).minutes + spec.strategy.bakeMinutes) * 10) / 10,
     waves,
     skipped: skipped.sort((a, b) => compare(a.id, b.id)),
     budgets: summarizeBudgets(budgets, targeted, waves),

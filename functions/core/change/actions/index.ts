@@ -1,0 +1,39 @@
+import type { Action, ActionType } from '../spec';
+import type { ActionModule } from './action';
+import { reboot } from './reboot';
+import { replace } from './replace';
+import { setTag } from './set-tag';
+import { ssmCommand } from './ssm-command';
+import { stopStart } from './stop-start';
+
+/**
+ * # Actions
+ *
+ * What a change does to each instance, one module per action type: its duration estimate,
+ * whether it spends budgets by default, what undoing it means, how it is applied through the
+ * ports, when it has settled (and how long that may take), its outcomes for the health gate and
+ * what stays unavailable after it ({@link ActionModule}). The planner, the rollout's steps and
+ * the rollback look an action up here instead of switching on its type.
+ *
+ * Adding an action: its schema in `actionSchema` (../spec.ts), one module here, one line in
+ * {@link ACTIONS}. The compiler refuses a type without a module, or a module without a member.
+ */
+export const ACTIONS: { readonly [T in ActionType]: ActionModule<T> } = {
+  reboot,
+  'stop-start': stopStart,
+  'ssm-command': ssmCommand,
+  replace,
+  'set-tag': setTag,
+};
+
+/**
+ * The module of an action (or action type), typed for any action: the registry pairs each type
+ * with its own module, so an action handed to it is always of the module's type.
+ */
+export const actionModule = (action: Action | ActionType) =>
+  ACTIONS[typeof action === 'string' ? action : action.type] as ActionModule<ActionType>;
+
+/** How long settle waits for the action on a wave ({@link ActionModule.settleLimitSeconds}). */
+export const settleLimitSeconds = (action: Action): number => actionModule(action).settleLimitSeconds(action);
+
+export type { ActionModule, ActionOf, ActionPorts, Preflight, SentView } from './action';

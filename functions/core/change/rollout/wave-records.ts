@@ -1,0 +1,64 @@
+import type { ApplyRecord } from '../../ports/apply-record';
+import type { RolloutPorts } from '../../ports/rollout-ports';
+import type { Plan } from '../plan/planner';
+import { at, type RolloutState } from './state';
+
+/**
+ * What the wave's records say, read once per step: the instances skipped since planning (with
+ * why), the wave as it now stands (`members`: planned, less the skipped; what the action, the
+ * gate and the release see), and everything its apply attempts sent, merged.
+ */
+export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutState) {
+  const records = await ports.changes.waveRecords(state.changeId, state.wave);
+  const skipped = new Map<string, string>();
+  for (const r of records) {
+    if (!r.part.startsWith('skipped#')) continue;
+    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
+      skipped.set(x.id, x.reason);
+  }
+  const parts = records.filter((r) => r.part.startsWith('apply#'));
+  const applies = parts.map((r) => r.body as unknown as ApplyRecord);
+  return {
+    skipped,
+    members: plan.waves[state.wave].instances.filter((id) => !skipped.has(id)),
+    sent: {
+      applied: applies.flatMap((r) => r.applied),
+      commands: applies.flatMap((r) => r.commands ?? []),
+      groups: Object.assign({}, ...applies.map((r) => r.groups ?? {})) as Record<string, string>,
+      refused: applies.flatMap((r) => r.refused ?? []),
+      unknown: applies.flatMap((r) => r.unknown ?? []),
+      sending: applies.flatMap((r) => r.sending ?? []),
+      /** When the first apply attempt was recorded (the part's name carries it). */
+      firstAt:
+        parts.length > 0 ? Math.min(...parts.map((r) => Number(r.part.slice('apply#'.length)))) : undefined,
+    },
+  };
+}
+export type WaveView = Awaited<ReturnType<typeof readWave>>;
+
+/** Records instances skipped from the wave (kept with the change, shown by `change status`), and audits it. */
+export async function recordSkipped(
+  ports: RolloutPorts,
+  state: RolloutState,
+  instances: ReadonlyArray<{ id: string; reason: string }>,
+): Promise<void> {
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    `skipped#${String(ports.now()).padStart(15, '0')}`,
+    { instances: instances.map(({ id, reason }) => ({ id, reason })) },
+    ports.now(),
+  );
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'wave.skipped',
+      reason: `wave ${state.wave}: ${instances.length} no longer eligible, skipped: ${instances
+        .slice(0, 10)
+        .map((i) => `${i.id} (${i.reason})`)
+        .join(', ')}`,
+      at: at(ports),
+    },
+  ]);
+}
