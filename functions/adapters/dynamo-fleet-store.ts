@@ -1,21 +1,18 @@
+/**
+ * The DynamoDB fleet store: instances, services and budgets, the ledgers' observed side,
+ * findings, freezes and the audit trail (the items are listed in docs/store.md).
+ */
 import { randomUUID } from 'node:crypto';
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RolloutPorts } from '../core/change/rollout/rollout';
 import type { Finding, FindingRecord } from '../core/events/findings';
-import { type Instance, instanceSchema } from '../core/fleet/fleet';
+import type { Instance } from '../core/fleet/fleet';
 import type { LedgerObservation } from '../core/fleet/inventory';
 import type { DisruptionBudget, ServicesFile } from '../core/fleet/services';
 import type { InventoryStore } from '../core/fleet/sync-inventory';
 import type { AuditRecord, Freeze } from '../core/ports/index';
 import type { RemediationPorts } from '../core/remediation/remediate';
 import type { IntakePorts, TriagePorts } from '../core/remediation/triage';
-import type { Quantity } from '../core/safety/quantity';
 import {
   batchGetAll,
   batchWriteAll,
@@ -25,17 +22,10 @@ import {
   mapLimit,
   queryAll,
 } from './dynamo-client';
-import {
-  indexKeys,
-  keys,
-  ledgerZoneAttribute,
-  OPEN_FINDINGS_COLLECTION,
-  partitions,
-  SERVICES_COLLECTION,
-  sortableTime,
-  UNSETTLED_FINDINGS_COLLECTION,
-  zoneOfLedgerAttribute,
-} from './keys';
+import { FindingRecords } from './fleet-store/findings';
+import { budgetFromItem, budgetToItem, pick, toFreeze, toInstance } from './fleet-store/items';
+import { ledgerUpdate } from './fleet-store/ledgers';
+import { indexKeys, keys, partitions, SERVICES_COLLECTION } from './keys';
 
 /** The fleet-store shapes the use cases ask for. */
 type RolloutFleet = RolloutPorts['fleet'];
@@ -43,28 +33,21 @@ type RemediationFleet = RemediationPorts['fleet'];
 type TriageFleet = TriagePorts['fleet'];
 type IntakeFleet = IntakePorts['fleet'];
 
-const INSTANCE_FIELDS = [
-  'id',
-  'service',
-  'zone',
-  'cell',
-  'state',
-  'health',
-  'tags',
-  'scheduledEvents',
-] as const;
-
 /**
- * Instances, services and budgets, ledgers' observed side, freezes, findings, changes and the
- * audit trail in the fleet-state table.
+ * Instances, services and budgets, ledgers' observed side, freezes, findings and the audit trail
+ * in the fleet-state table.
  */
 export class DynamoFleetStore
   implements InventoryStore, RolloutFleet, RemediationFleet, TriageFleet, IntakeFleet
 {
+  private readonly findings: FindingRecords;
+
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    this.findings = new FindingRecords(db, table);
+  }
 
   // ── instances ──────────────────────────────────────────────────────────────
 
@@ -209,136 +192,35 @@ export class DynamoFleetStore
     return this.batchGetLedgers(services);
   }
 
-  // ── findings ───────────────────────────────────────────────────────────────
+  // ── findings (fleet-store/findings.ts) ─────────────────────────────────────
 
-  /**
-   * Records findings once each (by instance, kind and occurrence key); returns the new ones. Each
-   * is unsettled (gsi1 `FINDINGS#unsettled`) until its intake finishes ({@link settleFinding}), so
-   * a sweep finds those a crash left behind with one Query, however large the fleet.
-   */
-  async recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]> {
-    const recorded = await mapLimit(findings, 8, (finding) => this.putFinding(finding, now));
-    return findings.filter((_, i) => recorded[i]);
+  /** Records findings once each (by instance, kind and occurrence key); returns the new ones. */
+  recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]> {
+    return this.findings.recordFindings(findings, now);
   }
 
   /** Records one finding; a finding recorded before says whether its intake finished. */
-  async recordFinding(finding: Finding, now: number): Promise<FindingRecord> {
-    if (await this.putFinding(finding, now)) return 'new';
-    const result = await this.db.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: keys.finding(finding.instanceId, finding.kind, finding.key),
-        ConsistentRead: true,
-      }),
-    );
-    // Findings recorded before intake could be unsettled carry no index entry: they are settled.
-    return result.Item?.gsi1pk === UNSETTLED_FINDINGS_COLLECTION ? 'unsettled' : 'settled';
+  recordFinding(finding: Finding, now: number): Promise<FindingRecord> {
+    return this.findings.recordFinding(finding, now);
   }
 
-  /** True when the finding is new (written now), false when it was recorded before. */
-  private async putFinding(finding: Finding, now: number): Promise<boolean> {
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...keys.finding(finding.instanceId, finding.kind, finding.key),
-            type: 'finding',
-            ...finding,
-            status: 'open',
-            createdAt: now,
-            ...indexKeys.finding(finding, now),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+  /** Findings recorded before `recordedBefore` whose intake has not finished, oldest first. */
+  unsettledFindings(recordedBefore: number): Promise<Finding[]> {
+    return this.findings.unsettledFindings(recordedBefore);
   }
 
-  /**
-   * Findings recorded before `recordedBefore` whose intake has not finished, oldest first
-   * (normally none: one empty Query).
-   */
-  async unsettledFindings(recordedBefore: number): Promise<Finding[]> {
-    const items = await this.queryAll({
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :u AND gsi1sk < :before',
-      ExpressionAttributeValues: {
-        ':u': UNSETTLED_FINDINGS_COLLECTION,
-        ':before': sortableTime(recordedBefore),
-      },
-    });
-    return items.map(toFinding);
+  /** The finding's intake has finished: its case (`caseId`) started, took it in, or recorded it. */
+  settleFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, caseId: string, now: number) {
+    return this.findings.settleFinding(finding, caseId, now);
   }
 
-  /**
-   * The finding's intake has finished: its case (`caseId`) started, took it in, or recorded it.
-   * It leaves the unsettled index; it stays open until its case ends ({@link closeFinding}).
-   */
-  async settleFinding(
-    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
-    caseId: string,
-    now: number,
-  ): Promise<void> {
-    await this.updateFinding(finding, {
-      UpdateExpression:
-        'SET caseId = :caseId, settledAt = if_not_exists(settledAt, :now) REMOVE gsi1pk, gsi1sk',
-      ExpressionAttributeValues: { ':caseId': caseId, ':now': now },
-    });
+  /** Closes a finding once its case has ended: the breaker and every later decision stop counting it. */
+  closeFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, outcome: string, now: number) {
+    return this.findings.closeFinding(finding, outcome, now);
   }
 
-  /**
-   * Closes a finding once its case has ended (recovered, recorded, drained): it leaves the open
-   * collection, so the breaker and every later decision stop counting it.
-   */
-  async closeFinding(
-    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
-    outcome: string,
-    now: number,
-  ): Promise<void> {
-    await this.updateFinding(finding, {
-      UpdateExpression: 'SET #status = :closed, closedAt = :now, outcome = :outcome REMOVE gsi2pk, gsi2sk',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':outcome': outcome },
-    });
-  }
-
-  /**
-   * Updates a recorded finding; one that was never recorded here (a case opened by hand, or for
-   * a finding another table holds) has nothing to settle or close.
-   */
-  private async updateFinding(
-    finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>,
-    update: Pick<
-      UpdateCommandInput,
-      'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    >,
-  ): Promise<void> {
-    await this.db
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.finding(finding.instanceId, finding.kind, finding.key),
-          ConditionExpression: 'attribute_exists(pk)',
-          ...update,
-        }),
-      )
-      .catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
-  }
-
-  async openFindings(): Promise<Array<Finding & { readonly createdAt: number }>> {
-    const items = await this.queryAll({
-      IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :c',
-      ExpressionAttributeValues: { ':c': OPEN_FINDINGS_COLLECTION },
-    });
-    return items.map((i) => ({ ...toFinding(i), createdAt: Number(i.createdAt) }));
+  openFindings(): Promise<Array<Finding & { readonly createdAt: number }>> {
+    return this.findings.openFindings();
   }
 
   // ── freezes ────────────────────────────────────────────────────────────────
@@ -425,139 +307,4 @@ export class DynamoFleetStore
   private queryAll(input: Parameters<typeof queryAll>[2]) {
     return queryAll(this.db, this.table, input);
   }
-}
-
-function pick(instance: Instance): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const field of INSTANCE_FIELDS) if (instance[field] !== undefined) out[field] = instance[field];
-  return out;
-}
-
-function toInstance(item: Record<string, unknown>): Instance {
-  const raw: Record<string, unknown> = {};
-  for (const field of INSTANCE_FIELDS) if (item[field] !== undefined) raw[field] = item[field];
-  // Stored items were validated on the way in; parsing again keeps a corrupted item from spreading.
-  return instanceSchema.parse(raw);
-}
-
-function toFinding(item: Record<string, unknown>): Finding {
-  return {
-    instanceId: String(item.instanceId),
-    kind: item.kind as Finding['kind'],
-    key: String(item.key),
-    detail: String(item.detail),
-    source: String(item.source),
-    ...(item.deadline ? { deadline: String(item.deadline) } : {}),
-  };
-}
-
-function toFreeze(item: Record<string, unknown>): Freeze {
-  return {
-    id: String(item.id),
-    scope: String(item.scope),
-    start: String(item.start),
-    end: String(item.end),
-    reason: String(item.reason),
-    createdBy: String(item.createdBy),
-    ...(item.endedAt ? { endedAt: String(item.endedAt) } : {}),
-  };
-}
-
-const quantityToItem = (q: Quantity) => ({ kind: q.kind, value: q.value });
-
-function budgetToItem(budget: DisruptionBudget): Record<string, unknown> {
-  return {
-    maxUnavailable: quantityToItem(budget.maxUnavailable),
-    ...(budget.maxUnavailablePerZone
-      ? { maxUnavailablePerZone: quantityToItem(budget.maxUnavailablePerZone) }
-      : {}),
-    impact: { ...budget.impact },
-  };
-}
-
-function budgetFromItem(item: unknown): DisruptionBudget {
-  const b = item as {
-    maxUnavailable: Quantity;
-    maxUnavailablePerZone?: Quantity;
-    impact?: DisruptionBudget['impact'];
-  };
-  return {
-    maxUnavailable: { kind: b.maxUnavailable.kind, value: Number(b.maxUnavailable.value) } as Quantity,
-    ...(b.maxUnavailablePerZone
-      ? {
-          maxUnavailablePerZone: {
-            kind: b.maxUnavailablePerZone.kind,
-            value: Number(b.maxUnavailablePerZone.value),
-          } as Quantity,
-        }
-      : {}),
-    impact: { ...(b.impact ?? {}) },
-  };
-}
-
-/** The conditional update that brings a ledger to the observation, or undefined if it already agrees. */
-function ledgerUpdate(observation: LedgerObservation, current: Record<string, unknown>) {
-  const zones = [
-    ...new Set([
-      ...observation.zones.keys(),
-      ...Object.keys(current).flatMap((k) => zoneOfLedgerAttribute('observed', k) ?? []),
-    ]),
-  ].sort();
-  const agrees =
-    current.capacity === observation.capacity &&
-    current.observed === observation.observed &&
-    zones.every((zone) => {
-      const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
-      return (
-        current[ledgerZoneAttribute('capacity', zone)] === z.capacity &&
-        current[ledgerZoneAttribute('observed', zone)] === z.observed
-      );
-    });
-  if (agrees) return undefined;
-
-  const names: Record<string, string> = {
-    '#capacity': 'capacity',
-    '#observed': 'observed',
-    '#used': 'used',
-    '#service': 'service',
-  };
-  const values: Record<string, unknown> = {
-    ':capacity': observation.capacity,
-    ':observed': observation.observed,
-    ':delta': observation.observed - Number(current.observed ?? 0),
-    ':zero': 0,
-    ':service': observation.service,
-  };
-  const sets = [
-    '#service = :service',
-    '#capacity = :capacity',
-    '#observed = :observed',
-    '#used = if_not_exists(#used, :zero) + :delta',
-  ];
-  const conditions = [
-    current.observed === undefined ? 'attribute_not_exists(#observed)' : '#observed = :was',
-  ];
-  if (current.observed !== undefined) values[':was'] = current.observed;
-  zones.forEach((zone, i) => {
-    const z = observation.zones.get(zone) ?? { capacity: 0, observed: 0 };
-    const was = current[ledgerZoneAttribute('observed', zone)];
-    names[`#c${i}`] = ledgerZoneAttribute('capacity', zone);
-    names[`#o${i}`] = ledgerZoneAttribute('observed', zone);
-    names[`#u${i}`] = ledgerZoneAttribute('used', zone);
-    values[`:c${i}`] = z.capacity;
-    values[`:o${i}`] = z.observed;
-    values[`:d${i}`] = z.observed - Number(was ?? 0);
-    sets.push(`#c${i} = :c${i}`, `#o${i} = :o${i}`, `#u${i} = if_not_exists(#u${i}, :zero) + :d${i}`);
-    if (was === undefined) conditions.push(`attribute_not_exists(#o${i})`);
-    else {
-      values[`:w${i}`] = was;
-      conditions.push(`#o${i} = :w${i}`);
-    }
-  });
-  return {
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: conditions.join(' AND '),
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
 }
