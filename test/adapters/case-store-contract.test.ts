@@ -1,0 +1,176 @@
+import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
+import type { Finding } from '../../functions/core/events/findings';
+import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import type { TriagePorts } from '../../functions/core/remediation/triage';
+import type { Decision } from '../../functions/core/remediation/types';
+import { MemoryRemediationStore } from '../../sim/adapters';
+import { freshTable } from '../support/aws';
+
+/**
+ * The case store contract: what remediation and intake rely on (open or join, decide, setStatus,
+ * the in-flight index, outcome counts, the breaker's page claim), run unchanged against the
+ * DynamoDB store (moto) and the simulation's in-memory one. Opening under concurrent intakes and
+ * crashes is the intake contract's (intake-contract.test.ts).
+ */
+
+type Store = RemediationPorts['cases'] & TriagePorts['cases'];
+
+const makeDynamo = async (): Promise<Store> => {
+  const stores = await freshTable();
+  return new DynamoRemediationStore(stores.db, stores.table);
+};
+const makeMemory = async (): Promise<Store> => new MemoryRemediationStore();
+
+const AT = '2026-08-01T00:00:00.000Z';
+
+/** When intake recorded the case's execution as started (both stores' cases carry it, as IntakeCase says). */
+const startedAt = (c: object | undefined) => (c as { startedAt?: number } | undefined)?.startedAt;
+
+const statusCheck = (instanceId: string, since: string): Finding => ({
+  instanceId,
+  kind: 'system-status-check-failed',
+  key: `since-${since}`,
+  detail: 'system status check impaired',
+  source: 'inventory-sync',
+});
+
+const decision = (instanceId: string, action: Decision['action'], reason: string): Decision => ({
+  instanceId,
+  action,
+  at: AT,
+  reason,
+});
+
+describe.each<[string, () => Promise<Store>]>([
+  ['dynamodb', makeDynamo],
+  ['memory', makeMemory],
+])('case store contract (%s)', (_name, make) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await make();
+  });
+
+  const open = async (instanceId = 'i-1', since = '2026-08-01T00:00:00.000Z', now = 1000) =>
+    (await store.open(statusCheck(instanceId, since), AT, now)).case;
+
+  it('opens a case open, with its finding, at and no decisions yet', async () => {
+    const finding = statusCheck('i-1', AT);
+    const opened = await store.open(finding, AT, 1000);
+    expect(opened.attachment).toBe('opened');
+    expect(await store.get(opened.case.id)).toMatchObject({
+      id: opened.case.id,
+      finding,
+      status: 'open',
+      tried: [],
+      decisions: [],
+      reason: 'opened',
+      sources: [{ key: finding.key, source: finding.source, detail: finding.detail, at: 1000 }],
+    });
+    expect(await store.get('case-none')).toBeUndefined();
+    expect(await store.inFlight()).toEqual([]);
+  });
+
+  it('appends decisions, moves the status and the steps tried, and indexes acting cases only', async () => {
+    const c = await open();
+    const reboot = decision('i-1', 'reboot', 'status check failed: reboot');
+    await store.decide(c.id, reboot, { status: 'acting', tried: ['reboot'] }, 2000);
+    expect(await store.get(c.id)).toMatchObject({
+      status: 'acting',
+      tried: ['reboot'],
+      decisions: [reboot],
+      reason: reboot.reason,
+    });
+    expect((await store.inFlight()).map((x) => x.id)).toEqual([c.id]);
+
+    await store.setStatus(c.id, 'open', 'reboot did not recover the instance', 3000);
+    expect(await store.get(c.id)).toMatchObject({
+      status: 'open',
+      reason: 'reboot did not recover the instance',
+    });
+    expect(await store.inFlight()).toEqual([]);
+
+    const stop = decision('i-1', 'stop-start', 'escalate: stop-start');
+    await store.decide(c.id, stop, { status: 'acting', tried: ['reboot', 'stop-start'] }, 4000);
+    // A decision without `tried` keeps the steps tried.
+    const page = decision('i-1', 'page', 'nothing left to try: page');
+    await store.decide(c.id, page, { status: 'paged' }, 5000);
+    expect(await store.get(c.id)).toMatchObject({
+      status: 'paged',
+      tried: ['reboot', 'stop-start'],
+      decisions: [reboot, stop, page],
+      reason: page.reason,
+    });
+    expect(await store.inFlight()).toEqual([]);
+  });
+
+  it('lists every acting case in flight, and none once they ended', async () => {
+    const a = await open('i-a');
+    const b = await open('i-b');
+    await open('i-c');
+    await store.decide(
+      a.id,
+      decision('i-a', 'reboot', 'reboot a'),
+      { status: 'acting', tried: ['reboot'] },
+      10,
+    );
+    await store.setStatus(b.id, 'acting', 'acting on b', 11);
+    expect((await store.inFlight()).map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+    await store.setStatus(a.id, 'recovered', 'reboot recovered the instance', 12);
+    await store.setStatus(b.id, 'failed', 'the step failed', 13);
+    expect(await store.inFlight()).toEqual([]);
+  });
+
+  it('refuses to decide or set the status of a case that does not exist', async () => {
+    await expect(
+      store.decide('case-none', decision('i-1', 'reboot', 'x'), { status: 'acting' }, 1),
+    ).rejects.toThrow();
+    await expect(store.setStatus('case-none', 'recovered', 'x', 1)).rejects.toThrow();
+    expect(await store.get('case-none')).toBeUndefined();
+  });
+
+  it('joins a new finding into the active case of its instance and kind, and opens a new one after it ended', async () => {
+    const first = await open('i-1', '2026-08-01T00:00:00.000Z');
+    const joined = await store.open(statusCheck('i-1', '2026-08-01T00:05:00.000Z'), AT, 2000);
+    expect(joined).toMatchObject({ attachment: 'joined', case: { id: first.id } });
+    expect((await store.get(first.id))?.sources).toHaveLength(2);
+    await store.setStatus(first.id, 'recovered', 'recovered', 3000);
+    const relapse = await store.open(statusCheck('i-1', '2026-08-02T00:00:00.000Z'), AT, 4000);
+    expect(relapse.attachment).toBe('opened');
+    expect(relapse.case.id).not.toBe(first.id);
+    // A finding attached before goes to its case, ended or not.
+    expect(await store.open(statusCheck('i-1', '2026-08-01T00:05:00.000Z'), AT, 5000)).toMatchObject({
+      attachment: 'attached-before',
+      case: { id: first.id },
+    });
+  });
+
+  it('records when its execution started, the first time only', async () => {
+    const c = await open();
+    expect(startedAt(await store.get(c.id))).toBeUndefined();
+    await store.markStarted(c.id, 2000);
+    await store.markStarted(c.id, 3000);
+    expect(startedAt(await store.get(c.id))).toBe(2000);
+  });
+
+  it('counts outcomes per failure kind and step', async () => {
+    expect(await store.stats()).toEqual(new Map());
+    await store.recordOutcome('system-status-check-failed', 'reboot', true);
+    await store.recordOutcome('system-status-check-failed', 'reboot', false);
+    await store.recordOutcome('system-status-check-failed', 'reboot', true);
+    await store.recordOutcome('system-status-check-failed', 'stop-start', false);
+    const stats = await store.stats();
+    expect([...stats.values()].sort((x, y) => x.successes - y.successes)).toEqual([
+      { successes: 0, failures: 1 },
+      { successes: 2, failures: 1 },
+    ]);
+    expect(stats.size).toBe(2);
+  });
+
+  it('lets one caller page per scope per cooldown', async () => {
+    expect(await store.claimPage('service:web', 'breaker open', 1000, 500)).toBe(true);
+    expect(await store.claimPage('service:web', 'breaker open', 1200, 500)).toBe(false);
+    expect(await store.claimPage('service:api', 'breaker open', 1200, 500)).toBe(true);
+    expect(await store.claimPage('service:web', 'breaker open', 1500, 500)).toBe(false);
+    expect(await store.claimPage('service:web', 'breaker open', 1501, 500)).toBe(true);
+  });
+});
