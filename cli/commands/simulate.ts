@@ -45,9 +45,10 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
     .command('simulate')
     .description(
       'Run FleetOps over a synthetic fleet on a virtual clock: a change rolled out over every service ' +
-        'while instance faults arrive and are remediated, all by the real planner, rollout and remediation ' +
-        'use cases over in-memory AWS; checks the invariants (disruption budget, one actor per instance, at ' +
-        'most once) at every lease grant, action and record. Exit 1 if any is violated.',
+        'while instance faults arrive and are remediated, all by the real planner and the deployed rollout ' +
+        "and remediation state machines (their Tasks running the Lambdas' steps) over in-memory AWS; checks " +
+        'the invariants (disruption budget, one actor per instance, at most once) at every lease grant, ' +
+        'action and record. Exit 1 if any is violated.',
     )
     .option('--instances <n>', 'instances in the synthetic fleet', String(d.instances))
     .option('--zones <n>', 'availability zones', String(d.zones))
