@@ -42,6 +42,18 @@ describe('the simulator runs state-machines/*.asl.json', () => {
     for (const state of mustPass) expect(entered[machine]).toContain(state);
   });
 
+  it('is deterministic on virtual time: the same options give the same report, observed or not, and the real timers come back', async () => {
+    // Act
+    const again = await simulateFleet(fleet);
+
+    // Assess
+    expect(JSON.stringify({ ...again, wallClock: undefined })).toBe(
+      JSON.stringify({ ...deployed, wallClock: undefined }),
+    );
+    expect(Math.abs(Date.now() - Date.parse(new Date().toISOString()))).toBeLessThan(1000);
+    expect(String(setTimeout)).not.toMatch(/clock/);
+  });
+
   it('gives up on the budget after as many tries as the definition says', async () => {
     // Prepare: "Leased?" gives up after 3 refusals instead of 30.
     const rollout = modified('rollout', (states) => {
