@@ -1,3 +1,7 @@
+/**
+ * The change spec an operator writes (target, action, risk, strategy, gates, rollback, emergency,
+ * approval, windows), as a zod schema: parsed once, with its defaults, and typed from it.
+ */
 import * as z from 'zod';
 import { quantitySchema } from '../safety/quantity';
 

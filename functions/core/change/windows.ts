@@ -1,3 +1,4 @@
+/** A change spec's time windows: whether one is open now, and how long until the next opens. */
 import type { ChangeSpec } from './spec';
 
 type Window = ChangeSpec['windows'][number];

@@ -1,3 +1,4 @@
+/** The Mann–Whitney U test (exact for small samples without ties, asymptotic otherwise), the Hodges–Lehmann shift and the median. */
 import { normalSf } from './normal';
 
 export interface MannWhitneyResult {

@@ -1,3 +1,7 @@
+/**
+ * The planner: fleet + budgets + spec → ordered waves ({@link planChange}), and the plan's shape
+ * (waves, skipped instances, budgets, warnings) that the rollout, the CLI and the reports read.
+ */
 import type { Instance } from '../../fleet/fleet';
 import type { ServiceCatalog } from '../../fleet/services';
 import {

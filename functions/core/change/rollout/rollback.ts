@@ -1,3 +1,7 @@
+/**
+ * Undoing a change: the rollback change's spec (the spec's rollback action on the instances it
+ * changed) and its plan (newest first, larger waves, budgets kept).
+ */
 import type { Instance } from '../../fleet/fleet';
 import type { ServiceCatalog } from '../../fleet/services';
 import { headroom, resolveBudgets } from '../../safety/budget';
