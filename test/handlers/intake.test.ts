@@ -3,6 +3,7 @@ import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aw
 import type { Context, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
+import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
 import { freshTable } from '../support/aws';
 import { loadDefinition } from '../support/local-sfn';
 
@@ -62,8 +63,8 @@ describe('one case per instance and underlying event: AWS Health and the sweep (
             Placement: { AvailabilityZone: `${REGION}a` },
             State: { Name: 'running' as const },
             Tags: [
-              { Key: 'fleetops:managed', Value: 'true' },
-              { Key: 'fleetops:service', Value: 'web' },
+              { Key: MANAGED_TAG.key, Value: MANAGED_TAG.value },
+              { Key: SERVICE_TAG_KEY, Value: 'web' },
             ],
           })),
         },
@@ -134,9 +135,9 @@ describe('one case per instance and underlying event: AWS Health and the sweep (
     Object.assign(process.env, {
       TABLE_NAME: stores.table,
       REMEDIATION_STATE_MACHINE_ARN: machineArn,
-      MANAGED_TAG_KEY: 'fleetops:managed',
-      MANAGED_TAG_VALUE: 'true',
-      SERVICE_TAG_KEY: 'fleetops:service',
+      MANAGED_TAG_KEY: MANAGED_TAG.key,
+      MANAGED_TAG_VALUE: MANAGED_TAG.value,
+      SERVICE_TAG_KEY,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     jest.resetModules();

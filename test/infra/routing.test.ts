@@ -11,6 +11,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { STATUS_CHECK_ALARM_PREFIX } from '../../functions/core/defaults';
 import { parseEvent } from '../../functions/core/events/parse';
 import { routingPatterns } from '../../lib/remediation';
 import { cfnPattern } from '../../lib/routing-patterns';
@@ -31,7 +32,7 @@ describe('routing: the rule patterns against real-shaped events (moto EventBridg
     const queueArn = (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))
     ).Attributes!.QueueArn!;
-    for (const [name, pattern] of Object.entries(routingPatterns('fleetops-status-'))) {
+    for (const [name, pattern] of Object.entries(routingPatterns(STATUS_CHECK_ALARM_PREFIX))) {
       await events.send(
         new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(cfnPattern(pattern as never)) }),
       );
