@@ -1,3 +1,7 @@
+/**
+ * The DynamoDB change store: a change's spec, plan chunks, status record and wave records
+ * (RolloutPorts['changes']).
+ */
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Plan } from '../core/change/plan/planner';

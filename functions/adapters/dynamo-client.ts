@@ -1,3 +1,4 @@
+/** The DynamoDB document client and the paged, batched, retried reads and writes every store uses. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,

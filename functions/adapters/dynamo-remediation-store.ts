@@ -1,3 +1,7 @@
+/**
+ * The DynamoDB case store: remediation cases, outcome statistics and breaker pages
+ * (RemediationPorts['cases']).
+ */
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {

@@ -1,3 +1,4 @@
+/** Creates the fleet-state table from its design (table-design.ts), for `fleetops store init` and tests. */
 import {
   CreateTableCommand,
   DescribeTableCommand,

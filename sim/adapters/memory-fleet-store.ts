@@ -1,3 +1,7 @@
+/**
+ * The in-memory fleet store: the simulated account's instances, services, freezes, findings and
+ * audit counts.
+ */
 import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import type { Finding, FindingRecord } from '../../functions/core/events/findings';
 import type { ServicesFile } from '../../functions/core/fleet/services';

@@ -1,3 +1,7 @@
+/**
+ * The in-memory lease store: leases, the disruption ledger and fenced action records (LeaseStore),
+ * for the simulator.
+ */
 import type { LedgerObservation } from '../../functions/core/fleet/inventory';
 import type { LeaseView } from '../../functions/core/fleet/sync-inventory';
 import type {

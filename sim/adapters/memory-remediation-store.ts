@@ -1,3 +1,4 @@
+/** The in-memory case store: remediation cases, outcome statistics and breaker pages, for the simulator. */
 import { type Finding, occurrenceOf } from '../../functions/core/events/findings';
 import type { CaseStatusWord, RemediationPorts } from '../../functions/core/remediation/remediate';
 import {
