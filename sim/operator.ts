@@ -3,6 +3,7 @@ import { decideApproval, type RolloutPorts } from '../functions/core/change/roll
 import type { ChangeSpec } from '../functions/core/change/spec';
 import type { ServiceCatalog } from '../functions/core/fleet/services';
 import type { MemoryChangeStore, MemoryLeaseStore } from './adapters';
+import { SimulatorBug } from './asl/state-machines';
 import type { VirtualClock } from './kernel/virtual-clock';
 import type { SimWorld } from './world/sim-world';
 
@@ -18,11 +19,6 @@ const MINUTE = 60_000;
 export const APPROVAL_MINUTES = 15;
 /** A failed change is re-planned and started again at most this many times. */
 export const MAX_RESTARTS = 5;
-
-/** An error that is the simulator's own bug: it stops the simulation instead of taking an ASL Catch. */
-export class SimulatorBug extends Error {
-  override readonly name = 'SimulatorBug';
-}
 
 /** What the "Wait for approval" Task sends (its Parameters): the await-approval step is the Payload. */
 interface ApprovalRequest {

@@ -14,8 +14,15 @@ import { bindTasks, loadDefinition } from '../../cli/local/local-sfn';
 
 export type AslDefinition = Record<string, unknown>;
 
+/** An error that is the simulator's own bug: it stops the simulation instead of taking an ASL Catch. */
+export class SimulatorBug extends Error {
+  override readonly name = 'SimulatorBug';
+}
+
 interface TaskState {
   Type: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
   Parameters?: { step?: unknown; Payload?: { step?: unknown } };
 }
 
@@ -62,6 +69,13 @@ export type StateObserver = (machine: 'rollout' | 'remediation', state: string) 
 type LocalHandler = (input: any) => Promise<any>;
 
 /**
+ * aws-local-stepfunctions times a Task out after 60 s when the state sets no TimeoutSeconds (the
+ * States Language's default); Step Functions itself waits 99,999,999 s (the Lambda's own timeout
+ * ends it first). A Task that long in the simulation would take a Catch AWS never takes: a bug.
+ */
+const LIBRARY_TASK_TIMEOUT_MS = 60_000;
+
+/**
  * One definition, validated and built once, and run once per change or case. Each Task state is
  * bound to `step(input)`, wrapped by `wrap` with the step its Parameters name (the use case
  * dispatch of functions/steps/, as the Lambda runs it).
@@ -70,6 +84,8 @@ export class SimStateMachine {
   private readonly machine: StateMachine;
   /** Task state name → the `step` its Parameters (or the Payload of a `.waitForTaskToken` Task) send. */
   readonly steps: ReadonlyMap<string, string>;
+  /** Task states that set no timeout of their own (the library's default applies). */
+  private readonly untimed = new Set<string>();
 
   constructor(
     readonly name: 'rollout' | 'remediation',
@@ -88,13 +104,15 @@ export class SimStateMachine {
       const step = s.Parameters?.step ?? s.Parameters?.Payload?.step;
       if (typeof step !== 'string') throw new Error(`${name}: Task "${state}" names no step`);
       steps.set(state, step);
+      if (s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) this.untimed.add(state);
     }
     this.steps = steps;
   }
 
   /**
    * Runs one execution to its end and says how it ended: 'succeeded', or the Error of its
-   * Fail state (the outcome itself is what the steps recorded in the stores).
+   * Fail state (the outcome itself is what the steps recorded in the stores). Throws when a
+   * Task without a timeout of its own ran into the library's (see LIBRARY_TASK_TIMEOUT_MS).
    */
   async run(
     input: Record<string, unknown>,
@@ -102,11 +120,24 @@ export class SimStateMachine {
     wrap: (call: TaskCall, run: (input: unknown) => Promise<unknown>) => Promise<unknown>,
     context: Record<string, unknown> = {},
   ): Promise<string> {
+    let overran: string | undefined;
+    // A Task the execution stopped waiting for (timed out) still runs, as a Lambda would.
+    const inFlight = new Set<Promise<unknown>>();
     const handlers: Record<string, LocalHandler> = bindTasks(
       this.definition,
       (event) => step(event),
-      (state, call) => (taskInput) =>
-        wrap({ state, step: this.steps.get(state) as string, input: taskInput }, call),
+      (state, call) => (taskInput) => {
+        const started = Date.now();
+        const task = wrap({ state, step: this.steps.get(state) as string, input: taskInput }, call).finally(
+          () => {
+            inFlight.delete(task);
+            if (this.untimed.has(state) && Date.now() - started >= LIBRARY_TASK_TIMEOUT_MS)
+              overran ??= `${state} ran ${(Date.now() - started) / 1000} s`;
+          },
+        );
+        inFlight.add(task);
+        return task;
+      },
     );
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers },
@@ -119,6 +150,11 @@ export class SimStateMachine {
       const cause = (error as { cause?: { name?: string } }).cause;
       ended = cause?.name ?? (error instanceof Error ? error.name : String(error));
     }
+    await Promise.allSettled([...inFlight]);
+    if (overran)
+      throw new SimulatorBug(
+        `${this.name}: Task ${overran}, past aws-local-stepfunctions' 60 s default timeout (Step Functions has none)`,
+      );
     if (this.observe) {
       for await (const event of execution.eventLogs as AsyncIterable<{
         type: string;
