@@ -2,6 +2,7 @@
 // Usage: tsx bench/plan-case.ts <instances> <services> <zones> <runs>   → one JSON line on stdout
 
 import { waveLowerBound } from '../functions/core/change/plan/lower-bound';
+import { recheckPlan } from '../functions/core/change/plan/plan-check';
 import { planChange } from '../functions/core/change/plan/planner';
 import { changeSpecSchema } from '../functions/core/change/spec';
 import { serviceCatalog } from '../functions/core/fleet/services';
@@ -35,6 +36,10 @@ const json = JSON.stringify(plan);
 const serializeMs = Number(process.hrtime.bigint() - jsonStart) / 1e6;
 times.sort((a, b) => a - b);
 const lowerBound = waveLowerBound(fleet.instances, catalog, spec);
+// What the rollout's start adds: the plan checked again against the fleet (startRollout).
+const recheckStart = process.hrtime.bigint();
+const violations = recheckPlan(plan, { instances: fleet.instances, catalog, spec }).length;
+const recheckMs = Number(process.hrtime.bigint() - recheckStart) / 1e6;
 process.stdout.write(
   `${JSON.stringify({
     instances,
@@ -52,5 +57,7 @@ process.stdout.write(
     lowerBound,
     planned: plan.summary.planned,
     skipped: plan.summary.skipped,
+    recheckMs,
+    violations,
   })}\n`,
 );
