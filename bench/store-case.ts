@@ -12,8 +12,9 @@ import { DynamoFleetStore } from '../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../functions/adapters/dynamo-lease-store';
 import { Ec2FleetInventory, pacedEc2Client } from '../functions/adapters/ec2-inventory';
 import { createFleetTable } from '../functions/adapters/table-admin';
+import { EC2_DESCRIBE_RATE, MANAGED_TAG, SERVICE_TAG_KEY } from '../functions/core/defaults';
 import { syncInventory } from '../functions/core/fleet/sync-inventory';
-import { EC2_DESCRIBE_RATE, TokenBucket } from '../functions/core/shared/token-bucket';
+import { TokenBucket } from '../functions/core/shared/token-bucket';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -92,8 +93,8 @@ async function main() {
       Placement: { AvailabilityZone: `us-east-1${'abc'[k % 3]}` },
       State: { Name: 'running' as const },
       Tags: [
-        { Key: 'fleetops:managed', Value: 'true' },
-        { Key: 'fleetops:service', Value: `svc-${String(k % 200).padStart(3, '0')}` },
+        { Key: MANAGED_TAG.key, Value: MANAGED_TAG.value },
+        { Key: SERVICE_TAG_KEY, Value: `svc-${String(k % 200).padStart(3, '0')}` },
       ],
     }));
     const page = <T>(items: T[], input: { MaxResults?: number; NextToken?: string }) => {

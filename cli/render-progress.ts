@@ -1,5 +1,6 @@
-import { type ChangeRecord, ENDED, type WaveRecord } from '../functions/adapters/dynamo-change-store';
+import type { ChangeRecord, WaveRecord } from '../functions/adapters/dynamo-change-store';
 import type { Plan } from '../functions/core/change/plan/planner';
+import { ENDED } from '../functions/core/change/status';
 
 /** One line per wave: where it is and how it came out (what `change watch` and `status` show). */
 export interface WaveProgress {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { planChange } from '../functions/core/change/plan/planner';
 import type { RolloutPorts } from '../functions/core/change/rollout/rollout';
 import type { ChangeSpec } from '../functions/core/change/spec';
+import { EC2_ACTION_RATE } from '../functions/core/defaults';
 import type { Finding } from '../functions/core/events/findings';
 import { ledgerObservations } from '../functions/core/fleet/inventory';
 import { type ServiceCatalog, serviceCatalog } from '../functions/core/fleet/services';
@@ -67,7 +68,6 @@ export type { FleetSimReport, Quantiles } from './fleet-sim-report';
  */
 
 /** The EC2 request bucket each Lambda function builds for its mutating and Describe calls (rollout-step, remediation-step). */
-const EC2_ACTION_RATE = { ratePerSecond: 5, capacity: 10 } as const;
 /** A paged person (or one who finds an instance FleetOps left alone) fixes it in this long. */
 const PERSON_MINUTES = 60;
 /** The inventory sweep returns expired reservations this often. */

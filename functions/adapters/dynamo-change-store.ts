@@ -2,17 +2,17 @@
  * The DynamoDB change store: a change's spec, plan chunks, status record and wave records
  * (RolloutPorts['changes']).
  */
+
 import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Plan } from '../core/change/plan/planner';
-import type { RolloutPorts } from '../core/change/rollout/rollout';
 import type { ChangeSpec } from '../core/change/spec';
 import { type ChangeStatus, ENDED } from '../core/change/status';
+import type { ChangeStore } from '../core/ports/change-store';
 import { batchWriteAll, type DocumentClient, isConditionFailure, queryAll } from './dynamo-client';
 import { CHANGES_COLLECTION, indexKeys, keys, partitions, sortPrefixes } from './keys';
 
 /** The change store the rollout asks for. */
-type ChangeStorePort = RolloutPorts['changes'];
 
 /** DynamoDB items hold at most 400 KB; plan chunks stay well under it. */
 const CHUNK_CHARS = 300_000;
@@ -51,7 +51,7 @@ export interface ChangeRecord {
  * the next save overwrites. Readers verify the digest, so a corrupted or half-written plan is
  * never run.
  */
-export class DynamoChangeStore implements ChangeStorePort {
+export class DynamoChangeStore implements ChangeStore {
   private readonly plans = new Map<string, { digest: string; plan: Plan }>();
   private readonly specs = new Map<string, ChangeSpec>();
 

@@ -1,4 +1,5 @@
 /** The DynamoDB document client and the paged, batched, retried reads and writes every store uses. */
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -6,6 +7,7 @@ import {
   DynamoDBDocumentClient,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { SDK_RETRY } from '../core/defaults';
 import { fleetShards } from './keys';
 
 /**
@@ -13,7 +15,7 @@ import { fleetShards } from './keys';
  * limiting under throttling), no undefined attributes. `AWS_ENDPOINT_URL` points it at a local
  * emulator without special code.
  */
-export function documentClient(client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 8 })) {
+export function documentClient(client = new DynamoDBClient(SDK_RETRY)) {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });

@@ -2,6 +2,7 @@
  * The DynamoDB case store: remediation cases, outcome statistics and breaker pages
  * (RemediationPorts['cases']).
  */
+
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,13 +13,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Finding, occurrenceOf } from '../core/events/findings';
-import type { CaseStatusWord, RemediationPorts } from '../core/remediation/remediate';
+import type { CaseStore, IntakeCaseStore } from '../core/ports/case-store';
+import type { CaseStatusWord } from '../core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
   type CaseAttachment,
   type CaseSource,
   caseSourceOf,
-  type TriagePorts,
 } from '../core/remediation/triage';
 import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
 import { statsKey } from '../core/remediation/types';
@@ -62,8 +63,6 @@ export function caseIdOf(finding: Pick<Finding, 'instanceId' | 'kind' | 'key' | 
 }
 
 /** The case store remediation asks for, and the one intake asks for. */
-type CaseStorePort = RemediationPorts['cases'];
-type IntakeCaseStorePort = TriagePorts['cases'];
 
 const caseKey = keys.case;
 
@@ -86,7 +85,7 @@ function inFlightIndex(id: string, status: CaseStatus) {
  * - `STATS` / `OUTCOME#<kind>|<step>`: recovered and not-recovered counts (atomic ADD);
  * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it.
  */
-export class DynamoRemediationStore implements CaseStorePort, IntakeCaseStorePort {
+export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
   constructor(
     private readonly db: DocumentClient,
     private readonly table: string,

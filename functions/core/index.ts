@@ -19,6 +19,7 @@
  * (e.g. remediation on safety and fleet; no other sub-domain imports remediation, only its ports
  * name its types).
  */
+export * as change from './change/index';
 export * as defaults from './defaults';
 export * as events from './events/index';
 export * as fleet from './fleet/index';

@@ -7,8 +7,6 @@ import type { Recoverer } from '../world/sim-world';
  * with maps and indexes so that every call costs what its arguments cost, never the fleet.
  */
 
-/** A reservation outlives its leases by this much (as in the DynamoDB lease store). */
-export const RESERVATION_GRACE_MS = 60_000;
 /** EC2 caps the instance ids of one request; FleetOps sends at most 100 (as `Ec2Actions`). */
 export const EC2_IDS_PER_REQUEST = 100;
 /** DescribeAutoScalingInstances / DescribeAutoScalingGroups take at most 50 ids or names. */

@@ -1,10 +1,9 @@
 /** The in-memory change store: the DynamoDB change store's semantics over maps (for the simulator). */
+
 import type { Plan } from '../../functions/core/change/plan/planner';
-import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import type { ChangeSpec } from '../../functions/core/change/spec';
 import { type ChangeStatus, isEnded } from '../../functions/core/change/status';
-
-type ChangeStorePort = RolloutPorts['changes'];
+import type { ChangeStore } from '../../functions/core/ports/change-store';
 
 interface ChangeRow {
   status: ChangeStatus;
@@ -14,7 +13,7 @@ interface ChangeRow {
 }
 
 /** Stored changes: spec, plan, status, wave records and the pending approval's token. */
-export class MemoryChangeStore implements ChangeStorePort {
+export class MemoryChangeStore implements ChangeStore {
   private readonly rows = new Map<string, ChangeRow>();
   private readonly plans = new Map<string, Plan>();
   private readonly specs = new Map<string, ChangeSpec>();

@@ -16,9 +16,10 @@ import {
   type LedgerConflict,
   type LedgerState,
   NO_ROOM,
+  RESERVATION_GRACE_MS,
 } from '../../functions/core/safety/ledger';
 import { inventoryDown, type SimWorld, type Slot } from '../world/sim-world';
-import { digest, RESERVATION_GRACE_MS } from './common';
+import { digest } from './common';
 
 /**
  * Deliberate defects, to prove the invariant checks catch what they claim to catch:

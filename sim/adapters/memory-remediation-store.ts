@@ -1,12 +1,13 @@
 /** The in-memory case store: remediation cases, outcome statistics and breaker pages, for the simulator. */
+
 import { type Finding, occurrenceOf } from '../../functions/core/events/findings';
-import type { CaseStatusWord, RemediationPorts } from '../../functions/core/remediation/remediate';
+import type { CaseStore, IntakeCaseStore } from '../../functions/core/ports/case-store';
+import type { CaseStatusWord } from '../../functions/core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
   type CaseAttachment,
   type CaseSource,
   caseSourceOf,
-  type TriagePorts,
 } from '../../functions/core/remediation/triage';
 import {
   type Decision,
@@ -15,9 +16,6 @@ import {
   statsKey,
 } from '../../functions/core/remediation/types';
 import { findingKey } from './memory-fleet-store';
-
-type CaseStorePort = RemediationPorts['cases'];
-type IntakeCaseStorePort = TriagePorts['cases'];
 
 export interface MemoryCase {
   readonly id: string;
@@ -36,7 +34,7 @@ export interface MemoryCase {
  * Remediation cases (with an index of those acting), outcome statistics and breaker pages; one
  * case per instance and underlying event, as the DynamoDB store (`open`).
  */
-export class MemoryRemediationStore implements CaseStorePort, IntakeCaseStorePort {
+export class MemoryRemediationStore implements CaseStore, IntakeCaseStore {
   readonly cases = new Map<string, MemoryCase>();
   /** The case each finding went to. */
   private readonly byFinding = new Map<string, string>();

@@ -5,6 +5,7 @@ import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
 import { createFleetTable } from '../../functions/adapters/table-admin';
+import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
 
 /** A fresh fleet-state table in the test run's moto server, and the stores over it. */
 export async function freshTable(prefix = 'fleetops-test') {
@@ -49,4 +50,7 @@ export async function runInstances(
 }
 
 /** The tags of an instance FleetOps manages, for a service. */
-export const managedTags = (service: string) => ({ 'fleetops:managed': 'true', 'fleetops:service': service });
+export const managedTags = (service: string) => ({
+  [MANAGED_TAG.key]: MANAGED_TAG.value,
+  [SERVICE_TAG_KEY]: service,
+});

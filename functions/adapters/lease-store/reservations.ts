@@ -7,7 +7,8 @@
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LeaseRequest } from '../../core/ports/index';
-import { checkReservation, type LedgerState } from '../../core/safety/ledger';
+/** The grace a reservation keeps past its leases: the core's, one number for both lease stores. */
+import { checkReservation, type LedgerState, RESERVATION_GRACE_MS } from '../../core/safety/ledger';
 import {
   batchGetAll,
   type DocumentClient,
@@ -27,11 +28,7 @@ import {
   type TransactItem,
 } from './common';
 
-/**
- * A reservation outlives its leases by this much, so the reclaimer can never return a budget
- * while a lease it covers is still live (not even one renewed a moment before expiring).
- */
-export const RESERVATION_GRACE_MS = 60_000;
+export { RESERVATION_GRACE_MS };
 
 export interface LedgerItem {
   capacity?: number;

@@ -3,6 +3,7 @@
  * the catalog use cases read it through.
  */
 import * as z from 'zod';
+import { ACTIONS } from '../change/actions/index';
 import { ACTION_TYPES, type ActionType } from '../change/spec';
 import { type Quantity, quantitySchema } from '../safety/quantity';
 
@@ -57,5 +58,6 @@ export function serviceCatalog(file: ServicesFile): ServiceCatalog {
 }
 
 export function isDisruptive(budget: DisruptionBudget, action: ActionType): boolean {
-  return (budget.impact[action] ?? 'disruptive') === 'disruptive';
+  const declared = budget.impact[action];
+  return declared === undefined ? ACTIONS[action].disruptiveByDefault : declared === 'disruptive';
 }

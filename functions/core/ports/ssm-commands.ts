@@ -1,4 +1,10 @@
-import type { SsmCommand } from './ssm';
+/** An SSM Run Command a change sends. */
+export interface SsmCommand {
+  readonly document: string;
+  readonly parameters: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutSeconds: number;
+  readonly comment: string;
+}
 
 /** Where one Run Command stands: still running, every invocation succeeded, or some failed. */
 export type CommandState = 'pending' | 'success' | 'failed';

@@ -10,6 +10,12 @@
  * reservation instead of being counted twice: it costs no new budget.
  */
 
+/**
+ * A reservation outlives its leases by this much, so the reclaimer can never return a budget
+ * while a lease it covers is still live (not even one renewed a moment before expiring).
+ */
+export const RESERVATION_GRACE_MS = 60_000;
+
 /** A ledger's counts, overall or of one zone; no `capacity`: the ledger does not know it yet. */
 export interface LedgerCounts {
   readonly capacity?: number;

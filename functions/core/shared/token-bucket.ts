@@ -54,6 +54,3 @@ export class TokenBucket {
     }
   }
 }
-
-/** EC2 Describe* pacing (one home for it: core/defaults.ts). */
-export { EC2_DESCRIBE_RATE } from '../defaults';
