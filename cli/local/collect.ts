@@ -48,6 +48,17 @@ export function startRunLog(progress: (line: string) => void): RunLog {
  */
 export type BudgetSampler = (force?: boolean) => Promise<void> | undefined;
 
+/** What a state machine's local runner needs: the runtime, the log, the budget sampler, the definition and its step. */
+export interface StateMachineRunDeps<Ports> {
+  readonly runtime: LocalRuntime;
+  readonly log: RunLog;
+  readonly sampleBudgets: BudgetSampler;
+  readonly definition: Record<string, unknown>;
+  /** The state machine's step, bound to ports (the handler module's `…StepWith`). */
+  readonly step: (ports: Ports, event: unknown) => Promise<unknown>;
+  readonly ports: Ports;
+}
+
 export function budgetSampler(runtime: LocalRuntime, log: RunLog): BudgetSampler {
   let lastSample = 0;
   let sampling: Promise<void> | undefined;

@@ -5,10 +5,9 @@
  */
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { REMEDIATION_STATES } from '../../functions/steps/state-names';
-import { type BudgetSampler, type RunLog, truncate } from './collect';
+import { type StateMachineRunDeps, truncate } from './collect';
 import { runLocally } from './executions';
 import { noRetryWaits, noWaits } from './local-sfn';
-import type { LocalRuntime } from './runtime';
 
 /** Local stand-ins for the waits a real case spends. */
 export const REMEDIATION_WAITS: Record<string, number> = {
@@ -17,15 +16,7 @@ export const REMEDIATION_WAITS: Record<string, number> = {
   [REMEDIATION_STATES.waitForBudget]: 500,
 };
 
-export interface RemediationRunDeps {
-  readonly runtime: LocalRuntime;
-  readonly log: RunLog;
-  readonly sampleBudgets: BudgetSampler;
-  readonly definition: Record<string, unknown>;
-  /** The remediation step, bound to ports (the handler module's `remediationStepWith`). */
-  readonly step: (ports: RemediationPorts, event: unknown) => Promise<unknown>;
-  readonly ports: RemediationPorts;
-}
+export type RemediationRunDeps = StateMachineRunDeps<RemediationPorts>;
 
 /** What a step's result says, for the case's steps in the report. */
 function detailOf(state: string, out: Record<string, unknown>): string {

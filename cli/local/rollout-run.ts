@@ -10,7 +10,7 @@ import { decideApproval, type RolloutPorts } from '../../functions/core/change/r
 import { type ChangeSpec, changeSpecSchema } from '../../functions/core/change/spec';
 import { serviceCatalog } from '../../functions/core/fleet/services';
 import { ROLLOUT_RELEASE_STATES, ROLLOUT_STATES } from '../../functions/steps/state-names';
-import { type BudgetSampler, type RunLog, truncate } from './collect';
+import { type StateMachineRunDeps, truncate } from './collect';
 import { runLocally } from './executions';
 import { answeredLocally, noRetryWaits, noWaits } from './local-sfn';
 import type { RunRecord, WaveRecord } from './report';
@@ -30,15 +30,7 @@ export interface ChangeWorld {
   afterCanary?: () => void;
 }
 
-export interface RolloutRunDeps {
-  readonly runtime: LocalRuntime;
-  readonly log: RunLog;
-  readonly sampleBudgets: BudgetSampler;
-  readonly definition: Record<string, unknown>;
-  /** The rollout step, bound to ports (the handler module's `rolloutStepWith`). */
-  readonly step: (ports: RolloutPorts, event: unknown) => Promise<unknown>;
-  readonly ports: RolloutPorts;
-}
+export type RolloutRunDeps = StateMachineRunDeps<RolloutPorts>;
 
 type ChangeRecord = RunRecord['changes'][number];
 type Carrier = { state?: { changeId?: string; wave?: number; waves?: number } };
