@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMotoServer } from '../../cli/local/moto-server';
 import { ASL_PATHS_DIR } from './asl-paths';
+import { MOTO_ENDPOINTS } from './worker-endpoint';
 
 /** cfn-lint checks the synthesized template; where it is missing, it is installed with pip. */
 function ensureCfnLint(): void {
@@ -12,12 +13,19 @@ function ensureCfnLint(): void {
   if (pip.status !== 0) throw new Error('cfn-lint is missing and `pip install cfn-lint` failed');
 }
 
-/** Starts one moto server for the run; workers inherit its endpoint and dummy credentials. */
-export default async function globalSetup(): Promise<void> {
+/**
+ * Starts one moto server per Jest worker (each serves one request at a time: two workers on one
+ * server wait for each other); workers inherit the endpoints and dummy credentials, and each
+ * points its clients at its own server (worker-endpoint.ts).
+ */
+export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   ensureCfnLint();
-  const moto = await startMotoServer();
-  (globalThis as { __moto?: typeof moto }).__moto = moto;
-  process.env.AWS_ENDPOINT_URL = moto.endpoint;
+  const servers = await Promise.all(
+    Array.from({ length: Math.max(1, globalConfig.maxWorkers) }, () => startMotoServer()),
+  );
+  (globalThis as { __moto?: typeof servers }).__moto = servers;
+  process.env[MOTO_ENDPOINTS] = servers.map((s) => s.endpoint).join(',');
+  process.env.AWS_ENDPOINT_URL = servers[0].endpoint;
   process.env.AWS_ACCESS_KEY_ID = 'testing';
   process.env.AWS_SECRET_ACCESS_KEY = 'testing';
   process.env.AWS_SESSION_TOKEN = 'testing';

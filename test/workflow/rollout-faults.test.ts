@@ -121,7 +121,9 @@ describe('rollout: any step failing for good ends the change recorded', () => {
     retrier?: number;
   }> = [
     { breaks: ['Load the plan'], scenario: 'base', ends: /ChangeNotStarted/, recorded: true },
+    // Load the plan's retriers: PlanViolation (never retried), Lambda's own errors, any task failure.
     { breaks: ['Load the plan'], retrier: 1, scenario: 'base', ends: /ChangeNotStarted/, recorded: true },
+    { breaks: ['Load the plan'], retrier: 2, scenario: 'base', ends: /ChangeNotStarted/, recorded: true },
     {
       breaks: ['Load the plan', 'Record that it could not start'],
       scenario: 'base',
