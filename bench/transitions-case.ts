@@ -73,7 +73,7 @@ async function transitions(
       case 'apply':
         return { applied: plan.waves[event.state!.wave].size, alreadyApplied: 0, lost: 0 };
       case 'settle':
-        return { done: true, polls: (event.polls ?? 0) + 1 };
+        return { done: true, expired: false, polls: (event.polls ?? 0) + 1, waitSeconds: 15 };
       case 'gate': {
         const fail =
           rollbackPlan && event.state!.rollbackOf === '' && event.state!.wave === plan.waves.length - 1;
@@ -90,7 +90,7 @@ async function transitions(
       }
       case 'release': {
         const next = event.state!.wave + 1;
-        return { ...event.state, wave: next, more: next < event.state!.waves, approval: 'none' };
+        return { state: { ...event.state, wave: next }, more: next < event.state!.waves, approval: 'none' };
       }
       default:
         return { status: 'completed', reason: '' };
