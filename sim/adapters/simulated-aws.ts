@@ -1,10 +1,12 @@
-import type { RolloutPorts } from '../../functions/core/change/rollout/rollout';
 import type {
   AutoScalingPort,
   Ec2Port,
   InstanceCondition,
   SsmCommand,
 } from '../../functions/core/ports/index';
+import type { MetricsPort } from '../../functions/core/ports/metrics';
+import type { Notifier } from '../../functions/core/ports/notifier';
+import type { SsmPort } from '../../functions/core/ports/ssm-commands';
 import type { TokenBucket } from '../../functions/core/shared/token-bucket';
 import type { VirtualClock } from '../kernel/virtual-clock';
 import type { SimWorld } from '../world/sim-world';
@@ -158,7 +160,7 @@ export function simulatedSsm(
   requests: ApiRequests,
   actor: Actor,
   observer?: ActionObserver,
-): RolloutPorts['ssm'] {
+): SsmPort {
   let sent = 0;
   return {
     async send(ids: readonly string[], _command: SsmCommand) {
@@ -193,7 +195,7 @@ export function simulatedSsm(
  * metric has no samples (the judge then says inconclusive). The simulated change gates on
  * status checks, which the simulated EC2 answers.
  */
-export function simulatedMetrics(requests: ApiRequests): RolloutPorts['metrics'] {
+export function simulatedMetrics(requests: ApiRequests): MetricsPort {
   return {
     async alarmStates(names) {
       requests.count('DescribeAlarms');
@@ -207,7 +209,7 @@ export function simulatedMetrics(requests: ApiRequests): RolloutPorts['metrics']
 }
 
 /** SNS: every page a person would get: about the breaker (one per storm) or about one instance. */
-export class RecordingNotifier {
+export class RecordingNotifier implements Notifier {
   breakerPages = 0;
   instancePages = 0;
 
