@@ -131,18 +131,10 @@ export class ReservationLedger {
       const zones = new Map<string, number>();
       for (const m of group) zones.set(m.zone, (zones.get(m.zone) ?? 0) + 1);
       const ledger = ledgers.get(keyOf(keys.ledger(service))) ?? {};
+      const base = { service, holderKey, members: group, zones, ledger };
       if (existing.has(keyOf(keys.reservation(service, holderKey)))) {
         // A retry of the same request: the budget is already counted; keep it alive.
-        plans.set(service, {
-          service,
-          holderKey,
-          members: group,
-          zones,
-          ledger,
-          existing: true,
-          transferred: new Map(),
-          transferredIds: new Set(),
-        });
+        plans.set(service, { ...base, existing: true, transferred: new Map(), transferredIds: new Set() });
         continue;
       }
       const check = checkReservation(service, ledgerState(ledger), group);
@@ -151,16 +143,7 @@ export class ReservationLedger {
         continue;
       }
       const { transferred, transferredIds } = check.counts;
-      plans.set(service, {
-        service,
-        holderKey,
-        members: group,
-        zones,
-        ledger,
-        existing: false,
-        transferred,
-        transferredIds,
-      });
+      plans.set(service, { ...base, existing: false, transferred, transferredIds });
     }
     return plans;
   }

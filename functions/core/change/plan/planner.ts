@@ -51,13 +51,8 @@ export interface SkippedInstance {
   readonly reason: string;
 }
 
-export interface PlannedBudget {
-  readonly service: string;
-  readonly declared: boolean;
-  readonly disruptive: boolean;
-  readonly population: number;
-  readonly maxUnavailable: number;
-  readonly unavailable: number;
+/** A service's resolved budget as the plan reports it, with what the plan spends of it. */
+export interface PlannedBudget extends Omit<ResolvedBudget, 'zones' | 'source'> {
   readonly planned: number;
   /** The largest number of the service's instances that any one wave makes unavailable. */
   readonly peakPerWave: number;

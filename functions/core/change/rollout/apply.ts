@@ -3,7 +3,7 @@ import type { ApplyRecord } from '../../ports/apply-record';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { type ActionModule, actionModule } from '../actions/index';
 import type { ActionType } from '../spec';
-import { at, type RolloutState } from './state';
+import { at, loadChange, type RolloutState } from './state';
 import { readWave, recordSkipped } from './wave-records';
 
 /** The third step of every wave: the action applied, at most once per instance, and what was sent kept. */
@@ -18,10 +18,7 @@ export async function applyWave(
   ports: RolloutPorts,
   state: RolloutState,
 ): Promise<{ applied: number; alreadyApplied: number; lost: number; refused: number }> {
-  const [plan, spec] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
-  ]);
+  const [plan, spec] = await loadChange(ports, state.changeId);
   const action = actionModule(spec.action);
   const wave = await readWave(ports, plan, state);
   let members = wave.members;

@@ -5,7 +5,7 @@ import { type ActionModule, actionModule } from '../actions/index';
 import { judge, judgeConfigSchema } from '../judge/judge';
 import type { Plan } from '../plan/planner';
 import type { ChangeSpec } from '../spec';
-import { at, type RolloutState, renewWave } from './state';
+import { at, loadChange, type RolloutState, renewWave } from './state';
 import { readWave, type WaveView } from './wave-records';
 
 /**
@@ -76,10 +76,7 @@ export async function gateWave(
   reason: string;
   onFailure: 'rollback' | 'pause';
 }> {
-  const [plan, spec] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
-  ]);
+  const [plan, spec] = await loadChange(ports, state.changeId);
   const wave = await readWave(ports, plan, state);
   const { members } = wave;
   const threshold = resolveQuantity(spec.gates.errorThreshold, members.length);

@@ -3,6 +3,7 @@ import type { RolloutPorts } from '../../ports/rollout-ports';
 import { describeRefusal, holdInstances, NOT_IN_INVENTORY, TERMINATED } from '../../safety/hold';
 import { actionModule } from '../actions/index';
 import type { RolloutState } from './state';
+import { loadChange } from './state';
 import { readWave, recordSkipped } from './wave-records';
 
 /** The second step of every wave: its instances leased and their budgets reserved, all or nothing. */
@@ -20,9 +21,8 @@ export async function leaseWave(
   state: RolloutState,
   attempts: number,
 ): Promise<{ acquired: boolean; attempts: number; skipped: number; reason: string }> {
-  const [plan, spec, services] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
+  const [[plan, spec], services] = await Promise.all([
+    loadChange(ports, state.changeId),
     ports.fleet.getServices(),
   ]);
   const wave = plan.waves[state.wave];

@@ -2,6 +2,7 @@ import type { RolloutPorts } from '../../ports/rollout-ports';
 import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
 import type { RolloutState } from './state';
+import { loadChange } from './state';
 import { readWave } from './wave-records';
 
 /** The last step of every wave: its leases and budgets let go, and the next wave (or an approval) ahead. */
@@ -16,10 +17,7 @@ export async function releaseWave(
   ports: RolloutPorts,
   state: RolloutState,
 ): Promise<{ state: RolloutState; more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
-  const [plan, spec] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
-  ]);
+  const [plan, spec] = await loadChange(ports, state.changeId);
   const wave = plan.waves[state.wave];
   const { members, sent } = await readWave(ports, plan, state);
   // Every lease of the wave, skipped instances' too (one may have gone after it was leased).

@@ -1,6 +1,6 @@
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { type ActionModule, actionModule, settleLimitSeconds } from '../actions/index';
-import { type RolloutState, renewWave } from './state';
+import { loadChange, type RolloutState, renewWave } from './state';
 import { readWave } from './wave-records';
 
 /** The fourth step of every wave: has the action finished, or how long to wait before looking again. */
@@ -23,10 +23,7 @@ export async function actionSettled(
   state: RolloutState,
   polls: number,
 ): Promise<{ done: boolean; expired: boolean; polls: number; waitSeconds: number }> {
-  const [plan, spec] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
-  ]);
+  const [plan, spec] = await loadChange(ports, state.changeId);
   const { sent, members } = await readWave(ports, plan, state);
   const done = await actionModule(spec.action).settled(ports, sent, members);
   const limit = settleLimitSeconds(spec.action);

@@ -25,6 +25,10 @@ const LEASE_MARGIN_MS = 30 * 60_000;
 
 export const at = (ports: Pick<RolloutPorts, 'now'>) => new Date(ports.now()).toISOString();
 
+/** The change's stored plan and spec, read together (every wave step needs both). */
+export const loadChange = (ports: Pick<RolloutPorts, 'changes'>, changeId: string) =>
+  Promise.all([ports.changes.loadPlan(changeId), ports.changes.loadSpec(changeId)]);
+
 export async function setUnlessEnded(
   ports: RolloutPorts,
   changeId: string,

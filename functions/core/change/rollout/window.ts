@@ -2,7 +2,7 @@ import type { RolloutPorts } from '../../ports/rollout-ports';
 import type { FreezeDecision } from '../../safety/freeze';
 import { checkFreeze } from '../../safety/hold';
 import { windowDecision } from '../windows';
-import { at, type RolloutState } from './state';
+import { at, loadChange, type RolloutState } from './state';
 
 /** The first step of every wave: may it act now (freezes, time windows), or wait, and how long. */
 
@@ -24,10 +24,7 @@ export async function checkWindow(
   state: RolloutState,
   waits = 0,
 ): Promise<{ decision: 'go' | 'wait'; waitSeconds: number; waits: number; reason: string }> {
-  const [plan, spec] = await Promise.all([
-    ports.changes.loadPlan(state.changeId),
-    ports.changes.loadSpec(state.changeId),
-  ]);
+  const [plan, spec] = await loadChange(ports, state.changeId);
   const wave = plan.waves[state.wave];
   if (state.rollbackOf !== '') {
     // Undoing a change that failed is what a freeze or a window protects the fleet for.
