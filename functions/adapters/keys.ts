@@ -55,6 +55,8 @@ export const keys = {
   }),
   serviceDefaults: () => ({ pk: 'CONFIG', sk: 'SERVICE_DEFAULTS' }),
   freeze: (id: string) => ({ pk: 'FREEZE', sk: id }),
+  /** An instance taken out of traffic (TrafficExit), kept until it is back: its own partition. */
+  trafficExit: (instanceId: string) => ({ pk: `TRAFFIC#${instanceId}`, sk: 'EXIT' }),
   change: (id: string, part: string) => ({ pk: `CHANGE#${id}`, sk: part }),
   changeStatus: (id: string) => keys.change(id, 'STATUS'),
   changeSpec: (id: string) => keys.change(id, 'SPEC'),
@@ -143,6 +145,11 @@ export const indexKeys = {
     gsi2pk: `AUDIT#${record.at.slice(0, 10)}`,
     gsi2sk: `${record.at}#${record.subject}#${seq}`,
   }),
+  /** A traffic exit, listed under the instance's fleet shard (gsi2), so the sweep reads them all shard by shard. */
+  trafficExit: (instanceId: string) => ({
+    gsi2pk: fleetShard(instanceId),
+    gsi2sk: `TRAFFIC#${instanceId}`,
+  }),
   /** A declared budget, in the services collection (gsi2). */
   budget: (service: string) => ({ gsi2pk: SERVICES_COLLECTION, gsi2sk: service }),
   /** The change history, newest first (gsi2). */
@@ -164,4 +171,5 @@ export const indexKeys = {
   ownerReservations: 'RESERVATION#',
   shardInstances: 'INSTANCE#' as const,
   shardLeases: 'LEASE#' as const,
+  shardTrafficExits: 'TRAFFIC#' as const,
 };

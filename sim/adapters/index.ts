@@ -9,6 +9,7 @@ export { MemoryChangeStore } from './memory-change-store';
 export { MemoryFleetStore } from './memory-fleet-store';
 export { LEASE_STORE_DEFECTS, type LeaseStoreDefect, MemoryLeaseStore } from './memory-lease-store';
 export { type MemoryCase, MemoryRemediationStore } from './memory-remediation-store';
+export { MemoryTrafficExits } from './memory-traffic-exits';
 export {
   RecordingNotifier,
   SimulatedEc2,
