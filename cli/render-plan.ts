@@ -51,7 +51,9 @@ export function renderPlan(plan: Plan, color: boolean): string {
   }
 
   lines.push(
-    `predicted duration: ${formatMinutes(plan.predictedMinutes)}${approvalsNote(summary.approvals)}`,
+    `predicted duration: ${formatMinutes(plan.predictedMinutes)}${
+      plan.trafficMinutes ? ` (of which draining and readiness ${formatMinutes(plan.trafficMinutes)})` : ''
+    }${approvalsNote(summary.approvals)}`,
   );
 
   if (plan.skipped.length > 0) {

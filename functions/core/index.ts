@@ -28,3 +28,4 @@ export type * as ports from './ports/index';
 export * as remediation from './remediation/index';
 export * as safety from './safety/index';
 export * as shared from './shared/index';
+export * as traffic from './traffic/index';

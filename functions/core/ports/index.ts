@@ -24,3 +24,4 @@ export type * from './remediation';
 export type * from './remediation-executions';
 export type * from './rollout-ports';
 export type * from './ssm-commands';
+export type * from './traffic';

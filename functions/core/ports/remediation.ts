@@ -8,6 +8,7 @@ import type { FindingStore } from './finding-store';
 import type { Freeze } from './fleet-records';
 import type { LeaseStore } from './lease-store';
 import type { Notifier } from './notifier';
+import type { TrafficExits, TrafficPort } from './traffic';
 
 /** The fleet-state table as the remediation steps use it: inventory, freezes, findings, audit. */
 export interface RemediationFleet extends AuditSink, Pick<FindingStore, 'openFindings' | 'closeFinding'> {
@@ -25,6 +26,10 @@ export interface RemediationPorts {
   readonly fleet: RemediationFleet;
   readonly ec2: Ec2Port;
   readonly autoscaling: AutoScalingPort;
+  /** ELBv2 target groups: deregistering and registering around a disruptive action. */
+  readonly traffic: TrafficPort;
+  /** The instances taken out of traffic, kept until they are back (the fleet table). */
+  readonly exits: TrafficExits;
   readonly notify: Notifier;
   readonly now: () => number;
   readonly rng: () => number;

@@ -9,6 +9,7 @@ import type { LeaseStore } from './lease-store';
 import type { MetricsPort } from './metrics';
 import type { Notifier } from './notifier';
 import type { SsmPort } from './ssm-commands';
+import type { TrafficExits, TrafficPort } from './traffic';
 
 /** The fleet-state table as the rollout reads it: freezes, budgets, the inventory, and the audit trail. */
 export interface RolloutFleetView extends AuditSink {
@@ -31,6 +32,10 @@ export interface RolloutPorts {
   readonly ec2: Ec2Port;
   readonly ssm: SsmPort;
   readonly autoscaling: AutoScalingPort;
+  /** ELBv2 target groups: deregistering and registering around a disruptive action. */
+  readonly traffic: TrafficPort;
+  /** The instances taken out of traffic, kept until they are back (the fleet table). */
+  readonly exits: TrafficExits;
   readonly metrics: MetricsPort;
   /** The FleetOps topic: approvals waiting, gates failed, changes ended. */
   readonly notify: Notifier;

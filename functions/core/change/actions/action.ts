@@ -27,6 +27,12 @@ export interface ActionModule<T extends ActionType> {
    */
   readonly undo: 'nothing' | 'spec-rollback';
   /**
+   * Whether the traffic protocol goes around the action when it is disruptive for the service
+   * (core/traffic: out of traffic and drained first, back and healthy after). `replace` does not:
+   * Auto Scaling drains a member from its target groups itself as it terminates it.
+   */
+  readonly outOfTraffic: boolean;
+  /**
    * How long the action may take to finish on a wave before settle stops waiting and the gate
    * judges what is there (counted from the wave's first apply).
    */
@@ -58,8 +64,12 @@ export interface ActionModule<T extends ActionType> {
     ids: readonly string[],
     context: { readonly changeId: string; readonly wave: number },
   ): Promise<{ commands?: Array<{ commandId: string; instanceIds: string[] }> }>;
-  /** Has the action finished on the wave? (May move it on: stop-start starts stopped instances.) */
-  settled(ports: ActionPorts, sent: SentView, members: readonly string[]): Promise<boolean>;
+  /**
+   * Of the instances the action was sent to, those on which it has really finished (may move it
+   * on: stop-start starts stopped instances). A reboot: proof that the instance restarted (console
+   * output posted after the request), then its status checks concluded.
+   */
+  finished(ports: ActionPorts, sent: SentView, ids: readonly string[]): Promise<ReadonlySet<string>>;
   /**
    * The action's own outcomes for the gate, added to `outcomes` (instance or group → why not
    * ok); returns the instances whose status checks the gate then looks at.
@@ -100,4 +110,6 @@ export interface SentView {
   readonly commands: ReadonlyArray<{ readonly commandId: string; readonly instanceIds: readonly string[] }>;
   /** Replaced instance → its Auto Scaling group. */
   readonly groups: Readonly<Record<string, string>>;
+  /** When each instance's action was recorded as about to be sent (epoch ms, the apply record's time). */
+  readonly sentAt: Readonly<Record<string, number>>;
 }

@@ -49,6 +49,12 @@ export async function notInService(
   return members.filter((id) => !isInService(conditions.get(id)));
 }
 
+/** Those of `ids` whose condition says the action is over ({@link backFromAction}). */
+export async function backInstances(ports: ActionPorts, ids: readonly string[]): Promise<Set<string>> {
+  const conditions = await ports.ec2.conditions(ids);
+  return new Set(ids.filter((id) => backFromAction(conditions.get(id))));
+}
+
 /** Running again, its status checks concluded (ok or failing): no longer worth waiting for. */
 export const backFromAction = (c: InstanceCondition | undefined) =>
   c !== undefined && c.state === 'running' && !checksPending(c);

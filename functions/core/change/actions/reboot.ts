@@ -1,12 +1,19 @@
 import type { ActionModule } from './action';
 import { backFromAction, instancesChecked, notInService, onInstance, skipGone } from './instance-actions';
 
-/** `reboot`: RebootInstances; settled when every instance runs again with its checks concluded. */
+/**
+ * `reboot`: RebootInstances, which only queues a reboot (EC2 performs a hard reboot if the
+ * instance does not shut down cleanly within a few minutes) and never leaves `running`. Finished
+ * on an instance once there is proof it restarted — its console output, which EC2 posts shortly
+ * after a boot, a reboot or a stop, was posted after the request — and then its status checks
+ * have concluded.
+ */
 export const reboot: ActionModule<'reboot'> = {
   type: 'reboot',
   minutes: 5,
   disruptiveByDefault: true,
   undo: 'nothing',
+  outOfTraffic: true,
   settleLimitSeconds: () => 20 * 60,
   preflight: skipGone,
   route: onInstance,
@@ -16,10 +23,24 @@ export const reboot: ActionModule<'reboot'> = {
     await ports.ec2.reboot(ids);
     return {};
   },
-  async settled(ports, _sent, members) {
-    const conditions = await ports.ec2.conditions(members);
-    return members.every((id) => conditions.get(id) === undefined || backFromAction(conditions.get(id)));
+  async finished(ports, sent, ids) {
+    const conditions = await ports.ec2.conditions(ids);
+    // Gone meanwhile: nothing to wait for (the gate reports it).
+    const gone = ids.filter((id) => conditions.get(id) === undefined);
+    const concluded = ids.filter((id) => backFromAction(conditions.get(id)));
+    const posted =
+      concluded.length > 0 ? await ports.ec2.consoleOutputAt(concluded) : new Map<string, number>();
+    return new Set([...gone, ...concluded.filter((id) => (posted.get(id) ?? 0) > (sent.sentAt[id] ?? 0))]);
   },
-  outcomes: instancesChecked,
+  async outcomes(ports, sent, members, outcomes) {
+    const checked = await instancesChecked(ports, sent, members);
+    const applied = sent.applied.filter((id) => !outcomes.has(id));
+    const posted = applied.length > 0 ? await ports.ec2.consoleOutputAt(applied) : new Map<string, number>();
+    for (const id of applied) {
+      if ((posted.get(id) ?? 0) <= (sent.sentAt[id] ?? 0))
+        outcomes.set(id, 'no proof it rebooted: no console output posted since the request');
+    }
+    return checked;
+  },
   stillUnavailable: notInService,
 };

@@ -12,6 +12,8 @@ export const replace: ActionModule<'replace'> = {
   minutes: 15,
   disruptiveByDefault: true,
   undo: 'nothing',
+  // Auto Scaling deregisters a member from its target groups, and waits for draining, as it terminates it.
+  outOfTraffic: false,
   settleLimitSeconds: () => 60 * 60,
   // A terminated instance is what the action makes: nothing to check on EC2 first.
   preflight: async () => ({ gone: [], conditions: new Map() }),
@@ -28,12 +30,14 @@ export const replace: ActionModule<'replace'> = {
     for (const id of ids) await ports.autoscaling.terminateKeepingCapacity(id);
     return {};
   },
-  async settled(ports, sent) {
+  async finished(ports, sent, ids) {
     const health = await ports.autoscaling.health([...new Set(Object.values(sent.groups))]);
     const gone = new Set(sent.applied);
-    return [...health.values()].every(
+    // The groups stand for their terminated instances: all finished once every group has refilled.
+    const refilled = [...health.values()].every(
       (g) => g.healthy.length >= g.desired && !g.members.some((m) => gone.has(m)),
     );
+    return new Set(refilled ? ids : []);
   },
   async outcomes(ports, sent, members, outcomes) {
     const replaced = new Set(Object.keys(sent.groups));

@@ -7,6 +7,7 @@ export const setTag: ActionModule<'set-tag'> = {
   minutes: 1,
   disruptiveByDefault: true,
   undo: 'spec-rollback',
+  outOfTraffic: true,
   settleLimitSeconds: () => 0,
   preflight: skipGone,
   route: onInstance,
@@ -16,7 +17,7 @@ export const setTag: ActionModule<'set-tag'> = {
     await ports.ec2.setTags(ids, action.tags);
     return {};
   },
-  settled: async () => true,
+  finished: async (_ports, _sent, ids) => new Set(ids),
   outcomes: instancesChecked,
   stillUnavailable: notInService,
 };

@@ -10,6 +10,7 @@ export const ssmCommand: ActionModule<'ssm-command'> = {
   minutes: 5,
   disruptiveByDefault: true,
   undo: 'spec-rollback',
+  outOfTraffic: true,
   // The command's own timeout, plus ten minutes for delivery.
   settleLimitSeconds: (action) => action.timeoutSeconds + 10 * 60,
   preflight: skipGone,
@@ -25,9 +26,12 @@ export const ssmCommand: ActionModule<'ssm-command'> = {
     });
     return { commands };
   },
-  async settled(ports, sent) {
+  async finished(ports, sent, ids) {
     const states = await ports.ssm.states(sent.commands.map((c) => c.commandId));
-    return [...states.values()].every((s) => s !== 'pending');
+    const running = new Set(
+      sent.commands.filter((c) => states.get(c.commandId) === 'pending').flatMap((c) => c.instanceIds),
+    );
+    return new Set(ids.filter((id) => !running.has(id)));
   },
   async outcomes(ports, sent, members, outcomes) {
     const inCommand = new Set(sent.commands.flatMap((c) => c.instanceIds));

@@ -3,7 +3,7 @@
  * (waves, skipped instances, budgets, warnings) that the rollout, the CLI and the reports read.
  */
 import type { Instance } from '../../fleet/fleet';
-import type { ServiceCatalog } from '../../fleet/services';
+import { isDisruptive, type ServiceCatalog } from '../../fleet/services';
 import {
   exhaustedReason,
   headroom,
@@ -13,6 +13,7 @@ import {
 } from '../../safety/budget';
 import { resolveQuantity } from '../../safety/quantity';
 import { actionModule } from '../actions/index';
+import { unstoppable } from '../actions/stop-start';
 import type { ActionType, ChangeSpec, RiskClass } from '../spec';
 
 /**
@@ -72,7 +73,14 @@ export interface Plan {
     readonly approvals: number;
     readonly blastRadiusBeforeApproval: number | null;
   };
+  /** Waves × (action + bake), plus the time the traffic protocol adds ({@link trafficMinutes}). */
   readonly predictedMinutes: number;
+  /**
+   * Of the prediction, what draining and readiness add: per wave, the longest deregistration
+   * delay plus the longest healthy threshold × interval among its instances' target groups (for
+   * services the action disrupts; Standby adds no time of its own beyond the groups' draining).
+   */
+  readonly trafficMinutes?: number;
   readonly waves: readonly Wave[];
   readonly skipped: readonly SkippedInstance[];
   readonly budgets: readonly PlannedBudget[];
@@ -133,7 +141,7 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
     const owner = held.get(instance.id);
     const notChangeable = owner
       ? `held by ${owner}`
-      : whyNotChangeable(instance, budgets.get(instance.service)!);
+      : whyNotChangeable(instance, budgets.get(instance.service)!, spec);
     if (notChangeable) {
       skipped.push({ id: instance.id, reason: notChangeable });
       continue;
@@ -232,6 +240,7 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
   warnings.sort(compare);
   const planned = waves.reduce((n, w) => n + w.size, 0);
   const bakeAndAct = actionModule(spec.action).minutes + strategy.bakeMinutes;
+  const traffic = trafficMinutes(waves, instances, catalog, spec);
   return {
     changeId: spec.id,
     description: spec.description,
@@ -246,7 +255,8 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
       approvals: waves.filter((w) => w.approvalAfter !== null).length,
       blastRadiusBeforeApproval: containment ? Math.min(riskCap, planned) : null,
     },
-    predictedMinutes: Math.round(waves.length * bakeAndAct * 10) / 10,
+    predictedMinutes: Math.round((waves.length * bakeAndAct + traffic.total) * 10) / 10,
+    trafficMinutes: Math.round(traffic.total * 10) / 10,
     waves,
     skipped,
     budgets: summarizeBudgets(budgets, targeted, waves),
@@ -297,9 +307,15 @@ function selectTargets(
   return selected;
 }
 
-function whyNotChangeable(instance: Instance, budget: ResolvedBudget): string | undefined {
+function whyNotChangeable(instance: Instance, budget: ResolvedBudget, spec: ChangeSpec): string | undefined {
   if (instance.state !== 'running') return `not running (state: ${instance.state})`;
   if (instance.health === 'impaired') return 'impaired: left to remediation';
+  if (spec.action.type === 'stop-start') {
+    const why = unstoppable(instance);
+    if (why) return why;
+  }
+  if (instance.asg && instance.asg.lifecycle !== 'InService')
+    return `${instance.asg.lifecycle} in ${instance.asg.name}: held by its group or another party`;
   if (headroom(budget, instance.zone) <= 0) return exhaustedReason(budget, instance.zone);
   return undefined;
 }
@@ -478,4 +494,33 @@ function byCellThenId(a: Instance, b: Instance): number {
 /** Code-unit order: locale-independent, so plans are byte-identical on every machine. */
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * What the traffic protocol adds to each wave (core/traffic): its instances drain before the
+ * action (at most the longest deregistration delay of their target groups) and are healthy again
+ * after it (at most the longest healthy threshold × interval), all at once within a wave.
+ */
+function trafficMinutes(
+  waves: readonly Wave[],
+  instances: readonly Instance[],
+  catalog: ServiceCatalog,
+  spec: ChangeSpec,
+): { total: number; perWave: number[] } {
+  if (!actionModule(spec.action).outOfTraffic) return { total: 0, perWave: waves.map(() => 0) };
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  const perWave = waves.map((w) => {
+    let drain = 0;
+    let ready = 0;
+    for (const id of w.instances) {
+      const i = byId.get(id);
+      if (!i?.targets || !isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type)) continue;
+      for (const t of i.targets) {
+        drain = Math.max(drain, t.drainSeconds ?? 0);
+        ready = Math.max(ready, t.readySeconds ?? 0);
+      }
+    }
+    return (drain + ready) / 60;
+  });
+  return { total: perWave.reduce((a, b) => a + b, 0), perWave };
 }

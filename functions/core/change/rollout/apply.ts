@@ -4,6 +4,7 @@ import type { RolloutPorts } from '../../ports/rollout-ports';
 import { type ActionModule, actionModule } from '../actions/index';
 import type { ActionType } from '../spec';
 import { at, loadChange, type RolloutState } from './state';
+import { outOfTrafficFirst } from './traffic';
 import { readWave, recordSkipped } from './wave-records';
 
 /** The third step of every wave: the action applied, at most once per instance, and what was sent kept. */
@@ -13,11 +14,13 @@ import { readWave, recordSkipped } from './wave-records';
  * recorded (fenced by its lease) before it is applied, so a retried step skips what was done,
  * even when the step crashed between applying and saying so. What was sent (SSM command ids,
  * Auto Scaling groups, instances refused) is kept with the change for settle and the gate.
+ * Where the action is disruptive, an instance first leaves traffic (core/traffic): it takes the
+ * action only once drained; until then it `waits`, and settle calls this step again.
  */
 export async function applyWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<{ applied: number; alreadyApplied: number; lost: number; refused: number }> {
+): Promise<{ applied: number; alreadyApplied: number; lost: number; refused: number; waiting: number }> {
   const [plan, spec] = await loadChange(ports, state.changeId);
   const action = actionModule(spec.action);
   const wave = await readWave(ports, plan, state);
@@ -38,6 +41,20 @@ export async function applyWave(
   leases = leases.filter((l) => !refusedIds.has(l.instanceId));
   const before = wave.sent;
   const settledBefore = new Set([...before.applied, ...before.unknown]);
+  const traffic = await outOfTrafficFirst(
+    ports,
+    state,
+    spec,
+    wave,
+    leases.map((l) => l.instanceId).filter((id) => !settledBefore.has(id)),
+  );
+  if (traffic.refused.length > 0) {
+    // Held by another party (Standby, a lifecycle hook, another owner's exit): not this wave's to touch.
+    await recordSkipped(ports, state, traffic.refused);
+    const skipped = new Set(traffic.refused.map((r) => r.id));
+    leases = leases.filter((l) => !skipped.has(l.instanceId));
+  }
+  leases = leases.filter((l) => !traffic.notYet.has(l.instanceId));
   const toApply: string[] = [];
   const inDoubt: string[] = [];
   let alreadyApplied = 0;
@@ -57,6 +74,11 @@ export async function applyWave(
   const doubt = resolveDoubt(action, inDoubt, new Set(before.sending), conditions);
   toApply.push(...doubt.send);
   const applied = [...toApply, ...doubt.sent];
+  const nothingNew =
+    toApply.length === 0 && doubt.sent.length === 0 && doubt.unknown.length === 0 && refused.length === 0;
+  // Still draining: settle looks again (an empty record each poll would only add noise).
+  if (nothingNew && traffic.notYet.size > 0)
+    return { applied: 0, alreadyApplied, lost, refused: 0, waiting: traffic.notYet.size };
   const part = `apply#${String(ports.now()).padStart(15, '0')}`;
   const groupsOf = (ids: readonly string[]) =>
     Object.fromEntries(ids.filter((id) => groups.has(id)).map((id) => [id, groups.get(id)!]));
@@ -92,7 +114,13 @@ export async function applyWave(
       at: at(ports),
     },
   ]);
-  return { applied: toApply.length, alreadyApplied, lost, refused: refused.length };
+  return {
+    applied: toApply.length,
+    alreadyApplied,
+    lost,
+    refused: refused.length,
+    waiting: traffic.notYet.size,
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { LeaseStore } from '../../ports/lease-store';
 import type { RolloutPorts } from '../../ports/rollout-ports';
+import type { TrafficExits } from '../../ports/traffic';
 import { releaseHold } from '../../safety/hold';
 import { at, describeError, type RolloutState, setUnlessEnded } from './state';
+import { restoreTraffic } from './traffic';
 
 /** How a change ends: completed, failed, rolled back (by its rollback's end), or aborted by a person. */
 
@@ -22,6 +24,8 @@ export async function finishRollout(
     // A step that failed for good may have left the wave leased (its release failed too):
     // the change lets go of it now; its instances keep counting until the next sweep.
     const wave = (await ports.changes.loadPlan(state.changeId)).waves[state.wave];
+    // Out of traffic first back in (what cannot come back yet is kept for the sweep).
+    if (wave) await restoreTraffic(ports, state.changeId, wave.instances);
     const held = wave ? await ports.leases.heldBy(state.changeId, wave.instances, ports.now()) : [];
     if (held.length > 0)
       await releaseHold(
@@ -83,18 +87,23 @@ export async function finishRollout(
 }
 
 /**
- * Aborts a change: every lease and budget it holds is released (its instances keep counting as
- * unavailable until inventory sync sees them, since an action may be half done), and the change
- * ends as aborted. Stopping the execution is the caller's part (StopExecution).
+ * Aborts a change: every instance it took out of traffic is brought back (core/traffic; one that
+ * cannot come back yet is kept for the sweep), every lease and budget it holds is released (its
+ * instances keep counting as unavailable until inventory sync sees them, since an action may be
+ * half done), and the change ends as aborted. Stopping the execution is the caller's part
+ * (StopExecution), and comes first: no step of the change runs while it is being undone.
  */
 export async function abortRollout(
-  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now'> & {
+  ports: Pick<RolloutPorts, 'changes' | 'fleet' | 'now' | 'traffic' | 'autoscaling' | 'ec2'> & {
     leases: Pick<LeaseStore, 'releaseAll' | 'activeLeases'>;
+    exits: TrafficExits;
   },
   changeId: string,
   actor: string,
   reason: string,
-): Promise<{ released: number }> {
+): Promise<{ released: number; stuck: number }> {
+  const out = (await ports.exits.all()).filter((e) => e.owner === changeId).map((e) => e.instanceId);
+  const stuck = out.length > 0 ? await restoreTraffic({ ...ports, actor }, changeId, out) : [];
   const held = (await ports.leases.activeLeases(ports.now())).filter((l) => l.owner === changeId);
   const released = await ports.leases.releaseAll(changeId, new Set(held.map((l) => l.instanceId)));
   await ports.changes.setStatus(changeId, 'aborted', reason, ports.now());
@@ -103,9 +112,9 @@ export async function abortRollout(
       subject: `change:${changeId}`,
       actor,
       action: 'change.aborted',
-      reason: `${reason}; ${released} leases released`,
+      reason: `${reason}; ${out.length - stuck.length} of ${out.length} out of traffic brought back; ${released} leases released`,
       at: new Date(ports.now()).toISOString(),
     },
   ]);
-  return { released };
+  return { released, stuck: stuck.length };
 }

@@ -1,11 +1,13 @@
 import { checksPending, isInService } from '../../fleet/fleet';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { resolveQuantity } from '../../safety/quantity';
+import { whyNotServing } from '../../traffic/protocol';
 import { type ActionModule, actionModule } from '../actions/index';
 import { judge, judgeConfigSchema } from '../judge/judge';
 import type { Plan } from '../plan/planner';
 import type { ChangeSpec } from '../spec';
 import { at, loadChange, type RolloutState, renewWave } from './state';
+import { trafficDeps } from './traffic';
 import { readWave, type WaveView } from './wave-records';
 
 /**
@@ -23,6 +25,7 @@ import { readWave, type WaveView } from './wave-records';
  */
 async function waveOutcomes(
   ports: RolloutPorts,
+  state: RolloutState,
   spec: ChangeSpec,
   wave: WaveView,
 ): Promise<{ outcomes: Map<string, string>; judged: string[]; pending: string[] }> {
@@ -32,6 +35,7 @@ async function waveOutcomes(
   for (const id of sent.unknown)
     outcomes.set(id, 'action outcome unknown: the step stopped between recording the action and sending it');
   const checked = await actionModule(spec.action).outcomes(ports, sent, instances, outcomes);
+  await trafficOutcomes(ports, state, wave, outcomes);
   const pending: string[] = [];
   if (spec.gates.statusChecks) {
     const conditions = await ports.ec2.conditions(checked);
@@ -47,6 +51,32 @@ async function waveOutcomes(
   }
   for (const id of checked) if (!outcomes.has(id)) outcomes.set(id, 'ok');
   return { outcomes, judged: checked, pending };
+}
+
+/**
+ * The traffic protocol's outcomes: an instance the wave still has out of traffic did not take the
+ * action (it was still leaving when settle stopped waiting) or is not serving again (in Standby,
+ * or not `healthy` in one of its target groups): an error either way.
+ */
+async function trafficOutcomes(
+  ports: RolloutPorts,
+  state: RolloutState,
+  wave: WaveView,
+  outcomes: Map<string, string>,
+): Promise<void> {
+  const exits = [...(await ports.exits.of(wave.members)).values()].filter((e) => e.owner === state.changeId);
+  if (exits.length === 0) return;
+  const applied = new Set(wave.sent.applied);
+  const problems = await whyNotServing(trafficDeps(ports), exits);
+  for (const e of exits) {
+    if (outcomes.has(e.instanceId)) continue;
+    if (!applied.has(e.instanceId))
+      outcomes.set(e.instanceId, 'not acted: still leaving traffic (draining) when settle stopped waiting');
+    else if (e.phase !== 'returning')
+      outcomes.set(e.instanceId, 'out of traffic: the action had not finished when settle stopped waiting');
+    else if ((problems.get(e.instanceId) ?? []).length > 0)
+      outcomes.set(e.instanceId, `not back in traffic: ${problems.get(e.instanceId)!.join('; ')}`);
+  }
 }
 
 /** An outcome that is neither ok nor an error yet (status checks still initializing). */
@@ -80,7 +110,7 @@ export async function gateWave(
   const wave = await readWave(ports, plan, state);
   const { members } = wave;
   const threshold = resolveQuantity(spec.gates.errorThreshold, members.length);
-  const { outcomes, judged, pending } = await waveOutcomes(ports, spec, wave);
+  const { outcomes, judged, pending } = await waveOutcomes(ports, state, spec, wave);
   const bad = [...outcomes].filter(([, outcome]) => outcome !== 'ok' && !outcome.startsWith(PENDING_PREFIX));
   const errors = bad.length;
   let verdict: 'pass' | 'fail' | 'extend' = errors <= threshold ? 'pass' : 'fail';

@@ -3,12 +3,14 @@ import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
 import type { RolloutState } from './state';
 import { loadChange } from './state';
+import { restoreTraffic } from './traffic';
 import { readWave } from './wave-records';
 
 /** The last step of every wave: its leases and budgets let go, and the next wave (or an approval) ahead. */
 
 /**
- * Releases the wave's leases and budgets (instances not back in service keep counting; a replaced
+ * Brings back into traffic whatever the wave still has out (core/traffic: what cannot come back
+ * yet is kept for the sweep and keeps counting), then releases the wave's leases and budgets (instances not back in service keep counting; a replaced
  * instance counts while its group misses capacity) and moves on; says whether a person must
  * approve before the next wave (after the canary, at the risk containment point), so nothing
  * is held while the rollout waits for them.
@@ -26,6 +28,8 @@ export async function releaseWave(
   const stillUnavailable = new Set<string>(wave.instances.filter((id) => !member.has(id)));
   for (const id of await actionModule(spec.action).stillUnavailable(ports, sent, members))
     stillUnavailable.add(id);
+  // Whatever the wave still has out of traffic goes back first (a pass, a failed gate, an error, a pause).
+  for (const s of await restoreTraffic(ports, state.changeId, wave.instances)) stillUnavailable.add(s.id);
   await releaseHold(
     { leases: ports.leases, audit: ports.fleet },
     state.changeId,

@@ -1,22 +1,31 @@
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { type ActionModule, actionModule, settleLimitSeconds } from '../actions/index';
+import { applyWave } from './apply';
 import { loadChange, type RolloutState, renewWave } from './state';
+import { backWhenFinished } from './traffic';
 import { readWave } from './wave-records';
 
 /** The fourth step of every wave: has the action finished, or how long to wait before looking again. */
 
 /** Settle looks after 15 s, then twice as long each time, up to a fiftieth of the limit (≥ 5 min). */
 const SETTLE_FIRST_WAIT_SECONDS = 15;
+/** Registration and Standby calls take a little time of their own on top of the groups' bounds. */
+const TRAFFIC_GRACE_SECONDS = 90;
 
 /**
- * Has the action finished on every instance of the wave? Waits as long as the action's own
- * limit allows ({@link settleLimitSeconds}, counted from the first apply), renewing the wave's
- * leases each time, and says how long to wait before the next look (growing, never past the limit).
- * The action says when it has settled ({@link ActionModule.settled}): reboot, every instance
- * running again with its status checks concluded; stop-start, stopped ones started, then the
- * same; ssm-command, every command ended; replace, every group at its desired capacity in
- * service and healthy without the terminated instances; set-tag, at once.
- * `expired` when the limit has passed: the gate then judges what is there.
+ * Has the action finished on every instance of the wave, and is every instance it took out of
+ * traffic serving again? Each look moves the wave on:
+ * 1. instances still leaving traffic take the action once drained (apply, again);
+ * 2. the action says on which instances it has really finished ({@link ActionModule.finished}):
+ *    reboot, proof of the restart then status checks concluded; stop-start, stopped ones started,
+ *    then the same; ssm-command, its command ended; replace, every group at its desired capacity
+ *    in service and healthy without the terminated instances; set-tag, at once;
+ * 3. those are put back into traffic (ExitStandby / RegisterTargets) and done once `InService`
+ *    and `healthy` in every target group, or late past their groups' readiness bound.
+ * Waits as long as the action's own limit allows plus the wave's longest draining and readiness
+ * bounds (counted from the wave's first step out of traffic or first apply), renewing the wave's
+ * leases each time, and says how long to wait before the next look (growing, never past the
+ * limit). `expired` when the limit has passed: the gate then judges what is there.
  */
 export async function actionSettled(
   ports: RolloutPorts,
@@ -24,10 +33,40 @@ export async function actionSettled(
   polls: number,
 ): Promise<{ done: boolean; expired: boolean; polls: number; waitSeconds: number }> {
   const [plan, spec] = await loadChange(ports, state.changeId);
-  const { sent, members } = await readWave(ports, plan, state);
-  const done = await actionModule(spec.action).settled(ports, sent, members);
-  const limit = settleLimitSeconds(spec.action);
-  const elapsed = Math.max(0, (ports.now() - (sent.firstAt ?? ports.now())) / 1000);
+  let wave = await readWave(ports, plan, state);
+  const settledIds = () =>
+    new Set([...wave.sent.applied, ...wave.sent.unknown, ...wave.sent.refused.map((r) => r.id)]);
+  const exitsBefore = await ports.exits.of(wave.members);
+  const leaving = wave.members.filter(
+    (id) => !settledIds().has(id) && exitsBefore.get(id)?.owner === state.changeId,
+  );
+  if (leaving.length > 0) {
+    await applyWave(ports, state);
+    wave = await readWave(ports, plan, state);
+  }
+  const { sent, members } = wave;
+  const member = new Set(members);
+  const applied = sent.applied.filter((id) => member.has(id));
+  const finished = await actionModule(spec.action).finished(ports, sent, applied);
+  const back = await backWhenFinished(ports, state, [...finished]);
+  const late = new Set(back.late.map((l) => l.id));
+  const exits = await ports.exits.of(members);
+  const mine = [...exits.values()].filter((e) => e.owner === state.changeId);
+  const stillLeaving = members.filter(
+    (id) => !settledIds().has(id) && exits.get(id)?.owner === state.changeId,
+  );
+  const done =
+    stillLeaving.length === 0 &&
+    applied.every((id) => finished.has(id) && (back.ready.has(id) || late.has(id)));
+  const allowance =
+    mine.length > 0
+      ? Math.max(...mine.map((e) => e.drainSeconds)) +
+        Math.max(...mine.map((e) => e.readySeconds)) +
+        TRAFFIC_GRACE_SECONDS
+      : 0;
+  const limit = settleLimitSeconds(spec.action) + allowance;
+  const from = wave.begunAt ?? sent.firstAt ?? ports.now();
+  const elapsed = Math.max(0, (ports.now() - from) / 1000);
   const expired = !done && elapsed >= limit;
   const cap = Math.max(300, Math.ceil(limit / 50));
   const waitSeconds = Math.max(
@@ -40,3 +79,5 @@ export async function actionSettled(
   }
   return { done, expired, polls: polls + 1, waitSeconds };
 }
+
+export type { ActionModule };

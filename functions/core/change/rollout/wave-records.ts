@@ -18,6 +18,15 @@ export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutSt
   }
   const parts = records.filter((r) => r.part.startsWith('apply#'));
   const applies = parts.map((r) => r.body as unknown as ApplyRecord);
+  const timeOf = (part: string) => Number(part.slice(part.indexOf('#') + 1));
+  const sentAt: Record<string, number> = {};
+  for (const r of parts) {
+    const body = r.body as unknown as ApplyRecord;
+    for (const id of [...(body.sending ?? []), ...body.applied])
+      sentAt[id] = Math.min(sentAt[id] ?? Number.POSITIVE_INFINITY, timeOf(r.part));
+  }
+  // The wave's work began with its first apply attempt, or earlier when instances first had to leave traffic.
+  const begun = records.filter((r) => r.part.startsWith('apply#') || r.part.startsWith('traffic#'));
   return {
     skipped,
     members: plan.waves[state.wave].instances.filter((id) => !skipped.has(id)),
@@ -28,10 +37,12 @@ export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutSt
       refused: applies.flatMap((r) => r.refused ?? []),
       unknown: applies.flatMap((r) => r.unknown ?? []),
       sending: applies.flatMap((r) => r.sending ?? []),
+      sentAt,
       /** When the first apply attempt was recorded (the part's name carries it). */
-      firstAt:
-        parts.length > 0 ? Math.min(...parts.map((r) => Number(r.part.slice('apply#'.length)))) : undefined,
+      firstAt: parts.length > 0 ? Math.min(...parts.map((r) => timeOf(r.part))) : undefined,
     },
+    /** When the wave's work began: instances first taken out of traffic, or its first apply. */
+    begunAt: begun.length > 0 ? Math.min(...begun.map((r) => timeOf(r.part))) : undefined,
   };
 }
 export type WaveView = Awaited<ReturnType<typeof readWave>>;
@@ -61,4 +72,20 @@ export async function recordSkipped(
       at: at(ports),
     },
   ]);
+}
+
+/** Records, once, that the wave began taking instances out of traffic (settle's limit counts from it). */
+export async function recordTrafficBegun(
+  ports: RolloutPorts,
+  state: RolloutState,
+  wave: WaveView,
+): Promise<void> {
+  if (wave.begunAt !== undefined) return;
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    `traffic#${String(ports.now()).padStart(15, '0')}`,
+    {},
+    ports.now(),
+  );
 }
