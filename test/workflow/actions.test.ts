@@ -83,6 +83,7 @@ describe('rollout actions: SSM Run Command, stop-start, replace', () => {
         reboot: (i) => h.ports.ec2.reboot(i),
         setTags: (i, t) => h.ports.ec2.setTags(i, t),
         conditions: (i) => h.ports.ec2.conditions(i),
+        consoleOutputAt: (i) => h.ports.ec2.consoleOutputAt(i),
         stop: async (i) => {
           stopped.push(...i);
           await h.ports.ec2.stop(i);

@@ -133,6 +133,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
     const faultyEc2: RemediationPorts['ec2'] = {
       setTags: (ids, tags) => base.ec2.setTags(ids, tags),
       start: (ids) => base.ec2.start(ids),
+      consoleOutputAt: (ids) => base.ec2.consoleOutputAt(ids),
       reboot: async (ids) => {
         for (const id of ids) if (faults.get(id) === 'software') faults.delete(id);
         await base.ec2.reboot(ids);

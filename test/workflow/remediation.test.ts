@@ -80,6 +80,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
       ec2: {
         setTags: (ids, tags) => base.ec2.setTags(ids, tags),
         start: (ids) => base.ec2.start(ids),
+        consoleOutputAt: (ids) => base.ec2.consoleOutputAt(ids),
         reboot: async (ids) => {
           mutations.push(...ids.map((id) => `reboot ${id}`));
           for (const id of ids) if (faults.get(id) === 'software') faults.delete(id);

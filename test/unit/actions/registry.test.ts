@@ -25,6 +25,7 @@ function fakePorts(
       stop: async (ids) => void calls.push(`stop ${ids.join(',')}`),
       start: async (ids) => void calls.push(`start ${ids.join(',')}`),
       setTags: async (ids, tags) => void calls.push(`tag ${ids.join(',')} ${JSON.stringify(tags)}`),
+      consoleOutputAt: async () => new Map(),
       conditions: async (ids) => {
         calls.push(`conditions ${ids.join(',')}`);
         return new Map(
@@ -48,6 +49,10 @@ function fakePorts(
       terminateDecrementingCapacity: async () => undefined,
       setDesiredCapacity: async () => undefined,
       describeGroup: async () => undefined,
+      lifecycleOf: async () => new Map(),
+      enterStandby: async () => undefined,
+      exitStandby: async () => undefined,
+      describeGroups: async () => [],
       health: async (groups) =>
         new Map(groups.filter((g) => answers.health?.[g]).map((g) => [g, answers.health![g]])),
     },
