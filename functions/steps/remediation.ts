@@ -1,13 +1,17 @@
 import * as z from 'zod';
 import {
   actRemediation,
+  backInServiceForRemediation,
+  bringBackForRemediation,
   decideRemediation,
+  drainedForRemediation,
   drainInstance,
   failRemediation,
   failureReason,
   holdForRemediation,
   type RemediationPorts,
   remediationSettled,
+  takeOutForRemediation,
   verifyRemediation,
 } from '../core/remediation/remediate';
 
@@ -31,8 +35,12 @@ const errorSchema = z.object({ Error: z.string().min(1), Cause: z.string().optio
 const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('decide'), state: stateSchema }),
   z.object({ step: z.literal('hold'), state: stateSchema }),
+  z.object({ step: z.literal('take-out'), state: stateSchema }),
+  z.object({ step: z.literal('drained'), state: stateSchema }),
   z.object({ step: z.literal('act'), state: stateSchema }),
   z.object({ step: z.literal('settle'), state: stateSchema }),
+  z.object({ step: z.literal('bring-back'), state: stateSchema }),
+  z.object({ step: z.literal('in-service'), state: stateSchema }),
   z.object({ step: z.literal('verify'), state: stateSchema }),
   z.object({ step: z.literal('drain'), state: stateSchema }),
   z.object({ step: z.literal('fail'), state: stateSchema, error: errorSchema }),
@@ -51,10 +59,18 @@ export async function remediationStepWith(
       return decideRemediation(p, event.state);
     case 'hold':
       return holdForRemediation(p, event.state);
+    case 'take-out':
+      return takeOutForRemediation(p, event.state);
+    case 'drained':
+      return drainedForRemediation(p, event.state);
     case 'act':
       return actRemediation(p, event.state);
     case 'settle':
       return remediationSettled(p, event.state);
+    case 'bring-back':
+      return bringBackForRemediation(p, event.state);
+    case 'in-service':
+      return backInServiceForRemediation(p, event.state);
     case 'verify':
       return verifyRemediation(p, event.state);
     case 'drain':

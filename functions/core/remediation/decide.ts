@@ -12,6 +12,7 @@ import { closeFindings, iso, load, page } from './case';
 import type { CaseStatusWord } from './case-status';
 import { nextStep } from './ladder';
 import { timingFor } from './timing';
+import { restoreForCase, stopStartGuard } from './traffic';
 import type { Decision, DecisionAction, LadderStep } from './types';
 
 /** A breaker pages a person at most this often per scope. */
@@ -38,7 +39,10 @@ function decidedThisRound(c: CaseView): Decision | undefined {
  * 5. an open breaker (zone, service or account) → no action; the first case pages;
  * 6. otherwise the step: fixed for scheduled events (stop-start moves the instance off the
  *    retiring host; a reboot completes a scheduled reboot), the learning ladder for failures
- *    (Thompson sampling over recorded outcomes; page when every step was tried).
+ *    (Thompson sampling over recorded outcomes; page when every step was tried). Stop-start is
+ *    skipped, with its reason, for an instance-store-backed or one-time Spot instance (the
+ *    ladder goes on without it; a fixed stop-start becomes a replace, or a page outside a group).
+ * A case that ends in a later round brings its instance back into traffic first.
  */
 export async function decideRemediation(
   ports: RemediationPorts,
@@ -56,6 +60,8 @@ export async function decideRemediation(
   // or a page may repeat, never go missing) and, once the decision is there, only answers it.
   const decide = async (action: DecisionAction, reason: string, status: CaseStatusWord, tried = c.tried) => {
     const decision: Decision = { instanceId: finding.instanceId, action, at: iso(now), reason };
+    // A case that ends here (paged, recorded, skipped) brings back what an earlier round kept out of traffic.
+    if (status !== 'acting' && c.tried.length > 0) await restoreForCase(ports, c);
     await ports.fleet.audit([
       {
         subject: `instance:${finding.instanceId}`,
@@ -129,7 +135,17 @@ export async function decideRemediation(
 
   let step: LadderStep | 'page';
   let why: string;
-  if (timing.action === 'reboot' || timing.action === 'stop-start' || timing.action === 'replace') {
+  // Stop-start would harm some instances: the ladder skips it, with the reason recorded.
+  const guard =
+    !c.tried.includes('stop-start') && (timing.action === 'stop-start' || timing.action === 'ladder')
+      ? stopStartGuard(target, (await ports.ec2.conditions([target.id])).get(target.id))
+      : undefined;
+  const skipped = guard ? `; stop-start skipped: ${guard}` : '';
+  if (timing.action === 'stop-start' && guard) {
+    // The fixed step cannot be taken: the next one that can (replace needs a group, checked below).
+    step = 'replace';
+    why = `${timing.reason}${skipped}; replace instead`;
+  } else if (timing.action === 'reboot' || timing.action === 'stop-start' || timing.action === 'replace') {
     if (c.tried.includes(timing.action)) {
       step = 'page';
       why = `${timing.action} was tried and did not help`;
@@ -140,12 +156,12 @@ export async function decideRemediation(
   } else {
     const next = nextStep({
       kind: finding.kind,
-      tried: c.tried,
+      tried: guard ? [...c.tried, 'stop-start'] : c.tried,
       stats: await ports.cases.stats(),
       rng: ports.rng,
     });
     step = next.action;
-    why = next.reason;
+    why = `${next.reason}${skipped}`;
   }
   if (step === 'replace' && !(await ports.autoscaling.groupsOf([target.id])).has(target.id)) {
     // Only an Auto Scaling group brings a terminated instance back.

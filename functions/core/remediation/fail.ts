@@ -5,6 +5,7 @@
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { load, page, releaseCase } from './case';
+import { restoreForCase } from './traffic';
 
 /**
  * The reason a failed case records, from the error the state machine caught: its name and
@@ -26,7 +27,8 @@ export function failureReason(error: { readonly Error: string; readonly Cause?: 
 
 /**
  * Ends a case that could not continue, recorded:
- * 1. its lease and budget released (the instance keeps counting: it may be down);
+ * 1. what it took out of traffic brought back (or recorded as stuck, for the sweep), then its
+ *    lease and budget released (the instance keeps counting: it may be down);
  * 2. a person paged with the reason;
  * 3. the case recorded `failed` — last, so a retried step finds it and stops there, and a crash
  *    before it pages again rather than not at all.
@@ -38,8 +40,9 @@ export async function failRemediation(
 ): Promise<{ status: 'failed' }> {
   const c = await load(ports, state.caseId);
   if (c.status === 'failed') return { status: 'failed' };
+  const traffic = await restoreForCase(ports, c);
   await releaseCase(ports, c, reason, true);
-  await page(ports, c, `remediation failed: ${reason}`);
+  await page(ports, c, `remediation failed: ${reason}${traffic ? `; ${traffic}` : ''}`);
   await ports.cases.setStatus(c.id, 'failed', reason, ports.now());
   return { status: 'failed' };
 }

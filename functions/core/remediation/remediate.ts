@@ -5,6 +5,8 @@
  * decisions, steps tried) is in the table. One module per step:
  * - decide.ts: what to do now, recorded with its reason (the ladder, the breaker, freezes);
  * - act.ts: hold (lease and budget) and act (the step, once per case and step);
+ * - traffic.ts: around reboot and stop-start, out of traffic and back (core/traffic/protocol.ts):
+ *   take out, drained, bring back, back in service; restored when a case ends;
  * - replace.ts: `replace` through the instance's Auto Scaling group;
  * - verify.ts: settle (has the step finished?) and verify (did it recover the instance?);
  * - drain.ts, fail.ts: the two other ends of a case;
@@ -20,4 +22,12 @@ export type { CaseStatusWord } from './case-status';
 export { decideRemediation } from './decide';
 export { DRAINING_TAG, drainInstance } from './drain';
 export { failRemediation, failureReason } from './fail';
-export { MAX_PENDING_VERIFIES, remediationSettled, verifyRemediation } from './verify';
+export {
+  backInServiceForRemediation,
+  bringBackForRemediation,
+  drainedForRemediation,
+  MAX_TAKE_OUT_TRIES,
+  stopStartGuard,
+  takeOutForRemediation,
+} from './traffic';
+export { IMPAIRED_POLLS, MAX_PENDING_VERIFIES, remediationSettled, verifyRemediation } from './verify';

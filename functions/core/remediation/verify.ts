@@ -6,14 +6,22 @@
 import { checksPending, type InstanceCondition, isInService } from '../fleet/fleet';
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
-import { closeFindings, LeaseLostError, load, releaseCase, renewLease } from './case';
+import { actionKey, closeFindings, LeaseLostError, load, releaseCase, renewLease } from './case';
 import { inService, planOf, replacementOutcome, serving, terminateOnce } from './replace';
+import { restoreForCase } from './traffic';
 
 /**
  * Verifications that may find the status checks still initializing before the step is judged
  * not to have recovered the instance (the state machine waits a minute between them).
  */
 export const MAX_PENDING_VERIFIES = 10;
+
+/**
+ * Polls (30 s apart) after which an instance whose checks report `impaired` after the action is
+ * taken as finished (not recovered: Verify judges): right after a restart the checks may still
+ * show the old result for a few minutes.
+ */
+export const IMPAIRED_POLLS = 10;
 
 /** What Verify records about a step: also how a retried Decide or Verify knows it ran. */
 const verdict = (step: string, recovered: boolean) =>
@@ -25,7 +33,11 @@ const statusOf = (condition: InstanceCondition | undefined) =>
 
 /**
  * Has the step finished? Each poll first renews the lease (a case that lost it stops acting):
- * 1. reboot, stop-start: done once the instance runs; a stopped one is started again;
+ * 1. reboot: done once it is proven to have restarted (console output posted after the recorded
+ *    request: RebootInstances only queues one, and the instance never stops `running`) and both
+ *    checks are `ok` (or still `impaired` after `IMPAIRED_POLLS`: finished, Verify judges);
+ *    stop-start: once seen stopped it is started (recorded first, once per case), then done when
+ *    it runs with both checks `ok` (or `impaired`, as for a reboot);
  * 2. replace, launch first: once a member that was not in the group is in service (healthy, both
  *    checks `ok`), the instance is terminated decrementing capacity (once per case); done when it
  *    no longer serves;
@@ -52,8 +64,30 @@ export async function remediationSettled(
     return { done: true, polls };
   }
   const condition = (await ports.ec2.conditions([id])).get(id);
-  if (condition?.state === 'stopped') await ports.ec2.start([id]);
-  return { done: condition?.state === 'running', polls };
+  const finished = () =>
+    isInService(condition) || (condition?.health === 'impaired' && polls >= IMPAIRED_POLLS);
+  if (c.tried.at(-1) === 'reboot') {
+    // RebootInstances only queues a request and the instance never leaves `running`: console
+    // output posted after the recorded request is the proof that it restarted.
+    const [requested] = await ports.leases.actionsOf(actionKey(c, 'reboot'));
+    const posted = (await ports.ec2.consoleOutputAt([id])).get(id);
+    const restarted = requested !== undefined && posted !== undefined && posted > requested.at;
+    return { done: restarted && finished(), polls };
+  }
+  // Stop-start: seen stopped (and started, recorded once), then running with both checks ok.
+  if (condition?.state === 'stopped') {
+    const recorded = await ports.leases.recordAction(
+      lease,
+      actionKey(c, 'stop-start:start'),
+      { action: 'stop-start', case: c.id },
+      ports.now(),
+    );
+    if (recorded === 'fenced') throw new LeaseLostError(c.id, id);
+    await ports.ec2.start([id]);
+    return { done: false, polls };
+  }
+  const started = (await ports.leases.actionsOf(actionKey(c, 'stop-start:start'))).length > 0;
+  return { done: started && condition?.state === 'running' && finished(), polls };
 }
 
 /**
@@ -109,6 +143,8 @@ export async function verifyRemediation(
     await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
     if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
   }
+  // Recovered ends the case: anything still out of traffic goes back (normally back in service already).
+  if (recovered) await restoreForCase(ports, c);
   await releaseCase(ports, c, reason, !recovered && step !== 'replace');
   if (recovered) await closeFindings(ports, c, `recovered by ${step}`, ports.now());
   return { recovered, pending: false, checks, reason };
