@@ -8,13 +8,14 @@
  * AWS SDK packages being free of side effects). Callers with their own clients (a region, an
  * emulator, fewer retries) pass them in.
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { AsgReplacer } from '../adapters/asg-replacer';
+import { AsgReplacer, pacedAutoScalingClient } from '../adapters/asg-replacer';
 import { CloudWatchSamples } from '../adapters/cloudwatch-metrics';
 import { DynamoChangeStore } from '../adapters/dynamo-change-store';
 import { type DocumentClient, documentClient } from '../adapters/dynamo-client';
@@ -23,6 +24,8 @@ import { DynamoLeaseStore } from '../adapters/dynamo-lease-store';
 import { DynamoRemediationStore } from '../adapters/dynamo-remediation-store';
 import { Ec2Actions } from '../adapters/ec2-actions';
 import { Ec2FleetInventory, pacedEc2Client } from '../adapters/ec2-inventory';
+import { Elbv2Traffic, pacedElbv2Client } from '../adapters/elbv2-traffic';
+import { DynamoTrafficExits } from '../adapters/fleet-store/traffic-exits';
 import { NamedExecutions } from '../adapters/sfn-executions';
 import { SnsNotify } from '../adapters/sns-notify';
 import { SsmCommands } from '../adapters/ssm-commands';
@@ -50,6 +53,7 @@ export function fleetStores(db: DocumentClient, table: string) {
     leases: new DynamoLeaseStore(db, table),
     changes: new DynamoChangeStore(db, table),
     cases: new DynamoRemediationStore(db, table),
+    exits: new DynamoTrafficExits(db, table),
   };
 }
 
@@ -60,7 +64,10 @@ export interface RolloutClients {
   /** Paced for EC2's mutating actions (see ec2ActionsClient). */
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
+  /** Paced: every Auto Scaling call shares the account's one bucket (see pacedAutoScalingClient). */
   readonly autoscaling: AutoScalingClient;
+  /** Paced for ELB's Describe* and registration buckets (see pacedElbv2Client). */
+  readonly elbv2: ElasticLoadBalancingV2Client;
   readonly cloudwatch: CloudWatchClient;
   readonly sns: SNSClient;
 }
@@ -70,7 +77,8 @@ export function rolloutClients(): RolloutClients {
     db: documentClient(),
     ec2: ec2ActionsClient(),
     ssm: new SSMClient(SDK_RETRY),
-    autoscaling: new AutoScalingClient(SDK_RETRY),
+    autoscaling: pacedAutoScalingClient(),
+    elbv2: pacedElbv2Client(),
     cloudwatch: new CloudWatchClient({}),
     sns: new SNSClient({}),
   };
@@ -88,6 +96,8 @@ export function rolloutPorts(
     ec2: new Ec2Actions(clients.ec2),
     ssm: new SsmCommands(clients.ssm),
     autoscaling: new AsgReplacer(clients.autoscaling),
+    traffic: new Elbv2Traffic(clients.elbv2),
+    exits: new DynamoTrafficExits(db, settings.table),
     metrics: new CloudWatchSamples(clients.cloudwatch),
     notify: new SnsNotify(clients.sns, settings.topicArn),
     now: () => Date.now(),
@@ -101,7 +111,10 @@ export interface RemediationClients {
   readonly db: DocumentClient;
   /** Paced for EC2's mutating actions (see ec2ActionsClient). */
   readonly ec2: EC2Client;
+  /** Paced: every Auto Scaling call shares the account's one bucket (see pacedAutoScalingClient). */
   readonly autoscaling: AutoScalingClient;
+  /** Paced for ELB's Describe* and registration buckets (see pacedElbv2Client). */
+  readonly elbv2: ElasticLoadBalancingV2Client;
   readonly sns: SNSClient;
 }
 
@@ -109,7 +122,8 @@ export function remediationClients(): RemediationClients {
   return {
     db: documentClient(),
     ec2: ec2ActionsClient(),
-    autoscaling: new AutoScalingClient(SDK_RETRY),
+    autoscaling: pacedAutoScalingClient(),
+    elbv2: pacedElbv2Client(),
     sns: new SNSClient({}),
   };
 }
@@ -125,6 +139,8 @@ export function remediationPorts(
     fleet: new DynamoFleetStore(db, settings.table),
     ec2: new Ec2Actions(clients.ec2),
     autoscaling: new AsgReplacer(clients.autoscaling),
+    traffic: new Elbv2Traffic(clients.elbv2),
+    exits: new DynamoTrafficExits(db, settings.table),
     notify: new SnsNotify(clients.sns, settings.topicArn),
     now: () => Date.now(),
     rng: Math.random,
@@ -162,6 +178,12 @@ export interface InventoryClients {
   readonly ec2: EC2Client;
   /** Needed only when the sweep hands its findings to the remediation state machine. */
   readonly sfn?: SFNClient;
+  /** The managed target groups and their targets (paced, see pacedElbv2Client). */
+  readonly elbv2?: ElasticLoadBalancingV2Client;
+  /** Groups' lifecycle states, and ExitStandby for what the sweep brings back (paced). */
+  readonly autoscaling?: AutoScalingClient;
+  /** Paced for EC2's mutating actions: starts an instance the sweep brings back (see ec2ActionsClient). */
+  readonly ec2Actions?: EC2Client;
 }
 
 export function inventoryClients(settings: Pick<InventorySettings, 'remediationArn'> = {}): InventoryClients {
@@ -169,13 +191,19 @@ export function inventoryClients(settings: Pick<InventorySettings, 'remediationA
     db: documentClient(),
     ec2: ec2DescribeClient(),
     ...(settings.remediationArn ? { sfn: new SFNClient({}) } : {}),
+    elbv2: pacedElbv2Client(),
+    autoscaling: pacedAutoScalingClient(),
+    ec2Actions: ec2ActionsClient(),
   };
 }
 
 /**
  * The sweep's ports: EC2's view of the managed fleet, the store and the ledgers it brings in
- * line, and, when deployed with the remediation, where its findings go (syncInventory, then
- * handOverFindings).
+ * line, the managed target groups and Auto Scaling groups it records each instance's place in,
+ * the traffic exits it brings back when their owner let go (starting a stopped instance through
+ * `ec2Actions`), and, when deployed with the remediation, where its findings go (syncInventory,
+ * then handOverFindings). No `notify`: the sweep's environment has no topic (lib/inventory.ts),
+ * so exits it cannot bring back are audited and kept, not paged.
  */
 export function inventoryPorts(
   settings: InventorySettings,
@@ -190,6 +218,10 @@ export function inventoryPorts(
     }),
     store: fleet,
     leases: new DynamoLeaseStore(clients.db, settings.table),
+    traffic: new Elbv2Traffic(clients.elbv2 ?? pacedElbv2Client(), { managedTag: settings.managedTag }),
+    autoscaling: new AsgReplacer(clients.autoscaling ?? pacedAutoScalingClient()),
+    exits: new DynamoTrafficExits(clients.db, settings.table),
+    ec2Actions: new Ec2Actions(clients.ec2Actions ?? ec2ActionsClient()),
     actor,
     remediation: settings.remediationArn
       ? {

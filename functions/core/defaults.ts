@@ -38,5 +38,27 @@ export const EC2_DESCRIBE_RATE = { ratePerSecond: 15, capacity: 15 } as const;
 /** EC2's mutating actions (tags, reboot, stop, start) have their own, smaller request bucket. */
 export const EC2_ACTION_RATE = { ratePerSecond: 5, capacity: 10 } as const;
 
+/**
+ * ELBv2 Describe* pacing: 8 requests per second, bursts of 32. The account's bucket for ELB API
+ * version 2's non-mutating actions holds 40 tokens and refills at 10 per second ("Request
+ * throttling for the Elastic Load Balancing API", ELB user guide); FleetOps leaves the rest to
+ * other tools, as it does for EC2.
+ */
+export const ELB_DESCRIBE_RATE = { ratePerSecond: 8, capacity: 32 } as const;
+
+/**
+ * ELBv2 RegisterTargets / DeregisterTargets pacing: 2 requests per second, bursts of 5. Mutating
+ * actions have smaller buckets than Describe* (same page); this is a conservative share of them.
+ * Each request carries many targets, so a wave needs few.
+ */
+export const ELB_REGISTRATION_RATE = { ratePerSecond: 2, capacity: 5 } as const;
+
+/**
+ * EC2 Auto Scaling pacing, every action alike: 5 requests per second, bursts of 10. All EC2 Auto
+ * Scaling calls share one bucket per account and Region, its size unpublished (AWS knowledge
+ * center, "autoscaling-api-calls-throttled"); adaptive retries absorb the rest.
+ */
+export const AUTOSCALING_RATE = { ratePerSecond: 5, capacity: 10 } as const;
+
 /** The AWS SDK clients' retries: adaptive (client-side rate limiting under throttling), 8 attempts. */
 export const SDK_RETRY = { retryMode: 'adaptive', maxAttempts: 8 } as const;
