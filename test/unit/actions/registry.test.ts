@@ -11,7 +11,16 @@ import { ACTION_TYPES, type ActionType, actionSchema } from '../../../functions/
 /** Fake ports that record each call (and answer what the test says). */
 function fakePorts(
   answers: {
-    conditions?: Record<string, { state: string; health: string }>;
+    conditions?: Record<
+      string,
+      {
+        state: string;
+        health: string;
+        rootDevice?: 'ebs' | 'instance-store';
+        spot?: 'one-time' | 'persistent';
+      }
+    >;
+    consoleAt?: Record<string, number>;
     groups?: Record<string, string>;
     health?: Record<string, { desired: number; healthy: string[]; members: string[] }>;
     ssmStates?: Record<string, 'pending' | 'success' | 'failed'>;
@@ -25,7 +34,10 @@ function fakePorts(
       stop: async (ids) => void calls.push(`stop ${ids.join(',')}`),
       start: async (ids) => void calls.push(`start ${ids.join(',')}`),
       setTags: async (ids, tags) => void calls.push(`tag ${ids.join(',')} ${JSON.stringify(tags)}`),
-      consoleOutputAt: async () => new Map(),
+      consoleOutputAt: async (ids) => {
+        calls.push(`console ${ids.join(',')}`);
+        return new Map(ids.filter((id) => answers.consoleAt?.[id]).map((id) => [id, answers.consoleAt![id]]));
+      },
       conditions: async (ids) => {
         calls.push(`conditions ${ids.join(',')}`);
         return new Map(
@@ -66,11 +78,13 @@ const sent = (
     applied: string[];
     commands: Array<{ commandId: string; instanceIds: string[] }>;
     groups: Record<string, string>;
+    sentAt: Record<string, number>;
   }> = {},
 ) => ({
   applied: [],
   commands: [],
   groups: {},
+  sentAt: {},
   ...fields,
 });
 
@@ -121,8 +135,8 @@ describe('the action registry', () => {
       'ssm-command': ACTIONS['ssm-command'],
       replace: ACTIONS.replace,
     };
-    const { settled: _settled, ...rest } = reboot;
-    // @ts-expect-error: a module without `settled`
+    const { finished: _finished, ...rest } = reboot;
+    // @ts-expect-error: a module without `finished`
     const incomplete: ActionModule<'reboot'> = rest;
     expect(partial).toBeDefined();
     expect(incomplete).toBeDefined();
@@ -175,27 +189,70 @@ describe('each action through its ports', () => {
     ]);
   });
 
-  it('settles stop-start by starting what stopped, and waits for it to run again', async () => {
+  it('finishes stop-start by starting what stopped, and waits for it to run again', async () => {
     const { ports, calls } = fakePorts({
       conditions: { 'i-1': { state: 'stopped', health: 'unknown' }, 'i-2': running },
     });
-    expect(
-      await ACTIONS['stop-start'].settled(ports, sent({ applied: ['i-1', 'i-2'] }), ['i-1', 'i-2']),
-    ).toBe(false);
+    const done = await ACTIONS['stop-start'].finished(ports, sent({ applied: ['i-1', 'i-2'] }), [
+      'i-1',
+      'i-2',
+    ]);
+    expect([...done]).toEqual(['i-2']);
     expect(calls).toContain('start i-1');
-    expect(await ACTIONS['set-tag'].settled(ports, sent(), ['i-1'])).toBe(true);
+    expect([...(await ACTIONS['set-tag'].finished(ports, sent(), ['i-1']))]).toEqual(['i-1']);
   });
 
-  it('settles replace when each group is back to desired without the replaced instances', async () => {
+  it('finishes a reboot only on proof that the instance restarted, then with its checks concluded', async () => {
+    const { ports } = fakePorts({
+      conditions: {
+        'i-1': running,
+        'i-2': running,
+        'i-3': { state: 'running', health: 'initializing' },
+      },
+      // i-1 posted console output after the request; i-2 only before it (the reboot has not happened).
+      consoleAt: { 'i-1': 2_000, 'i-2': 500, 'i-3': 2_000 },
+    });
+    const view = sent({
+      applied: ['i-1', 'i-2', 'i-3'],
+      sentAt: { 'i-1': 1_000, 'i-2': 1_000, 'i-3': 1_000 },
+    });
+    expect([...(await ACTIONS.reboot.finished(ports, view, ['i-1', 'i-2', 'i-3']))]).toEqual(['i-1']);
+    const outcomes = new Map<string, string>();
+    await ACTIONS.reboot.outcomes(ports, view, ['i-1', 'i-2', 'i-3'], outcomes);
+    expect(Object.fromEntries(outcomes)).toEqual({
+      'i-2': 'no proof it rebooted: no console output posted since the request',
+    });
+  });
+
+  it('never stops an instance-store-backed or a one-time Spot instance', async () => {
+    const { ports } = fakePorts({
+      conditions: {
+        'i-1': { ...running, rootDevice: 'instance-store' },
+        'i-2': { ...running, spot: 'one-time' },
+        'i-3': { ...running, spot: 'persistent' },
+      },
+    });
+    const pre = await ACTIONS['stop-start'].preflight(ports, ['i-1', 'i-2', 'i-3']);
+    expect(pre.gone).toEqual([
+      { id: 'i-1', reason: 'instance-store root device: a stop would lose its data' },
+      { id: 'i-2', reason: 'one-time Spot instance: it cannot be stopped' },
+    ]);
+  });
+
+  it('finishes replace when each group is back to desired without the replaced instances', async () => {
     const groups = { 'i-1': 'cache' };
     const refilled = fakePorts({
       health: { cache: { desired: 2, healthy: ['i-8', 'i-9'], members: ['i-8', 'i-9'] } },
     });
-    expect(await ACTIONS.replace.settled(refilled.ports, sent({ applied: ['i-1'], groups }), [])).toBe(true);
+    expect([
+      ...(await ACTIONS.replace.finished(refilled.ports, sent({ applied: ['i-1'], groups }), ['i-1'])),
+    ]).toEqual(['i-1']);
     const stuck = fakePorts({
       health: { cache: { desired: 2, healthy: ['i-1', 'i-9'], members: ['i-1', 'i-9'] } },
     });
-    expect(await ACTIONS.replace.settled(stuck.ports, sent({ applied: ['i-1'], groups }), [])).toBe(false);
+    expect(
+      (await ACTIONS.replace.finished(stuck.ports, sent({ applied: ['i-1'], groups }), ['i-1'])).size,
+    ).toBe(0);
   });
 
   it('gives the gate SSM invocations that failed, and a group missing capacity', async () => {

@@ -112,7 +112,7 @@ export async function abortRollout(
       subject: `change:${changeId}`,
       actor,
       action: 'change.aborted',
-      reason: `${reason}; ${out.length - stuck.length} of ${out.length} out of traffic brought back; ${released} leases released`,
+      reason: `${reason}; ${out.length > 0 ? `${out.length - stuck.length} of ${out.length} out of traffic brought back; ` : ''}${released} leases released`,
       at: new Date(ports.now()).toISOString(),
     },
   ]);
