@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ec2DescribeClient, inventoryPorts } from '../../functions/app/ports';
 import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
-import { syncInventory } from '../../functions/core/fleet/sync-inventory';
+import { type SyncTrafficDeps, syncInventory } from '../../functions/core/fleet/sync-inventory';
 import type { CliIO } from '../io';
 import { connect, operator } from '../live';
 
@@ -21,16 +21,19 @@ export function inventoryCommands(program: Command, io: CliIO): void {
     .action(async (options: { table?: string; managedTag: string; serviceTag: string; json: boolean }) => {
       const live = connect(options.table);
       const [key, ...rest] = options.managedTag.split('=');
-      const { inventory: ec2 } = inventoryPorts(
+      const ports = inventoryPorts(
         { table: live.table, managedTag: { key, value: rest.join('=') }, serviceTagKey: options.serviceTag },
         { db: live.db, ec2: ec2DescribeClient() },
       );
+      const ec2 = ports.inventory;
+      const { traffic, autoscaling, exits, ec2Actions, notify } = ports as typeof ports & SyncTrafficDeps;
       const report = await syncInventory({
         ec2,
         store: live.fleet,
         leases: live.leases,
         now: Date.now(),
         actor: operator(),
+        ...{ traffic, autoscaling, exits, ec2Actions, notify },
       });
       const requests = Object.fromEntries(ec2.requests);
       if (options.json) {
@@ -40,7 +43,8 @@ export function inventoryCommands(program: Command, io: CliIO): void {
       io.out(
         `synced ${report.observed} instances: ${report.written} written (${report.terminated} terminated), ` +
           `${report.unchanged} unchanged; ${report.findings.length} new findings; ${report.ledgers} ledgers updated; ` +
-          `${report.reclaimedReservations} expired reservations reclaimed\n`,
+          `${report.reclaimedReservations} expired reservations reclaimed; ` +
+          `${report.trafficRestored} instances brought back into traffic, ${report.trafficStuck} stuck out of it\n`,
       );
       for (const f of report.findings) {
         io.out(

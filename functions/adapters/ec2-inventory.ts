@@ -1,10 +1,11 @@
 /**
  * The EC2 inventory port (`Ec2Inventory`) over the AWS SDK: the managed fleet with its status
- * checks and scheduled events, paced by a token bucket.
+ * checks, scheduled events, root device type and Spot request type, paced by a token bucket.
  */
 import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
+  DescribeSpotInstanceRequestsCommand,
   EC2Client,
   type Instance as Ec2Instance,
   type InstanceStatus,
@@ -37,6 +38,9 @@ export interface Ec2InventoryOptions {
 /** Managed instances without a service tag are put in this service (conservative default budget). */
 export const UNASSIGNED_SERVICE = 'unassigned';
 
+/** Spot request ids named per DescribeSpotInstanceRequests (EC2 takes up to 1,000 values; 200 keeps the query small). */
+const SPOT_REQUESTS_PER_DESCRIBE = 200;
+
 const STATES = new Set<string>(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']);
 const EVENT_CODES = new Set<string>(scheduledEventSchema.shape.code.options);
 
@@ -55,6 +59,14 @@ export function pacedEc2Client(bucket: TokenBucket, client = new EC2Client({ ...
 /**
  * The fleet as EC2 reports it: DescribeInstances filtered by the managed tag and
  * DescribeInstanceStatus for every instance (with its scheduled events), 1,000 per page.
+ *
+ * `rootDevice` is DescribeInstances' RootDeviceType. `spot` is set for an instance whose
+ * InstanceLifecycle is `spot`: the request type of its SpotInstanceRequestId, read with
+ * DescribeSpotInstanceRequests for those instances only (200 request ids a call, and remembered:
+ * a request's type never changes), so a fleet without Spot instances sends none. `one-time`
+ * when EC2 no longer knows the request (deleted four hours after it is canceled), or the
+ * instance has none (EC2 Fleet `instant`): a one-time Spot instance cannot be stopped, so the
+ * conservative answer refuses stop-start rather than allowing it.
  */
 export class Ec2FleetInventory implements Ec2Inventory {
   private readonly managedTag: { key: string; value: string };
@@ -63,6 +75,8 @@ export class Ec2FleetInventory implements Ec2Inventory {
   private readonly pageSize: number;
   /** Requests sent, by command (for reports and benchmarks). */
   readonly requests = new Map<string, number>();
+  /** Spot request id → its type, as EC2 said it (types never change). */
+  private readonly spotTypes = new Map<string, 'one-time' | 'persistent'>();
 
   constructor(
     private readonly ec2: EC2Client,
@@ -87,6 +101,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
 
   async listManagedInstances(): Promise<ObservedInstance[]> {
     const [reservations, statuses] = await Promise.all([this.describeInstances(), this.describeStatuses()]);
+    await this.learnSpotTypes(reservations);
     const observed: ObservedInstance[] = [];
     for (const ec2 of reservations) {
       const id = ec2.InstanceId;
@@ -98,6 +113,14 @@ export class Ec2FleetInventory implements Ec2Inventory {
       const { health, impairment, impairedSince } = healthOf(stateName as InstanceState, status);
       const events = scheduledEventsOf(status);
       const cell = tags[this.cellTagKey];
+      const rootDevice =
+        ec2.RootDeviceType === 'ebs' || ec2.RootDeviceType === 'instance-store'
+          ? ec2.RootDeviceType
+          : undefined;
+      const spot =
+        ec2.InstanceLifecycle === 'spot'
+          ? (ec2.SpotInstanceRequestId && this.spotTypes.get(ec2.SpotInstanceRequestId)) || 'one-time'
+          : undefined;
       observed.push({
         instance: {
           id,
@@ -108,6 +131,8 @@ export class Ec2FleetInventory implements Ec2Inventory {
           health,
           tags,
           ...(events.length > 0 ? { scheduledEvents: events } : {}),
+          ...(rootDevice ? { rootDevice } : {}),
+          ...(spot ? { spot } : {}),
         },
         ...(impairment ? { impairment } : {}),
         ...(impairedSince ? { impairedSince } : {}),
@@ -152,6 +177,37 @@ export class Ec2FleetInventory implements Ec2Inventory {
       NextToken = page.NextToken;
     } while (NextToken);
     return out;
+  }
+
+  /** The request type of every Spot instance's request not yet known (none asked without Spot instances). */
+  private async learnSpotTypes(instances: readonly Ec2Instance[]): Promise<void> {
+    const unknown = [
+      ...new Set(
+        instances
+          .filter((i) => i.InstanceLifecycle === 'spot' && i.SpotInstanceRequestId)
+          .map((i) => i.SpotInstanceRequestId as string)
+          .filter((id) => !this.spotTypes.has(id)),
+      ),
+    ];
+    for (let k = 0; k < unknown.length; k += SPOT_REQUESTS_PER_DESCRIBE) {
+      const batch = unknown.slice(k, k + SPOT_REQUESTS_PER_DESCRIBE);
+      let NextToken: string | undefined;
+      do {
+        this.count('DescribeSpotInstanceRequests');
+        // Ids EC2 no longer knows fail a call that names them; the filter form leaves them out.
+        const page = await this.ec2.send(
+          new DescribeSpotInstanceRequestsCommand({
+            Filters: [{ Name: 'spot-instance-request-id', Values: batch }],
+            MaxResults: 1000,
+            NextToken,
+          }),
+        );
+        for (const r of page.SpotInstanceRequests ?? [])
+          if (r.SpotInstanceRequestId && (r.Type === 'one-time' || r.Type === 'persistent'))
+            this.spotTypes.set(r.SpotInstanceRequestId, r.Type);
+        NextToken = page.NextToken;
+      } while (NextToken);
+    }
   }
 
   private count(command: string): void {

@@ -10,16 +10,21 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { settingsFromEnv } from '../app/environment';
 import { inventoryPorts } from '../app/ports';
 import { SERVICE_NAME } from '../core/defaults';
-import { syncInventory } from '../core/fleet/sync-inventory';
+import { type SyncTrafficDeps, syncInventory } from '../core/fleet/sync-inventory';
 import { handOverFindings } from '../core/remediation/triage';
 
 const settings = settingsFromEnv.inventory();
 const logger = new Logger({ serviceName: SERVICE_NAME, persistentKeys: { component: 'inventory-sync' } });
 export const ports = inventoryPorts(settings);
 const { inventory, store, leases, remediation } = ports;
+// What the sweep reads of traffic and Auto Scaling, and what restores abandoned exits (each
+// optional: a stack without them sweeps EC2 alone).
+const { traffic, autoscaling, exits, ec2Actions, notify } = ports as typeof ports & SyncTrafficDeps;
 
 /**
- * The scheduled inventory sweep: EC2 → the fleet-state table, findings and ledgers; each new
+ * The scheduled inventory sweep: EC2 (with each instance's Auto Scaling group and target health)
+ * → the fleet-state table, findings and ledgers, exits abandoned by a dead owner brought back
+ * into traffic; each new
  * finding (an impaired status check, a scheduled event), and each one an earlier sweep or triage
  * recorded but never saw through to its case (a crash, a timeout), goes to a remediation case as
  * an event from EventBridge would: the same scheduled event from AWS Health and from here is one
@@ -32,6 +37,7 @@ export const handler = middy(async (event: ScheduledEvent) => {
     leases,
     now: Date.now(),
     actor: ports.actor,
+    ...{ traffic, autoscaling, exits, ec2Actions, notify },
   });
   const handOver = remediation ? await handOverFindings(remediation, report.findings) : undefined;
   for (const { finding, reason } of handOver?.failed ?? []) {

@@ -1,6 +1,7 @@
 /**
  * A managed instance as FleetOps knows it (state, health, zone, service, tags, scheduled events),
- * and the health words every use case shares (`isInService`, `checksPending`, `isUnavailable`).
+ * and the health words every use case shares (`isInService`, `checksPending`, `isUnavailable`:
+ * out of service, traffic and Auto Scaling group included).
  */
 import * as z from 'zod';
 
@@ -27,6 +28,10 @@ export type Health = (typeof HEALTH_VALUES)[number];
 export interface InstanceCondition {
   readonly state: string;
   readonly health: string;
+  /** `instance-store`: its data is lost on stop (stop-start is refused). */
+  readonly rootDevice?: 'ebs' | 'instance-store';
+  /** A Spot instance and its request type (a one-time Spot instance cannot be stopped). */
+  readonly spot?: 'one-time' | 'persistent';
 }
 
 /**
@@ -82,6 +87,25 @@ export const instanceSchema = z.strictObject({
   health: z.enum(HEALTH_VALUES),
   tags: z.record(z.string(), z.string()).default({}),
   scheduledEvents: z.array(scheduledEventSchema).optional(),
+  /** Its Auto Scaling group and lifecycle state there (`InService`, `Standby`, `Pending:Wait`…), from the sweep. */
+  asg: z.strictObject({ name: z.string().min(1), lifecycle: z.string().min(1) }).optional(),
+  /** Its ELBv2 target groups (managed ones) and its health in each, from the sweep. */
+  targets: z
+    .array(
+      z.strictObject({
+        targetGroupArn: z.string().min(1),
+        port: z.number().int().optional(),
+        state: z.enum(['initial', 'healthy', 'unhealthy', 'unused', 'draining', 'unavailable']),
+        reason: z.string().optional(),
+        /** The group's deregistration delay: how long draining may last. */
+        drainSeconds: z.number().int().min(0).optional(),
+        /** The group's healthy threshold × interval: how long a registered target takes to be healthy. */
+        readySeconds: z.number().int().min(0).optional(),
+      }),
+    )
+    .optional(),
+  rootDevice: z.enum(['ebs', 'instance-store']).optional(),
+  spot: z.enum(['one-time', 'persistent']).optional(),
 });
 
 export type Instance = z.infer<typeof instanceSchema>;
@@ -107,9 +131,43 @@ export const fleetSchema = z
 export type Fleet = z.infer<typeof fleetSchema>;
 
 /**
- * An instance is unavailable when it cannot serve: not running, or running but impaired.
- * Unavailable instances already spend their service's disruption budget.
+ * Whether a target carries (or may carry) its share of traffic: `healthy`; or a state that says
+ * nothing against the instance itself. `unused` with `Target.NotInUse`: the target group is not
+ * used by any load balancer (or not in the target's zone), so it routes no traffic to anyone and
+ * a target there serves as much as it can; `unavailable`: health checks are disabled, ELB routes
+ * to the target without judging it. Every other state takes it out of service: `initial` (not
+ * yet passed its checks), `unhealthy`, `draining` (deregistering), `unused` for any other reason
+ * (`Target.NotRegistered`: not registered where it should be; `Target.InvalidState`: stopped).
+ * (DescribeTargetHealth's TargetHealth reason codes:
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html)
  */
-export function isUnavailable(instance: Pick<Instance, 'state' | 'health'>): boolean {
-  return instance.state !== 'running' || instance.health === 'impaired';
+export function servesInTargetGroup(t: { readonly state: string; readonly reason?: string }): boolean {
+  return (
+    t.state === 'healthy' ||
+    t.state === 'unavailable' ||
+    (t.state === 'unused' && t.reason === 'Target.NotInUse')
+  );
+}
+
+/**
+ * An instance is unavailable when it is out of service, as a service owner means it (issue 14):
+ * - not running, or running but impaired (a status check fails);
+ * - in its Auto Scaling group in any lifecycle state but `InService` (`Standby`, `Pending`,
+ *   `Pending:Wait`, `Terminating`, `EnteringStandby`…): the group does not count it as serving;
+ * - not {@link servesInTargetGroup serving} in at least one of its (managed) target groups:
+ *   `draining`, `initial`, `unhealthy`, `unused` (but `Target.NotInUse`, a group that carries
+ *   no traffic at all, and `unavailable`, health checks disabled, do not count against it).
+ *
+ * Unavailable instances already spend their service's disruption budget. An instance held by a
+ * wave or a case is counted by its lease's reservation instead (the ledger's `observed` leaves
+ * leased instances out; the planner's budgets count held ones), whatever this says.
+ * Without `asg` and `targets` (the sweep ran without the traffic ports, or the instance is in no
+ * group or target group) only state and health decide.
+ */
+export function isUnavailable(
+  instance: Pick<Instance, 'state' | 'health'> & Partial<Pick<Instance, 'asg' | 'targets'>>,
+): boolean {
+  if (instance.state !== 'running' || instance.health === 'impaired') return true;
+  if (instance.asg !== undefined && instance.asg.lifecycle !== 'InService') return true;
+  return (instance.targets ?? []).some((t) => !servesInTargetGroup(t));
 }

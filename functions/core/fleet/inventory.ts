@@ -8,7 +8,10 @@ import { isUnavailable } from './fleet';
 import type { ServiceCatalog } from './services';
 
 export interface InventoryDiff {
-  /** New instances and instances whose state, health, service, zone, tags or events changed. */
+  /**
+   * New instances and instances whose state, health, service, zone, cell, tags, events, Auto
+   * Scaling group or lifecycle, target groups or target health, root device or Spot type changed.
+   */
   readonly changed: Instance[];
   /** Instances the table has as live that EC2 no longer reports: now terminated. */
   readonly vanished: Instance[];
@@ -38,6 +41,8 @@ export function diffInventory(observed: readonly Instance[], known: readonly Ins
       state: 'terminated' as const,
       health: 'unknown' as const,
       scheduledEvents: undefined,
+      asg: undefined,
+      targets: undefined,
     }));
   return { changed, vanished, unchanged };
 }
@@ -46,12 +51,36 @@ function sameInstance(a: Instance, b: Instance): boolean {
   return canonical(a) === canonical(b);
 }
 
-function canonical(i: Instance): string {
+/**
+ * One string per instance for what the table keeps of it, independent of the order EC2, ELB or
+ * the table list things in (tags, events, target groups) and of absent versus empty fields, so a
+ * sweep over an unchanged fleet writes nothing; a change of target health (or its reason) is a
+ * change.
+ */
+export function canonical(i: Instance): string {
   const tags = Object.keys(i.tags)
     .sort()
     .map((k) => [k, i.tags[k]]);
-  const events = [...(i.scheduledEvents ?? [])].sort((x, y) => (x.id < y.id ? -1 : 1));
-  return JSON.stringify([i.id, i.service, i.zone, i.cell ?? null, i.state, i.health, tags, events]);
+  const events = [...(i.scheduledEvents ?? [])]
+    .sort((x, y) => (x.id < y.id ? -1 : 1))
+    .map((e) => [e.id, e.code, e.notBefore, e.notAfter ?? null, e.description]);
+  const targets = [...(i.targets ?? [])]
+    .map((t) => [t.targetGroupArn, t.port ?? null, t.state, t.reason ?? null] as const)
+    .sort((x, y) => (x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] ?? -1) - (y[1] ?? -1)));
+  return JSON.stringify([
+    i.id,
+    i.service,
+    i.zone,
+    i.cell ?? null,
+    i.state,
+    i.health,
+    tags,
+    events,
+    i.asg ? [i.asg.name, i.asg.lifecycle] : null,
+    targets,
+    i.rootDevice ?? null,
+    i.spot ?? null,
+  ]);
 }
 
 /** A service's ledger as the fleet says it should be. */
