@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import { rolloutPorts } from '../../functions/app/ports';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
 import { SfnTaskAnswers } from '../../functions/adapters/sfn-task-answers';
 import { planChange } from '../../functions/core/change/plan/planner';
@@ -171,14 +172,18 @@ export function changeCommands(
         const rollouts = executions(options.stateMachine);
         // Stop the execution first, so it takes nothing new while its holds are released.
         const stopped = await rollouts.stop(id, options.reason);
-        const { released } = await abortRollout(
-          { changes, fleet: live.fleet, leases: live.leases, now: Date.now },
+        // Out of traffic back in: the same adapters the rollout uses (ELB, Auto Scaling, EC2, the exits).
+        const aws = rolloutPorts({ table: live.table, topicArn: process.env.FLEETOPS_TOPIC_ARN ?? '' });
+        const { released, stuck } = await abortRollout(
+          { ...aws, changes, fleet: live.fleet, leases: live.leases, now: Date.now },
           id,
           operator(),
           options.reason,
         );
         io.out(
-          `${id}: aborted (${stopped ? 'execution stopped' : 'no running execution'}; ${released} leases released)\n`,
+          `${id}: aborted (${stopped ? 'execution stopped' : 'no running execution'}; ${released} leases released${
+            stuck > 0 ? `; ${stuck} not back in traffic yet: the sweep brings them back` : ''
+          })\n`,
         );
         if (options.rollback) {
           const rollback = await rollouts.startRollback(id);
