@@ -9,6 +9,7 @@ import {
   DescribeSpotInstanceRequestsCommand,
   type EC2Client,
   GetConsoleOutputCommand,
+  type InstanceStatus,
   RebootInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -98,10 +99,7 @@ export class Ec2Actions implements Ec2Port {
   private async statuses(ids: readonly string[]): Promise<Map<string, InstanceCondition>> {
     const out = new Map<string, InstanceCondition>();
     for (const batch of chunks(ids, IDS_PER_REQUEST)) {
-      const page = await this.ec2.send(
-        new DescribeInstanceStatusCommand({ InstanceIds: batch, IncludeAllInstances: true }),
-      );
-      for (const status of page.InstanceStatuses ?? []) {
+      for (const status of await this.statusesOf(batch)) {
         if (!status.InstanceId) continue;
         const health = healthOfChecks(status.SystemStatus?.Status, status.InstanceStatus?.Status);
         out.set(status.InstanceId, { state: status.InstanceState?.Name ?? 'unknown', health });
@@ -111,11 +109,33 @@ export class Ec2Actions implements Ec2Port {
   }
 
   /**
+   * DescribeInstanceStatus of named instances. One id EC2 no longer knows (terminated a while
+   * ago) fails the whole request with InvalidInstanceID.NotFound, naming the ids: they are left
+   * out and the rest asked again (each alone, if the message names none).
+   */
+  private async statusesOf(batch: readonly string[]): Promise<InstanceStatus[]> {
+    if (batch.length === 0) return [];
+    try {
+      const page = await this.ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: [...batch], IncludeAllInstances: true }),
+      );
+      return page.InstanceStatuses ?? [];
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      if (batch.length === 1) return [];
+      const named = new Set(String((error as Error).message).match(/i-[0-9a-f]+/g) ?? []);
+      const rest = batch.filter((id) => !named.has(id));
+      if (rest.length < batch.length) return this.statusesOf(rest);
+      return (await mapLimit(batch, CONSOLE_IN_FLIGHT, (id) => this.statusesOf([id]))).flat();
+    }
+  }
+
+  /**
    * Root device and Spot request type of instances not read before. A Spot request that cannot
    * be read counts as `one-time`: the safe answer (a one-time Spot instance is never stopped).
    */
   private async readFixed(ids: readonly string[]): Promise<void> {
-    const spotRequests = new Map<string, string>();
+    const spot: string[] = [];
     for (const batch of chunks(ids, IDS_PER_REQUEST)) {
       // Filtered by id rather than named: an id EC2 does not know is left out instead of failing the request.
       const page = await this.ec2.send(
@@ -124,27 +144,27 @@ export class Ec2Actions implements Ec2Port {
       for (const reservation of page.Reservations ?? [])
         for (const i of reservation.Instances ?? []) {
           if (!i.InstanceId) continue;
-          const spot = i.InstanceLifecycle === 'spot';
+          const isSpot = i.InstanceLifecycle === 'spot';
           this.fixed.set(i.InstanceId, {
             rootDevice: i.RootDeviceType === 'instance-store' ? 'instance-store' : 'ebs',
-            ...(spot ? { spot: 'one-time' as const } : {}),
+            ...(isSpot ? { spot: 'one-time' as const } : {}),
           });
-          if (spot && i.SpotInstanceRequestId) spotRequests.set(i.SpotInstanceRequestId, i.InstanceId);
+          if (isSpot) spot.push(i.InstanceId);
         }
     }
-    if (spotRequests.size === 0) return;
-    for (const batch of chunks([...spotRequests.keys()], IDS_PER_REQUEST)) {
+    // The requests by the instance they launched (the instance's SpotInstanceRequestId is not always filled in).
+    for (const batch of chunks(spot, IDS_PER_REQUEST)) {
       try {
         const page = await this.ec2.send(
-          new DescribeSpotInstanceRequestsCommand({ SpotInstanceRequestIds: batch }),
+          new DescribeSpotInstanceRequestsCommand({ Filters: [{ Name: 'instance-id', Values: batch }] }),
         );
         for (const r of page.SpotInstanceRequests ?? []) {
-          const id = r.SpotInstanceRequestId && spotRequests.get(r.SpotInstanceRequestId);
-          const fixed = id ? this.fixed.get(id) : undefined;
-          if (id && fixed && r.Type === 'persistent') this.fixed.set(id, { ...fixed, spot: 'persistent' });
+          const fixed = r.InstanceId ? this.fixed.get(r.InstanceId) : undefined;
+          if (r.InstanceId && fixed && r.Type === 'persistent')
+            this.fixed.set(r.InstanceId, { ...fixed, spot: 'persistent' });
         }
       } catch {
-        // Unreadable (gone, or not allowed): those instances stay `one-time`, the safe answer.
+        // Unreadable (throttled past the retries, or not allowed): they stay `one-time`, the safe answer.
       }
     }
   }
