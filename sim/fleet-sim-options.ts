@@ -1,11 +1,23 @@
 import { type ChangeSpec, changeSpecSchema } from '../functions/core/change/spec';
-import type { LeaseStoreDefect } from './adapters';
+import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from './adapters';
 
 /** What `simulateFleet` takes: the fleet, the faults, the change, and its defaults and checks. */
 
 /** The simulated change's action: a fleet-wide reboot, or a Run Command document on every instance. */
 export const SIM_ACTIONS = ['reboot', 'ssm-command'] as const;
 export type SimAction = (typeof SIM_ACTIONS)[number];
+
+/**
+ * Deliberate defects, to prove the invariant checks catch what they claim to catch: the lease
+ * store's (adapters/memory-lease-store.ts), and `skip-standby`: the simulated Auto Scaling's
+ * EnterStandby and ELB's DeregisterTargets answer success and do nothing, so FleetOps acts on
+ * instances still in service (drain-before-act) and groups replace stopped ones (no-replacement).
+ */
+export const SIM_DEFECTS = [...LEASE_STORE_DEFECTS, 'skip-standby'] as const;
+export type SimDefect = (typeof SIM_DEFECTS)[number];
+
+export const isLeaseStoreDefect = (d: SimDefect | undefined): d is LeaseStoreDefect =>
+  (LEASE_STORE_DEFECTS as readonly string[]).includes(d ?? '');
 
 export interface FleetSimOptions {
   readonly instances: number;
@@ -28,12 +40,20 @@ export interface FleetSimOptions {
    */
   readonly retryRate?: number;
   /**
-   * Every service in an Auto Scaling group, so the ladder may replace an instance. Off, the
-   * ladder pages instead (replace needs a group). @default false
+   * Every service in an Auto Scaling group, so the ladder may replace any instance. Off, about
+   * 30% of the services are in one (with `traffic`), and the ladder pages for the others (replace
+   * needs a group). @default false
    */
   readonly autoScaling?: boolean;
-  /** A deliberately broken lease store, to prove the checks catch it. @default none */
-  readonly defect?: LeaseStoreDefect;
+  /**
+   * Load balancing and Auto Scaling (world/traffic-layout.ts): about 80% of the services behind
+   * an ELBv2 target group (deregistration delay 30–300 s, healthy threshold × interval 20–150 s),
+   * about 30% in an Auto Scaling group (all with `autoScaling`) that health-checks and replaces
+   * its members. Off: no target group, and groups only with `autoScaling`. @default true
+   */
+  readonly traffic?: boolean;
+  /** A deliberate defect (SIM_DEFECTS), to prove the checks catch it. @default none */
+  readonly defect?: SimDefect;
 }
 
 /**
@@ -52,6 +72,7 @@ export const FLEET_SIM_DEFAULTS = {
   bakeMinutes: 10,
   retryRate: 0.02,
   autoScaling: false,
+  traffic: true,
 } as const;
 
 /** Validates options; throws an Error that says what was expected and what was found. */

@@ -3,15 +3,15 @@ import type { ChangeSpec } from '../functions/core/change/spec';
 import type {
   ActKind,
   ApiRequests,
-  LeaseStoreDefect,
   MemoryChangeStore,
   MemoryRemediationStore,
   RecordingNotifier,
 } from './adapters';
-import type { FleetSimOptions } from './fleet-sim-options';
+import type { FleetSimOptions, SimDefect } from './fleet-sim-options';
 import { CHECKED_INVARIANTS, type InvariantMonitor, type Violation } from './invariant-monitor';
 import type { VirtualClock } from './kernel/virtual-clock';
-import type { Fault, Recoverer, SimWorld } from './world/sim-world';
+import { median, type TrafficTimes } from './traffic-times';
+import type { Fault, FaultRecoverer, Recoverer, SimWorld } from './world/sim-world';
 
 /**
  * The figures of one `simulateFleet` run (`FleetSimReport`), read off the simulation's world,
@@ -32,7 +32,7 @@ export interface Quantiles {
 /** The simulation's figures. Deterministic by options, except `wallClock`. */
 export interface FleetSimReport {
   readonly parameters: Required<Omit<FleetSimOptions, 'defect'>> & {
-    readonly defect: LeaseStoreDefect | null;
+    readonly defect: SimDefect | null;
   };
   readonly change: {
     readonly id: string;
@@ -76,7 +76,8 @@ export interface FleetSimReport {
     readonly absorbed: number;
     readonly recovered: number;
     readonly unrecovered: number;
-    readonly recoveredBy: Readonly<Record<Recoverer, number>>;
+    /** `group`: an Auto Scaling group replaced the broken instance on its own health check. */
+    readonly recoveredBy: Readonly<Record<FaultRecoverer, number>>;
     readonly recoveryMinutes: Quantiles | null;
     readonly recoveryMinutesByRemediation: Quantiles | null;
   };
@@ -97,12 +98,46 @@ export interface FleetSimReport {
     /** Seconds requests waited for a token, per API, summed over requests (waits overlap across executions). */
     readonly ec2TokenWaitSeconds: Readonly<Record<string, number>>;
     readonly ec2TokenWaitSecondsTotal: number;
+    /** ELBv2 (DescribeTargetHealth, DeregisterTargets, …), paced by each function's Describe and registration buckets. */
+    readonly elb: Readonly<Record<string, number>>;
+    readonly elbTotal: number;
+    readonly elbTokenWaitSecondsTotal: number;
+    /** EC2 Auto Scaling (DescribeAutoScalingInstances, EnterStandby, …). */
+    readonly autoScaling: Readonly<Record<string, number>>;
+    readonly autoScalingTotal: number;
     readonly other: Readonly<Record<string, number>>;
+  };
+  /** Load balancing and Auto Scaling in the simulated account, and what the traffic protocol cost. */
+  readonly traffic: {
+    readonly targetGroups: number;
+    readonly groups: number;
+    /** Instances registered in (or members of) one, at the end (replacements included). */
+    readonly instancesInTargetGroups: number;
+    readonly instancesInGroups: number;
+    /** Median over the change's waves of the longest draining of a wave's instances (s); null: no wave drained. */
+    readonly drainSecondsPerWave: number | null;
+    /** Median over the change's waves of the longest return to `healthy` / `InService` (s). */
+    readonly readySecondsPerWave: number | null;
+    readonly wavesMeasured: number;
+    /** Members groups replaced on their own health checks; of them, instances FleetOps had acted on. */
+    readonly replacedByGroups: number;
+    readonly replacedAfterFleetOps: number;
+    /** The highest use of a budget by instances out of traffic (or reserved), as a fraction of it. */
+    readonly maxOutOfTrafficRatio: number;
+    /** Traffic exits still recorded at the end (stuck or waiting for the sweep). */
+    readonly exitsLeft: number;
   };
   readonly invariants: {
     readonly checked: readonly string[];
-    readonly checks: { readonly grants: number; readonly acts: number; readonly records: number };
+    readonly checks: {
+      readonly grants: number;
+      readonly acts: number;
+      readonly records: number;
+      readonly trafficActions: number;
+      readonly changesEnded: number;
+    };
     readonly violations: number;
+    readonly byInvariant: Readonly<Record<string, number>>;
     /** The first 100. */
     readonly list: readonly Violation[];
   };
@@ -114,6 +149,9 @@ export interface FleetSimReport {
 /** What the report reads: the simulation's parts. */
 export interface SimFigures {
   readonly o: Required<Omit<FleetSimOptions, 'defect'>> & Pick<FleetSimOptions, 'defect'>;
+  readonly trafficTimes: TrafficTimes;
+  /** Traffic exits left when the simulation ended. */
+  readonly exitsLeft: number;
   readonly clock: VirtualClock;
   readonly world: SimWorld;
   readonly monitor: InvariantMonitor;
@@ -159,9 +197,31 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
     'StartInstances',
     'CreateTags',
     'DescribeInstanceStatus',
+    'GetConsoleOutput',
+  ]);
+  const elb = new Set([
+    'DescribeTargetHealth',
+    'DescribeTargetGroups',
+    'DescribeTargetGroupAttributes',
+    'DescribeTags',
+    'RegisterTargets',
+    'DeregisterTargets',
+  ]);
+  const asg = new Set([
+    'DescribeAutoScalingInstances',
+    'DescribeAutoScalingGroups',
+    'EnterStandby',
+    'ExitStandby',
+    'SetDesiredCapacity',
+    'TerminateInstanceInAutoScalingGroup',
   ]);
   const byApi = [...s.requests.counts].sort(([a], [b]) => (a < b ? -1 : 1));
-  const waits = [...s.requests.waitedMs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const allWaits = [...s.requests.waitedMs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const waits = allWaits.filter(([api]) => ec2.has(api));
+  const total = (set: ReadonlySet<string>) =>
+    byApi.filter(([api]) => set.has(api)).reduce((n, [, k]) => n + k, 0);
+  const trafficPeaks = s.monitor.trafficPeaks().filter((p) => p.budget > 0);
+  const slots = s.world.instances.map((i) => s.world.slot(i.id)!);
   const end = s.changeEndedAt ?? s.clock.now();
   return {
     parameters: {
@@ -174,6 +234,7 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       bakeMinutes: s.o.bakeMinutes,
       retryRate: s.o.retryRate,
       autoScaling: s.o.autoScaling,
+      traffic: s.o.traffic,
       defect: s.o.defect ?? null,
     },
     change: {
@@ -215,6 +276,7 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
         remediation: recovered.filter((f) => f.recoveredBy === 'remediation').length,
         change: recovered.filter((f) => f.recoveredBy === 'change').length,
         person: recovered.filter((f) => f.recoveredBy === 'person').length,
+        group: recovered.filter((f) => f.recoveredBy === 'group').length,
       },
       recoveryMinutes: minutes(recovered),
       recoveryMinutesByRemediation: minutes(recovered.filter((f) => f.recoveredBy === 'remediation')),
@@ -234,12 +296,34 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       ec2Total: byApi.filter(([api]) => ec2.has(api)).reduce((n, [, k]) => n + k, 0),
       ec2TokenWaitSeconds: Object.fromEntries(waits.map(([api, ms]) => [api, round(ms / 1000, 1)])),
       ec2TokenWaitSecondsTotal: round(waits.reduce((n, [, ms]) => n + ms, 0) / 1000, 1),
-      other: Object.fromEntries(byApi.filter(([api]) => !ec2.has(api))),
+      elb: Object.fromEntries(byApi.filter(([api]) => elb.has(api))),
+      elbTotal: total(elb),
+      elbTokenWaitSecondsTotal: round(
+        allWaits.filter(([api]) => elb.has(api)).reduce((n, [, ms]) => n + ms, 0) / 1000,
+        1,
+      ),
+      autoScaling: Object.fromEntries(byApi.filter(([api]) => asg.has(api))),
+      autoScalingTotal: total(asg),
+      other: Object.fromEntries(byApi.filter(([api]) => !ec2.has(api) && !elb.has(api) && !asg.has(api))),
+    },
+    traffic: {
+      targetGroups: s.world.traffic.targetGroups.size,
+      groups: s.world.traffic.groups.size,
+      instancesInTargetGroups: slots.filter((x) => x.targetGroups.length > 0).length,
+      instancesInGroups: slots.filter((x) => x.member !== undefined).length,
+      drainSecondsPerWave: nullableRound(median(s.trafficTimes.drain.values())),
+      readySecondsPerWave: nullableRound(median(s.trafficTimes.ready.values())),
+      wavesMeasured: new Set([...s.trafficTimes.drain.keys(), ...s.trafficTimes.ready.keys()]).size,
+      replacedByGroups: s.monitor.replacements.byGroups,
+      replacedAfterFleetOps: s.monitor.replacements.afterFleetOps,
+      maxOutOfTrafficRatio: round(Math.max(0, ...trafficPeaks.map((p) => p.peak / p.budget)), 3),
+      exitsLeft: s.exitsLeft,
     },
     invariants: {
       checked: [...CHECKED_INVARIANTS],
       checks: { ...s.monitor.checked },
       violations: s.monitor.violationCount,
+      byInvariant: { ...s.monitor.violationsBy },
       list: s.monitor.violations,
     },
     simulation: {
@@ -249,6 +333,8 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
     wallClock: { ms: round(wallMs, 1) },
   };
 }
+
+const nullableRound = (x: number | null) => (x === null ? null : round(x, 1));
 
 function quantiles(values: readonly number[]): Quantiles | null {
   if (values.length === 0) return null;

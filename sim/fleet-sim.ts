@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { planChange } from '../functions/core/change/plan/planner';
 import type { RolloutPorts } from '../functions/core/change/rollout/rollout';
 import type { ChangeSpec } from '../functions/core/change/spec';
-import { EC2_ACTION_RATE } from '../functions/core/defaults';
+import { EC2_ACTION_RATE, ELB_DESCRIBE_RATE, ELB_REGISTRATION_RATE } from '../functions/core/defaults';
 import type { Finding } from '../functions/core/events/findings';
 import { ledgerObservations } from '../functions/core/fleet/inventory';
 import { type ServiceCatalog, serviceCatalog } from '../functions/core/fleet/services';
@@ -10,6 +10,7 @@ import type { RemediationPorts } from '../functions/core/remediation/remediate';
 import { triageFinding } from '../functions/core/remediation/triage';
 import { resolveBudgets } from '../functions/core/safety/budget';
 import { TokenBucket } from '../functions/core/shared/token-bucket';
+import { restoreAbandoned } from '../functions/core/traffic/protocol';
 import { remediationStepWith } from '../functions/steps/remediation';
 import { rolloutStepWith } from '../functions/steps/rollout';
 import {
@@ -26,6 +27,9 @@ import {
   simulatedMetrics,
   simulatedSsm,
 } from './adapters';
+import type { TrafficKind } from './adapters/common';
+import { MemoryTrafficExits } from './adapters/memory-traffic-exits';
+import { simulatedTraffic, type TrafficBuckets } from './adapters/simulated-traffic';
 import {
   deployedDefinitions,
   type SimDefinitions,
@@ -38,6 +42,7 @@ import {
   checkFleetSimOptions,
   FLEET_SIM_DEFAULTS,
   type FleetSimOptions,
+  isLeaseStoreDefect,
   simulatedChangeSpec,
 } from './fleet-sim-options';
 import { type FleetSimReport, fleetSimReport, MINUTE, type SimFigures, START } from './fleet-sim-report';
@@ -46,15 +51,19 @@ import { seededRandom } from './kernel/random';
 import { VirtualClock } from './kernel/virtual-clock';
 import { onVirtualTime } from './kernel/virtual-timers';
 import { answerApproval, runChanges } from './operator';
+import { TrafficTimes } from './traffic-times';
 import { type Fault, type Recoverer, SimWorld } from './world/sim-world';
 import { syntheticFleet } from './world/synthetic-fleet';
+import { trafficLayout } from './world/traffic-layout';
 
 export {
   checkFleetSimOptions,
   FLEET_SIM_DEFAULTS,
   type FleetSimOptions,
   SIM_ACTIONS,
+  SIM_DEFECTS,
   type SimAction,
+  type SimDefect,
   simulatedChangeSpec,
 } from './fleet-sim-options';
 export type { FleetSimReport, Quantiles } from './fleet-sim-report';
@@ -121,6 +130,7 @@ export async function simulateFleet(
     bakeMinutes: options.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes,
     retryRate: options.retryRate ?? FLEET_SIM_DEFAULTS.retryRate,
     autoScaling: options.autoScaling ?? FLEET_SIM_DEFAULTS.autoScaling,
+    traffic: options.traffic ?? FLEET_SIM_DEFAULTS.traffic,
   };
   const sim = new Simulation(o, machinery);
   await sim.run();
@@ -128,7 +138,7 @@ export async function simulateFleet(
 }
 
 type ResolvedOptions = FleetSimOptions &
-  Required<Pick<FleetSimOptions, 'action' | 'bakeMinutes' | 'retryRate' | 'autoScaling'>>;
+  Required<Pick<FleetSimOptions, 'action' | 'bakeMinutes' | 'retryRate' | 'autoScaling' | 'traffic'>>;
 
 /** The simulated world and its wiring: the fleet, the stores, the faults, the sweep, the two state machines. */
 class Simulation implements SimFigures {
@@ -148,9 +158,21 @@ class Simulation implements SimFigures {
   /** What the rollout publishes (approvals waiting, gates failed, ends): counted apart from pages. */
   private readonly rolloutNotices = new RecordingNotifier();
   readonly requests = new ApiRequests();
-  private readonly observer: ActionObserver;
+  private readonly observer: ActionObserver & {
+    traffic(owner: string, by: Recoverer, kind: TrafficKind, id: string): void;
+  };
   private readonly rolloutEc2: SimulatedEc2;
   private readonly remediationEc2: SimulatedEc2;
+  /** The inventory sweep's own EC2 view (it starts what an abandoned stop-start left stopped). */
+  private readonly sweepEc2: SimulatedEc2;
+  private readonly rolloutElb: TrafficBuckets;
+  private readonly remediationElb: TrafficBuckets;
+  private readonly sweepElb: TrafficBuckets;
+  /** The traffic exits of the fleet table (TRAFFIC#<instance>), shared by every execution and the sweep. */
+  readonly exits = new MemoryTrafficExits();
+  readonly trafficTimes: TrafficTimes;
+  /** The wave each change's execution is at (for the per-wave traffic figures). */
+  private readonly waveOf = new Map<string, number>();
   readonly spec: ChangeSpec;
   readonly plan: ReturnType<typeof planChange>;
   readonly acted: Record<Recoverer, Map<ActKind, number>> = {
@@ -191,12 +213,23 @@ class Simulation implements SimFigures {
       synthetic.instances,
       (fault) => this.detected(fault),
       o.autoScaling,
+      {
+        ...(o.traffic
+          ? {
+              layout: trafficLayout(synthetic.instances, {
+                seed: o.seed,
+                groupShare: o.autoScaling ? 1 : 0.3,
+              }),
+            }
+          : {}),
+        random: seededRandom((o.seed ^ 0xc2b2ae35) >>> 0),
+      },
     );
     // The ledger from the fleet as inventory sync would set it; the monitor's budgets as the planner resolves them.
     this.leaseStore = new MemoryLeaseStore(
       this.world,
       ledgerObservations(this.world.instances, catalog, new Set()),
-      o.defect,
+      isLeaseStoreDefect(o.defect) ? o.defect : undefined,
     );
     this.monitor = new InvariantMonitor(
       this.clock,
@@ -207,17 +240,42 @@ class Simulation implements SimFigures {
       START,
     );
     this.leases = this.monitor.watch(this.leaseStore);
+    this.trafficTimes = new TrafficTimes(this.clock);
+    this.world.listen(this.trafficTimes);
     this.observer = {
       acting: (owner, by, kind, id) => {
         const counts = this.acted[by];
         counts.set(kind, (counts.get(kind) ?? 0) + 1);
         this.monitor.acting(owner, by, kind, id);
       },
+      traffic: (owner, by, kind, id) => {
+        this.monitor.traffic(owner, by, kind, id);
+        const slot = this.world.slot(id);
+        const wave = this.waveOf.get(owner);
+        if (slot)
+          this.trafficTimes.traffic(
+            by === 'change' && wave !== undefined ? `${owner}#${wave}` : undefined,
+            kind,
+            slot,
+          );
+      },
     };
     this.fleet = new MemoryFleetStore(this.world, synthetic.services);
     const bucket = () => new TokenBucket(EC2_ACTION_RATE.ratePerSecond, EC2_ACTION_RATE.capacity, this.clock);
     this.rolloutEc2 = new SimulatedEc2(this.world, this.clock, bucket(), this.requests, this.observer);
     this.remediationEc2 = new SimulatedEc2(this.world, this.clock, bucket(), this.requests, this.observer);
+    this.sweepEc2 = new SimulatedEc2(this.world, this.clock, bucket(), this.requests);
+    const elb = (): TrafficBuckets => ({
+      describe: new TokenBucket(ELB_DESCRIBE_RATE.ratePerSecond, ELB_DESCRIBE_RATE.capacity, this.clock),
+      registration: new TokenBucket(
+        ELB_REGISTRATION_RATE.ratePerSecond,
+        ELB_REGISTRATION_RATE.capacity,
+        this.clock,
+      ),
+    });
+    this.rolloutElb = elb();
+    this.remediationElb = elb();
+    this.sweepElb = elb();
     this.spec = simulatedChangeSpec(
       { services: Object.keys(synthetic.services.services) },
       o.action,
@@ -226,6 +284,8 @@ class Simulation implements SimFigures {
     this.plan = planChange({ instances: this.world.instances, catalog, spec: this.spec });
   }
 
+  exitsLeft = 0;
+
   async run(): Promise<void> {
     await onVirtualTime(this.clock, async () => {
       this.clock.spawn(() => this.rollout());
@@ -233,6 +293,7 @@ class Simulation implements SimFigures {
       this.clock.spawn(() => this.sweep());
       await this.clock.run();
     });
+    this.exitsLeft = (await this.exits.all()).length;
   }
 
   // ── the rollout (state-machines/rollout.asl.json) ────────────────────────────
@@ -261,13 +322,24 @@ class Simulation implements SimFigures {
     // The lease owner the EC2 and SSM views act for: the change, or its rollback (`<id>-rollback`).
     const actor = { changeId };
     const acting = { owner: () => actor.changeId, by: 'change' as const };
+    const skip = this.o.defect === 'skip-standby';
     const ports: RolloutPorts = {
       changes: this.changes,
       leases: this.leases,
       fleet: this.fleet,
       ec2: this.rolloutEc2.forActor(acting),
       ssm: simulatedSsm(this.world, this.requests, acting, this.observer),
-      autoscaling: simulatedAutoScaling(this.world, this.requests, acting, this.observer),
+      autoscaling: simulatedAutoScaling(this.world, this.requests, acting, this.observer, skip),
+      traffic: simulatedTraffic(
+        this.world,
+        this.clock,
+        this.rolloutElb,
+        this.requests,
+        acting,
+        this.observer,
+        skip,
+      ),
+      exits: this.exits,
       metrics: simulatedMetrics(this.requests),
       notify: this.rolloutNotices,
       now: () => this.clock.now(),
@@ -279,10 +351,12 @@ class Simulation implements SimFigures {
       step,
       (call, run) => {
         const input = call.input as {
-          state?: { changeId?: string };
-          Payload?: { state?: { changeId?: string } };
+          state?: { changeId?: string; wave?: number };
+          Payload?: { state?: { changeId?: string; wave?: number } };
         };
         actor.changeId = input.state?.changeId ?? input.Payload?.state?.changeId ?? actor.changeId;
+        const wave = input.state?.wave ?? input.Payload?.state?.wave;
+        if (wave !== undefined) this.waveOf.set(actor.changeId, wave);
         if (call.step === 'await-approval')
           return this.task(
             call,
@@ -293,6 +367,7 @@ class Simulation implements SimFigures {
       },
       { Task: { Token: `token-${changeId}` } },
     );
+    await this.monitor.changeEnded(changeId, this.exits);
   }
 
   /** The report's rollout counts, from what the bound Tasks were sent and answered. */
@@ -376,12 +451,23 @@ class Simulation implements SimFigures {
   /** One case's execution of the remediation state machine (named after the case, input as triage starts it). */
   private async remediate(caseId: string, input: object, fault: Fault): Promise<void> {
     const actor = { owner: () => caseId, by: 'remediation' as const };
+    const skip = this.o.defect === 'skip-standby';
     const ports: RemediationPorts = {
       cases: this.cases,
       leases: this.leases,
       fleet: this.fleet,
       ec2: this.remediationEc2.forActor(actor),
-      autoscaling: simulatedAutoScaling(this.world, this.requests, actor, this.observer),
+      autoscaling: simulatedAutoScaling(this.world, this.requests, actor, this.observer, skip),
+      traffic: simulatedTraffic(
+        this.world,
+        this.clock,
+        this.remediationElb,
+        this.requests,
+        actor,
+        this.observer,
+        skip,
+      ),
+      exits: this.exits,
       notify: this.notifier,
       now: () => this.clock.now(),
       rng: this.policyRng,
@@ -399,11 +485,27 @@ class Simulation implements SimFigures {
     }
   }
 
-  /** The inventory sweep's part that matters here: expired reservations go back to their ledgers. */
+  /**
+   * The inventory sweep's parts that matter here: expired reservations go back to their ledgers,
+   * and instances an owner left out of traffic (it let go, or died) are brought back.
+   */
   private async sweep(): Promise<void> {
+    const sweeper = { owner: () => 'inventory-sweep', by: 'change' as const };
+    const deps = {
+      traffic: simulatedTraffic(this.world, this.clock, this.sweepElb, this.requests, sweeper),
+      autoscaling: simulatedAutoScaling(this.world, this.requests, sweeper),
+      exits: this.exits,
+      ec2: this.sweepEc2.forActor(sweeper),
+      now: () => this.clock.now(),
+      leases: this.leaseStore,
+      audit: this.fleet,
+      notify: this.notifier,
+      actor: 'inventory-sweep',
+    };
     while (this.changeEndedAt === undefined || this.clock.running > 1) {
       await this.clock.sleep(SWEEP_MINUTES * MINUTE);
       await this.leaseStore.reclaimExpired(this.clock.now());
+      await restoreAbandoned(deps);
     }
   }
 }

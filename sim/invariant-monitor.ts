@@ -1,14 +1,32 @@
 import type { ActionType } from '../functions/core/change/spec';
 import { isDisruptive, type ServiceCatalog } from '../functions/core/fleet/services';
 import type { Lease, LeaseStore } from '../functions/core/ports/index';
+import type { TrafficExits } from '../functions/core/ports/traffic';
 import type { ResolvedBudget } from '../functions/core/safety/budget';
 import type { ActionObserver, ActKind } from './adapters';
+import type { TrafficKind, TrafficObserver } from './adapters/common';
 import { MinHeap } from './kernel/min-heap';
 import type { VirtualClock } from './kernel/virtual-clock';
-import { type Recoverer, reallyDown, type SimWorld, type Slot, type WorldListener } from './world/sim-world';
+import {
+  outOfTraffic,
+  type Recoverer,
+  reallyDown,
+  type SimWorld,
+  type Slot,
+  type WorldListener,
+} from './world/sim-world';
+import type { FailCause } from './world/traffic-world';
 
 /** The invariants of the design (DESIGN.md, "The invariants") the simulation checks as it runs. */
-export const CHECKED_INVARIANTS = ['disruption-budget', 'one-actor', 'at-most-once'] as const;
+export const CHECKED_INVARIANTS = [
+  'disruption-budget',
+  'one-actor',
+  'at-most-once',
+  'traffic-budget',
+  'drain-before-act',
+  'no-replacement',
+  'back-in-service',
+] as const;
 export type InvariantName = (typeof CHECKED_INVARIANTS)[number];
 
 export interface Violation {
@@ -36,6 +54,16 @@ interface Watched {
   hold: Hold | undefined;
   /** Counted against the budget: down, or held by a lease that reserves budget. */
   counted: boolean;
+  /** Out of traffic: down, not `InService` in its group, or not `healthy` in one of its target groups. */
+  out: boolean;
+  /** Counted against the budget in traffic terms: out of traffic, or held by a lease that reserves budget. */
+  outCounted: boolean;
+}
+
+/** What FleetOps did to an instance that is not back in traffic yet. */
+interface Touch {
+  readonly owner: string;
+  readonly kind: ActKind | TrafficKind;
 }
 
 interface Tally {
@@ -49,7 +77,7 @@ const KEPT_VIOLATIONS = 100;
 
 /**
  * Watches the simulation from outside the core and the ports, with its own bookkeeping, and
- * records every violation of:
+ * records every violation of (4 to 7: the traffic protocol, issue 14):
  *
  * 1. **disruption-budget**: per service, overall and per zone, the instances counted against the
  *    budget are those really not serving plus those held by a lease that reserves budget. Faults
@@ -62,16 +90,42 @@ const KEPT_VIOLATIONS = 100;
  *    fencing token.
  * 3. **at-most-once**: a change's action is recorded, and applied, at most once per instance; a
  *    remediation case applies each step at most once; one fault is acted on by one case only.
+ * 4. **traffic-budget**: the same budgets over instances out of traffic (down, not `InService`
+ *    in their group, not `healthy` in one of their target groups) plus those a reserving lease
+ *    holds: at every grant, and at every moment an instance FleetOps acted on goes out of
+ *    traffic without a reserving lease on it, the count stays within the budget.
+ * 5. **drain-before-act**: no RebootInstances or StopInstances reaches an instance `healthy` in a
+ *    target group or `InService` in its group; no termination one `healthy` in a target group
+ *    its group does not drain it from.
+ * 6. **no-replacement**: no instance FleetOps acted on (and that is not back yet) is replaced by
+ *    its group's health check.
+ * 7. **back-in-service**: when a change ends, every instance it acted on is back (running, status
+ *    checks ok, `InService`, `healthy` in every target group it was in) or still has a traffic
+ *    exit recorded (stuck, or kept for the sweep); broken ones (a fault) and terminated ones aside.
  *
  * Counting is incremental (per instance flag, per service and zone tallies), so a check costs
  * what the grant or the act costs, never the fleet.
  */
-export class InvariantMonitor implements ActionObserver, WorldListener {
+export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldListener {
   readonly violations: Violation[] = [];
   violationCount = 0;
-  readonly checked = { grants: 0, acts: 0, records: 0 };
+  /** Violations per invariant (all of them, kept or not). */
+  readonly violationsBy = Object.fromEntries(CHECKED_INVARIANTS.map((n) => [n, 0])) as Record<
+    InvariantName,
+    number
+  >;
+  readonly checked = { grants: 0, acts: 0, records: 0, trafficActions: 0, changesEnded: 0 };
+  /** Members the groups replaced on their own health checks, and how many of them FleetOps had acted on. */
+  readonly replacements = { byGroups: 0, afterFleetOps: 0 };
   private readonly watched = new Map<string, Watched>();
   private readonly tallies = new Map<string, Tally & { readonly zones: Map<string, Tally> }>();
+  private readonly trafficTallies = new Map<string, Tally & { readonly zones: Map<string, Tally> }>();
+  private readonly touched = new Map<string, Touch>();
+  /** Per owner: the instances it acted on, and the target groups each was registered in then. */
+  private readonly actedOn = new Map<
+    string,
+    Map<string, { kind: ActKind | TrafficKind; targetGroups: string[] }>
+  >();
   private readonly expiries = new MinHeap<{ until: number; id: string; token: number }>(
     (a, b) => a.until < b.until,
   );
@@ -92,6 +146,9 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
       const zones = new Map<string, Tally>();
       for (const [zone, z] of b.zones) zones.set(zone, { cap: z.maxUnavailable, count: 0, peak: 0 });
       this.tallies.set(service, { cap: b.maxUnavailable, count: 0, peak: 0, zones });
+      const trafficZones = new Map<string, Tally>();
+      for (const [zone, z] of b.zones) trafficZones.set(zone, { cap: z.maxUnavailable, count: 0, peak: 0 });
+      this.trafficTallies.set(service, { cap: b.maxUnavailable, count: 0, peak: 0, zones: trafficZones });
     }
     for (const instance of world.instances) this.added(world.slot(instance.id)!);
     world.listen(this);
@@ -138,6 +195,11 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
     };
   }
 
+  /** Per service: the most instances ever out of traffic (or reserved) at once, and the budget. */
+  trafficPeaks(): Array<{ service: string; peak: number; budget: number }> {
+    return [...this.trafficTallies].map(([service, t]) => ({ service, peak: t.peak, budget: t.cap }));
+  }
+
   /** Per service: the most instances ever counted against its budget at once, and the budget. */
   peaks(): Array<{ service: string; peak: number; budget: number; zonePeakRatio: number }> {
     return [...this.tallies].map(([service, t]) => {
@@ -153,10 +215,14 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
   // ── world ──────────────────────────────────────────────────────────────────
 
   changed(slot: Slot): void {
-    const w = this.watched.get(slot.instance.id);
+    const id = slot.instance.id;
+    const w = this.watched.get(id);
     if (!w) return;
     w.down = reallyDown(slot);
-    this.recount(w);
+    const wasOut = w.out;
+    w.out = outOfTraffic(slot);
+    if (wasOut && !w.out) this.touched.delete(id);
+    this.recount(w, id);
   }
 
   added(slot: Slot): void {
@@ -166,11 +232,99 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
       down: false,
       hold: undefined,
       counted: false,
+      out: false,
+      outCounted: false,
     };
     this.watched.set(slot.instance.id, w);
     if (slot.instance.state === 'terminated') return;
     w.down = reallyDown(slot);
+    w.out = outOfTraffic(slot);
     this.recount(w);
+  }
+
+  /**
+   * The group replaces a member on its health check: never one FleetOps acted on and has not
+   * brought back (a broken instance, whose fault fails the check, is the group doing its job).
+   */
+  replaced(slot: Slot, reason: string, cause: FailCause): void {
+    const id = slot.instance.id;
+    this.replacements.byGroups++;
+    const touch = this.touched.get(id);
+    if (!touch || (slot.fault && cause !== 'state')) return;
+    this.replacements.afterFleetOps++;
+    this.violate(
+      'no-replacement',
+      `instance:${id}`,
+      `its Auto Scaling group replaced it (${reason}) after ${touch.owner} sent ${touch.kind}`,
+    );
+  }
+
+  // ── traffic ────────────────────────────────────────────────────────────────
+
+  /** EnterStandby, ExitStandby, DeregisterTargets, RegisterTargets by FleetOps. */
+  traffic(owner: string, _by: Recoverer, kind: TrafficKind, id: string): void {
+    this.checked.trafficActions++;
+    if (kind === 'standby' || kind === 'deregister') this.touch(owner, kind, id);
+  }
+
+  private touch(owner: string, kind: ActKind | TrafficKind, id: string): void {
+    const slot = this.world.slot(id);
+    if (!slot) return;
+    if (!this.touched.has(id) || kind !== 'start') this.touched.set(id, { owner, kind });
+    let mine = this.actedOn.get(owner);
+    if (!mine) {
+      mine = new Map();
+      this.actedOn.set(owner, mine);
+    }
+    if (!mine.has(id))
+      mine.set(id, {
+        kind,
+        targetGroups: slot.targetGroups.filter((tg) => tg.targets.has(id)).map((tg) => tg.arn),
+      });
+    else if (kind === 'terminate') mine.get(id)!.kind = kind;
+  }
+
+  /**
+   * A change ended (its execution returned): every instance it (or its rollback) acted on is back
+   * in traffic, or has an exit recorded; broken (faulted) and terminated ones aside.
+   */
+  async changeEnded(changeId: string, exits: TrafficExits): Promise<void> {
+    this.checked.changesEnded++;
+    this.expire();
+    const notBack: Array<{ id: string; why: string }> = [];
+    for (const owner of [changeId, `${changeId}-rollback`]) {
+      for (const [id, a] of this.actedOn.get(owner) ?? []) {
+        const slot = this.world.slot(id);
+        if (!slot || a.kind === 'terminate' || slot.fault || slot.instance.state === 'terminated') continue;
+        const hold = this.watched.get(id)?.hold;
+        if (hold && hold.owner !== changeId && hold.owner !== `${changeId}-rollback`) continue;
+        const why = this.notBackWhy(slot, a.targetGroups);
+        if (why) notBack.push({ id, why });
+      }
+    }
+    if (notBack.length === 0) return;
+    const recorded = await exits.of(notBack.map((n) => n.id));
+    for (const n of notBack)
+      if (!recorded.has(n.id))
+        this.violate(
+          'back-in-service',
+          `instance:${n.id}`,
+          `${changeId} ended with it ${n.why}, and no exit recorded`,
+        );
+  }
+
+  private notBackWhy(slot: Slot, targetGroups: readonly string[]): string | undefined {
+    const i = slot.instance;
+    if (i.state !== 'running' || i.health !== 'ok' || slot.rebooting)
+      return `${slot.rebooting ? 'rebooting' : i.state}, status ${i.health}`;
+    if (slot.member && slot.member.lifecycle !== 'InService')
+      return `${slot.member.lifecycle} in ${slot.member.group.name}`;
+    for (const arn of targetGroups) {
+      const h = this.world.traffic.health(arn, i.id);
+      if (h.state !== 'healthy')
+        return `${h.state}${h.reason ? ` (${h.reason})` : ''} in ${arn.split('/').at(-2)}`;
+    }
+    return undefined;
   }
 
   // ── acts ───────────────────────────────────────────────────────────────────
@@ -180,6 +334,8 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
     this.expire();
     const w = this.watched.get(id);
     if (!w) return;
+    if (kind === 'reboot' || kind === 'stop' || kind === 'terminate') this.drainedBeforeAct(owner, kind, id);
+    if (kind !== 'ssm') this.touch(owner, kind, id);
     const hold = w.hold;
     if (hold?.owner !== owner) {
       this.violate(
@@ -218,12 +374,36 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
     }
   }
 
+  /** A disruptive action must find the instance out of traffic: not `healthy` in a target group, not `InService`. */
+  private drainedBeforeAct(owner: string, kind: ActKind, id: string): void {
+    const slot = this.world.slot(id);
+    if (!slot || slot.instance.state === 'terminated') return;
+    // TerminateInstanceInAutoScalingGroup: the group itself drains its attached target groups first.
+    const drainedByGroup = (arn: string) =>
+      kind === 'terminate' && slot.member?.group.targetGroups.some((tg) => tg.arn === arn) === true;
+    const serving = slot.targetGroups.filter(
+      (tg) => tg.targets.get(id)?.state === 'healthy' && !drainedByGroup(tg.arn),
+    );
+    const inService = kind !== 'terminate' && slot.member?.lifecycle === 'InService';
+    if (serving.length === 0 && !inService) return;
+    const where = [
+      ...serving.map((tg) => `healthy in target group ${tg.service}`),
+      ...(inService ? [`InService in ${slot.member!.group.name}`] : []),
+    ];
+    this.violate(
+      'drain-before-act',
+      `instance:${id}`,
+      `${owner} sent ${kind} while it was ${where.join(' and ')}`,
+    );
+  }
+
   // ── leases ─────────────────────────────────────────────────────────────────
 
   private granted(leases: readonly Lease[]): void {
     this.checked.grants++;
     this.expire();
     const adds = new Map<string, { service: number; zones: Map<string, number> }>();
+    const outAdds = new Map<string, { service: number; zones: Map<string, number> }>();
     for (const lease of leases) {
       const w = this.watched.get(lease.instanceId);
       if (!w) continue;
@@ -242,6 +422,34 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
         }
         add.service++;
         add.zones.set(w.zone, (add.zones.get(w.zone) ?? 0) + 1);
+      }
+      if (lease.reserved && !w.outCounted) {
+        let add = outAdds.get(w.service);
+        if (!add) {
+          add = { service: 0, zones: new Map() };
+          outAdds.set(w.service, add);
+        }
+        add.service++;
+        add.zones.set(w.zone, (add.zones.get(w.zone) ?? 0) + 1);
+      }
+    }
+    for (const [service, add] of outAdds) {
+      const t = this.trafficTallies.get(service);
+      if (!t) continue;
+      if (t.count + add.service > t.cap)
+        this.violate(
+          'traffic-budget',
+          `service:${service}`,
+          `a lease grant takes ${service} to ${t.count + add.service} out of traffic, budget ${t.cap} (${t.count} before)`,
+        );
+      for (const [zone, n] of add.zones) {
+        const z = t.zones.get(zone);
+        if (z && z.count + n > z.cap)
+          this.violate(
+            'traffic-budget',
+            `service:${service}@${zone}`,
+            `a lease grant takes ${service} in ${zone} to ${z.count + n} out of traffic, budget ${z.cap} (${z.count} before)`,
+          );
       }
     }
     for (const [service, add] of adds) {
@@ -320,20 +528,34 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
     }
   }
 
-  private recount(w: Watched): void {
-    const counted = w.down || w.hold?.reserved === true;
-    if (counted === w.counted) return;
-    w.counted = counted;
-    const t = this.tallies.get(w.service);
-    if (!t) return;
-    const delta = counted ? 1 : -1;
-    t.count += delta;
-    if (t.count > t.peak) t.peak = t.count;
-    const z = t.zones.get(w.zone);
-    if (z) {
-      z.count += delta;
-      if (z.count > z.peak) z.peak = z.count;
+  /** Keeps both tallies; `id` given (a change of the world), an instance FleetOps acted on going out of traffic unreserved is checked. */
+  private recount(w: Watched, id?: string): void {
+    const reserved = w.hold?.reserved === true;
+    const counted = w.down || reserved;
+    if (counted !== w.counted) {
+      w.counted = counted;
+      const t = this.tallies.get(w.service);
+      if (t) bump(t, w.zone, counted ? 1 : -1);
     }
+    const outCounted = w.out || reserved;
+    if (outCounted === w.outCounted) return;
+    w.outCounted = outCounted;
+    const t = this.trafficTallies.get(w.service);
+    if (!t) return;
+    bump(t, w.zone, outCounted ? 1 : -1);
+    if (!outCounted || id === undefined || reserved) return;
+    const touch = this.touched.get(id);
+    if (!touch) return;
+    const z = t.zones.get(w.zone);
+    if (t.count > t.cap || (z && z.count > z.cap))
+      this.violate(
+        'traffic-budget',
+        `service:${w.service}${t.count > t.cap ? '' : `@${w.zone}`}`,
+        `${id} went out of traffic after ${touch.owner} sent ${touch.kind}, holding no reserving lease on it: ` +
+          (t.count > t.cap
+            ? `${t.count} out, budget ${t.cap}`
+            : `${z!.count} out in ${w.zone}, budget ${z!.cap}`),
+      );
   }
 
   private actionOf(by: Recoverer, kind: ActKind): ActionType {
@@ -343,6 +565,7 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
 
   private violate(invariant: InvariantName, subject: string, detail: string): void {
     this.violationCount++;
+    this.violationsBy[invariant]++;
     if (this.violations.length >= KEPT_VIOLATIONS) return;
     const now = this.clock.now();
     this.violations.push({
@@ -352,5 +575,15 @@ export class InvariantMonitor implements ActionObserver, WorldListener {
       at: new Date(now).toISOString(),
       detail,
     });
+  }
+}
+
+function bump(t: Tally & { readonly zones: Map<string, Tally> }, zone: string, delta: number): void {
+  t.count += delta;
+  if (t.count > t.peak) t.peak = t.count;
+  const z = t.zones.get(zone);
+  if (z) {
+    z.count += delta;
+    if (z.count > z.peak) z.peak = z.count;
   }
 }

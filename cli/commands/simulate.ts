@@ -1,11 +1,12 @@
 import { type Command, Option } from 'commander';
-import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from '../../sim/adapters';
 import {
   FLEET_SIM_DEFAULTS,
   type FleetSimReport,
   type Quantiles,
   SIM_ACTIONS,
+  SIM_DEFECTS,
   type SimAction,
+  type SimDefect,
   simulateFleet,
 } from '../../sim/fleet-sim';
 import { type CliIO, ExitCode, UsageError } from '../io';
@@ -20,7 +21,8 @@ interface SimulateOptions {
   bakeMinutes: string;
   retryRate: string;
   autoScaling: boolean;
-  injectDefect?: LeaseStoreDefect;
+  traffic: boolean;
+  injectDefect?: SimDefect;
   json: boolean;
 }
 
@@ -46,9 +48,11 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
     .description(
       'Run FleetOps over a synthetic fleet on a virtual clock: a change rolled out over every service ' +
         'while instance faults arrive and are remediated, all by the real planner and the deployed rollout ' +
-        "and remediation state machines (their Tasks running the Lambdas' steps) over in-memory AWS; checks " +
-        'the invariants (disruption budget, one actor per instance, at most once) at every lease grant, ' +
-        'action and record. Exit 1 if any is violated.',
+        "and remediation state machines (their Tasks running the Lambdas' steps) over in-memory AWS with " +
+        'target groups (draining, health checks) and Auto Scaling groups (Standby, replacement of unhealthy ' +
+        'members); checks the invariants (disruption budget, one actor per instance, at most once, and the ' +
+        'traffic protocol: out-of-traffic budget, drain before acting, no replacement, back in service) at ' +
+        'every lease grant, action, record and change of the world. Exit 1 if any is violated.',
     )
     .option('--instances <n>', 'instances in the synthetic fleet', String(d.instances))
     .option('--zones <n>', 'availability zones', String(d.zones))
@@ -76,14 +80,16 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
     )
     .option(
       '--auto-scaling',
-      'every service in an Auto Scaling group, so remediation may replace instances',
+      'every service in an Auto Scaling group (otherwise about 30%), so remediation may replace any instance',
       false,
     )
+    .option('--no-traffic', 'no target groups, and Auto Scaling groups only with --auto-scaling')
     .addOption(
       new Option(
         '--inject-defect <defect>',
-        'run with a deliberately broken lease store, to see the invariant checks catch it',
-      ).choices(LEASE_STORE_DEFECTS),
+        'run with a deliberate defect, to see the invariant checks catch it: a broken lease store ' +
+          '(ignore-budgets, ignore-leases, no-fencing), or skip-standby (EnterStandby and DeregisterTargets do nothing)',
+      ).choices(SIM_DEFECTS),
     )
     .option('--json', 'print the report as JSON (wall-clock figures under "wallClock")', false)
     .action(async (options: SimulateOptions) => {
@@ -98,6 +104,7 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
         bakeMinutes: numberIn('--bake-minutes', options.bakeMinutes, 0, 1440, 'minutes from 0 to 1440'),
         retryRate: numberIn('--retry-rate', options.retryRate, 0, 1, 'a probability from 0 to 1'),
         autoScaling: options.autoScaling,
+        traffic: options.traffic,
         ...(options.injectDefect ? { defect: options.injectDefect } : {}),
       });
       io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSimulation(report));
@@ -114,6 +121,7 @@ const list = (r: Readonly<Record<string, number>>) =>
   Object.entries(r)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
+const seconds = (s: number | null) => (s === null ? 'none' : `${s} s`);
 const spread = (q: Quantiles | null) =>
   q ? `mean ${q.mean} min, p50 ${q.p50}, p90 ${q.p90}, max ${q.max}` : 'nothing recovered';
 
@@ -143,7 +151,8 @@ export function renderSimulation(r: FleetSimReport): string {
     ),
     '',
     `faults: ${r.faults.injected} (${r.faults.absorbed} on instances already down); recovered ${r.faults.recovered} ` +
-      `(by remediation ${r.faults.recoveredBy.remediation}, by the change ${r.faults.recoveredBy.change}, by a person ${r.faults.recoveredBy.person}), ` +
+      `(by remediation ${r.faults.recoveredBy.remediation}, by the change ${r.faults.recoveredBy.change}, by a person ${r.faults.recoveredBy.person}, ` +
+      `replaced by their group ${r.faults.recoveredBy.group}), ` +
       `still broken ${r.faults.unrecovered}`,
     `  time to recover: ${spread(r.faults.recoveryMinutes)}`,
     `  by remediation alone: ${spread(r.faults.recoveryMinutesByRemediation)}`,
@@ -153,10 +162,20 @@ export function renderSimulation(r: FleetSimReport): string {
     '',
     `EC2 requests: ${r.requests.ec2Total} (${list(r.requests.ec2)}); token-bucket waits ${r.requests.ec2TokenWaitSecondsTotal} s ` +
       `(${list(r.requests.ec2TokenWaitSeconds)})`,
+    `ELB requests: ${r.requests.elbTotal} (${list(r.requests.elb)}); token-bucket waits ${r.requests.elbTokenWaitSecondsTotal} s`,
+    `Auto Scaling requests: ${r.requests.autoScalingTotal} (${list(r.requests.autoScaling)})`,
     `other requests: ${list(r.requests.other)}`,
     '',
+    `traffic: ${r.traffic.targetGroups} target groups (${r.traffic.instancesInTargetGroups} instances), ` +
+      `${r.traffic.groups} Auto Scaling groups (${r.traffic.instancesInGroups} instances)` +
+      (p.traffic ? '' : ' (--no-traffic)'),
+    `  per wave (median of ${r.traffic.wavesMeasured}): draining ${seconds(r.traffic.drainSecondsPerWave)}, ` +
+      `back to healthy ${seconds(r.traffic.readySecondsPerWave)}; out of traffic: peak ${r.traffic.maxOutOfTrafficRatio} of a budget`,
+    `  replaced by their groups: ${r.traffic.replacedByGroups} (after FleetOps acted on them: ${r.traffic.replacedAfterFleetOps}); ` +
+      `traffic exits left at the end ${r.traffic.exitsLeft}`,
+    '',
     `invariants (${r.invariants.checked.join(', ')}): ${r.invariants.checks.grants} lease grants, ${r.invariants.checks.acts} actions, ` +
-      `${r.invariants.checks.records} records checked: ${r.invariants.violations === 0 ? 'no violation' : `${r.invariants.violations} VIOLATIONS`}`,
+      `${r.invariants.checks.records} records checked: ${r.invariants.violations === 0 ? 'no violation' : `${r.invariants.violations} VIOLATIONS (${list(Object.fromEntries(Object.entries(r.invariants.byInvariant).filter(([, n]) => n > 0)))})`}`,
     ...r.invariants.list
       .slice(0, 20)
       .map((v) => `  ${v.invariant}  ${v.subject}  at ${v.at} (minute ${v.minute}): ${v.detail}`),

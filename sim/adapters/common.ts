@@ -48,8 +48,19 @@ export interface ActionObserver {
   acting(owner: string, by: Recoverer, kind: ActKind, instanceId: string): void;
 }
 
+/** What a holder did to an instance's traffic (EnterStandby, ExitStandby, DeregisterTargets, RegisterTargets). */
+export type TrafficKind = 'standby' | 'exit-standby' | 'deregister' | 'register';
+
+export interface TrafficObserver {
+  traffic(owner: string, by: Recoverer, kind: TrafficKind, instanceId: string): void;
+}
+
 /** Who is acting through a port view: the lease owner (a change id or a case id) and its role. */
 export interface Actor {
   owner(): string;
   readonly by: Recoverer;
 }
+
+/** DescribeAutoScalingGroups takes at most 100 names; EnterStandby and ExitStandby at most 20 instances. */
+export const ASG_GROUPS_PER_REQUEST = 100;
+export const STANDBY_IDS_PER_REQUEST = 20;

@@ -1,7 +1,9 @@
 import type {
+  AutoScalingGroupState,
   AutoScalingPort,
   Ec2Port,
   InstanceCondition,
+  InstanceLifecycle,
   SsmCommand,
 } from '../../functions/core/ports/index';
 import type { MetricsPort } from '../../functions/core/ports/metrics';
@@ -15,10 +17,13 @@ import {
   type ActKind,
   type Actor,
   type ApiRequests,
+  ASG_GROUPS_PER_REQUEST,
   ASG_IDS_PER_REQUEST,
   chunks,
   EC2_IDS_PER_REQUEST,
   SSM_IDS_PER_COMMAND,
+  STANDBY_IDS_PER_REQUEST,
+  type TrafficObserver,
 } from './common';
 
 /**
@@ -56,6 +61,16 @@ export class SimulatedEc2 {
           for (const id of batch) this.world.setTags(id, tags);
         }
       },
+      // GetConsoleOutput names one instance a request; its Timestamp is when the output was last posted.
+      consoleOutputAt: async (ids) => {
+        const out = new Map<string, number>();
+        for (const id of ids) {
+          await this.paced('GetConsoleOutput');
+          const slot = this.world.slot(id);
+          if (slot) out.set(id, slot.consoleAt);
+        }
+        return out;
+      },
       conditions: async (ids) => {
         const out = new Map<string, InstanceCondition>();
         for (const batch of chunks(ids, EC2_IDS_PER_REQUEST)) {
@@ -78,13 +93,37 @@ export class SimulatedEc2 {
   }
 }
 
-/** Auto Scaling: one group per service; `replace` terminates without decrementing capacity. */
+/**
+ * Auto Scaling over the simulated groups (world/traffic-world.ts): their sizes, members and
+ * lifecycle, Standby, termination and manual scaling, with AWS's validation errors. `skipStandby`
+ * (the `skip-standby` defect) makes EnterStandby answer success and change nothing.
+ */
 export function simulatedAutoScaling(
   world: SimWorld,
   requests: ApiRequests,
   actor: Actor,
-  observer?: ActionObserver,
+  observer?: ActionObserver & Partial<TrafficObserver>,
+  skipStandby = false,
 ): AutoScalingPort {
+  const traffic = world.traffic;
+  const stateOf = (name: string): AutoScalingGroupState | undefined => {
+    const g = traffic.groups.get(name);
+    if (!g) return undefined;
+    const health = world.groupHealth(name)!;
+    const healthy = new Set(health.healthy);
+    return {
+      name,
+      desired: g.desired,
+      min: g.min,
+      max: g.max,
+      targetGroupArns: g.targetGroups.map((tg) => tg.arn),
+      members: [...g.members].map(([id, m]) => ({
+        id,
+        lifecycle: m.lifecycle,
+        healthy: m.healthy && (m.lifecycle !== 'InService' || healthy.has(id)),
+      })),
+    };
+  };
   return {
     async groupsOf(ids) {
       const out = new Map<string, string>();
@@ -97,45 +136,59 @@ export function simulatedAutoScaling(
       }
       return out;
     },
+    async lifecycleOf(ids) {
+      const out = new Map<string, InstanceLifecycle>();
+      for (const batch of chunks(ids, ASG_IDS_PER_REQUEST)) {
+        requests.count('DescribeAutoScalingInstances');
+        for (const id of batch) {
+          const m = world.slot(id)?.member;
+          if (m) out.set(id, { group: m.group.name, lifecycle: m.lifecycle, healthy: m.healthy });
+        }
+      }
+      return out;
+    },
     async terminateKeepingCapacity(id) {
       requests.count('TerminateInstanceInAutoScalingGroup');
       observer?.acting(actor.owner(), actor.by, 'terminate', id);
       world.terminateInGroup(id, actor.by);
     },
-    // The simulated groups keep a fixed capacity: each runs at its maximum (describeGroup says
-    // max = desired), so a remediation plans terminate-first and never calls the two below. They
-    // refuse as AWS refuses a desired capacity above MaxSize, rather than pretend to scale.
     async terminateDecrementingCapacity(id) {
       requests.count('TerminateInstanceInAutoScalingGroup');
-      throw new Error(
-        `ValidationError: the simulated groups keep their capacity; cannot decrement for ${id}`,
-      );
+      observer?.acting(actor.owner(), actor.by, 'terminate', id);
+      world.terminateInGroup(id, actor.by, true);
     },
     async setDesiredCapacity(group, desired) {
       requests.count('SetDesiredCapacity');
-      const current = world.groupHealth(group);
-      if (current?.desired === desired) return;
-      throw new Error(
-        `ValidationError: New SetDesiredCapacity value ${desired} is outside the bounds of the simulated group ${group} (it runs at its maximum, ${current?.desired ?? 0})`,
-      );
+      world.traffic.setDesired(group, desired);
     },
     async describeGroup(group) {
       requests.count('DescribeAutoScalingGroups');
-      const health = world.groupHealth(group);
-      if (!health) return undefined;
-      const healthy = new Set(health.healthy);
-      const lifecycle = (id: string) => {
-        const state = world.slot(id)?.instance.state;
-        if (state === 'pending') return 'Pending';
-        return state === 'shutting-down' || state === 'terminated' ? 'Terminating' : 'InService';
-      };
-      return {
-        name: group,
-        desired: health.desired,
-        min: 0,
-        max: health.desired,
-        members: health.members.map((id) => ({ id, lifecycle: lifecycle(id), healthy: healthy.has(id) })),
-      };
+      return stateOf(group);
+    },
+    async describeGroups(names) {
+      const out: AutoScalingGroupState[] = [];
+      for (const batch of chunks([...new Set(names)], ASG_GROUPS_PER_REQUEST)) {
+        requests.count('DescribeAutoScalingGroups');
+        for (const name of batch) {
+          const g = stateOf(name);
+          if (g) out.push(g);
+        }
+      }
+      return out;
+    },
+    async enterStandby(group, ids) {
+      for (const batch of chunks(ids, STANDBY_IDS_PER_REQUEST)) {
+        requests.count('EnterStandby');
+        for (const id of batch) observer?.traffic?.(actor.owner(), actor.by, 'standby', id);
+        if (!skipStandby) traffic.enterStandby(group, batch);
+      }
+    },
+    async exitStandby(group, ids) {
+      for (const batch of chunks(ids, STANDBY_IDS_PER_REQUEST)) {
+        requests.count('ExitStandby');
+        for (const id of batch) observer?.traffic?.(actor.owner(), actor.by, 'exit-standby', id);
+        traffic.exitStandby(group, batch);
+      }
     },
     async health(groups) {
       const out = new Map<

@@ -1,8 +1,18 @@
 import type { FindingKind } from '../../functions/core/events/findings';
 import { type Instance, isUnavailable } from '../../functions/core/fleet/fleet';
 import type { LadderStep } from '../../functions/core/remediation/types';
+import { seededRandom } from '../kernel/random';
 import type { VirtualClock } from '../kernel/virtual-clock';
 import { REMEDIATION_SIM_PARAMETERS } from '../remediation-sim';
+import type { ServiceTraffic } from './traffic-layout';
+import {
+  everyServiceInAGroup,
+  type FailCause,
+  type Member,
+  type TargetGroupModel,
+  type TrafficHost,
+  TrafficWorld,
+} from './traffic-world';
 
 const MINUTE = 60_000;
 
@@ -14,6 +24,7 @@ const MINUTE = 60_000;
 export const WORLD_MINUTES = {
   /** A failing status check becomes a FleetOps finding: two 1-minute alarm periods plus routing. */
   detect: 3,
+  /** The longest restart of a reboot (see REBOOT_SECONDS). */
   reboot: 3,
   stop: 2,
   start: 3,
@@ -23,8 +34,18 @@ export const WORLD_MINUTES = {
   ssmCommand: 4,
 } as const;
 
+/**
+ * RebootInstances "only queues a request to reboot" (EC2 API reference): the instance keeps
+ * running and serving until the restart begins (`queue`), then restarts (`restart`: its status
+ * checks initializing, its targets unhealthy) and posts its console output once booted (the
+ * GetConsoleOutput timestamp FleetOps reads as proof of the restart). Uniform within each range.
+ */
+export const REBOOT_SECONDS = { queue: [5, 45], restart: [60, 180] } as const;
+
 export type FaultCause = 'hardware' | 'software';
 export type Recoverer = 'remediation' | 'change' | 'person';
+/** Who ended a fault: an actor, or an Auto Scaling group that replaced the instance on its own health check. */
+export type FaultRecoverer = Recoverer | 'group';
 
 /** One instance fault: a hidden cause, the status check it fails, and whether each step would fix it. */
 export interface Fault {
@@ -36,7 +57,7 @@ export interface Fault {
   /** One uniform per step: the step recovers the instance when its uniform is below the cause's probability. */
   readonly draws: Readonly<Record<LadderStep, number>>;
   recoveredAt?: number;
-  recoveredBy?: Recoverer;
+  recoveredBy?: FaultRecoverer;
 }
 
 /** A mutable inventory entry plus what only the simulated world knows about it. */
@@ -46,7 +67,12 @@ export interface Slot {
   epoch: number;
   rebooting: boolean;
   fault?: Fault;
-  readonly group: string;
+  /** The target groups it is (or may be) registered in (the traffic world's). */
+  targetGroups: TargetGroupModel[];
+  /** Its place in its Auto Scaling group, if it is in one. */
+  member?: Member;
+  /** When its console output was last posted (epoch ms): after every boot. */
+  consoleAt: number;
 }
 
 /**
@@ -59,10 +85,36 @@ export const inventoryDown = (instance: Instance) =>
 /** Really not serving: unavailable as the inventory sees it, or in the middle of a reboot. */
 export const reallyDown = (slot: Slot) => inventoryDown(slot.instance) || slot.rebooting;
 
+/**
+ * Out of traffic: really down, or not `InService` in its group, or not `healthy` in one of its
+ * target groups (draining, initial, unhealthy, unused or deregistered). A terminated instance has
+ * left the population.
+ */
+export function outOfTraffic(slot: Slot): boolean {
+  if (slot.instance.state === 'terminated') return false;
+  if (reallyDown(slot)) return true;
+  if (slot.member !== undefined && slot.member.lifecycle !== 'InService') return true;
+  for (const tg of slot.targetGroups) if (tg.targets.get(slot.instance.id)?.state !== 'healthy') return true;
+  return false;
+}
+
 export interface WorldListener {
-  /** After any change of state or health; `wasDown` is what `reallyDown` said before. */
-  changed(slot: Slot, was: { readonly inventoryDown: boolean; readonly reallyDown: boolean }): void;
+  /** After any change of state, health, lifecycle or target health; `was` is what held before. */
+  changed(
+    slot: Slot,
+    was: { readonly inventoryDown: boolean; readonly reallyDown: boolean; readonly outOfTraffic: boolean },
+  ): void;
   added(slot: Slot): void;
+  /** The instance's Auto Scaling group decided to replace it (its health check failed). */
+  replaced?(slot: Slot, reason: string, cause: FailCause): void;
+}
+
+/** The account's load balancing and Auto Scaling, and the dice of its timings. */
+export interface SimWorldOptions {
+  /** Target groups and groups per service; absent: none (groups for every service with `autoScaling`). */
+  readonly layout?: ReadonlyMap<string, ServiceTraffic>;
+  /** The world's own dice (reboot timings, early drains). */
+  readonly random?: () => number;
 }
 
 interface SsmRun {
@@ -72,15 +124,16 @@ interface SsmRun {
 }
 
 /**
- * The simulated account: every instance's true state, the faults, the Auto Scaling groups (one
- * per service, when the account uses them) and the Run Command invocations. The ports read and act on it; the inventory
- * (`instances`) is these very objects, so the fleet store always sees the account as it is (an
- * instant inventory sweep).
+ * The simulated account: every instance's true state, the faults, the target groups and Auto
+ * Scaling groups (traffic-world.ts) and the Run Command invocations. The ports read and act on
+ * it; the inventory (`instances`) is these very objects, their `targets` and `asg` kept as the
+ * sweep records them, so the fleet store always sees the account as it is (an instant sweep).
  */
 export class SimWorld {
   readonly instances: Instance[] = [];
   private readonly slots = new Map<string, Slot>();
-  private readonly groups = new Map<string, { desired: number; members: Set<string> }>();
+  readonly traffic: TrafficWorld<Slot>;
+  private readonly random: () => number;
   private readonly listeners: WorldListener[] = [];
   private readonly commands = new Map<string, SsmRun>();
   readonly faults: Fault[] = [];
@@ -92,11 +145,24 @@ export class SimWorld {
     private readonly clock: VirtualClock,
     fleet: readonly Instance[],
     private readonly onDetected: (fault: Fault) => void,
-    /** Whether every service runs in an Auto Scaling group (one per service), so `replace` is possible. */
-    private readonly autoScaling = false,
+    /** Without a layout: whether every service runs in an Auto Scaling group (one per service), so `replace` is possible. */
+    autoScaling = false,
+    options: SimWorldOptions = {},
   ) {
-    for (const i of fleet) this.add({ ...i, tags: { ...i.tags } });
-    for (const g of this.groups.values()) g.desired = g.members.size;
+    this.random = options.random ?? seededRandom(0x5eed);
+    let layout = options.layout;
+    if (!layout && autoScaling) {
+      const sizes = new Map<string, number>();
+      for (const i of fleet)
+        if (i.state !== 'terminated') sizes.set(i.service, (sizes.get(i.service) ?? 0) + 1);
+      layout = everyServiceInAGroup(sizes.keys(), sizes);
+    }
+    this.traffic = new TrafficWorld(this.host(), layout ?? new Map());
+    for (const i of fleet) {
+      const slot = this.add({ ...i, tags: { ...i.tags } });
+      this.traffic.place(slot);
+      this.sync(slot);
+    }
   }
 
   listen(listener: WorldListener): void {
@@ -108,17 +174,18 @@ export class SimWorld {
   }
 
   groupOf(id: string): string | undefined {
-    if (!this.autoScaling) return undefined;
-    const slot = this.slots.get(id);
-    return slot && this.groups.get(slot.group)?.members.has(id) ? slot.group : undefined;
+    return this.slots.get(id)?.member?.group.name;
   }
 
+  /** A group's desired capacity, its members, and those `InService` and really serving. */
   groupHealth(name: string) {
-    if (!this.autoScaling) return undefined;
-    const group = this.groups.get(name);
+    const group = this.traffic.groups.get(name);
     if (!group) return undefined;
-    const members = [...group.members];
-    const healthy = members.filter((id) => !reallyDown(this.slots.get(id)!));
+    const members = [...group.members.keys()];
+    const healthy = members.filter((id) => {
+      const slot = this.slots.get(id)!;
+      return slot.member?.lifecycle === 'InService' && !reallyDown(slot);
+    });
     return { desired: group.desired, healthy, members };
   }
 
@@ -171,17 +238,23 @@ export class SimWorld {
 
   // ── EC2 actions ─────────────────────────────────────────────────────────────
 
+  /** Queues a reboot (REBOOT_SECONDS): the instance restarts a little later, and is back once booted. */
   reboot(id: string, by: Recoverer): void {
     const slot = this.slots.get(id);
     if (slot?.instance.state !== 'running') return; // EC2: IncorrectInstanceState
     const epoch = ++slot.epoch;
-    this.mutate(slot, () => {
+    const [q0, q1] = REBOOT_SECONDS.queue;
+    const [r0, r1] = REBOOT_SECONDS.restart;
+    const queued = (q0 + (q1 - q0) * this.random()) / 60;
+    const restart = (r0 + (r1 - r0) * this.random()) / 60;
+    this.later(queued, slot, epoch, () => {
       slot.rebooting = true;
       slot.instance.health = 'unknown';
-    });
-    this.later(WORLD_MINUTES.reboot, slot, epoch, () => {
-      slot.rebooting = false;
-      this.comeBack(slot, 'reboot', by);
+      this.later(restart, slot, epoch, () => {
+        slot.rebooting = false;
+        slot.consoleAt = this.clock.now();
+        this.comeBack(slot, 'reboot', by);
+      });
     });
   }
 
@@ -209,6 +282,7 @@ export class SimWorld {
     });
     this.later(WORLD_MINUTES.start, slot, epoch, () => {
       slot.instance.state = 'running';
+      slot.consoleAt = this.clock.now();
       this.comeBack(slot, 'stop-start', by);
     });
   }
@@ -218,26 +292,17 @@ export class SimWorld {
     if (slot) Object.assign(slot.instance.tags, tags);
   }
 
-  /** Auto Scaling: terminate without decrementing capacity; the group launches a replacement. */
-  terminateInGroup(id: string, by: Recoverer): void {
+  /**
+   * Auto Scaling: terminate without decrementing capacity (the group drains it from its target
+   * groups, terminates it and launches a replacement; its fault ends once the replacement runs),
+   * or with a decrement (no replacement).
+   */
+  terminateInGroup(id: string, by: Recoverer, decrement = false): void {
     const slot = this.slots.get(id);
     if (!slot || slot.instance.state === 'terminated' || slot.instance.state === 'shutting-down') return;
-    const epoch = ++slot.epoch;
-    this.mutate(slot, () => {
-      slot.rebooting = false;
-      slot.instance.state = 'shutting-down';
-      slot.instance.health = 'unknown';
-    });
-    this.later(WORLD_MINUTES.terminate, slot, epoch, () => {
-      slot.instance.state = 'terminated';
-      this.groups.get(slot.group)?.members.delete(id);
-      const replacement = this.launch(slot.instance);
-      const fault = slot.fault;
-      this.later(WORLD_MINUTES.launch, replacement, replacement.epoch, () => {
-        replacement.instance.state = 'running';
-        replacement.instance.health = 'ok';
-        if (fault && slot.fault === fault) this.recover(slot, by);
-      });
+    const fault = slot.fault;
+    this.traffic.terminate(id, decrement, () => {
+      if (fault && slot.fault === fault) this.recover(slot, by);
     });
   }
 
@@ -273,16 +338,86 @@ export class SimWorld {
   // ── internals ───────────────────────────────────────────────────────────────
 
   private add(instance: Instance): Slot {
-    const slot: Slot = { instance, epoch: 0, rebooting: false, group: `asg-${instance.service}` };
+    const slot: Slot = {
+      instance,
+      epoch: 0,
+      rebooting: false,
+      targetGroups: [],
+      consoleAt: this.clock.now() - 3_600_000,
+    };
     this.instances.push(instance);
     this.slots.set(instance.id, slot);
-    let group = this.groups.get(slot.group);
-    if (!group) {
-      group = { desired: 0, members: new Set() };
-      this.groups.set(slot.group, group);
-    }
-    if (instance.state !== 'terminated') group.members.add(instance.id);
     return slot;
+  }
+
+  /** What the traffic world reaches of this account. */
+  private host(): TrafficHost<Slot> {
+    return {
+      now: () => this.clock.now(),
+      at: (time, run) => {
+        this.clock.at(time, run);
+      },
+      random: () => this.random(),
+      slot: (id) => this.slots.get(id),
+      mutate: (slot, change) => this.mutate(slot, change),
+      shutDown: (slot, done) => {
+        const epoch = ++slot.epoch;
+        this.mutate(slot, () => {
+          slot.rebooting = false;
+          slot.instance.state = 'shutting-down';
+          slot.instance.health = 'unknown';
+        });
+        this.clock.at(this.clock.now() + WORLD_MINUTES.terminate * MINUTE, () => {
+          if (slot.epoch !== epoch) return;
+          this.mutate(slot, () => {
+            slot.instance.state = 'terminated';
+          });
+          done();
+        });
+      },
+      launch: (like, running) => {
+        const slot = this.launch(like.instance);
+        this.clock.at(this.clock.now() + WORLD_MINUTES.launch * MINUTE, () => {
+          if (slot.epoch !== 0) return;
+          this.mutate(slot, () => {
+            slot.instance.state = 'running';
+            slot.instance.health = 'ok';
+            slot.consoleAt = this.clock.now();
+          });
+          running(slot);
+        });
+        return slot;
+      },
+      replacing: (slot, reason, cause) => {
+        for (const l of this.listeners) l.replaced?.(slot, reason, cause);
+        const fault = slot.fault;
+        return fault
+          ? () => {
+              if (slot.fault === fault) this.recover(slot, 'group');
+            }
+          : undefined;
+      },
+    };
+  }
+
+  /** The inventory's view of traffic, as the sweep records it: registered target groups' health, the group's lifecycle. */
+  private sync(slot: Slot): void {
+    const i = slot.instance;
+    if (slot.targetGroups.length > 0) {
+      const targets: NonNullable<Instance['targets']> = [];
+      for (const tg of slot.targetGroups) {
+        const reg = tg.targets.get(i.id);
+        if (reg)
+          targets.push({
+            targetGroupArn: tg.arn,
+            state: reg.state,
+            ...(reg.reason ? { reason: reg.reason } : {}),
+          });
+      }
+      i.targets = targets;
+    }
+    if (slot.member) i.asg = { name: slot.member.group.name, lifecycle: slot.member.lifecycle };
+    else if (i.asg) i.asg = undefined;
   }
 
   private launch(like: Instance): Slot {
@@ -308,7 +443,7 @@ export class SimWorld {
     if (fault && fixed) this.recover(slot, by);
   }
 
-  private recover(slot: Slot, by: Recoverer): void {
+  private recover(slot: Slot, by: FaultRecoverer): void {
     const fault = slot.fault;
     if (!fault) return;
     fault.recoveredAt = this.clock.now();
@@ -322,9 +457,16 @@ export class SimWorld {
     });
   }
 
+  /** One change of a slot: its targets and group follow, the inventory's view is synced, then the listeners hear of it. */
   private mutate(slot: Slot, change: () => void): void {
-    const was = { inventoryDown: inventoryDown(slot.instance), reallyDown: reallyDown(slot) };
+    const was = {
+      inventoryDown: inventoryDown(slot.instance),
+      reallyDown: reallyDown(slot),
+      outOfTraffic: outOfTraffic(slot),
+    };
     change();
+    this.traffic.afterChange(slot);
+    this.sync(slot);
     for (const l of this.listeners) l.changed(slot, was);
   }
 }
