@@ -2,11 +2,11 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
+import { GROUP_READS, grantFleetActions, INSTANCE_READS, TRAFFIC_READS } from './fleet-permissions';
 
 export interface InventorySyncProps {
   readonly table: ITable;
@@ -47,11 +47,18 @@ export class InventorySync extends Construct {
       },
     });
     this.function.bindTable(props.table);
-    const describe = new PolicyStatement({
-      actions: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'],
-      resources: ['*'],
+    // The sweep reads EC2, the managed target groups and the groups; and, for an owner whose lease
+    // is gone with instances still out of traffic (core/traffic/protocol.ts, restoreAbandoned),
+    // brings them back: ExitStandby (which restores the capacity Standby took), RegisterTargets,
+    // StartInstances for one left stopped, SetDesiredCapacity for the capacity of one that is gone.
+    // It never takes anything out of traffic: no DeregisterTargets, no EnterStandby.
+    grantFleetActions(this.function, {
+      managedTag: props.managedTag,
+      instances: ['ec2:StartInstances'],
+      groups: ['autoscaling:ExitStandby', 'autoscaling:SetDesiredCapacity'],
+      targetGroups: ['elasticloadbalancing:RegisterTargets'],
+      reads: [...INSTANCE_READS, ...GROUP_READS, ...TRAFFIC_READS],
     });
-    this.function.grantPrincipal.addToPrincipalPolicy(describe);
 
     this.deadLetters = deadLetters;
     new Rule(this, 'Schedule', {
@@ -62,13 +69,6 @@ export class InventorySync extends Construct {
       ],
     });
 
-    const role = this.function.role;
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'ec2:DescribeInstances and ec2:DescribeInstanceStatus support no resource-level permissions, and ' +
-        'X-Ray PutTraceSegments/PutTelemetryRecords neither; both are read-only or telemetry.',
-    });
     Validations.of(deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the schedule target.',

@@ -11,7 +11,15 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FleetFunction } from './fleet-function';
-import { grantFleetActions } from './fleet-permissions';
+import {
+  GROUP_ACTIONS,
+  GROUP_READS,
+  grantFleetActions,
+  INSTANCE_ACTIONS,
+  INSTANCE_READS,
+  TRAFFIC_MOVES,
+  TRAFFIC_READS,
+} from './fleet-permissions';
 import { routingPatterns } from './routing-patterns';
 import { stepStateMachine } from './step-state-machine';
 
@@ -94,7 +102,14 @@ export class Remediation extends Construct {
     });
     this.step.bindTable(props.table);
     this.topic.grantPublish(this.step.function);
-    grantFleetActions(this.step, { managedTag: props.managedTag, ssm: false, launchBeforeTerminate: true });
+    // The ladder's steps inside the traffic protocol, and the group-safe replace; no Run Command.
+    grantFleetActions(this.step, {
+      managedTag: props.managedTag,
+      instances: INSTANCE_ACTIONS,
+      groups: GROUP_ACTIONS,
+      targetGroups: TRAFFIC_MOVES,
+      reads: [...INSTANCE_READS, ...GROUP_READS, ...TRAFFIC_READS],
+    });
 
     this.stateMachine = stepStateMachine(this, {
       file: 'state-machines/remediation.asl.json',

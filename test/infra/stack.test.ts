@@ -88,7 +88,7 @@ describe('FleetOpsStack', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
   });
 
-  it('allows mutating EC2 actions only on managed instances, never on *, and no managed policies', () => {
+  it('allows mutating fleet actions only on managed instances, groups and target groups, never on *, and no managed policies', () => {
     type Statement = {
       Action: string | string[];
       Resource: unknown;
@@ -100,22 +100,34 @@ describe('FleetOpsStack', () => {
           .Statement,
     );
     const mutating = statements.filter((st) =>
-      [st.Action].flat().some((a) => /^(ec2|ssm|autoscaling):/.test(a) && !/:(Describe|List|Get)/.test(a)),
+      [st.Action]
+        .flat()
+        .some(
+          (a) => /^(ec2|ssm|autoscaling|elasticloadbalancing):/.test(a) && !/:(Describe|List|Get)/.test(a),
+        ),
     );
     expect([...new Set(mutating.flatMap((st) => [st.Action].flat()))].sort()).toEqual([
-      // Remediation's replace raises a managed group's capacity before it terminates.
+      // The traffic protocol: Standby around the action, and back.
+      'autoscaling:EnterStandby',
+      'autoscaling:ExitStandby',
+      // The group-safe replace raises a managed group's capacity before it terminates.
       'autoscaling:SetDesiredCapacity',
       'autoscaling:TerminateInstanceInAutoScalingGroup',
       'ec2:CreateTags',
+      // Read-only, but on managed instances too (in their statement): proof that a reboot happened.
+      'ec2:GetConsoleOutput',
       'ec2:RebootInstances',
       'ec2:StartInstances',
       'ec2:StopInstances',
+      // Out of a target group and back into it.
+      'elasticloadbalancing:DeregisterTargets',
+      'elasticloadbalancing:RegisterTargets',
       'ssm:SendCommand',
     ]);
     for (const st of mutating) {
       expect(st.Resource).not.toBe('*');
       expect(JSON.stringify(st.Resource)).not.toMatch(/"\*"/);
-      // Instances and groups only with the managed tag; SSM documents are not instances.
+      // Instances, groups and target groups only with the managed tag; SSM documents are not instances.
       if (!JSON.stringify(st.Resource).includes(':document/')) {
         expect(st.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/fleetops:managed': 'true' } });
       }
