@@ -16,6 +16,12 @@ const INSTANCE_FIELDS = [
   'health',
   'tags',
   'scheduledEvents',
+  // Placement, root device and Spot type (the sweep's, issue 14): kept, so an unchanged fleet
+  // compares equal and writes nothing.
+  'asg',
+  'targets',
+  'rootDevice',
+  'spot',
 ] as const;
 
 export function pick(instance: Instance): Record<string, unknown> {
