@@ -141,6 +141,32 @@ const store = JSON.parse(
 ) as StoreResult;
 process.stderr.write('done\n');
 
+process.stderr.write('sweep: requests per inventory sweep, 10,000 instances with groups and target groups… ');
+const sweep = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/sweep-requests.ts'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!,
+) as {
+  instances: number;
+  services: number;
+  perService: number;
+  unmanagedTargetGroups: number;
+  sweeps: Array<{
+    label: string;
+    ms: number;
+    written: number;
+    unavailable: number;
+    requests: Record<string, number>;
+    pacedSeconds: number;
+  }>;
+  describeAutoScalingInstancesInstead: number;
+};
+process.stderr.write(`${total(sweep.sweeps[0].requests)} requests\n`);
+
 process.stderr.write('simulate: 100,000 instances, 3 zones, 500 services (3 runs)… ');
 const simulation = JSON.parse(
   execFileSync(process.execPath, ['--import', 'tsx', 'bench/simulate-case.ts', '3'], {
@@ -244,6 +270,21 @@ const markdown = [
       `| inventory ${s.label}: DynamoDB (${s.written.toLocaleString('en-US')} written) | ${total(s.dynamoRequests)}: ${requestList(s.dynamoRequests)} | |`,
   ),
   '',
+  '### Inventory sweep: requests with target groups and Auto Scaling groups',
+  '',
+  `\`bench/sweep-requests.ts\`: ${sweep.instances.toLocaleString('en-US')} instances, ${sweep.services} services, each one Auto Scaling group and one managed target group of ${sweep.perService} (and ${sweep.unmanagedTargetGroups} unmanaged target groups); the real adapters and \`syncInventory\` over SDK clients answered and counted by aws-sdk-client-mock. The least paced time is what the default token buckets allow (ELB Describe* at 8/s after a burst of 32 decides it).`,
+  '',
+  `| operation | ${sweep.sweeps.map((s) => s.label).join(' | ')} |`,
+  `|---|${sweep.sweeps.map(() => '---:').join('|')}|`,
+  ...Object.keys(sweep.sweeps[0].requests)
+    .filter((op) => sweep.sweeps.some((s) => s.requests[op] > 0))
+    .map((op) => `| ${op} | ${sweep.sweeps.map((s) => s.requests[op]).join(' | ')} |`),
+  `| total | ${sweep.sweeps.map((s) => total(s.requests)).join(' | ')} |`,
+  `| instances written | ${sweep.sweeps.map((s) => s.written.toLocaleString('en-US')).join(' | ')} |`,
+  `| least paced time (s) | ${sweep.sweeps.map((s) => fmt(s.pacedSeconds)).join(' | ')} |`,
+  '',
+  `Lifecycle states through DescribeAutoScalingInstances (50 ids a request) would take ${sweep.describeAutoScalingInstancesInstead} requests instead of ${sweep.sweeps[0].requests.DescribeAutoScalingGroups} DescribeAutoScalingGroups.`,
+  '',
   '### Lambda handlers: bundle size and import time',
   '',
   `Each handler bundled as CDK bundles it (\`lib/bundling.ts\`, \`bundleHandler\`: esbuild, ES modules, the AWS SDK bundled and tree-shaken with the schema-keys plugin, credentials from the environment only, minified, source maps without sources), then imported in a fresh Node process started with the functions' \`NODE_OPTIONS\` (\`${bundles.nodeOptions}\`); median of ${bundles.runs} runs per handler, every import preceded by a bare \`node -e 0\` (one baseline: the median of all of them). Targets: under 1 MB, import within 2× of bare Node.`,
@@ -300,7 +341,7 @@ const markdown = [
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/bench.json',
-  `${JSON.stringify({ machine, runs: RUNS, plan, cli, transitions, bundles, remediation, store, simulation, localRun }, null, 2)}\n`,
+  `${JSON.stringify({ machine, runs: RUNS, plan, cli, transitions, bundles, remediation, store, sweep, simulation, localRun }, null, 2)}\n`,
 );
 writeFileSync('bench/results/bench.md', markdown);
 process.stdout.write(`${markdown}\nwritten: bench/results/bench.json, bench/results/bench.md\n`);

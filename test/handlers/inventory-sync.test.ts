@@ -67,7 +67,13 @@ describe('inventory-sync handler (real handler, moto EC2 and DynamoDB)', () => {
     );
 
     // Assess
-    expect(result).toMatchObject({ observed: 12, written: 12, findings: 0 });
+    expect(result).toMatchObject({
+      observed: 12,
+      written: 12,
+      findings: 0,
+      trafficRestored: 0,
+      trafficStuck: 0,
+    });
     const instances = await stores.fleet.listInstances();
     expect(instances.map((i) => i.service)).toEqual(Array(12).fill('checkout'));
   });

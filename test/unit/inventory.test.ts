@@ -393,6 +393,22 @@ describe('placement', () => {
     expect(isUnavailable(placed[1])).toBe(true);
   });
 
+  it('marks an instance a traffic exit deregistered, and its target group does not list, as not registered there', () => {
+    const placed = applyPlacement([instance('i-00000001'), instance('i-00000002')], {
+      managed: { groups: [settings(TG_WEB)], targets: new Map() },
+      exits: [
+        {
+          instanceId: 'i-00000001',
+          deregistered: [{ targetGroupArn: TG_WEB }, { targetGroupArn: 'arn:unmanaged' }],
+        },
+      ],
+    });
+    expect(placed[0].targets).toEqual([
+      { targetGroupArn: TG_WEB, state: 'unused', reason: 'Target.NotRegistered' },
+    ]);
+    expect(placed[1].targets).toBeUndefined();
+  });
+
   it('gives no group to an instance its tagged group does not list, and leaves what was not read as it was', () => {
     const fleet = [
       inGroup('i-00000001', 'web-asg', { targets: [{ targetGroupArn: TG_WEB, state: 'healthy' }] }),
@@ -586,7 +602,10 @@ describe('syncInventory with the traffic ports', () => {
     });
     const report = await syncInventory({ ...sweep.base, ...sweep.ports, now: 1000 });
     expect(report).toMatchObject({ reclaimedReservations: 1, trafficRestored: 1, trafficStuck: 1 });
-    expect(sweep.log.slice(0, 3)).toEqual(['reclaimExpired', 'exits.all', 'activeLeases']);
+    // Placement reads the exits first (where each one is out of traffic); the restore comes after the reclaim.
+    expect(sweep.log.slice(0, 4)).toEqual(['exits.all', 'reclaimExpired', 'exits.all', 'activeLeases']);
+    // i-3, deregistered by its dead owner and no longer listed in web-tg, was seen out of traffic.
+    expect(sweep.table.get('i-00000003')?.targets).toEqual([{ targetGroupArn: TG_WEB, state: 'draining' }]);
     expect(sweep.log).toContain('register i-00000003');
     expect(sweep.log).toContain('start i-00000005');
     expect([...sweep.exitsById.keys()].sort()).toEqual(['i-00000004', 'i-00000005']);

@@ -19,11 +19,13 @@
  *
  * A member of a group whose attached target group is managed but lists no registration of it is
  * given `unused` / `Target.NotRegistered` there: it serves no traffic where its group says it
- * should (DescribeTargetHealth without targets lists registered targets only). An instance tagged
+ * should (DescribeTargetHealth without targets lists registered targets only). So is an instance
+ * a traffic exit says FleetOps deregistered from a managed target group that does not list it
+ * (out of traffic until it is back, whoever took it out). An instance tagged
  * with a group that does not list it (a warm pool, a group being deleted) gets no `asg`.
  */
 import type { AutoScalingGroupState, AutoScalingPort } from '../ports/autoscaling';
-import type { TargetHealth, TrafficPort } from '../ports/traffic';
+import type { TargetHealth, TrafficExit, TrafficPort } from '../ports/traffic';
 import type { Instance } from './fleet';
 
 /** The tag EC2 Auto Scaling puts on every instance of a group: the group's name. */
@@ -41,6 +43,8 @@ export interface PlacementView {
   readonly groups?: readonly AutoScalingGroupState[];
   /** The managed target groups and every registered instance's health (undefined: ELB not read). */
   readonly managed?: Awaited<ReturnType<TrafficPort['listManaged']>>;
+  /** The traffic exits recorded (instances FleetOps took out of traffic and has not brought back). */
+  readonly exits?: readonly Pick<TrafficExit, 'instanceId' | 'deregistered'>[];
 }
 
 /** The groups the live instances' tags name, sorted (terminated instances keep the tag; their group may be gone). */
@@ -87,6 +91,29 @@ export function applyPlacement(instances: readonly Instance[], view: PlacementVi
   for (const group of view.groups ?? [])
     for (const m of group.members) members.set(m.id, { group, lifecycle: m.lifecycle });
   const managedArns = new Set((view.managed?.groups ?? []).map((g) => g.targetGroupArn));
+  const settings = new Map((view.managed?.groups ?? []).map((g) => [g.targetGroupArn, g]));
+  const targetOf = (t: TargetHealth): NonNullable<Instance['targets']>[number] => {
+    const g = settings.get(t.targetGroupArn);
+    return {
+      targetGroupArn: t.targetGroupArn,
+      ...(t.port !== undefined ? { port: t.port } : {}),
+      state: t.state,
+      ...(t.reason !== undefined ? { reason: t.reason } : {}),
+      // What bounds the waits around an action on it (the plan's prediction reads them).
+      ...(g
+        ? {
+            drainSeconds: g.deregistrationDelaySeconds,
+            readySeconds: g.healthyThresholdCount * g.healthCheckIntervalSeconds,
+          }
+        : {}),
+    };
+  };
+  const deregistered = new Map<string, string[]>();
+  for (const e of view.exits ?? [])
+    deregistered.set(e.instanceId, [
+      ...(deregistered.get(e.instanceId) ?? []),
+      ...e.deregistered.map((t) => t.targetGroupArn),
+    ]);
   return instances.map((instance) => {
     const out: Instance = { ...instance };
     const member = view.groups ? members.get(instance.id) : undefined;
@@ -98,7 +125,11 @@ export function applyPlacement(instances: readonly Instance[], view: PlacementVi
     if (view.managed) delete out.targets;
     if (view.managed && instance.state !== 'terminated') {
       const targets: TargetHealth[] = [...(view.managed.targets.get(instance.id) ?? [])];
-      for (const arn of (member && out.asg && member.group.targetGroupArns) || []) {
+      const expected = [
+        ...((member && out.asg && member.group.targetGroupArns) || []),
+        ...(deregistered.get(instance.id) ?? []),
+      ];
+      for (const arn of expected) {
         if (managedArns.has(arn) && !targets.some((t) => t.targetGroupArn === arn))
           targets.push({ targetGroupArn: arn, state: 'unused', reason: 'Target.NotRegistered' });
       }
@@ -107,13 +138,6 @@ export function applyPlacement(instances: readonly Instance[], view: PlacementVi
     return out;
   });
 }
-
-const targetOf = (t: TargetHealth): NonNullable<Instance['targets']>[number] => ({
-  targetGroupArn: t.targetGroupArn,
-  ...(t.port !== undefined ? { port: t.port } : {}),
-  state: t.state,
-  ...(t.reason !== undefined ? { reason: t.reason } : {}),
-});
 
 function byGroupAndPort(
   a: { targetGroupArn: string; port?: number },

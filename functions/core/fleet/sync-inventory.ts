@@ -60,7 +60,8 @@ export interface SyncTrafficDeps {
  *
  * 1. Read the managed instances from EC2, the instances the table holds and (with `traffic`)
  *    the managed target groups, at once; then (with `autoscaling`) the groups the instances'
- *    tags name; each instance gets its `asg` and `targets` (placement.ts).
+ *    tags name; each instance gets its `asg` and `targets` (placement.ts; an instance a traffic
+ *    exit says was deregistered is `Target.NotRegistered` where its target group no longer lists it).
  * 2. Write only what changed (target health included, compared canonically); mark instances EC2
  *    no longer reports as terminated.
  * 3. Record findings for newly impaired instances and scheduled events (once each).
@@ -79,10 +80,11 @@ export async function syncInventory(
   } & SyncTrafficDeps,
 ): Promise<SyncReport> {
   const { ec2, store, leases, now, actor } = deps;
-  const [listed, known, managed] = await Promise.all([
+  const [listed, known, managed, exits] = await Promise.all([
     ec2.listManagedInstances(),
     store.listInstances(),
     deps.traffic?.listManaged(),
+    deps.traffic && deps.exits ? deps.exits.all() : undefined,
   ]);
   const names = deps.autoscaling ? groupNamesOf(listed.map((o) => o.instance)) : [];
   const groups = deps.autoscaling && names.length > 0 ? await deps.autoscaling.describeGroups(names) : [];
@@ -90,7 +92,11 @@ export async function syncInventory(
     deps.traffic || deps.autoscaling
       ? applyPlacement(
           listed.map((o) => o.instance),
-          { ...(deps.autoscaling ? { groups } : {}), ...(managed ? { managed } : {}) },
+          {
+            ...(deps.autoscaling ? { groups } : {}),
+            ...(managed ? { managed } : {}),
+            ...(exits ? { exits } : {}),
+          },
         )
       : undefined;
   const observed = placed ? listed.map((o, k) => ({ ...o, instance: placed[k] })) : listed;
