@@ -37,7 +37,7 @@ async function registrationsOf(ports: RemediationPorts, id: string): Promise<Tar
  * Drains a Spot instance about to be interrupted, each step safe to repeat:
  * 1. one DeregisterTargets per target group it serves in, all sent at once (the warning gives
  *    two minutes; ELB stops new requests at once and lets in-flight ones finish);
- * 2. tagged `fleetops:draining`, audited;
+ * 2. audited, then tagged `fleetops:draining`;
  * 3. the case `drained` with what was done, its finding closed.
  */
 export async function drainInstance(
@@ -50,12 +50,12 @@ export async function drainInstance(
   if (c.status !== 'drained') {
     const targets = await registrationsOf(ports, id);
     if (targets.length > 0) await ports.traffic.deregister(targets.map((t) => ({ ...t, instanceId: id })));
-    await ports.ec2.setTags([id], { [DRAINING_TAG]: c.finding.deadline ?? iso(ports.now()) });
     const out =
       targets.length > 0
         ? `deregistered from ${targets.map((t) => shortArn(t.targetGroupArn)).join(', ')}`
         : 'in no target group';
     const reason = `${out}; tagged ${DRAINING_TAG}; ${c.finding.detail}`;
+    // Audited before the tag: a retry after a crash may audit twice, and tags twice only after the tag.
     await ports.fleet.audit([
       {
         subject: `instance:${id}`,
@@ -65,6 +65,7 @@ export async function drainInstance(
         at: iso(ports.now()),
       },
     ]);
+    await ports.ec2.setTags([id], { [DRAINING_TAG]: c.finding.deadline ?? iso(ports.now()) });
     await ports.cases.setStatus(c.id, 'drained', reason, ports.now());
   }
   await closeFindings(ports, c, 'drained', ports.now());

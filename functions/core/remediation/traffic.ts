@@ -78,12 +78,14 @@ export async function takeOutForRemediation(
   if (!lease) throw new LeaseLostError(c.id, id);
   const deps = trafficDeps(ports);
   if (!DISRUPTIVE_STEPS.has(step)) {
-    const lifecycle = (await ports.autoscaling.lifecycleOf([id])).get(id);
-    if (step === 'replace' && lifecycle !== undefined && lifecycle.lifecycle !== 'InService')
+    const name = step === 'replace' ? (await ports.autoscaling.groupsOf([id])).get(id) : undefined;
+    const group = name !== undefined ? await ports.autoscaling.describeGroup(name) : undefined;
+    const lifecycle = group?.members.find((m) => m.id === id)?.lifecycle;
+    if (lifecycle !== undefined && lifecycle !== 'InService')
       return notNow(
         ports,
         c,
-        `${lifecycle.lifecycle} in ${lifecycle.group} (the group, a lifecycle hook or another party holds it)`,
+        `${lifecycle} in ${name} (the group, a lifecycle hook or another party holds it)`,
       );
     return { next: 'act', polls: 0, reason: `${step}: goes straight to the action` };
   }
@@ -198,6 +200,9 @@ export async function backInServiceForRemediation(
   if (!late) return { done: false, polls, reason: 'waiting until it serves' };
   await restore(deps, c.id, [id]);
   const reason = `${c.tried.at(-1)}: back in traffic but not serving in time (${late.reason})`;
+  await ports.fleet.audit([
+    { subject: `instance:${id}`, actor: ports.actor, action: 'traffic.late', reason, at: iso(ports.now()) },
+  ]);
   await ports.cases.setStatus(c.id, 'acting', reason, ports.now());
   return { done: true, polls, reason };
 }

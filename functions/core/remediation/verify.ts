@@ -39,8 +39,9 @@ const statusOf = (condition: InstanceCondition | undefined) =>
  *    stop-start: once seen stopped it is started (recorded first, once per case), then done when
  *    it runs with both checks `ok` (or `impaired`, as for a reboot);
  * 2. replace, launch first: once a member that was not in the group is in service (healthy, both
- *    checks `ok`), the instance is terminated decrementing capacity (once per case); done when it
- *    no longer serves;
+ *    checks `ok`, and `healthy` in every target group the group attaches), the instance is
+ *    terminated decrementing capacity (once per case; its group deregisters it from those target
+ *    groups and waits for draining before terminating it); done when it no longer serves;
  * 3. replace, terminate first: done when the instance has left and the group is whole again.
  */
 export async function remediationSettled(
@@ -59,7 +60,8 @@ export async function remediationSettled(
     const group = await ports.autoscaling.describeGroup(plan.group);
     if (!serving(group, id)) return { done: true, polls };
     const fresh = await inService(ports, group!, (m) => m !== id && !plan.before.includes(m));
-    if (fresh.ok.length === 0) return { done: false, polls };
+    if ((await servingInTargetGroups(ports, group!.targetGroupArns ?? [], fresh.ok)).length === 0)
+      return { done: false, polls };
     await terminateOnce(ports, c, lease, plan.group, 'decrement');
     return { done: true, polls };
   }
@@ -88,6 +90,24 @@ export async function remediationSettled(
   }
   const started = (await ports.leases.actionsOf(actionKey(c, 'stop-start:start'))).length > 0;
   return { done: started && condition?.state === 'running' && finished(), polls };
+}
+
+/**
+ * Of these new members, those `healthy` in every target group their group attaches (all of them
+ * when it attaches none): a replacement takes traffic before the instance it replaces goes.
+ */
+async function servingInTargetGroups(
+  ports: RemediationPorts,
+  targetGroupArns: readonly string[],
+  ids: readonly string[],
+): Promise<string[]> {
+  if (targetGroupArns.length === 0 || ids.length === 0) return [...ids];
+  const health = await ports.traffic.targetHealth(new Map(targetGroupArns.map((arn) => [arn, ids])));
+  return ids.filter((m) =>
+    targetGroupArns.every((arn) =>
+      (health.get(m) ?? []).some((t) => t.targetGroupArn === arn && t.state === 'healthy'),
+    ),
+  );
 }
 
 /**
