@@ -352,8 +352,15 @@ describe('inventory sync with target groups and an Auto Scaling group (moto EC2,
       targets: [{ targetGroupArn: webTg, port: 80, state: 'healthy' }],
       rootDevice: 'ebs',
     });
+    // moto: deregistration delay 300 s; health checks every 30 s, healthy after 5.
     expect(table.get(web[3])?.targets).toEqual([
-      { targetGroupArn: webTg, state: 'unused', reason: 'Target.NotRegistered' },
+      {
+        targetGroupArn: webTg,
+        state: 'unused',
+        reason: 'Target.NotRegistered',
+        drainSeconds: 300,
+        readySeconds: 150,
+      },
     ]);
     const health = (id: string) => table.get(id)?.targets?.map((t) => [t.targetGroupArn, t.state, t.reason]);
     expect(health(api[0])).toEqual([[apiTg, 'healthy', undefined]]);

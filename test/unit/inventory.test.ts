@@ -123,6 +123,8 @@ const settings = (arn: string) => ({
   healthCheckIntervalSeconds: 30,
   healthyThresholdCount: 5,
 });
+/** What placement adds to a target of a managed group with {@link settings}: 300 s draining, 5 × 30 s readiness. */
+const BOUNDS = { drainSeconds: 300, readySeconds: 150 };
 const member = (id: string, lifecycle = 'InService') => ({ id, lifecycle, healthy: true });
 const group = (name: string, members: ReturnType<typeof member>[], targetGroupArns?: string[]) =>
   ({
@@ -175,6 +177,15 @@ describe('diffInventory: placement, root device and Spot', () => {
     ['out of its group', { asg: undefined }],
     ['another root device', { rootDevice: 'instance-store' as const }],
     ['a Spot type', { spot: 'persistent' as const }],
+    [
+      'a longer deregistration delay',
+      {
+        targets: [
+          { targetGroupArn: TG_WEB, port: 80, state: 'healthy' as const, drainSeconds: 600 },
+          { targetGroupArn: TG_ADMIN, state: 'healthy' as const },
+        ],
+      },
+    ],
   ])('writes an instance with %s', (_, change) => {
     expect(diffInventory([{ ...placed, ...change }], [placed]).changed).toHaveLength(1);
   });
@@ -385,10 +396,10 @@ describe('placement', () => {
         targets: new Map([['i-00000001', [{ targetGroupArn: TG_WEB, state: 'healthy' as const }]]]),
       },
     });
-    expect(placed[0].targets).toEqual([{ targetGroupArn: TG_WEB, state: 'healthy' }]);
+    expect(placed[0].targets).toEqual([{ targetGroupArn: TG_WEB, state: 'healthy', ...BOUNDS }]);
     // Not registered in the managed one; nothing said of the unmanaged one (its health is not read).
     expect(placed[1].targets).toEqual([
-      { targetGroupArn: TG_WEB, state: 'unused', reason: 'Target.NotRegistered' },
+      { targetGroupArn: TG_WEB, state: 'unused', reason: 'Target.NotRegistered', ...BOUNDS },
     ]);
     expect(isUnavailable(placed[1])).toBe(true);
   });
@@ -404,7 +415,7 @@ describe('placement', () => {
       ],
     });
     expect(placed[0].targets).toEqual([
-      { targetGroupArn: TG_WEB, state: 'unused', reason: 'Target.NotRegistered' },
+      { targetGroupArn: TG_WEB, state: 'unused', reason: 'Target.NotRegistered', ...BOUNDS },
     ]);
     expect(placed[1].targets).toBeUndefined();
   });
@@ -604,8 +615,10 @@ describe('syncInventory with the traffic ports', () => {
     expect(report).toMatchObject({ reclaimedReservations: 1, trafficRestored: 1, trafficStuck: 1 });
     // Placement reads the exits first (where each one is out of traffic); the restore comes after the reclaim.
     expect(sweep.log.slice(0, 4)).toEqual(['exits.all', 'reclaimExpired', 'exits.all', 'activeLeases']);
-    // i-3, deregistered by its dead owner and no longer listed in web-tg, was seen out of traffic.
-    expect(sweep.table.get('i-00000003')?.targets).toEqual([{ targetGroupArn: TG_WEB, state: 'draining' }]);
+    // i-3, deregistered by its dead owner, was seen still draining in web-tg.
+    expect(sweep.table.get('i-00000003')?.targets).toEqual([
+      { targetGroupArn: TG_WEB, state: 'draining', ...BOUNDS },
+    ]);
     expect(sweep.log).toContain('register i-00000003');
     expect(sweep.log).toContain('start i-00000005');
     expect([...sweep.exitsById.keys()].sort()).toEqual(['i-00000004', 'i-00000005']);

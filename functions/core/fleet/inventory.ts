@@ -54,8 +54,8 @@ function sameInstance(a: Instance, b: Instance): boolean {
 /**
  * One string per instance for what the table keeps of it, independent of the order EC2, ELB or
  * the table list things in (tags, events, target groups) and of absent versus empty fields, so a
- * sweep over an unchanged fleet writes nothing; a change of target health (or its reason) is a
- * change.
+ * sweep over an unchanged fleet writes nothing; a change of target health (or its reason, or its
+ * group's draining and readiness bounds) is a change.
  */
 export function canonical(i: Instance): string {
   const tags = Object.keys(i.tags)
@@ -65,7 +65,17 @@ export function canonical(i: Instance): string {
     .sort((x, y) => (x.id < y.id ? -1 : 1))
     .map((e) => [e.id, e.code, e.notBefore, e.notAfter ?? null, e.description]);
   const targets = [...(i.targets ?? [])]
-    .map((t) => [t.targetGroupArn, t.port ?? null, t.state, t.reason ?? null] as const)
+    .map(
+      (t) =>
+        [
+          t.targetGroupArn,
+          t.port ?? null,
+          t.state,
+          t.reason ?? null,
+          t.drainSeconds ?? null,
+          t.readySeconds ?? null,
+        ] as const,
+    )
     .sort((x, y) => (x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] ?? -1) - (y[1] ?? -1)));
   return JSON.stringify([
     i.id,

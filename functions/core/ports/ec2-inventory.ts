@@ -9,7 +9,12 @@ export interface ObservedInstance {
   readonly impairedSince?: string;
 }
 
-/** The managed fleet as EC2 reports it (EC2: ec2-inventory; in memory: sim/adapters). */
+/**
+ * The managed fleet as EC2 reports it, each instance with its tags (the Auto Scaling group's
+ * name among them), root device type and Spot request type (EC2: ec2-inventory; in memory:
+ * sim/adapters). Its Auto Scaling lifecycle state and target health are not EC2's: the sweep
+ * adds them (core/fleet/placement.ts).
+ */
 export interface Ec2Inventory {
   listManagedInstances(): Promise<ObservedInstance[]>;
 }
