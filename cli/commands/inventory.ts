@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ec2DescribeClient, inventoryPorts } from '../../functions/app/ports';
 import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
-import { type SyncTrafficDeps, syncInventory } from '../../functions/core/fleet/sync-inventory';
+import { syncInventory, trafficDepsOf } from '../../functions/core/fleet/sync-inventory';
 import type { CliIO } from '../io';
 import { connect, operator } from '../live';
 
@@ -26,18 +26,26 @@ export function inventoryCommands(program: Command, io: CliIO): void {
         { db: live.db, ec2: ec2DescribeClient() },
       );
       const ec2 = ports.inventory;
-      const { traffic, autoscaling, exits, ec2Actions, notify } = ports as typeof ports & SyncTrafficDeps;
       const report = await syncInventory({
         ec2,
         store: live.fleet,
         leases: live.leases,
         now: Date.now(),
         actor: operator(),
-        ...{ traffic, autoscaling, exits, ec2Actions, notify },
+        ...trafficDepsOf(ports),
       });
-      const requests = Object.fromEntries(ec2.requests);
+      const byService = {
+        ec2Requests: Object.fromEntries(ec2.requests),
+        elbRequests: Object.fromEntries(ports.traffic.requests),
+        autoscalingRequests: Object.fromEntries(ports.autoscaling.requests),
+      };
+      const requests = {
+        ...byService.ec2Requests,
+        ...byService.elbRequests,
+        ...byService.autoscalingRequests,
+      };
       if (options.json) {
-        io.out(`${JSON.stringify({ ...report, ec2Requests: requests }, null, 2)}\n`);
+        io.out(`${JSON.stringify({ ...report, ...byService }, null, 2)}\n`);
         return;
       }
       io.out(
@@ -52,7 +60,7 @@ export function inventoryCommands(program: Command, io: CliIO): void {
         );
       }
       io.out(
-        `EC2 requests: ${Object.entries(requests)
+        `EC2, ELB and Auto Scaling requests: ${Object.entries(requests)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}\n`,
       );

@@ -10,22 +10,19 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { settingsFromEnv } from '../app/environment';
 import { inventoryPorts } from '../app/ports';
 import { SERVICE_NAME } from '../core/defaults';
-import { type SyncTrafficDeps, syncInventory } from '../core/fleet/sync-inventory';
+import { syncInventory, trafficDepsOf } from '../core/fleet/sync-inventory';
 import { handOverFindings } from '../core/remediation/triage';
 
 const settings = settingsFromEnv.inventory();
 const logger = new Logger({ serviceName: SERVICE_NAME, persistentKeys: { component: 'inventory-sync' } });
 export const ports = inventoryPorts(settings);
-const { inventory, store, leases, remediation } = ports;
-// What the sweep reads of traffic and Auto Scaling, and what restores abandoned exits (each
-// optional: a stack without them sweeps EC2 alone).
-const { traffic, autoscaling, exits, ec2Actions, notify } = ports as typeof ports & SyncTrafficDeps;
+const { inventory, store, leases, remediation, traffic, autoscaling } = ports;
 
 /**
  * The scheduled inventory sweep: EC2 (with each instance's Auto Scaling group and target health)
  * → the fleet-state table, findings and ledgers, exits abandoned by a dead owner brought back
- * into traffic; each new
- * finding (an impaired status check, a scheduled event), and each one an earlier sweep or triage
+ * into traffic; each new finding (an impaired status check, a scheduled event), and each one an
+ * earlier sweep or triage
  * recorded but never saw through to its case (a crash, a timeout), goes to a remediation case as
  * an event from EventBridge would: the same scheduled event from AWS Health and from here is one
  * case. A finding whose intake fails is logged and left for the next sweep.
@@ -37,7 +34,8 @@ export const handler = middy(async (event: ScheduledEvent) => {
     leases,
     now: Date.now(),
     actor: ports.actor,
-    ...{ traffic, autoscaling, exits, ec2Actions, notify },
+    // What the sweep reads of traffic and Auto Scaling, and what brings abandoned exits back.
+    ...trafficDepsOf(ports),
   });
   const handOver = remediation ? await handOverFindings(remediation, report.findings) : undefined;
   for (const { finding, reason } of handOver?.failed ?? []) {
@@ -53,6 +51,8 @@ export const handler = middy(async (event: ScheduledEvent) => {
     ...report,
     findings: report.findings.map((f) => `${f.instanceId}:${f.kind}`),
     ec2Requests: Object.fromEntries(inventory.requests),
+    elbRequests: Object.fromEntries(traffic.requests),
+    autoscalingRequests: Object.fromEntries(autoscaling.requests),
     cases: (handOver?.cases ?? []).map(
       (c) => `${c.outcome.caseId ?? c.finding.instanceId}:${c.outcome.outcome}`,
     ),

@@ -142,6 +142,18 @@ export async function syncInventory(
   return report;
 }
 
+/** The traffic deps among a composition root's ports (those present: `notify` may not be). */
+export function trafficDepsOf(ports: SyncTrafficDeps): SyncTrafficDeps {
+  const { traffic, autoscaling, exits, ec2Actions, notify } = ports;
+  return {
+    ...(traffic ? { traffic } : {}),
+    ...(autoscaling ? { autoscaling } : {}),
+    ...(exits ? { exits } : {}),
+    ...(ec2Actions ? { ec2Actions } : {}),
+    ...(notify ? { notify } : {}),
+  };
+}
+
 /** What restoreAbandoned needs, when the sweep was given all of it. */
 interface RestoreDeps {
   readonly traffic: TrafficPort;
