@@ -70,10 +70,12 @@ type LocalHandler = (input: any) => Promise<any>;
 
 /**
  * aws-local-stepfunctions times a Task out after 60 s when the state sets no TimeoutSeconds (the
- * States Language's default); Step Functions itself waits 99,999,999 s (the Lambda's own timeout
- * ends it first). A Task that long in the simulation would take a Catch AWS never takes: a bug.
+ * States Language's default); Step Functions itself waits 99,999,999 s: the Lambda's own timeout
+ * ends it first. So the simulator runs each Task that sets none with the timeout of the function
+ * it invokes (lib/rollout.ts: 5 min; lib/remediation.ts: 2 min), and a Task that ran that long is
+ * a bug (the Lambda would have been cut off): the simulation stops.
  */
-const LIBRARY_TASK_TIMEOUT_MS = 60_000;
+export const LAMBDA_TIMEOUT_SECONDS = { rollout: 300, remediation: 120 } as const;
 
 /**
  * One definition, validated and built once, and run once per change or case. Each Task state is
@@ -95,24 +97,27 @@ export class SimStateMachine {
     // The library writes into the definition it is given (a QueryLanguage on each state): its
     // own copy, so the caller's stays as read. Through JSON, since the library evaluates paths
     // only in objects of this realm's Object prototype (a structuredClone under Jest is not).
-    this.machine = new StateMachine(
-      JSON.parse(JSON.stringify(definition)) as ConstructorParameters<typeof StateMachine>[0],
-    );
+    const copy = JSON.parse(JSON.stringify(definition)) as { States: Record<string, TaskState> };
     const steps = new Map<string, string>();
     for (const [state, s] of Object.entries(definition.States as Record<string, TaskState>)) {
       if (s.Type !== 'Task') continue;
       const step = s.Parameters?.step ?? s.Parameters?.Payload?.step;
       if (typeof step !== 'string') throw new Error(`${name}: Task "${state}" names no step`);
       steps.set(state, step);
-      if (s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) this.untimed.add(state);
+      if (s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) {
+        this.untimed.add(state);
+        // The Lambda's timeout, not the library's 60 s (the states entered are the definition's all the same).
+        copy.States[state].TimeoutSeconds = LAMBDA_TIMEOUT_SECONDS[name] + 1;
+      }
     }
+    this.machine = new StateMachine(copy as unknown as ConstructorParameters<typeof StateMachine>[0]);
     this.steps = steps;
   }
 
   /**
    * Runs one execution to its end and says how it ended: 'succeeded', or the Error of its
    * Fail state (the outcome itself is what the steps recorded in the stores). Throws when a
-   * Task without a timeout of its own ran into the library's (see LIBRARY_TASK_TIMEOUT_MS).
+   * Task without a timeout of its own ran as long as its Lambda's timeout (see LAMBDA_TIMEOUT_SECONDS).
    */
   async run(
     input: Record<string, unknown>,
@@ -131,7 +136,7 @@ export class SimStateMachine {
         const task = wrap({ state, step: this.steps.get(state) as string, input: taskInput }, call).finally(
           () => {
             inFlight.delete(task);
-            if (this.untimed.has(state) && Date.now() - started >= LIBRARY_TASK_TIMEOUT_MS)
+            if (this.untimed.has(state) && Date.now() - started >= LAMBDA_TIMEOUT_SECONDS[this.name] * 1000)
               overran ??= `${state} ran ${(Date.now() - started) / 1000} s`;
           },
         );
@@ -153,7 +158,8 @@ export class SimStateMachine {
     await Promise.allSettled([...inFlight]);
     if (overran)
       throw new SimulatorBug(
-        `${this.name}: Task ${overran}, past aws-local-stepfunctions' 60 s default timeout (Step Functions has none)`,
+        `${this.name}: Task ${overran}, past the ${LAMBDA_TIMEOUT_SECONDS[this.name]} s a Task without a TimeoutSeconds is given ` +
+          `(the ${this.name} step Lambda's timeout; Step Functions has no default, aws-local-stepfunctions 60 s)`,
       );
     if (this.observe) {
       for await (const event of execution.eventLogs as AsyncIterable<{

@@ -82,7 +82,11 @@ export interface Slot {
 export const inventoryDown = (instance: Instance) =>
   instance.state !== 'terminated' && isUnavailable(instance);
 
-/** Really not serving: unavailable as the inventory sees it, or in the middle of a reboot. */
+/** Down as EC2 tells it: not running, impaired, or in the middle of a reboot (traffic aside). */
+export const ec2Down = (slot: Slot) =>
+  slot.instance.state !== 'running' || slot.instance.health === 'impaired' || slot.rebooting;
+
+/** Really not serving: unavailable as the inventory sees it (out of traffic included), or in the middle of a reboot. */
 export const reallyDown = (slot: Slot) => inventoryDown(slot.instance) || slot.rebooting;
 
 /**
@@ -191,10 +195,10 @@ export class SimWorld {
 
   // ── faults ──────────────────────────────────────────────────────────────────
 
-  /** Breaks a running, healthy instance (a fault on one already down changes nothing). */
+  /** Breaks a running, healthy instance (a fault on one already down, as EC2 tells it, changes nothing). */
   injectFault(id: string, random: () => number): Fault | undefined {
     const slot = this.slots.get(id);
-    if (!slot || slot.fault || reallyDown(slot)) {
+    if (!slot || slot.fault || ec2Down(slot)) {
       this.absorbedFaults++;
       return undefined;
     }
@@ -320,7 +324,7 @@ export class SimWorld {
       for (const id of run.instanceIds) {
         const slot = this.slots.get(id);
         if (slot?.instance.state !== 'running') run.failed.set(id, 'Undeliverable');
-        else if (reallyDown(slot)) run.failed.set(id, 'Failed');
+        else if (ec2Down(slot)) run.failed.set(id, 'Failed');
       }
     });
   }
@@ -400,19 +404,23 @@ export class SimWorld {
     };
   }
 
-  /** The inventory's view of traffic, as the sweep records it: registered target groups' health, the group's lifecycle. */
+  /**
+   * The inventory's view of traffic, as the sweep records it (core/fleet/placement.ts): its
+   * group's lifecycle state, its health in each target group, and `unused` /
+   * `Target.NotRegistered` in one of its service's target groups that does not list it (its
+   * group's attached one, or one FleetOps deregistered it from: out of traffic until it is back).
+   */
   private sync(slot: Slot): void {
     const i = slot.instance;
     if (slot.targetGroups.length > 0) {
       const targets: NonNullable<Instance['targets']> = [];
       for (const tg of slot.targetGroups) {
         const reg = tg.targets.get(i.id);
-        if (reg)
-          targets.push({
-            targetGroupArn: tg.arn,
-            state: reg.state,
-            ...(reg.reason ? { reason: reg.reason } : {}),
-          });
+        targets.push(
+          reg
+            ? { targetGroupArn: tg.arn, state: reg.state, ...(reg.reason ? { reason: reg.reason } : {}) }
+            : { targetGroupArn: tg.arn, state: 'unused', reason: 'Target.NotRegistered' },
+        );
       }
       i.targets = targets;
     }

@@ -114,15 +114,16 @@ describe('the simulator runs state-machines/*.asl.json', () => {
     expect(r.invariants.violations).toBe(0);
   });
 
-  it("stops with an error when a Task without a TimeoutSeconds outlasts the library's 60 s default", async () => {
-    // Prepare: Step Functions would wait for the 15-minute approval; aws-local-stepfunctions would time it out.
+  it('stops with an error when a Task without a TimeoutSeconds outlasts the Lambda timeout the simulator gives it', async () => {
+    // Prepare: Step Functions would wait for the 15-minute approval; the simulator gives an untimed
+    // Task its Lambda's 5 minutes (aws-local-stepfunctions would give it 60 s).
     const rollout = modified('rollout', (states) => {
       delete states['Wait for approval'].TimeoutSeconds;
     });
 
     // Act / Assess
     await expect(simulateFleet(fleet, { definitions: { rollout } })).rejects.toThrow(
-      /Wait for approval ran 900 s, past aws-local-stepfunctions' 60 s default timeout/,
+      /Wait for approval ran 900 s, past the 300 s a Task without a TimeoutSeconds is given/,
     );
   });
 });

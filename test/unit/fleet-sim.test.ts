@@ -73,6 +73,45 @@ describe('simulateFleet', () => {
     expect(r.requests.other.SendCommand).toBeGreaterThan(0);
   });
 
+  it('takes instances out of traffic around their reboots: drained, rebooted, back and healthy, none replaced', async () => {
+    const r = await simulateFleet({ ...small, faultRate: 0.001 });
+
+    expect(r.invariants.violations).toBe(0);
+    expect(r.traffic.targetGroups).toBeGreaterThan(0);
+    expect(r.traffic.groups).toBeGreaterThan(0);
+    expect(r.traffic.instancesInTargetGroups).toBeGreaterThan(small.instances / 2);
+    // Draining is bounded by the target groups' deregistration delays (30–300 s) and readiness by
+    // healthy threshold × interval (20–150 s) plus ExitStandby's Pending.
+    expect(r.traffic.drainSecondsPerWave).toBeGreaterThan(0);
+    expect(r.traffic.drainSecondsPerWave).toBeLessThanOrEqual(300);
+    expect(r.traffic.readySecondsPerWave).toBeGreaterThan(0);
+    expect(r.traffic.readySecondsPerWave).toBeLessThanOrEqual(300);
+    expect(r.traffic.replacedAfterFleetOps).toBe(0);
+    expect(r.traffic.exitsLeft).toBe(0);
+    expect(r.requests.elb.DeregisterTargets).toBeGreaterThan(0);
+    expect(r.requests.elb.RegisterTargets).toBeGreaterThan(0);
+    expect(r.requests.autoScaling.EnterStandby).toBeGreaterThan(0);
+    expect(r.requests.autoScaling.ExitStandby).toBeGreaterThan(0);
+    expect(r.requests.ec2.GetConsoleOutput).toBeGreaterThan(0);
+    expect(r.invariants.checked).toEqual(
+      expect.arrayContaining(['traffic-budget', 'drain-before-act', 'no-replacement', 'back-in-service']),
+    );
+    expect(r.invariants.checks.changesEnded).toBe(r.change.attempts.length);
+  });
+
+  it('without traffic, has no target group and no group, and measures nothing per wave', async () => {
+    const r = await simulateFleet({ ...small, faultRate: 0.001, traffic: false });
+
+    expect(r.invariants.violations).toBe(0);
+    expect(r.traffic).toMatchObject({
+      targetGroups: 0,
+      groups: 0,
+      drainSecondsPerWave: null,
+      readySecondsPerWave: null,
+    });
+    expect(r.requests.elbTotal).toBe(0);
+  });
+
   it('opens no remediation case and takes no remediation action when nothing fails', async () => {
     const r = await simulateFleet({ ...small, faultRate: 0 });
 
@@ -88,20 +127,19 @@ describe('simulateFleet', () => {
     ['ignore-budgets', { ...small, faultRate: 0.002, seed: 1 }, 'disruption-budget'],
     // A seed where a remediation and the change contend for one instance (the scenario has little
     // contention by default; which seed shows it moves whenever the timing of a step changes).
-    ['ignore-leases', { ...small, faultRate: 0.005, seed: 1 }, 'one-actor'],
+    ['ignore-leases', { ...small, faultRate: 0.005, seed: 5 }, 'one-actor'],
     ['no-fencing', { ...small, faultRate: 0.002, retryRate: 0.2, seed: 1 }, 'at-most-once'],
-  ] as const)(
-    'detects a lease store with the defect %s as a %s violation',
-    async (defect, options, invariant) => {
-      const r = await simulateFleet({ ...options, defect });
+    // EnterStandby and DeregisterTargets that do nothing: the rollout's reboots reach instances in service.
+    ['skip-standby', { ...small, faultRate: 0.001, seed: 1 }, 'drain-before-act'],
+  ] as const)('detects the defect %s as a %s violation', async (defect, options, invariant) => {
+    const r = await simulateFleet({ ...options, defect });
 
-      expect(r.invariants.violations).toBeGreaterThan(0);
-      expect(r.invariants.list.map((v) => v.invariant)).toContain(invariant);
-      const v = r.invariants.list.find((x) => x.invariant === invariant)!;
-      expect(v.subject).toMatch(/^(service|instance|fault):/);
-      expect(Date.parse(v.at)).toBeGreaterThanOrEqual(Date.parse('2026-01-05T00:00:00Z'));
-    },
-  );
+    expect(r.invariants.violations).toBeGreaterThan(0);
+    expect(r.invariants.list.map((v) => v.invariant)).toContain(invariant);
+    const v = r.invariants.list.find((x) => x.invariant === invariant)!;
+    expect(v.subject).toMatch(/^(service|instance|fault):/);
+    expect(Date.parse(v.at)).toBeGreaterThanOrEqual(Date.parse('2026-01-05T00:00:00Z'));
+  });
 });
 
 describe('fleetops simulate', () => {
@@ -129,6 +167,7 @@ describe('fleetops simulate', () => {
       'remediation',
       'actions',
       'requests',
+      'traffic',
       'invariants',
       'simulation',
       'wallClock',
@@ -166,9 +205,13 @@ describe('fleetops simulate', () => {
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^change sim-reboot \(reboot, bake 10 min\): completed/m);
     expect(result.out).toMatch(
-      /^invariants \(disruption-budget, one-actor, at-most-once\): .*no violation$/m,
+      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service\): .*no violation$/m,
     );
     expect(result.out).toMatch(/^EC2 requests: \d+ /m);
+    expect(result.out).toMatch(/^ELB requests: \d+ /m);
+    expect(result.out).toMatch(
+      /^ {2}per wave \(median of \d+\): draining [\d.]+ s, back to healthy [\d.]+ s/m,
+    );
   });
 
   it('exits 1 and names the violations when a broken port lets FleetOps overspend a budget', async () => {
@@ -187,6 +230,26 @@ describe('fleetops simulate', () => {
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/^\d+ invariant violations: see the report$/m);
     expect(result.out).toMatch(/^ {2}disruption-budget {2}service:svc-\d{4}(@\S+)? {2}at 2026-/m);
+  });
+
+  it('exits 1 and names drain-before-act when Standby and deregistration silently do nothing', async () => {
+    const result = await fleetops(
+      'simulate',
+      '--instances',
+      '1000',
+      '--services',
+      '20',
+      '--fault-rate',
+      '0',
+      '--inject-defect',
+      'skip-standby',
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/DEFECT INJECTED: skip-standby/);
+    expect(result.out).toMatch(
+      /^ {2}drain-before-act {2}instance:i-[0-9a-f]{17} {2}at 2026-.*sent reboot while it was healthy in target group/m,
+    );
   });
 
   it.each([
