@@ -4,8 +4,10 @@
  * carried, and the invariants checked at the end on what the store recorded.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { peaks, type RunRecord } from './report';
+import { type Quantity, resolveQuantity } from '../../functions/core/safety/quantity';
+import { peaks, type RunRecord, type TrafficRecord } from './report';
 import type { LocalRuntime } from './runtime';
+import type { TrafficModel } from './traffic-model';
 
 /** The run's record, its clock and its log (every line also goes to `progress`, as it happens). */
 export interface RunLog {
@@ -83,6 +85,81 @@ export function budgetSampler(runtime: LocalRuntime, log: RunLog): BudgetSampler
   };
 }
 
+/**
+ * The traffic service's in-service targets over time (at most every 250 ms; the run samples it
+ * every second and after each step): instances InService and healthy in its target group,
+ * against the floor its budget keeps (instances − maxUnavailable of them).
+ */
+export type TrafficSampler = () => Promise<void> | undefined;
+
+export function trafficSampler(
+  model: TrafficModel,
+  record: TrafficRecord,
+  log: RunLog,
+  maxUnavailable: Quantity,
+): TrafficSampler {
+  let last = 0;
+  let sampling: Promise<void> | undefined;
+  return () => {
+    if (sampling || Date.now() - last < 250) return sampling;
+    last = Date.now();
+    sampling = (async () => {
+      const t = log.elapsed();
+      const c = await model.count();
+      record.samples.push({ t, ...c, floor: c.targets - resolveQuantity(maxUnavailable, c.targets) });
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        sampling = undefined;
+      });
+    return sampling;
+  };
+}
+
+/**
+ * The rolling change over the traffic service, per wave, from what the model saw: draining (the
+ * first instance out of traffic → the first action) and readiness (the first back into traffic →
+ * settle's done, when every one serves again); with what the plan predicted, what the group
+ * replaced, and any action that reached a serving instance.
+ */
+export async function summarizeTraffic(
+  runtime: LocalRuntime,
+  record: RunRecord,
+  model: TrafficModel,
+  changeId: string,
+  action: string,
+): Promise<void> {
+  const traffic = record.traffic;
+  if (!traffic) return;
+  const change = record.changes.find((c) => c.id === changeId);
+  const plan = await runtime.stores.changes.loadPlan(changeId);
+  const first = (kind: 'out' | 'act' | 'back', ids: ReadonlySet<string>) =>
+    Math.min(
+      ...model.events.filter((e) => e.kind === kind && e.ids.some((id) => ids.has(id))).map((e) => e.t),
+    );
+  const seconds = (x: number) => (Number.isFinite(x) ? Math.round(Math.max(0, x) * 10) / 10 : 0);
+  traffic.waves = (change?.waves ?? []).map((w) => {
+    const ids = new Set(plan.waves[w.index]?.instances ?? []);
+    return {
+      index: w.index,
+      size: w.size,
+      start: w.start,
+      end: w.end,
+      drainSeconds: seconds(first('act', ids) - first('out', ids)),
+      readySeconds: seconds((w.settled ?? w.end) - first('back', ids)),
+    };
+  });
+  traffic.change = {
+    id: changeId,
+    action,
+    predictedSecondsPerWave:
+      plan.waves.length > 0 ? Math.round((change?.plannedTrafficSeconds ?? 0) / plan.waves.length) : 0,
+  };
+  traffic.replaced = [...model.replaced];
+  traffic.violations = [...model.violations];
+  traffic.maxActionsPerInstance = Math.max(0, ...model.acted.values());
+}
+
 /** What FleetOps told people: the topic's messages, read from the queue subscribed to it. */
 export async function collectPages(runtime: LocalRuntime, record: RunRecord): Promise<void> {
   for (let round = 0; round < 20; round++) {
@@ -148,6 +225,7 @@ export async function checkInvariants(
         ? `${delivered} messages delivered, ${cases.length} cases`
         : dup.map(([k]) => k).join(', '),
   });
+  if (record.traffic) checks.push(trafficCheck(record.traffic));
   const held = await runtime.stores.leases.activeLeases(Date.now());
   checks.push({
     ok: held.length === 0,
@@ -156,6 +234,27 @@ export async function checkInvariants(
       held.length === 0 ? 'no instance held' : held.map((l) => `${l.instanceId} by ${l.owner}`).join(', '),
   });
   return checks;
+}
+
+/** The traffic service: never below its floor, no action on a serving instance, none replaced, each acted on once. */
+export function trafficCheck(t: TrafficRecord): RunRecord['checks'][number] {
+  const below = t.samples.filter((s) => s.inService < s.floor);
+  const low = Math.min(...t.samples.map((s) => s.inService));
+  const problems = [
+    ...below.slice(0, 3).map((s) => `${s.inService} in service < floor ${s.floor} at ${s.t.toFixed(1)}s`),
+    ...t.violations.slice(0, 3),
+    ...(t.replaced.length > 0 ? [`${t.replaced.length} replaced by ${t.group}`] : []),
+    ...(t.maxActionsPerInstance > 1 ? [`an instance acted on ${t.maxActionsPerInstance} times`] : []),
+    ...(t.samples.length === 0 ? ['no samples'] : []),
+  ];
+  return {
+    ok: problems.length === 0,
+    what: `traffic: ${t.service} never below its budget's floor in service, no action on a serving instance, none replaced`,
+    detail:
+      problems.length === 0
+        ? `${t.samples.length} samples, at least ${low} of ${t.samples[0]?.targets ?? 0} in service (floor ${t.samples[0]?.floor ?? 0})`
+        : problems.join('; '),
+  };
 }
 
 export const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);

@@ -1,14 +1,33 @@
 /**
- * What the local runtime runs on: the demo fleet (six services over three zones, each with the
- * budget it declares), the rack that fails in scene 2, and the two changes of the scenes (a good
- * patch with an approval, a bad config the judge catches).
+ * What the local runtime runs on: the demo fleet (seven services over three zones, each with the
+ * budget it declares; checkout's instances are members of an Auto Scaling group behind an ELBv2
+ * target group), the rack that fails in scene 2, and the three changes of the scenes (a good
+ * patch with an approval, a bad config the judge catches, checkout moved to new hosts through
+ * Standby).
  */
 import { servicesFileSchema } from '../../functions/core/fleet/services';
 import type { LocalFleetSpec } from './runtime';
 
-/** About 300 instances: six services over three zones, each with the budget it declares. */
+/**
+ * The traffic service's load balancing: a deregistration delay of 5 s (AWS's default is 300 s)
+ * and health checks every 5 s, healthy after 2 (AWS's minimums), so a wave's draining and
+ * readiness take 5 + 10 s here.
+ */
+export const CHECKOUT_TRAFFIC = {
+  service: 'checkout',
+  deregistrationDelaySeconds: 5,
+  healthCheckIntervalSeconds: 5,
+  healthyThresholdCount: 2,
+} as const;
+
+/**
+ * About 320 instances: seven services over three zones, each with the budget it declares;
+ * checkout (24) in an Auto Scaling group behind a target group.
+ */
 export const DEMO_FLEET: LocalFleetSpec = {
+  traffic: CHECKOUT_TRAFFIC,
   services: {
+    checkout: { perZone: 8 },
     web: { perZone: 30 },
     api: { perZone: 20 },
     worker: { perZone: 20 },
@@ -24,8 +43,24 @@ export const DEMO_FLEET: LocalFleetSpec = {
       cache: { maxUnavailable: 3, maxUnavailablePerZone: 1 },
       db: { maxUnavailable: 2, maxUnavailablePerZone: 1 },
       batch: { maxUnavailable: '30%' },
+      checkout: { maxUnavailable: '25%' },
     },
   }),
+};
+
+/**
+ * A rolling stop-start over the service behind the load balancer (its instances move to new
+ * hosts ahead of scheduled retirements): every wave goes through Standby, drains, stops and
+ * starts, comes back and is healthy again before the next one.
+ */
+export const HOSTS = {
+  id: 'checkout-hosts-2026-12',
+  description: 'Move checkout to new hosts ahead of scheduled retirements (stop-start)',
+  target: { services: ['checkout'] },
+  action: { type: 'stop-start' },
+  risk: 'low',
+  strategy: { canary: 2, growth: { mode: 'exponential', factor: 2 }, zoneConcurrency: 3, bakeMinutes: 5 },
+  gates: { statusChecks: true, onFailure: 'pause' },
 };
 
 /** A good change: November's patches over two services, approved after its canary. */

@@ -11,15 +11,25 @@ import { serviceCatalog } from '../../functions/core/fleet/services';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { formatQuantity } from '../../functions/core/safety/quantity';
 import { seededRandom } from '../../sim/kernel/random';
-import { budgetSampler, checkInvariants, collectPages, type RunLog, startRunLog } from './collect';
-import { CONFIG, DEMO_FLEET, DEMO_RACK, PATCH } from './demo-fleet';
+import {
+  type BudgetSampler,
+  budgetSampler,
+  checkInvariants,
+  collectPages,
+  type RunLog,
+  startRunLog,
+  summarizeTraffic,
+  trafficSampler,
+} from './collect';
+import { CONFIG, DEMO_FLEET, DEMO_RACK, HOSTS, PATCH } from './demo-fleet';
 import { LocalPlumbing } from './executions';
 import { loadDefinition } from './local-sfn';
 import { remediationRunner } from './remediation-run';
-import type { RunRecord } from './report';
+import { type RunRecord, trafficLine } from './report';
 import { runChange } from './rollout-run';
 import { type LocalFleetSpec, type LocalRuntime, startLocalRuntime } from './runtime';
-import { badChangeDuringStorm, patchWithHealthEvents } from './scenes';
+import { badChangeDuringStorm, patchWithHealthEvents, rollingChangeBehindLoadBalancer } from './scenes';
+import { TrafficModel } from './traffic-model';
 import { eventTemplates, FaultModel } from './world';
 
 export { DEMO_FLEET, DEMO_RACK } from './demo-fleet';
@@ -45,6 +55,7 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
   say('starting a moto server and seeding the fleet…');
   const runtime = await startLocalRuntime(options.fleet ?? DEMO_FLEET, { log: say });
   let plumbing: LocalPlumbing | undefined;
+  let trafficTicker: NodeJS.Timeout | undefined;
   try {
     await describeFleet(runtime, log);
 
@@ -54,17 +65,30 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     const triageModule = await import('../../functions/handlers/triage');
     const inventoryModule = await import('../../functions/handlers/inventory-sync');
 
-    // The handlers' own ports, their EC2 seen through the fault model.
+    // The handlers' own ports, their EC2 seen through the fault model, their ELB, Auto Scaling
+    // and EC2 through the traffic model (what moto's load balancers and groups do not do).
     const faults = new FaultModel();
-    const rolloutPorts: RolloutPorts = { ...rolloutModule.ports, ec2: faults.wrap(rolloutModule.ports.ec2) };
-    const remediationPorts: RemediationPorts = {
+    const traffic = runtime.traffic ? new TrafficModel(runtime, runtime.traffic, log.elapsed) : undefined;
+    const throughTraffic = <P extends RolloutPorts | RemediationPorts>(ports: P): P =>
+      traffic ? traffic.wrap(ports) : ports;
+    const rolloutPorts: RolloutPorts = throughTraffic({
+      ...rolloutModule.ports,
+      ec2: faults.wrap(rolloutModule.ports.ec2),
+    });
+    const remediationPorts: RemediationPorts = throughTraffic({
       ...remediationModule.ports,
       ec2: faults.wrap(remediationModule.ports.ec2),
       rng: seededRandom(20261128),
-    };
+    });
 
-    const sampleBudgets = budgetSampler(runtime, log);
+    const sampleTraffic = traffic ? await startTrafficRecord(runtime, log, traffic) : undefined;
+    const sampleLedgers = budgetSampler(runtime, log);
+    const sampleBudgets: BudgetSampler = (force) => {
+      void sampleTraffic?.();
+      return sampleLedgers(force);
+    };
     await sampleBudgets(true);
+    trafficTicker = setInterval(() => void sampleTraffic?.(), 1000);
 
     const rolloutDefinition = loadDefinition('state-machines/rollout.asl.json', {
       RolloutStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-rollout-step`,
@@ -127,8 +151,17 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
       runChange: (raw: unknown, world: Parameters<typeof runChange>[2]) => runChange(rolloutDeps, raw, world),
       settled: () => active.settled(),
     };
-    await patchWithHealthEvents(scene, PATCH);
+    const patched = patchWithHealthEvents(scene, PATCH);
+    const hosts = rollingChangeBehindLoadBalancer(scene, HOSTS);
+    await patched;
     await badChangeDuringStorm(scene, CONFIG, options.rack ?? DEMO_RACK);
+    await hosts;
+    clearInterval(trafficTicker);
+    await sampleTraffic?.();
+    if (traffic && runtime.traffic) {
+      await summarizeTraffic(runtime, record, traffic, HOSTS.id, HOSTS.action.type);
+      say(trafficLine(record));
+    }
     sweeping = false;
     await sweeps;
     await active.stop();
@@ -145,9 +178,35 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     record.seconds = log.elapsed();
     return record;
   } finally {
+    clearInterval(trafficTicker);
     await plumbing?.stop();
     await runtime.stop();
   }
+}
+
+/** The traffic service's record, and its sampler (at the start: every instance serving). */
+async function startTrafficRecord(runtime: LocalRuntime, log: RunLog, model: TrafficModel) {
+  const layout = runtime.traffic;
+  if (!layout) return undefined;
+  const services = serviceCatalog(await runtime.stores.fleet.getServices());
+  log.record.traffic = {
+    service: layout.service,
+    group: layout.group,
+    targetGroup: layout.targetGroup.name,
+    deregistrationDelaySeconds: layout.targetGroup.deregistrationDelaySeconds,
+    readySeconds: layout.targetGroup.healthyThresholdCount * layout.targetGroup.healthCheckIntervalSeconds,
+    samples: [],
+    waves: [],
+    replaced: [],
+    violations: [],
+    maxActionsPerInstance: 0,
+  };
+  return trafficSampler(
+    model,
+    log.record.traffic,
+    log,
+    services.budgetOf(layout.service).budget.maxUnavailable,
+  );
 }
 
 /** The fleet as seeded: services, their instances and budgets, for the record and the log. */

@@ -3,6 +3,7 @@
  * rendered as the end-of-run text summary and a self-contained HTML page.
  */
 import { REMEDIATION_STATES } from '../../functions/steps/state-names';
+import { trafficSection } from './report-traffic';
 
 /** One wave as the local runtime saw it run (times in seconds from the start of the run). */
 export interface WaveRecord {
@@ -17,6 +18,46 @@ export interface WaveRecord {
   end: number;
   verdict: string;
   reason: string;
+  /** When settle said the action had finished and every instance it took out of traffic serves again. */
+  settled?: number;
+}
+
+/** The traffic service over the run: in-service targets against its budget's floor. */
+export interface TrafficRecord {
+  service: string;
+  group: string;
+  targetGroup: string;
+  deregistrationDelaySeconds: number;
+  /** Healthy threshold × interval. */
+  readySeconds: number;
+  /** Samples: instances in the group, those InService and healthy, the floor (instances − budget). */
+  samples: Array<{
+    t: number;
+    targets: number;
+    inService: number;
+    floor: number;
+    standby: number;
+    draining: number;
+    initial: number;
+  }>;
+  /** The rolling change over the service, per wave: what draining and readiness added. */
+  change?: { id: string; action: string; predictedSecondsPerWave: number };
+  waves: Array<{
+    index: number;
+    size: number;
+    start: number;
+    end: number;
+    /** From the first instance out of traffic to the first action (draining). */
+    drainSeconds: number;
+    /** From the first instance back into traffic to settle's done (health checks passing). */
+    readySeconds: number;
+  }>;
+  /** Instances the group replaced (a stopped member it still had InService). */
+  replaced: string[];
+  /** Disruptive actions that reached an instance still serving. */
+  violations: string[];
+  /** Disruptive actions per instance: the most any instance received. */
+  maxActionsPerInstance: number;
 }
 
 /** What happened in a local run: the report's only input. */
@@ -32,6 +73,8 @@ export interface RunRecord {
     reason: string;
     waves: WaveRecord[];
     approvals: Array<{ t: number; wave: number; by: string; reason: string }>;
+    /** What the plan predicted draining and readiness add to the change, in seconds. */
+    plannedTrafficSeconds?: number;
   }>;
   /** Ledger samples: instances counted unavailable against the budget's capacity. */
   budgets: Array<{ t: number; service: string; used: number; capacity: number }>;
@@ -53,9 +96,30 @@ export interface RunRecord {
   checks: Array<{ ok: boolean; what: string; detail: string }>;
   /** Inventory sweeps run (the scheduled handler). */
   sweeps: number;
+  /** The service in an Auto Scaling group behind a target group, when the fleet has one. */
+  traffic?: TrafficRecord;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * One line on the traffic service: its targets, the fewest in service at any sample against its
+ * budget's floor, what its group replaced, and what draining and readiness added per wave.
+ */
+export function trafficLine(record: Pick<RunRecord, 'traffic'>): string {
+  const t = record.traffic;
+  if (!t) return 'traffic: no service behind a load balancer';
+  const targets = Math.max(0, ...t.samples.map((s) => s.targets));
+  const low = t.samples.length > 0 ? Math.min(...t.samples.map((s) => s.inService)) : 0;
+  const floor = t.samples.length > 0 ? Math.max(...t.samples.map((s) => s.floor)) : 0;
+  const added = t.waves.map((w) => w.drainSeconds + w.readySeconds);
+  const mean = added.length > 0 ? added.reduce((a, b) => a + b, 0) / added.length : 0;
+  const perWave =
+    added.length > 0
+      ? `, draining+readiness +${Math.round(mean)} s per wave over ${plural(added.length, 'wave')} (planned +${t.change?.predictedSecondsPerWave ?? 0} s: ${t.deregistrationDelaySeconds} s delay + ${t.readySeconds} s health checks)`
+      : '';
+  return `traffic: ${t.service} ${targets} targets, at least ${low} in service throughout (budget floor ${floor}), ${t.replaced.length} replaced${perWave}`;
+}
 
 /** The end-of-run summary: what happened and why, as text. */
 export function renderText(record: RunRecord): string {
@@ -93,6 +157,17 @@ export function renderText(record: RunRecord): string {
   lines.push('', 'Pages and notices (the SNS topic)');
   if (record.pages.length === 0) lines.push('  none');
   for (const p of record.pages) lines.push(`  ${p.subject}`);
+  if (record.traffic) {
+    lines.push(
+      '',
+      `Traffic (${record.traffic.service}: ${record.traffic.group} behind ${record.traffic.targetGroup})`,
+    );
+    lines.push(`  ${trafficLine(record)}`);
+    for (const w of record.traffic.waves)
+      lines.push(
+        `  wave ${w.index + 1}: ${w.size} instances, drained in ${w.drainSeconds.toFixed(1)} s, serving again ${w.readySeconds.toFixed(1)} s after their return`,
+      );
+  }
   lines.push('', 'Peak budget use (instances unavailable / allowed)');
   for (const [service, peak] of peaks(record))
     lines.push(`  ${service.padEnd(8)} ${peak.used}/${peak.capacity}`);
@@ -128,8 +203,9 @@ const STATUS_COLORS: Record<string, string> = {
 
 /**
  * A self-contained HTML page (inline SVG, no scripts, no network): waves per zone over time,
- * unavailable instances against each service's budget over time, remediations and their
- * outcomes, the checks, and the run's log.
+ * unavailable instances against each service's budget over time, the traffic service's
+ * in-service targets against its budget's floor, remediations and their outcomes, the checks,
+ * and the run's log.
  */
 export function renderHtml(record: RunRecord): string {
   const width = 900;
@@ -243,6 +319,7 @@ ${table(
 <h2>Unavailable instances against budget</h2>
 <p>Each service's ledger (instances counted unavailable: unhealthy, in a wave, or under remediation) against what its budget allows (dashed).</p>
 ${budgetCharts}
+${record.traffic ? trafficSection(record.traffic, table) : ''}
 <h2>Remediations</h2>
 <p>${statusLegend}; a dot marks an action sent.</p>
 ${casesSvg}

@@ -28,6 +28,8 @@ export const ROLLOUT_WAITS: Record<string, number> = {
 export interface ChangeWorld {
   beforeGate?: () => Promise<void>;
   afterCanary?: () => void;
+  /** This change's own local waits by state name (over ROLLOUT_WAITS), e.g. slower polls while instances drain. */
+  waits?: Record<string, number>;
 }
 
 export type RolloutRunDeps = StateMachineRunDeps<RolloutPorts>;
@@ -57,11 +59,14 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
   if (violations.length > 0)
     throw new Error(`plan ${spec.id} breaks its constraints: ${violations.join('; ')}`);
   await runtime.stores.changes.save(spec, plan, 'local-operator', now);
+  const trafficSeconds = Math.round((plan.trafficMinutes ?? 0) * 60);
   say(
     `change ${spec.id}: planned ${plan.summary.planned} instances in ${plan.waves.length} waves (${plan.waves
       .slice(0, 4)
       .map((w) => `${w.size}`)
-      .join(', ')}${plan.waves.length > 4 ? ', …' : ''}); ${spec.description}`,
+      .join(
+        ', ',
+      )}${plan.waves.length > 4 ? ', …' : ''}${trafficSeconds > 0 ? `; draining and readiness +${trafficSeconds} s in all` : ''}); ${spec.description}`,
   );
   const placement = {
     zoneOf: new Map(instances.map((i) => [i.id, i.zone])),
@@ -83,7 +88,8 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
     }
     return found;
   };
-  changeRecord(spec.id);
+  if (trafficSeconds > 0) changeRecord(spec.id).plannedTrafficSeconds = trafficSeconds;
+  else changeRecord(spec.id);
 
   const wrap: NonNullable<Parameters<typeof runLocally>[2]['wrap']> = (state, call) => async (input) => {
     const carrier = (
@@ -131,6 +137,9 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
       say(
         `change ${changeId}: wave ${(s.wave ?? 0) + 1} gate: ${out.verdict} — ${truncate(String(out.reason), 160)}`,
       );
+    } else if (state === ROLLOUT_STATES.checkAction && out.done === true) {
+      const wave = waves.get(key);
+      if (wave) wave.settled = log.elapsed();
     } else if (ROLLOUT_RELEASE_STATES.has(state)) {
       const wave = waves.get(key);
       if (wave) wave.end = log.elapsed();
@@ -152,7 +161,7 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
     {
       handler: (event) => deps.step(deps.ports, event),
       wrap,
-      waits: { ...noWaits(deps.definition), ...ROLLOUT_WAITS },
+      waits: { ...noWaits(deps.definition), ...ROLLOUT_WAITS, ...world.waits },
       retryWaits: noRetryWaits(deps.definition),
       taskToken: `local-token-${spec.id}`,
     },

@@ -3,9 +3,11 @@
  * the fleet's instances, the routing, the topic, both state machines registered, and the
  * handlers' environment set, for the local runtime (demo.ts) to load the handler modules over.
  */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -14,16 +16,26 @@ import { documentClient } from '../../functions/adapters/dynamo-client';
 import { createFleetTable } from '../../functions/adapters/table-admin';
 import { fleetStores, inventoryPorts } from '../../functions/app/ports';
 import { MANAGED_TAG, SERVICE_TAG_KEY, STATUS_CHECK_ALARM_PREFIX } from '../../functions/core/defaults';
-import type { ServicesFile } from '../../functions/core/fleet/services';
+import { type ServicesFile, serviceCatalog } from '../../functions/core/fleet/services';
 import { syncInventory } from '../../functions/core/fleet/sync-inventory';
+import { resolveQuantity } from '../../functions/core/safety/quantity';
 import { cfnPattern, routingPatterns } from '../../lib/routing-patterns';
 import { loadDefinition } from './local-sfn';
 import { type MotoServer, startMotoServer } from './moto-server';
+import {
+  createNetwork,
+  createTrafficLayout,
+  type Network,
+  type TrafficLayout,
+  type TrafficServiceSpec,
+} from './traffic-layout';
 
 /** What the local runtime seeds: services, their instances per zone and their budgets. */
 export interface LocalFleetSpec {
   readonly services: Readonly<Record<string, { readonly perZone: number }>>;
   readonly budgets: ServicesFile;
+  /** The service whose instances are members of an Auto Scaling group behind a target group. */
+  readonly traffic?: TrafficServiceSpec;
 }
 
 /**
@@ -49,6 +61,10 @@ export interface LocalRuntime {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly cloudwatch: CloudWatchClient;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly autoscaling: AutoScalingClient;
+  /** The traffic service's group and target group, when the fleet declares one. */
+  readonly traffic?: TrafficLayout;
   /** Every store over the table, composed as the handlers compose theirs (functions/app/ports.ts). */
   readonly stores: ReturnType<typeof fleetStores>;
   /** Instance ids by service and zone. */
@@ -100,9 +116,14 @@ export async function startLocalRuntime(
     await createFleetTable(dynamo, table);
     const stores = fleetStores(db, table);
     const ec2 = new EC2Client({ region });
+    const elbv2 = new ElasticLoadBalancingV2Client({ region });
+    const autoscaling = new AutoScalingClient({ region });
+    // The traffic service launches into the group's subnets (one per zone).
+    const network: Network | undefined = fleet.traffic ? await createNetwork(ec2, zones) : undefined;
     const instances = new Map<string, Map<string, string[]>>();
     for (const [service, { perZone }] of Object.entries(fleet.services)) {
       const byZone = new Map<string, string[]>();
+      const subnets = service === fleet.traffic?.service ? network?.subnets : undefined;
       for (const zone of zones) {
         const run = await ec2.send(
           new RunInstancesCommand({
@@ -111,6 +132,7 @@ export async function startLocalRuntime(
             MinCount: perZone,
             MaxCount: perZone,
             Placement: { AvailabilityZone: zone },
+            ...(subnets?.get(zone) ? { SubnetId: subnets.get(zone) } : {}),
             TagSpecifications: [
               {
                 ResourceType: 'instance',
@@ -131,10 +153,26 @@ export async function startLocalRuntime(
       instances.set(service, byZone);
     }
     await stores.fleet.putServices(fleet.budgets, 'local-runtime', Date.now());
-    // The sweep's ports over the runtime's own (unpaced) EC2 client, without the hand-over.
+    let traffic: TrafficLayout | undefined;
+    if (fleet.traffic && network) {
+      const members = [...(instances.get(fleet.traffic.service)?.values() ?? [])].flat();
+      const { budget } = serviceCatalog(fleet.budgets).budgetOf(fleet.traffic.service);
+      traffic = await createTrafficLayout(
+        { ec2, elbv2, autoscaling },
+        fleet.traffic,
+        network,
+        members,
+        resolveQuantity(budget.maxUnavailable, members.length),
+      );
+      log(
+        `${traffic.service}: ${members.length} instances in Auto Scaling group ${traffic.group} (min ${traffic.minSize}), behind target group ${traffic.targetGroup.name} (deregistration delay ${traffic.targetGroup.deregistrationDelaySeconds} s, healthy after ${traffic.targetGroup.healthyThresholdCount} × ${traffic.targetGroup.healthCheckIntervalSeconds} s)`,
+      );
+    }
+    // The sweep's ports over the runtime's own (unpaced) EC2, ELB and Auto Scaling clients,
+    // without the hand-over.
     const sweep = inventoryPorts(
       { table, managedTag: MANAGED_TAG, serviceTagKey: SERVICE_TAG_KEY },
-      { db, ec2 },
+      { db, ec2, elbv2, autoscaling, ec2Actions: ec2 },
     );
     const sync = async (actor: string) => {
       await syncInventory({
@@ -143,6 +181,10 @@ export async function startLocalRuntime(
         leases: sweep.leases,
         now: Date.now(),
         actor,
+        traffic: sweep.traffic,
+        autoscaling: sweep.autoscaling,
+        exits: sweep.exits,
+        ec2Actions: sweep.ec2Actions,
       });
     };
     await sync('local-runtime');
@@ -231,6 +273,9 @@ export async function startLocalRuntime(
       sqs,
       sfn,
       cloudwatch: new CloudWatchClient({ region }),
+      elbv2,
+      autoscaling,
+      ...(traffic ? { traffic } : {}),
       stores,
       instances,
       sync,

@@ -2,8 +2,10 @@
  * The local runtime's scenes. Scene 1: a good patch rolls out in waves, with an approval after
  * its canary, while health events arrive (one of them delivered twice). Scene 2: a bad config
  * regresses latency on its canary and the judge rolls it back, while a rack fails in zone c and
- * the storm trips the remediation breaker.
+ * the storm trips the remediation breaker. Scene 3, alongside both: a rolling stop-start of the
+ * service in an Auto Scaling group behind a target group, each wave out of traffic first.
  */
+import { ROLLOUT_STATES } from '../../functions/steps/state-names';
 import type { ChangeWorld } from './rollout-run';
 import type { LocalRuntime } from './runtime';
 import { type EventTemplates, type FaultModel, inject, writeLatency } from './world';
@@ -100,4 +102,25 @@ export async function badChangeDuringStorm(
   })();
   await Promise.all([config, stormSent]);
   await deps.settled();
+}
+
+/**
+ * Scene 3 (alongside the others): a rolling stop-start of the service whose instances are
+ * members of an Auto Scaling group behind a target group. Each wave enters Standby (desired
+ * capacity decremented: the group launches nothing), drains for the target group's
+ * deregistration delay, stops and starts, exits Standby, and is healthy again (threshold ×
+ * interval) before it bakes and the next wave starts.
+ */
+export async function rollingChangeBehindLoadBalancer(
+  deps: SceneDeps,
+  spec: { readonly description: string },
+): Promise<void> {
+  const { runtime, say } = deps;
+  const layout = runtime.traffic;
+  if (!layout) return;
+  say(
+    `scene 3 (alongside 1 and 2): ${spec.description} — members of ${layout.group} behind target group ${layout.targetGroup.name}`,
+  );
+  // Settle looks once a second while instances drain and come back (15 s and more when deployed).
+  await deps.runChange(spec, { waits: { [ROLLOUT_STATES.waitForAction]: 1000 } });
 }

@@ -39,6 +39,7 @@ export class FaultModel {
         for (const id of ids) faults.delete(id);
         await ec2.stop(ids);
       },
+      consoleOutputAt: (ids) => ec2.consoleOutputAt(ids),
       conditions: async (ids) => {
         const real = await ec2.conditions(ids);
         for (const id of ids) {

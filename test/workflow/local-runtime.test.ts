@@ -2,13 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../cli/local/demo';
-import { type RunRecord, renderHtml, renderText } from '../../cli/local/report';
+import { CHECKOUT_TRAFFIC } from '../../cli/local/demo-fleet';
+import { type RunRecord, renderHtml, renderText, trafficLine } from '../../cli/local/report';
 import { servicesFileSchema } from '../../functions/core/fleet/services';
 
 /**
- * `npm start`'s engine end to end on a smaller fleet (60 instances; the default is 300): its own
+ * `npm start`'s engine end to end on a smaller fleet (66 instances; the default is 324): its own
  * moto server, the stack's routing rules, both ASL files run by aws-local-stepfunctions with
- * the real handlers, the scheduled sweep, the three scenes, and the report.
+ * the real handlers, the scheduled sweep, the three scenes (checkout, in an Auto Scaling group
+ * behind a target group, stop-started through Standby alongside the others), and the report.
  */
 describe('local runtime (npm start) on a small fleet', () => {
   let record: RunRecord;
@@ -18,7 +20,9 @@ describe('local runtime (npm start) on a small fleet', () => {
     record = await runDemo({
       progress: (line) => lines.push(line),
       fleet: {
+        traffic: CHECKOUT_TRAFFIC,
         services: {
+          checkout: { perZone: 2 },
           web: { perZone: 6 },
           api: { perZone: 4 },
           worker: { perZone: 4 },
@@ -34,10 +38,11 @@ describe('local runtime (npm start) on a small fleet', () => {
             cache: { maxUnavailable: 1 },
             db: { maxUnavailable: 1 },
             batch: { maxUnavailable: '50%' },
+            checkout: { maxUnavailable: 2 },
           },
         }),
       },
-      // 5 of zone c's 20 instances: over the breaker's 20%.
+      // 5 of zone c's 22 instances: over the breaker's 20%.
       rack: { web: 2, api: 1, worker: 1, batch: 1 },
     });
     // The run's record, for when a test below fails.
@@ -51,6 +56,7 @@ describe('local runtime (npm start) on a small fleet', () => {
     const status = Object.fromEntries(record.changes.map((c) => [c.id, c.status]));
     expect(status).toEqual({
       'patch-2026-11': 'completed',
+      'checkout-hosts-2026-12': 'completed',
       'config-v43': 'rolled-back',
       'config-v43-rollback': 'completed',
     });
@@ -76,9 +82,41 @@ describe('local runtime (npm start) on a small fleet', () => {
     expect(record.remediations.filter((r) => /breaker open/.test(r.reason)).length).toBeGreaterThan(0);
   });
 
+  it('stop-starts checkout through Standby: in service never below its budget floor, none replaced', () => {
+    const traffic = record.traffic;
+    expect(traffic).toBeDefined();
+    if (!traffic) return;
+    expect(traffic.service).toBe('checkout');
+    expect(traffic.samples.length).toBeGreaterThan(10);
+    // 6 instances, 2 may be unavailable: at least 4 always serve.
+    expect(new Set(traffic.samples.map((s) => s.targets))).toEqual(new Set([6]));
+    expect(new Set(traffic.samples.map((s) => s.floor))).toEqual(new Set([4]));
+    expect(traffic.samples.filter((s) => s.inService < s.floor)).toEqual([]);
+    // Waves really went out of traffic (Standby, draining, initial health checks) and came back.
+    expect(Math.min(...traffic.samples.map((s) => s.inService))).toBeLessThan(6);
+    expect(traffic.samples.some((s) => s.standby > 0)).toBe(true);
+    expect(traffic.samples.some((s) => s.draining > 0)).toBe(true);
+    expect(traffic.samples.some((s) => s.initial > 0)).toBe(true);
+    expect(traffic.samples.at(-1)).toMatchObject({ targets: 6, inService: 6, standby: 0 });
+    expect(traffic.violations).toEqual([]);
+    expect(traffic.replaced).toEqual([]);
+    expect(traffic.maxActionsPerInstance).toBe(1);
+    // Each wave drained for the deregistration delay and was healthy again after 2 × 5 s.
+    expect(traffic.waves.length).toBeGreaterThanOrEqual(3);
+    for (const w of traffic.waves) {
+      expect(w.drainSeconds).toBeGreaterThanOrEqual(CHECKOUT_TRAFFIC.deregistrationDelaySeconds - 0.5);
+      expect(w.readySeconds).toBeGreaterThanOrEqual(9.5);
+    }
+    expect(traffic.change?.predictedSecondsPerWave).toBe(15);
+    expect(trafficLine(record)).toMatch(
+      /^traffic: checkout 6 targets, at least [45] in service throughout \(budget floor 4\), 0 replaced, draining\+readiness \+\d+ s per wave/,
+    );
+  });
+
   it('keeps every invariant it checks, and reports it all', () => {
     expect(record.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(record.checks).toHaveLength(4);
+    expect(record.checks).toHaveLength(5);
+    expect(record.checks.some((c) => /^traffic: checkout never below/.test(c.what))).toBe(true);
     expect(record.budgets.length).toBeGreaterThan(10);
     const text = renderText(record);
     expect(text).toMatch(/config-v43: rolled-back/);
@@ -86,6 +124,8 @@ describe('local runtime (npm start) on a small fleet', () => {
     expect(html).toContain('<svg');
     expect(html).toContain('Waves per zone');
     expect(html).toContain('Unavailable instances against budget');
+    expect(html).toContain('In-service targets against budget (checkout)');
+    expect(text).toMatch(/traffic: checkout 6 targets/);
     expect(html).not.toMatch(/<script/);
   });
 });
