@@ -393,7 +393,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
       const caseId = await caseFor(alarmEvent(id, 'Instance'), id);
       // Once the reboot settled, EC2 reports the checks initializing again for three reads.
       const entered = await remediate(caseId, async (state, call) => {
-        if (state === 'Bring back into traffic') initializing.set(id, 4);
+        if (state === 'Bring back into traffic') initializing.set(id, 3);
         return call();
       });
       expect(entered.filter((s) => s === 'Verify')).toHaveLength(4);

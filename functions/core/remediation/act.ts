@@ -44,7 +44,10 @@ export async function holdForRemediation(
 
 /**
  * Applies the decided step once per case and step: the intent is recorded first, fenced by the
- * lease (a stale owner records nothing and does nothing), then the call is made.
+ * lease (a stale owner records nothing and does nothing), then the call is made. A reboot or
+ * stop-start reaches here only out of traffic and drained (traffic.ts; the state machine's take-out
+ * and draining states come first); the recorded intent's time is what the settle step proves a
+ * reboot against.
  * 1. reboot: recorded, rebooted, then marked sent; a retry after a crash reboots again only when
  *    the mark is missing (a reboot leaves nothing to observe: two in a row are harmless, a lost
  *    one would teach the ladder a false failure);
