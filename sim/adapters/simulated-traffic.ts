@@ -54,7 +54,11 @@ export function simulatedTraffic(
   };
   const byGroup = (targets: ReadonlyArray<TargetRef & { readonly instanceId: string }>) => {
     const out = new Map<string, string[]>();
-    for (const t of targets) out.set(t.targetGroupArn, [...(out.get(t.targetGroupArn) ?? []), t.instanceId]);
+    for (const t of targets) {
+      const ids = out.get(t.targetGroupArn);
+      if (ids) ids.push(t.instanceId);
+      else out.set(t.targetGroupArn, [t.instanceId]);
+    }
     return out;
   };
   const traffic = world.traffic;
