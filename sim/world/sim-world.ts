@@ -249,8 +249,9 @@ export class SimWorld {
     const epoch = ++slot.epoch;
     const [q0, q1] = REBOOT_SECONDS.queue;
     const [r0, r1] = REBOOT_SECONDS.restart;
-    const queued = (q0 + (q1 - q0) * this.random()) / 60;
-    const restart = (r0 + (r1 - r0) * this.random()) / 60;
+    // Whole seconds: instances of one wave share instants (each instant costs the clock a turn).
+    const queued = Math.round(q0 + (q1 - q0) * this.random()) / 60;
+    const restart = Math.round(r0 + (r1 - r0) * this.random()) / 60;
     this.later(queued, slot, epoch, () => {
       slot.rebooting = true;
       slot.instance.health = 'unknown';
@@ -413,19 +414,32 @@ export class SimWorld {
   private sync(slot: Slot): void {
     const i = slot.instance;
     if (slot.targetGroups.length > 0) {
-      const targets: NonNullable<Instance['targets']> = [];
-      for (const tg of slot.targetGroups) {
-        const reg = tg.targets.get(i.id);
-        targets.push(
-          reg
-            ? { targetGroupArn: tg.arn, state: reg.state, ...(reg.reason ? { reason: reg.reason } : {}) }
-            : { targetGroupArn: tg.arn, state: 'unused', reason: 'Target.NotRegistered' },
-        );
+      // Rebuilt only when a registration changed (most changes are of EC2 state alone).
+      const was = i.targets;
+      let same = was !== undefined && was.length === slot.targetGroups.length;
+      for (let k = 0; same && k < slot.targetGroups.length; k++) {
+        const reg = slot.targetGroups[k].targets.get(i.id);
+        const t = was![k];
+        same = reg ? t.state === reg.state && t.reason === reg.reason : t.reason === 'Target.NotRegistered';
       }
-      i.targets = targets;
+      if (!same) {
+        const targets: NonNullable<Instance['targets']> = [];
+        for (const tg of slot.targetGroups) {
+          const reg = tg.targets.get(i.id);
+          targets.push(
+            reg
+              ? { targetGroupArn: tg.arn, state: reg.state, ...(reg.reason ? { reason: reg.reason } : {}) }
+              : { targetGroupArn: tg.arn, state: 'unused', reason: 'Target.NotRegistered' },
+          );
+        }
+        i.targets = targets;
+      }
     }
-    if (slot.member) i.asg = { name: slot.member.group.name, lifecycle: slot.member.lifecycle };
-    else if (i.asg) i.asg = undefined;
+    const m = slot.member;
+    if (m) {
+      if (i.asg?.lifecycle !== m.lifecycle || i.asg.name !== m.group.name)
+        i.asg = { name: m.group.name, lifecycle: m.lifecycle };
+    } else if (i.asg) i.asg = undefined;
   }
 
   private launch(like: Instance): Slot {

@@ -285,7 +285,9 @@ export class TrafficWorld<S extends TrafficSlot> {
     set(reg, 'draining', 'Target.DeregistrationInProgress');
     const epoch = reg.epoch;
     const full = tg.deregistrationDelaySeconds * 1000;
-    const ms = this.host.random() < EARLY_DRAIN_SHARE ? Math.round(full * this.host.random()) : full;
+    // Whole seconds, so that a wave's drainings share instants.
+    const ms =
+      this.host.random() < EARLY_DRAIN_SHARE ? Math.round((full * this.host.random()) / 1000) * 1000 : full;
     this.host.at(this.host.now() + ms, () => {
       if (reg.epoch !== epoch || tg.targets.get(id) !== reg) return;
       this.host.mutate(slot, () => tg.targets.delete(id));
