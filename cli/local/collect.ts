@@ -152,8 +152,8 @@ export async function summarizeTraffic(
   traffic.change = {
     id: changeId,
     action,
-    predictedSecondsPerWave:
-      plan.waves.length > 0 ? Math.round((change?.plannedTrafficSeconds ?? 0) / plan.waves.length) : 0,
+    predictedSecondsPerWave: traffic.deregistrationDelaySeconds + traffic.readySeconds,
+    plannedSeconds: change?.plannedTrafficSeconds ?? 0,
   };
   traffic.replaced = [...model.replaced];
   traffic.violations = [...model.violations];

@@ -21,7 +21,7 @@ export const CHECKOUT_TRAFFIC = {
 } as const;
 
 /**
- * About 320 instances: seven services over three zones, each with the budget it declares;
+ * 324 instances: seven services over three zones, each with the budget it declares;
  * checkout (24) in an Auto Scaling group behind a target group.
  */
 export const DEMO_FLEET: LocalFleetSpec = {

@@ -23,7 +23,7 @@ import {
 } from './collect';
 import { CONFIG, DEMO_FLEET, DEMO_RACK, HOSTS, PATCH } from './demo-fleet';
 import { LocalPlumbing } from './executions';
-import { loadDefinition } from './local-sfn';
+import { loadDefinition, withLambdaTimeout } from './local-sfn';
 import { remediationRunner } from './remediation-run';
 import { type RunRecord, trafficLine } from './report';
 import { runChange } from './rollout-run';
@@ -37,7 +37,7 @@ export { DEMO_FLEET, DEMO_RACK } from './demo-fleet';
 export interface DemoOptions {
   /** Progress lines, as they happen. */
   readonly progress: (line: string) => void;
-  /** The fleet to seed (default: DEMO_FLEET, about 300 instances); tests use a smaller one. */
+  /** The fleet to seed (default: DEMO_FLEET, 324 instances); tests use a smaller one. */
   readonly fleet?: LocalFleetSpec;
   /** How many instances of each service the failing rack in zone c holds. */
   readonly rack?: Readonly<Record<string, number>>;
@@ -47,7 +47,9 @@ export interface DemoOptions {
  * The main job on its embedded default: FleetOps' real state machines, handlers, routing and
  * store against moto, through three scenes (a change with an approval; health events, one of
  * them delivered twice, while it runs; a bad change caught by the judge and rolled back while a
- * storm trips the breaker). Returns what happened, for the report.
+ * storm trips the breaker) and, alongside them, a rolling stop-start of the service in an Auto
+ * Scaling group behind a target group, through the traffic model (traffic-model.ts). Returns
+ * what happened, for the report.
  */
 export async function runDemo(options: DemoOptions): Promise<RunRecord> {
   const log = startRunLog(options.progress);
@@ -90,12 +92,19 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     await sampleBudgets(true);
     trafficTicker = setInterval(() => void sampleTraffic?.(), 1000);
 
-    const rolloutDefinition = loadDefinition('state-machines/rollout.asl.json', {
-      RolloutStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-rollout-step`,
-    });
-    const remediationDefinition = loadDefinition('state-machines/remediation.asl.json', {
-      RemediationStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-remediation-step`,
-    });
+    // Each Task bounded by its Lambda's timeout (lib/rollout.ts: 5 min; lib/remediation.ts: 2 min).
+    const rolloutDefinition = withLambdaTimeout(
+      loadDefinition('state-machines/rollout.asl.json', {
+        RolloutStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-rollout-step`,
+      }),
+      300,
+    );
+    const remediationDefinition = withLambdaTimeout(
+      loadDefinition('state-machines/remediation.asl.json', {
+        RemediationStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-remediation-step`,
+      }),
+      120,
+    );
     const rolloutDeps = {
       runtime,
       log,

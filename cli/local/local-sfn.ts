@@ -28,6 +28,27 @@ export function loadDefinition(file: string, substitutions: Record<string, strin
 
 type States = Record<string, { Type: string }>;
 
+/**
+ * The definition with every Task state that sets no TimeoutSeconds bounded by its Lambda's own
+ * timeout, as in AWS (where such a Task waits as long as the invocation runs, and Lambda ends
+ * it at its configured timeout: lib/rollout.ts, lib/remediation.ts). aws-local-stepfunctions
+ * would otherwise time such a Task out after 60 s, which a step on a busy machine can exceed.
+ */
+export function withLambdaTimeout(
+  definition: Record<string, unknown>,
+  seconds: number,
+): Record<string, unknown> {
+  const states = Object.fromEntries(
+    Object.entries(definition.States as Record<string, Record<string, unknown>>).map(([name, state]) => [
+      name,
+      state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined
+        ? { ...state, TimeoutSeconds: seconds }
+        : state,
+    ]),
+  );
+  return { ...definition, States: states };
+}
+
 /** Binds every Task state of a definition to a Lambda handler, called as Lambda would call it. */
 export function bindTasks(
   definition: Record<string, unknown>,

@@ -41,7 +41,14 @@ export interface TrafficRecord {
     initial: number;
   }>;
   /** The rolling change over the service, per wave: what draining and readiness added. */
-  change?: { id: string; action: string; predictedSecondsPerWave: number };
+  change?: {
+    id: string;
+    action: string;
+    /** Per wave: the deregistration delay plus healthy threshold × interval (what the planner adds per wave). */
+    predictedSecondsPerWave: number;
+    /** The plan's own prediction for the whole change (its trafficMinutes, a tenth of a minute). */
+    plannedSeconds: number;
+  };
   waves: Array<{
     index: number;
     size: number;

@@ -113,6 +113,8 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
     let out: Record<string, unknown>;
     try {
       out = (await call(input)) as Record<string, unknown>;
+      const took = log.elapsed() - startedAt;
+      if (took > 30) say(`change ${changeId}: step "${state}" took ${took.toFixed(0)} s (a busy machine?)`);
     } catch (error) {
       say(
         `change ${changeId}: step "${state}" failed: ${error instanceof Error ? error.message : String(error)}`,

@@ -1,5 +1,6 @@
 // `npm start`: the whole of FleetOps on its embedded default (a moto server, the real state
-// machines, handlers, routing and store), three scenes, a summary, and an HTML report.
+// machines, handlers, routing and store), three scenes and a rolling change behind a load
+// balancer alongside them, a summary, and an HTML report.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runDemo } from './demo';

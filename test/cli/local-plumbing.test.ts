@@ -70,7 +70,7 @@ describe('the traffic service in the local runtime report', () => {
     deregistrationDelaySeconds: 5,
     readySeconds: 10,
     samples: [sample(0, 24), sample(1, 18), sample(2, 22), sample(3, 24)],
-    change: { id: 'hosts', action: 'stop-start', predictedSecondsPerWave: 15 },
+    change: { id: 'hosts', action: 'stop-start', predictedSecondsPerWave: 15, plannedSeconds: 30 },
     waves: [
       { index: 0, size: 6, start: 0, end: 3, drainSeconds: 5.2, readySeconds: 10.4 },
       { index: 1, size: 2, start: 3, end: 6, drainSeconds: 5.6, readySeconds: 10.8 },

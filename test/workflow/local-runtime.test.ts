@@ -50,7 +50,7 @@ describe('local runtime (npm start) on a small fleet', () => {
       join(tmpdir(), 'fleetops-local-runtime-test.json'),
       JSON.stringify({ record, lines }, null, 2),
     );
-  }, 300_000);
+  }, 600_000);
 
   it('rolls out the good change through its approval, and rolls the bad one back on the judge', () => {
     const status = Object.fromEntries(record.changes.map((c) => [c.id, c.status]));
@@ -108,6 +108,9 @@ describe('local runtime (npm start) on a small fleet', () => {
       expect(w.readySeconds).toBeGreaterThanOrEqual(9.5);
     }
     expect(traffic.change?.predictedSecondsPerWave).toBe(15);
+    // The plan predicted it too: 3 waves × 15 s (its trafficMinutes, rounded to a tenth).
+    expect(traffic.change?.plannedSeconds).toBeGreaterThanOrEqual(42);
+    expect(traffic.change?.plannedSeconds).toBeLessThanOrEqual(48);
     expect(trafficLine(record)).toMatch(
       /^traffic: checkout 6 targets, at least [45] in service throughout \(budget floor 4\), 0 replaced, draining\+readiness \+\d+ s per wave/,
     );
