@@ -54,7 +54,10 @@ export function rolloutHarness(region: string) {
     ports: undefined as unknown as RolloutPorts,
     stepWith: undefined as unknown as (ports: RolloutPorts, event: unknown) => Promise<unknown>,
     changes: () => fleetStores(h.stores.db, h.stores.table).changes,
-    /** Inventory sync from the emulator's EC2 (composed as the sweep's): the table and the ledgers follow the fleet. */
+    /**
+     * Inventory sync from the emulator's EC2, ELB and Auto Scaling (composed as the sweep's): the
+     * table and the ledgers follow the fleet, and what an owner left out of traffic comes back.
+     */
     sync: () => {
       const sweep = inventoryPorts(
         { table: h.stores.table, managedTag: MANAGED_TAG, serviceTagKey: SERVICE_TAG_KEY },
@@ -64,6 +67,10 @@ export function rolloutHarness(region: string) {
         ec2: sweep.inventory,
         store: h.stores.fleet,
         leases: h.stores.leases,
+        traffic: sweep.traffic,
+        autoscaling: sweep.autoscaling,
+        exits: sweep.exits,
+        ec2Actions: sweep.ec2Actions,
         now: Date.now(),
         actor: 'test',
       });

@@ -299,32 +299,43 @@ async function healthIn(
 
 /**
  * Puts the owner's instances back into traffic (step 4): the intent first (`returning`), then
- * ExitStandby (only for a member still in Standby: a retry does not exit twice) and
- * RegisterTargets (registering twice is harmless). Instances without an exit are left alone.
+ * ExitStandby and RegisterTargets. Called again for an instance already `returning` (every settle
+ * look, a retry after a crash between the intent and the calls), it repeats only what did not
+ * happen: ExitStandby for a member still in Standby, RegisterTargets where the instance is not
+ * registered. Instances without an exit of the owner are left alone.
  */
 export async function bringBack(deps: TrafficDeps, owner: string, ids: readonly string[]): Promise<string[]> {
   const exits = await deps.exits.of(ids);
   const mine = ids.map((id) => exits.get(id)).filter((e): e is TrafficExit => e?.owner === owner);
   if (mine.length === 0) return [];
-  const returning = mine.map((e) => ({
-    ...e,
-    phase: 'returning' as const,
-    returnedAt: e.returnedAt ?? deps.now(),
-  }));
-  await deps.exits.put(returning);
+  const fresh = mine.filter((e) => e.phase !== 'returning');
+  const again = mine.filter((e) => e.phase === 'returning');
+  const returning = fresh.map((e) => ({ ...e, phase: 'returning' as const, returnedAt: deps.now() }));
+  if (returning.length > 0) await deps.exits.put(returning);
+  const all = [...returning, ...again];
   const lifecycles = await deps.autoscaling.lifecycleOf(
-    returning.filter((e) => e.standby).map((e) => e.instanceId),
+    all.filter((e) => e.standby).map((e) => e.instanceId),
   );
   const standby = new Map<string, string[]>();
-  for (const e of returning)
+  for (const e of all)
     if (e.standby !== undefined && lifecycles.get(e.instanceId)?.lifecycle === 'Standby')
       standby.set(e.standby, [...(standby.get(e.standby) ?? []), e.instanceId]);
   for (const [group, members] of standby)
     for (let k = 0; k < members.length; k += STANDBY_BATCH)
       await deps.autoscaling.exitStandby(group, members.slice(k, k + STANDBY_BATCH));
   const register = returning.flatMap((e) => e.deregistered.map((t) => ({ ...t, instanceId: e.instanceId })));
+  const pending = again.filter((e) => e.deregistered.length > 0);
+  if (pending.length > 0) {
+    const health = await healthIn(deps, pending);
+    for (const e of pending)
+      for (const t of e.deregistered) {
+        const now = (health.get(e.instanceId) ?? []).find((h) => h.targetGroupArn === t.targetGroupArn);
+        if (now === undefined || !registered(now) || now.state === 'draining')
+          register.push({ ...t, instanceId: e.instanceId });
+      }
+  }
   if (register.length > 0) await deps.traffic.register(register);
-  return returning.map((e) => e.instanceId);
+  return all.map((e) => e.instanceId);
 }
 
 /**
