@@ -88,9 +88,12 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
         id: instance.id,
         service: String(meta.service),
         zone: String(meta.zone),
+        // Out of service as the sweep saw it: traffic and the Auto Scaling group included.
         down: isUnavailable({
           state: meta.state as Instance['state'],
           health: meta.health as Instance['health'],
+          ...(meta.asg ? { asg: meta.asg as Instance['asg'] } : {}),
+          ...(meta.targets ? { targets: meta.targets as Instance['targets'] } : {}),
         }),
       });
       const lease = current.get(keyOf(keys.lease(instance.id)));

@@ -216,6 +216,22 @@ export async function restoreForCase(ports: RemediationPorts, c: CaseView): Prom
   const id = c.finding.instanceId;
   const exit = (await ports.exits.of([id])).get(id);
   if (exit === undefined || exit.owner !== c.id) return undefined;
+  // Only the lease holder acts on an instance: a case that let go of it (between two rounds of its
+  // ladder) leaves the exit to the sweep, which restores exits whose owner holds no lease.
+  const [held] = await ports.leases.heldBy(c.id, [id], ports.now());
+  if (held === undefined) {
+    const reason = 'left to the sweep to bring back into traffic (the case no longer holds the instance)';
+    await ports.fleet.audit([
+      {
+        subject: `instance:${id}`,
+        actor: ports.actor,
+        action: 'traffic.deferred',
+        reason,
+        at: iso(ports.now()),
+      },
+    ]);
+    return reason;
+  }
   const result = await restore(trafficDeps(ports), c.id, [id]);
   const stuck = result.stuck.find((s) => s.id === id);
   const reason = stuck ? `left out of traffic: ${stuck.reason}` : 'back into traffic';

@@ -69,6 +69,12 @@ export function protocolSeconds(settings: {
   };
 }
 
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 const registered = (t: TargetHealth) => !(t.state === 'unused' && t.reason === 'Target.NotRegistered');
 
 /**
@@ -160,7 +166,7 @@ export async function takeOut(
     // A retry after a crash: already in Standby (or on its way) is left as it is.
     const now = lifecycles.get(e.instanceId)?.lifecycle;
     if (e.standby !== undefined && (now === undefined || now === 'InService'))
-      standby.set(e.standby, [...(standby.get(e.standby) ?? []), e.instanceId]);
+      pushTo(standby, e.standby, e.instanceId);
   }
   for (const [group, members] of standby)
     for (let k = 0; k < members.length; k += STANDBY_BATCH)
@@ -196,13 +202,18 @@ async function placementsOf(
 ): Promise<Placement[]> {
   const groupNames = [...new Set([...lifecycles.values()].map((l) => l.group))];
   const groups = new Map((await deps.autoscaling.describeGroups(groupNames)).map((g) => [g.name, g]));
-  const ask = new Map<string, string[]>();
-  const add = (arn: string, id: string) => ask.set(arn, [...new Set([...(ask.get(arn) ?? []), id])]);
+  const asked = new Map<string, Set<string>>();
+  const add = (arn: string, id: string) => {
+    const ids = asked.get(arn) ?? new Set<string>();
+    ids.add(id);
+    asked.set(arn, ids);
+  };
   for (const i of instances) {
     for (const t of i.targets ?? []) add(t.targetGroupArn, i.id);
     const l = lifecycles.get(i.id);
     for (const arn of (l && groups.get(l.group)?.targetGroupArns) ?? []) add(arn, i.id);
   }
+  const ask = new Map([...asked].map(([arn, ids]) => [arn, [...ids]]));
   const health = ask.size > 0 ? await deps.traffic.targetHealth(ask) : new Map<string, TargetHealth[]>();
   const settings = ask.size > 0 ? await deps.traffic.settings([...ask.keys()]) : new Map();
   return instances.map((i) => {
@@ -319,7 +330,7 @@ export async function bringBack(deps: TrafficDeps, owner: string, ids: readonly 
   const standby = new Map<string, string[]>();
   for (const e of all)
     if (e.standby !== undefined && lifecycles.get(e.instanceId)?.lifecycle === 'Standby')
-      standby.set(e.standby, [...(standby.get(e.standby) ?? []), e.instanceId]);
+      pushTo(standby, e.standby, e.instanceId);
   for (const [group, members] of standby)
     for (let k = 0; k < members.length; k += STANDBY_BATCH)
       await deps.autoscaling.exitStandby(group, members.slice(k, k + STANDBY_BATCH));
@@ -474,7 +485,7 @@ export async function restoreAbandoned(
   const held = new Set((await deps.leases.activeLeases(deps.now())).map((l) => `${l.owner}|${l.instanceId}`));
   const abandoned = exits.filter((e) => !held.has(`${e.owner}|${e.instanceId}`));
   const byOwner = new Map<string, TrafficExit[]>();
-  for (const e of abandoned) byOwner.set(e.owner, [...(byOwner.get(e.owner) ?? []), e]);
+  for (const e of abandoned) pushTo(byOwner, e.owner, e);
   let restored = 0;
   let stuck = 0;
   for (const [owner, list] of byOwner) {

@@ -112,4 +112,6 @@ export interface SentView {
   readonly groups: Readonly<Record<string, string>>;
   /** When each instance's action was recorded as about to be sent (epoch ms, the apply record's time). */
   readonly sentAt: Readonly<Record<string, number>>;
+  /** Instances settle already saw the action finished on (recorded: never asked again). */
+  readonly finished?: readonly string[];
 }

@@ -8,6 +8,9 @@ import { backFromAction, instancesChecked, notInService, onInstance, skipGone } 
  * after a boot, a reboot or a stop, was posted after the request — and then its status checks
  * have concluded.
  */
+/** GetConsoleOutput requests one settle look makes at most (one instance each, paced by EC2's bucket). */
+const CONSOLE_READS_PER_LOOK = 200;
+
 export const reboot: ActionModule<'reboot'> = {
   type: 'reboot',
   minutes: 5,
@@ -27,14 +30,16 @@ export const reboot: ActionModule<'reboot'> = {
     const conditions = await ports.ec2.conditions(ids);
     // Gone meanwhile: nothing to wait for (the gate reports it).
     const gone = ids.filter((id) => conditions.get(id) === undefined);
-    const concluded = ids.filter((id) => backFromAction(conditions.get(id)));
+    // GetConsoleOutput takes one instance a request: a bounded number per look (the rest next look).
+    const concluded = ids.filter((id) => backFromAction(conditions.get(id))).slice(0, CONSOLE_READS_PER_LOOK);
     const posted =
       concluded.length > 0 ? await ports.ec2.consoleOutputAt(concluded) : new Map<string, number>();
     return new Set([...gone, ...concluded.filter((id) => (posted.get(id) ?? 0) > (sent.sentAt[id] ?? 0))]);
   },
   async outcomes(ports, sent, members, outcomes) {
     const checked = await instancesChecked(ports, sent, members);
-    const applied = sent.applied.filter((id) => !outcomes.has(id));
+    const proven = new Set(sent.finished ?? []);
+    const applied = sent.applied.filter((id) => !outcomes.has(id) && !proven.has(id));
     const posted = applied.length > 0 ? await ports.ec2.consoleOutputAt(applied) : new Map<string, number>();
     for (const id of applied) {
       if ((posted.get(id) ?? 0) <= (sent.sentAt[id] ?? 0))

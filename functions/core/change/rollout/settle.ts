@@ -3,7 +3,7 @@ import { type ActionModule, actionModule, settleLimitSeconds } from '../actions/
 import { applyWave } from './apply';
 import { loadChange, type RolloutState, renewWave } from './state';
 import { backWhenFinished } from './traffic';
-import { readWave } from './wave-records';
+import { readWave, recordFinished } from './wave-records';
 
 /** The fourth step of every wave: has the action finished, or how long to wait before looking again. */
 
@@ -36,18 +36,28 @@ export async function actionSettled(
   let wave = await readWave(ports, plan, state);
   const settledIds = () =>
     new Set([...wave.sent.applied, ...wave.sent.unknown, ...wave.sent.refused.map((r) => r.id)]);
+  let settled = settledIds();
   const exitsBefore = await ports.exits.of(wave.members);
   const leaving = wave.members.filter(
-    (id) => !settledIds().has(id) && exitsBefore.get(id)?.owner === state.changeId,
+    (id) => !settled.has(id) && exitsBefore.get(id)?.owner === state.changeId,
   );
   if (leaving.length > 0) {
     await applyWave(ports, state);
     wave = await readWave(ports, plan, state);
+    settled = settledIds();
   }
   const { sent, members } = wave;
   const member = new Set(members);
   const applied = sent.applied.filter((id) => member.has(id));
-  const finished = await actionModule(spec.action).finished(ports, sent, applied);
+  // Seen finished before: recorded, not asked again (a reboot's proof costs a request per instance).
+  const known = new Set(sent.finished);
+  const fresh = await actionModule(spec.action).finished(
+    ports,
+    sent,
+    applied.filter((id) => !known.has(id)),
+  );
+  await recordFinished(ports, state, [...fresh]);
+  const finished = new Set([...applied.filter((id) => known.has(id)), ...fresh]);
   const back = await backWhenFinished(ports, state, [...finished]);
   const late = new Set(back.late.map((l) => l.id));
   const exits = await ports.exits.of(members);

@@ -38,6 +38,9 @@ export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutSt
       unknown: applies.flatMap((r) => r.unknown ?? []),
       sending: applies.flatMap((r) => r.sending ?? []),
       sentAt,
+      finished: records
+        .filter((r) => r.part.startsWith('finished#'))
+        .flatMap((r) => (r.body.instances ?? []) as string[]),
       /** When the first apply attempt was recorded (the part's name carries it). */
       firstAt: parts.length > 0 ? Math.min(...parts.map((r) => timeOf(r.part))) : undefined,
     },
@@ -86,6 +89,22 @@ export async function recordTrafficBegun(
     state.wave,
     `traffic#${String(ports.now()).padStart(15, '0')}`,
     {},
+    ports.now(),
+  );
+}
+
+/** Records instances the action was seen finished on (settle asks the action only about the others). */
+export async function recordFinished(
+  ports: RolloutPorts,
+  state: RolloutState,
+  ids: readonly string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  await ports.changes.recordWave(
+    state.changeId,
+    state.wave,
+    `finished#${String(ports.now()).padStart(15, '0')}`,
+    { instances: [...ids] },
     ports.now(),
   );
 }
