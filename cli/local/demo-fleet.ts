@@ -43,7 +43,7 @@ export const DEMO_FLEET: LocalFleetSpec = {
       cache: { maxUnavailable: 3, maxUnavailablePerZone: 1 },
       db: { maxUnavailable: 2, maxUnavailablePerZone: 1 },
       batch: { maxUnavailable: '30%' },
-      checkout: { maxUnavailable: '25%' },
+      checkout: { maxUnavailable: '34%' },
     },
   }),
 };
@@ -59,7 +59,8 @@ export const HOSTS = {
   target: { services: ['checkout'] },
   action: { type: 'stop-start' },
   risk: 'low',
-  strategy: { canary: 2, growth: { mode: 'exponential', factor: 2 }, zoneConcurrency: 3, bakeMinutes: 5 },
+  // Four waves (4, 8, 8, 4) within checkout's budget of 8: each wave adds its draining and readiness.
+  strategy: { canary: 4, growth: { mode: 'exponential', factor: 2 }, zoneConcurrency: 3, bakeMinutes: 5 },
   gates: { statusChecks: true, onFailure: 'pause' },
 };
 

@@ -121,6 +121,7 @@ export async function rollingChangeBehindLoadBalancer(
   say(
     `scene 3 (alongside 1 and 2): ${spec.description} — members of ${layout.group} behind target group ${layout.targetGroup.name}`,
   );
-  // Settle looks once a second while instances drain and come back (15 s and more when deployed).
-  await deps.runChange(spec, { waits: { [ROLLOUT_STATES.waitForAction]: 1000 } });
+  // Settle looks every 2.5 s while instances drain and come back (15 s and more when deployed):
+  // its looks share the handlers' paced Auto Scaling and ELB buckets with the other scenes.
+  await deps.runChange(spec, { waits: { [ROLLOUT_STATES.waitForAction]: 2500 } });
 }
