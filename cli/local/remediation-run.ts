@@ -14,9 +14,9 @@ export const REMEDIATION_WAITS: Record<string, number> = {
   [REMEDIATION_STATES.waitForAction]: 100,
   [REMEDIATION_STATES.waitBeforeVerifying]: 300,
   [REMEDIATION_STATES.waitForBudget]: 500,
-  // The traffic protocol's polls (15 s each when deployed); not in REMEDIATION_STATES yet.
-  'Wait for draining': 500,
-  'Wait for service': 500,
+  // The traffic protocol's polls (15 s each when deployed).
+  [REMEDIATION_STATES.waitForDraining]: 500,
+  [REMEDIATION_STATES.waitForService]: 500,
 };
 
 export type RemediationRunDeps = StateMachineRunDeps<RemediationPorts>;

@@ -45,4 +45,8 @@ export const REMEDIATION_STATES = {
   waitForAction: 'Wait for the action',
   waitBeforeVerifying: 'Wait before verifying',
   verify: 'Verify',
+  takeOutOfTraffic: 'Take out of traffic',
+  waitForDraining: 'Wait for draining',
+  bringBackIntoTraffic: 'Bring back into traffic',
+  waitForService: 'Wait for service',
 } as const;

@@ -48,6 +48,10 @@ const REMEDIATION_TYPES: Record<keyof typeof REMEDIATION_STATES, string> = {
   act: 'Task',
   waitForAction: 'Wait',
   waitBeforeVerifying: 'Wait',
+  takeOutOfTraffic: 'Task',
+  waitForDraining: 'Wait',
+  bringBackIntoTraffic: 'Task',
+  waitForService: 'Wait',
   verify: 'Task',
 };
 
@@ -67,6 +71,8 @@ const REMEDIATION_STEPS: Partial<Record<keyof typeof REMEDIATION_STATES, string>
   leaseInstance: 'hold',
   act: 'act',
   verify: 'verify',
+  takeOutOfTraffic: 'take-out',
+  bringBackIntoTraffic: 'bring-back',
 };
 
 describe('ASL state names used by code', () => {

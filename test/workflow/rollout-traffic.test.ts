@@ -75,7 +75,7 @@ describe('rollout: out of traffic before the action, back only when serving', ()
     await elb.send(
       new RegisterTargetsCommand({ TargetGroupArn: tg.web, Targets: web.map((Id) => ({ Id })) }),
     );
-    // api's instances join a group that attaches api's target group (moto registers nothing itself).
+    // api's instances join a group that attaches api's target group (registered again below, to be sure).
     await h.ec2.send(
       new CreateLaunchTemplateCommand({
         LaunchTemplateName: 'api-template',

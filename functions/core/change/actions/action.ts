@@ -38,6 +38,12 @@ export interface ActionModule<T extends ActionType> {
    */
   settleLimitSeconds(action: ActionOf<T>): number;
   /**
+   * How many instances {@link finished} can check on one look, when it reads one request per
+   * instance (a reboot's proof): settle then looks again soon while it makes progress, and its
+   * limit grows by a minute per look the wave needs.
+   */
+  readonly readsPerLook?: number;
+  /**
    * Before the action: the wave's instances it can no longer be applied to (EC2 says they are
    * gone, with why; the rollout skips them) and the conditions read to find out (also used by
    * {@link inDoubt}). An action that goes through Auto Scaling reads nothing.

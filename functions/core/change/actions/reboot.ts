@@ -18,6 +18,7 @@ export const reboot: ActionModule<'reboot'> = {
   undo: 'nothing',
   outOfTraffic: true,
   settleLimitSeconds: () => 20 * 60,
+  readsPerLook: CONSOLE_READS_PER_LOOK,
   preflight: skipGone,
   route: onInstance,
   // A second reboot would be a second action: taken as sent (settle and the gate still judge it).
@@ -40,7 +41,9 @@ export const reboot: ActionModule<'reboot'> = {
     const checked = await instancesChecked(ports, sent, members);
     const proven = new Set(sent.finished ?? []);
     const applied = sent.applied.filter((id) => !outcomes.has(id) && !proven.has(id));
-    const posted = applied.length > 0 ? await ports.ec2.consoleOutputAt(applied) : new Map<string, number>();
+    // Settle proved the others; past its limit, a bounded number is read here and the rest has no proof.
+    const read = applied.slice(0, CONSOLE_READS_PER_LOOK);
+    const posted = read.length > 0 ? await ports.ec2.consoleOutputAt(read) : new Map<string, number>();
     for (const id of applied) {
       if ((posted.get(id) ?? 0) <= (sent.sentAt[id] ?? 0))
         outcomes.set(id, 'no proof it rebooted: no console output posted since the request');

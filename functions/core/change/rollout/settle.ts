@@ -74,14 +74,23 @@ export async function actionSettled(
         Math.max(...mine.map((e) => e.readySeconds)) +
         TRAFFIC_GRACE_SECONDS
       : 0;
-  const limit = settleLimitSeconds(spec.action) + allowance;
+  const module = actionModule(spec.action);
+  // An action that checks one request per instance (a reboot's proof) needs a look per batch.
+  const looks = module.readsPerLook ? Math.ceil(applied.length / module.readsPerLook) : 0;
+  const limit = settleLimitSeconds(spec.action) + allowance + looks * 60;
   const from = wave.begunAt ?? sent.firstAt ?? ports.now();
   const elapsed = Math.max(0, (ports.now() - from) / 1000);
   const expired = !done && elapsed >= limit;
   const cap = Math.max(300, Math.ceil(limit / 50));
+  // Progress this look and more to check (the action reads a bounded batch a look): look again soon.
+  const more = module.readsPerLook !== undefined && fresh.size > 0 && finished.size < applied.length;
   const waitSeconds = Math.max(
     1,
-    Math.min(SETTLE_FIRST_WAIT_SECONDS * 2 ** Math.min(polls + 1, 16), cap, Math.ceil(limit - elapsed)),
+    Math.min(
+      more ? SETTLE_FIRST_WAIT_SECONDS : SETTLE_FIRST_WAIT_SECONDS * 2 ** Math.min(polls + 1, 16),
+      cap,
+      Math.ceil(limit - elapsed),
+    ),
   );
   if (!done && !expired) {
     // The wave settles, bakes and is judged under its leases: they must outlive the next look.
