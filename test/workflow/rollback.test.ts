@@ -107,7 +107,13 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
           // What `fleetops change abort` does while wave 1 bakes: stop the execution, release.
           heldAtAbort = (await h.leasesOf('color-1')).length;
           await abortRollout(
-            { ...h.ports, changes: h.changes(), fleet: h.stores.fleet, leases: h.stores.leases, now: Date.now },
+            {
+              ...h.ports,
+              changes: h.changes(),
+              fleet: h.stores.fleet,
+              leases: h.stores.leases,
+              now: Date.now,
+            },
             'color-1',
             'alice',
             'operator abort',
