@@ -56,6 +56,17 @@ export class DynamoFleetStore
     return items.map(toInstance).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  /** These instances (BatchGetItem, 100 keys a request); those the table does not hold are absent. */
+  async getInstances(ids: readonly string[]): Promise<Instance[]> {
+    if (ids.length === 0) return [];
+    const found = await batchGetAll(
+      this.db,
+      this.table,
+      [...new Set(ids)].map((id) => keys.instance(id)),
+    );
+    return [...found.values()].map(toInstance).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
   /** Writes instances (whole items, with their index keys); at most 25 per request. */
   async putInstances(instances: readonly Instance[], now: number): Promise<number> {
     const requests = instances.map((instance) => ({

@@ -42,6 +42,13 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
     return this.world.instances;
   }
 
+  async getInstances(ids: readonly string[]) {
+    return ids.flatMap((id) => {
+      const slot = this.world.slot(id);
+      return slot ? [slot.instance] : [];
+    });
+  }
+
   async getServices(): Promise<ServicesFile> {
     return this.services;
   }

@@ -16,6 +16,8 @@ export interface RolloutFleetView extends AuditSink {
   listFreezes(): Promise<Freeze[]>;
   getServices(): Promise<ServicesFile>;
   listInstances(): Promise<Instance[]>;
+  /** These instances as the inventory has them (those it has; a few reads, whatever the fleet size). */
+  getInstances(ids: readonly string[]): Promise<Instance[]>;
 }
 
 /**

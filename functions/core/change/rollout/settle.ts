@@ -62,9 +62,7 @@ export async function actionSettled(
   const late = new Set(back.late.map((l) => l.id));
   const exits = await ports.exits.of(members);
   const mine = [...exits.values()].filter((e) => e.owner === state.changeId);
-  const stillLeaving = members.filter(
-    (id) => !settledIds().has(id) && exits.get(id)?.owner === state.changeId,
-  );
+  const stillLeaving = members.filter((id) => !settled.has(id) && exits.get(id)?.owner === state.changeId);
   const done =
     stillLeaving.length === 0 &&
     applied.every((id) => finished.has(id) && (back.ready.has(id) || late.has(id)));

@@ -37,11 +37,10 @@ async function protocolMembers(
   ids: readonly string[],
 ): Promise<Array<ReturnType<typeof pick>>> {
   if (!actionModule(spec.action).outOfTraffic || ids.length === 0) return [];
-  const [instances, services] = await Promise.all([ports.fleet.listInstances(), ports.fleet.getServices()]);
+  const [instances, services] = await Promise.all([ports.fleet.getInstances(ids), ports.fleet.getServices()]);
   const catalog = serviceCatalog(services);
-  const wanted = new Set(ids);
   return instances
-    .filter((i) => wanted.has(i.id) && isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type))
+    .filter((i) => isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type))
     .map(pick);
 }
 
