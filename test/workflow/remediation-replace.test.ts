@@ -101,6 +101,8 @@ describe('remediation replace (a rebalance recommendation; moto Auto Scaling, th
       fleet: counted('fleet', base.fleet),
       ec2: counted('ec2', {
         ...base.ec2,
+        // The adapter is a class: a spread drops its methods, so each one used is passed on by name.
+        consoleOutputAt: (i) => base.ec2.consoleOutputAt(i),
         reboot: (ids) => base.ec2.reboot(ids),
         stop: (ids) => base.ec2.stop(ids),
         start: (ids) => base.ec2.start(ids),

@@ -168,6 +168,8 @@ describe('rollout: rollback, abort, crash, concurrency, freezes', () => {
       ...base,
       ec2: {
         ...base.ec2,
+        // The adapter is a class: a spread drops its methods, so each one used is passed on by name.
+        consoleOutputAt: (i) => base.ec2.consoleOutputAt(i),
         conditions: (ids) => base.ec2.conditions(ids),
         reboot: async (ids) => {
           for (const id of ids) rebooted.set(id, (rebooted.get(id) ?? 0) + 1);

@@ -229,6 +229,8 @@ describe('rollout: the last wave, the instance that left, checks not concluded, 
       ...h.ports,
       ec2: {
         ...h.ports.ec2,
+        // The adapter is a class: a spread drops its methods, so each one used is passed on by name.
+        consoleOutputAt: (i) => h.ports.ec2.consoleOutputAt(i),
         reboot: (i) => h.ports.ec2.reboot(i),
         stop: (i) => h.ports.ec2.stop(i),
         start: (i) => h.ports.ec2.start(i),

@@ -212,15 +212,31 @@ export async function backInServiceForRemediation(
  * traffic (`restore`: a stopped instance is started and put back by the sweep once it runs). What
  * cannot be brought back yet stays recorded on the exit with why: the sweep retries and pages.
  */
+/** How long a case holds an instance it takes again only to bring it back into traffic. */
+const RESTORE_LEASE_MS = 5 * 60_000;
+
 export async function restoreForCase(ports: RemediationPorts, c: CaseView): Promise<string | undefined> {
   const id = c.finding.instanceId;
   const exit = (await ports.exits.of([id])).get(id);
   if (exit === undefined || exit.owner !== c.id) return undefined;
   // Only the lease holder acts on an instance: a case that let go of it (between two rounds of its
-  // ladder) leaves the exit to the sweep, which restores exits whose owner holds no lease.
-  const [held] = await ports.leases.heldBy(c.id, [id], ports.now());
+  // ladder) takes a lease again for the restore, with its budget (an instance already out of
+  // service spends nothing more); held by someone else meanwhile, the exit is left to the sweep.
+  let [held] = await ports.leases.heldBy(c.id, [id], ports.now());
+  let taken = false;
   if (held === undefined) {
-    const reason = 'left to the sweep to bring back into traffic (the case no longer holds the instance)';
+    const outcome = await ports.leases.acquire({
+      owner: c.id,
+      instanceIds: [id],
+      nonDisruptiveServices: new Set(),
+      ttlMs: RESTORE_LEASE_MS,
+      now: ports.now(),
+    });
+    if (outcome.acquired) [held, taken] = [outcome.leases[0], true];
+  }
+  if (held === undefined) {
+    const reason =
+      'left to the sweep to bring back into traffic (another holder has the instance, or no budget)';
     await ports.fleet.audit([
       {
         subject: `instance:${id}`,
@@ -233,6 +249,7 @@ export async function restoreForCase(ports: RemediationPorts, c: CaseView): Prom
     return reason;
   }
   const result = await restore(trafficDeps(ports), c.id, [id]);
+  if (taken) await ports.leases.release(c.id, [held]);
   const stuck = result.stuck.find((s) => s.id === id);
   const reason = stuck ? `left out of traffic: ${stuck.reason}` : 'back into traffic';
   await ports.fleet.audit([
