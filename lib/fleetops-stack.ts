@@ -53,6 +53,9 @@ export class FleetOpsStack extends Stack {
       remediation.stateMachine.stateMachineArn,
     );
     remediation.stateMachine.grantStartExecution(inventory.function.function);
+    // The sweep pages about instances left out of traffic that it cannot bring back.
+    inventory.function.addEnvironment('TOPIC_ARN', remediation.topic.topicArn);
+    remediation.topic.grantPublish(inventory.function.function);
     const observability = new Observability(this, 'Observability', {
       topic: remediation.topic,
       functions: {

@@ -47,6 +47,8 @@ export interface InventorySettings {
   readonly managedTag: { readonly key: string; readonly value: string };
   readonly serviceTagKey: string;
   readonly remediationArn?: string;
+  /** The FleetOps topic: the sweep pages about instances it cannot bring back into traffic. */
+  readonly topicArn?: string;
 }
 
 /** Each handler's settings from its environment (the variables lib/*.ts sets). */
@@ -81,6 +83,7 @@ export const settingsFromEnv = {
       managedTag: { key: e.MANAGED_TAG_KEY, value: e.MANAGED_TAG_VALUE },
       serviceTagKey: e.SERVICE_TAG_KEY,
       ...(env.REMEDIATION_STATE_MACHINE_ARN ? { remediationArn: env.REMEDIATION_STATE_MACHINE_ARN } : {}),
+      ...(env.TOPIC_ARN ? { topicArn: env.TOPIC_ARN } : {}),
     };
   },
 };

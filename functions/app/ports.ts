@@ -184,6 +184,8 @@ export interface InventoryClients {
   readonly autoscaling?: AutoScalingClient;
   /** Paced for EC2's mutating actions: starts an instance the sweep brings back (see ec2ActionsClient). */
   readonly ec2Actions?: EC2Client;
+  /** Needed only when the sweep pages (a topic is configured). */
+  readonly sns?: SNSClient;
 }
 
 export function inventoryClients(settings: Pick<InventorySettings, 'remediationArn'> = {}): InventoryClients {
@@ -202,8 +204,8 @@ export function inventoryClients(settings: Pick<InventorySettings, 'remediationA
  * line, the managed target groups and Auto Scaling groups it records each instance's place in,
  * the traffic exits it brings back when their owner let go (starting a stopped instance through
  * `ec2Actions`), and, when deployed with the remediation, where its findings go (syncInventory,
- * then handOverFindings). No `notify`: the sweep's environment has no topic (lib/inventory.ts),
- * so exits it cannot bring back are audited and kept, not paged.
+ * then handOverFindings); with the topic, it pages about exits it cannot bring back (once per
+ * instance and reason).
  */
 export function inventoryPorts(
   settings: InventorySettings,
@@ -222,6 +224,9 @@ export function inventoryPorts(
     autoscaling: new AsgReplacer(clients.autoscaling ?? pacedAutoScalingClient()),
     exits: new DynamoTrafficExits(clients.db, settings.table),
     ec2Actions: new Ec2Actions(clients.ec2Actions ?? ec2ActionsClient()),
+    ...(settings.topicArn
+      ? { notify: new SnsNotify(clients.sns ?? new SNSClient({}), settings.topicArn) }
+      : {}),
     actor,
     remediation: settings.remediationArn
       ? {
