@@ -280,3 +280,67 @@ describe('planViolations', () => {
     expect(problems).toContain('spans 2 zones');
   });
 });
+
+describe('planChange and traffic (issue 14)', () => {
+  const budgets = () =>
+    serviceCatalog(
+      services(
+        'services: { web: { maxUnavailable: 50% }, tags: { maxUnavailable: 50%, impact: { set-tag: non-disruptive } } }',
+      ),
+    );
+  const behind = (drainSeconds: number, readySeconds: number) => ({
+    targets: [
+      {
+        targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1',
+        state: 'healthy' as const,
+        drainSeconds,
+        readySeconds,
+      },
+    ],
+  });
+
+  it('adds each wave’s longest draining and readiness to the prediction, for disruptive actions only', () => {
+    const fleet = [
+      ...instances(4, 'web', 'us-east-1a', behind(300, 90)),
+      ...instances(4, 'web', 'us-east-1b', behind(30, 30)),
+    ];
+    const reboot = planChange({
+      instances: fleet,
+      catalog: budgets(),
+      spec: spec({ action: { type: 'reboot' } }),
+    });
+    const perWave = reboot.waves.map((w) => (w.zone === 'us-east-1a' ? 390 : 60) / 60);
+    expect(reboot.trafficMinutes).toBeCloseTo(
+      perWave.reduce((a, b) => a + b, 0),
+      1,
+    );
+    const tags = fleet.map((i) => ({ ...i, service: 'tags' }));
+    const tagged = planChange({
+      instances: tags,
+      catalog: budgets(),
+      spec: spec({ target: { services: ['tags'] }, action: { type: 'set-tag', tags: { v: '2' } } }),
+    });
+    expect(tagged.trafficMinutes).toBe(0);
+  });
+
+  it('never plans a stop-start of an instance-store-backed or one-time Spot instance, nor one its group does not have in service', () => {
+    const [store, spot, standby, ok] = instances(4, 'web', 'us-east-1a');
+    const fleet = [
+      { ...store, rootDevice: 'instance-store' as const },
+      { ...spot, spot: 'one-time' as const },
+      { ...standby, asg: { name: 'web-group', lifecycle: 'Standby' } },
+      ok,
+    ];
+    const plan = planChange({
+      instances: fleet,
+      catalog: budgets(),
+      spec: spec({ action: { type: 'stop-start' } }),
+    });
+    expect(Object.fromEntries(plan.skipped.map((s) => [s.id, s.reason]))).toEqual({
+      [store.id]: 'instance-store root device: a stop would lose its data',
+      [spot.id]: 'one-time Spot instance: it cannot be stopped',
+      [standby.id]: 'Standby in web-group: held by its group or another party',
+    });
+    expect(plan.waves.flatMap((w) => w.instances)).toEqual([ok.id]);
+  });
+});
