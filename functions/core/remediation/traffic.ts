@@ -15,8 +15,8 @@ import {
   drained,
   restore,
   shortArn,
-  type TrafficDeps,
   takeOut,
+  trafficDeps,
 } from '../traffic/protocol';
 import { iso, LeaseLostError, load, page, releaseCase, renewLease } from './case';
 
@@ -30,13 +30,7 @@ export const DISRUPTIVE_STEPS: ReadonlySet<string> = new Set(['reboot', 'stop-st
 export const MAX_TAKE_OUT_TRIES = 10;
 
 /** The protocol's ports, from the remediation's. */
-export const trafficDeps = (ports: RemediationPorts): TrafficDeps => ({
-  traffic: ports.traffic,
-  autoscaling: ports.autoscaling,
-  exits: ports.exits,
-  ec2: ports.ec2,
-  now: ports.now,
-});
+export { trafficDeps } from '../traffic/protocol';
 
 /**
  * Why stop-start must not be used on this instance, if it must not: an instance-store root device

@@ -1,6 +1,6 @@
 import type { Instance } from '../fleet/fleet';
 import type { AuditSink } from '../ports/audit';
-import type { AutoScalingPort, InstanceLifecycle } from '../ports/autoscaling';
+import type { AutoScalingGroupState, AutoScalingPort, InstanceLifecycle } from '../ports/autoscaling';
 import type { Ec2Port } from '../ports/ec2';
 import type { Notifier } from '../ports/notifier';
 import type { TargetHealth, TargetRef, TrafficExit, TrafficExits, TrafficPort } from '../ports/traffic';
@@ -40,6 +40,15 @@ export interface TrafficDeps {
   readonly ec2: Pick<Ec2Port, 'conditions' | 'start'>;
   readonly now: () => number;
 }
+
+/** The protocol's deps out of a workflow's ports (the rollout's and the remediation's have them all). */
+export const trafficDeps = (ports: TrafficDeps): TrafficDeps => ({
+  traffic: ports.traffic,
+  autoscaling: ports.autoscaling,
+  exits: ports.exits,
+  ec2: ports.ec2,
+  now: ports.now,
+});
 
 /** Where an instance is in the protocol, as the steps report it. */
 export interface Refusal {
@@ -115,8 +124,8 @@ export async function takeOut(
   ]);
   const planned: TrafficExit[] = [];
   if (fresh.length > 0) {
-    const placements = await placementsOf(deps, fresh, lifecycles);
-    const room = await standbyRoom(deps, placements);
+    const { placements, groups } = await placementsOf(deps, fresh, lifecycles);
+    const room = standbyRoom(groups, placements);
     for (const p of placements) {
       if (p.refusal) {
         result.refused.push({ id: p.id, reason: p.refusal });
@@ -199,7 +208,7 @@ async function placementsOf(
   deps: TrafficDeps,
   instances: ReadonlyArray<Pick<Instance, 'id'> & Partial<Pick<Instance, 'targets'>>>,
   lifecycles: ReadonlyMap<string, InstanceLifecycle>,
-): Promise<Placement[]> {
+): Promise<{ placements: Placement[]; groups: ReadonlyMap<string, AutoScalingGroupState> }> {
   const groupNames = [...new Set([...lifecycles.values()].map((l) => l.group))];
   const groups = new Map((await deps.autoscaling.describeGroups(groupNames)).map((g) => [g.name, g]));
   const asked = new Map<string, Set<string>>();
@@ -216,7 +225,7 @@ async function placementsOf(
   const ask = new Map([...asked].map(([arn, ids]) => [arn, [...ids]]));
   const health = ask.size > 0 ? await deps.traffic.targetHealth(ask) : new Map<string, TargetHealth[]>();
   const settings = ask.size > 0 ? await deps.traffic.settings([...ask.keys()]) : new Map();
-  return instances.map((i) => {
+  const placements = instances.map((i): Placement => {
     const l = lifecycles.get(i.id);
     const attached = new Set((l && groups.get(l.group)?.targetGroupArns) ?? []);
     const targets = (health.get(i.id) ?? []).filter(registered);
@@ -240,6 +249,7 @@ async function placementsOf(
       ...(refusal ? { refusal } : {}),
     };
   });
+  return { placements, groups };
 }
 
 /**
@@ -247,14 +257,15 @@ async function placementsOf(
  * a decrement allows), and under `<group>#max` how many it could lend at all (desired − minimum
  * with this owner's and everyone's Standby instances back).
  */
-async function standbyRoom(
-  deps: TrafficDeps,
+function standbyRoom(
+  groups: ReadonlyMap<string, AutoScalingGroupState>,
   placements: readonly Placement[],
-): Promise<Map<string, number>> {
-  const names = [...new Set(placements.flatMap((p) => (p.group && !p.refusal ? [p.group.group] : [])))];
+): Map<string, number> {
+  const names = new Set(placements.flatMap((p) => (p.group && !p.refusal ? [p.group.group] : [])));
   const room = new Map<string, number>();
-  if (names.length === 0) return room;
-  for (const g of await deps.autoscaling.describeGroups(names)) {
+  for (const name of names) {
+    const g = groups.get(name);
+    if (g === undefined) continue;
     const inStandby = g.members.filter(
       (m) => m.lifecycle === 'Standby' || m.lifecycle === 'EnteringStandby',
     ).length;

@@ -1,3 +1,4 @@
+import type { Instance } from '../../fleet/fleet';
 import { isDisruptive, serviceCatalog } from '../../fleet/services';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import {
@@ -6,8 +7,8 @@ import {
   drained,
   type Refusal,
   restore,
-  type TrafficDeps,
   takeOut,
+  trafficDeps,
 } from '../../traffic/protocol';
 import { actionModule } from '../actions/index';
 import type { ChangeSpec } from '../spec';
@@ -22,43 +23,19 @@ import { recordTrafficBegun, type WaveView } from './wave-records';
  * still out is brought back, whatever happened).
  */
 
-export const trafficDeps = (ports: RolloutPorts): TrafficDeps => ({
-  traffic: ports.traffic,
-  autoscaling: ports.autoscaling,
-  exits: ports.exits,
-  ec2: ports.ec2,
-  now: ports.now,
-});
+export { trafficDeps } from '../../traffic/protocol';
 
 /** The instances of `ids` whose action must go through the protocol (disruptive for their service). */
 async function protocolMembers(
   ports: RolloutPorts,
   spec: ChangeSpec,
   ids: readonly string[],
-): Promise<Array<ReturnType<typeof pick>>> {
+): Promise<Instance[]> {
   if (!actionModule(spec.action).outOfTraffic || ids.length === 0) return [];
   const [instances, services] = await Promise.all([ports.fleet.getInstances(ids), ports.fleet.getServices()]);
   const catalog = serviceCatalog(services);
-  return instances
-    .filter((i) => isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type))
-    .map(pick);
+  return instances.filter((i) => isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type));
 }
-
-const pick = (i: {
-  id: string;
-  targets?: Array<{ targetGroupArn: string; port?: number; state: string }>;
-}) => ({
-  id: i.id,
-  ...(i.targets
-    ? {
-        targets: i.targets.map((t) => ({
-          targetGroupArn: t.targetGroupArn,
-          ...(t.port !== undefined ? { port: t.port } : {}),
-          state: t.state as 'healthy',
-        })),
-      }
-    : {}),
-});
 
 /**
  * Before the action (apply): the leased instances not sent yet are taken out of traffic; those
