@@ -45,6 +45,33 @@ export interface Wave {
   readonly instances: readonly string[];
   /** When set, the rollout waits for a person's approval after this wave passes its gate. */
   readonly approvalAfter: ApprovalPoint | null;
+  /**
+   * The most this wave may take when the rollout sizes it live (rollout/live-waves.ts): the
+   * first plan's size for it; absent, `size`. A revision that shrinks a wave keeps its cap.
+   */
+  readonly cap?: number;
+  /**
+   * For a final wave added at the end of a change: whether its instances joined after planning
+   * (`late`: launched since), were skipped then and are back (`revisit`), or both (`final`).
+   */
+  readonly joiners?: 'late' | 'revisit' | 'final';
+}
+
+/**
+ * A revision of the plan while it runs: the wave it was made at, why (a budget that shrank or
+ * grew, instances that became ineligible, late joiners), and the waves the plan then had.
+ */
+export interface PlanRevision {
+  readonly revision: number;
+  readonly wave: number;
+  readonly at: string;
+  readonly reason: string;
+  readonly waves: number;
+  /** Late joiners and revisited instances the revision added as final waves (ids, at most 100 each). */
+  readonly late?: readonly string[];
+  readonly revisits?: readonly string[];
+  readonly lateCount?: number;
+  readonly revisitCount?: number;
 }
 
 export interface SkippedInstance {
@@ -85,6 +112,10 @@ export interface Plan {
   readonly skipped: readonly SkippedInstance[];
   readonly budgets: readonly PlannedBudget[];
   readonly warnings: readonly string[];
+  /** 0 (or absent): the plan as made; each revision while the change runs adds one. */
+  readonly revision?: number;
+  /** The revisions made so far, oldest first (absent: none). */
+  readonly revisions?: readonly PlanRevision[];
 }
 
 /**
@@ -275,7 +306,7 @@ function countUnknownIds(skipped: readonly SkippedInstance[]): number {
 }
 
 /** Target selectors combine with AND; the values inside one selector combine with OR. */
-function selectTargets(
+export function selectTargets(
   instances: readonly Instance[],
   spec: ChangeSpec,
   skipped: SkippedInstance[],
@@ -307,7 +338,7 @@ function selectTargets(
   return selected;
 }
 
-function whyNotChangeable(instance: Instance, budget: ResolvedBudget, spec: ChangeSpec): string | undefined {
+export function whyNotChangeable(instance: Instance, budget: ResolvedBudget, spec: ChangeSpec): string | undefined {
   if (instance.state !== 'running') return `not running (state: ${instance.state})`;
   if (instance.health === 'impaired') return 'impaired: left to remediation';
   if (spec.action.type === 'stop-start') {
