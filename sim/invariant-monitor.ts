@@ -192,6 +192,7 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       activeLeases: (now) => store.activeLeases(now),
       actionsOf: (changeId) => store.actionsOf(changeId),
       heldBy: (owner, ids, now) => store.heldBy(owner, ids, now),
+      room: (services, zones) => store.room(services, zones),
     };
   }
 

@@ -4,7 +4,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { type Instance, isUnavailable } from '../core/fleet/fleet';
 import type { LeaseView } from '../core/fleet/sync-inventory';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports/index';
-import { NO_ROOM } from '../core/safety/ledger';
+import { type BudgetRoom, NO_ROOM } from '../core/safety/ledger';
 import { batchGetAll, type DocumentClient, mapLimit, queryAll } from './dynamo-client';
 import { indexKeys, keys } from './keys';
 import {
@@ -322,6 +322,10 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
   /** The ledger of a service, for status and tests. */
   ledger(service: string): Promise<LedgerItem | undefined> {
     return this.budget.ledger(service);
+  }
+
+  room(services: readonly string[], zones: readonly string[]): Promise<Map<string, BudgetRoom>> {
+    return this.budget.room(services, zones);
   }
 
   /** The ledgers of several services in one read (BatchGetItem), by service. */

@@ -12,11 +12,13 @@ import type {
   RecordedAction,
 } from '../../functions/core/ports/index';
 import {
+  type BudgetRoom,
   checkReservation,
   type LedgerConflict,
   type LedgerState,
   NO_ROOM,
   RESERVATION_GRACE_MS,
+  roomOf,
 } from '../../functions/core/safety/ledger';
 import { inventoryDown, type SimWorld, type Slot } from '../world/sim-world';
 import { digest } from './common';
@@ -307,6 +309,15 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
       }
     }
     return n;
+  }
+
+  async room(services: readonly string[], zones: readonly string[]): Promise<Map<string, BudgetRoom>> {
+    return new Map(
+      services.map((s) => {
+        const l = this.ledgers.get(s);
+        return [s, roomOf(l && ledgerState(l), zones)];
+      }),
+    );
   }
 
   /** The ledger of a service as `used` / `capacity` (for reports and tests). */

@@ -8,7 +8,13 @@
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LeaseRequest } from '../../core/ports/index';
 /** The grace a reservation keeps past its leases: the core's, one number for both lease stores. */
-import { checkReservation, type LedgerState, RESERVATION_GRACE_MS } from '../../core/safety/ledger';
+import {
+  type BudgetRoom,
+  checkReservation,
+  type LedgerState,
+  RESERVATION_GRACE_MS,
+  roomOf,
+} from '../../core/safety/ledger';
 import {
   batchGetAll,
   type DocumentClient,
@@ -108,6 +114,17 @@ export class ReservationLedger {
       if (item) result.set(service, item);
     }
     return result;
+  }
+
+  /** Each service's room now, in these zones (one BatchGetItem of the ledgers). */
+  async room(services: readonly string[], zones: readonly string[]): Promise<Map<string, BudgetRoom>> {
+    const items = await this.ledgers(services);
+    return new Map(
+      services.map((s) => {
+        const item = items.get(s);
+        return [s, roomOf(item && ledgerState(item), zones)];
+      }),
+    );
   }
 
   async planReservations(

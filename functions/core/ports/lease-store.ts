@@ -1,4 +1,7 @@
 /** Leases, budget reservations and fenced action records (DynamoDB: dynamo-lease-store; in memory: sim/adapters). */
+import type { BudgetRoom } from '../safety/ledger';
+
+export type { BudgetRoom } from '../safety/ledger';
 
 /** What is holding an instance: a change or a remediation, with the lease's fencing token. */
 export interface Lease {
@@ -60,6 +63,11 @@ export interface LeaseStore {
   activeLeases(now: number): Promise<Lease[]>;
   /** Every action recorded for a change: which instance, in which wave, when. */
   actionsOf(changeId: string): Promise<RecordedAction[]>;
+  /**
+   * Each service's budget room now (overall and in these zones): what a new reservation may add.
+   * One read per call whatever the fleet size (the services' ledgers).
+   */
+  room(services: readonly string[], zones: readonly string[]): Promise<Map<string, BudgetRoom>>;
   /** The live leases an owner holds on these instances. */
   heldBy(owner: string, instanceIds: readonly string[], now: number): Promise<Lease[]>;
 }

@@ -28,7 +28,7 @@ export interface RolloutPorts {
   readonly changes: ChangeStore;
   readonly leases: Pick<
     LeaseStore,
-    'acquire' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf' | 'renew'
+    'acquire' | 'release' | 'recordAction' | 'heldBy' | 'actionsOf' | 'renew' | 'room'
   >;
   readonly fleet: RolloutFleetView;
   readonly ec2: Ec2Port;

@@ -112,3 +112,22 @@ export function checkReservation(
   if (conflicts.length > 0) return { room: false, conflicts };
   return { room: true, counts: { zones, transferred, transferredIds, added } };
 }
+
+/**
+ * What a new reservation may still add to a service's budget now, overall and in each of the
+ * given zones (`capacity` − `used`, never below 0; no ledger, or a zone it does not know: 0, as
+ * {@link checkReservation} fails closed). The live waves size themselves from it.
+ */
+export interface BudgetRoom {
+  readonly overall: number;
+  readonly zones: ReadonlyMap<string, number>;
+}
+
+export function roomOf(ledger: LedgerState | undefined, zones: readonly string[]): BudgetRoom {
+  const left = (c: LedgerCounts | undefined) =>
+    c?.capacity === undefined ? 0 : Math.max(0, c.capacity - c.used);
+  return {
+    overall: ledger ? left(ledger) : 0,
+    zones: new Map(zones.map((z) => [z, ledger ? left(ledger.zone(z)) : 0])),
+  };
+}
