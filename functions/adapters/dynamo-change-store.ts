@@ -35,6 +35,8 @@ export interface ChangeRecord {
   readonly waves: number;
   readonly planDigest: string;
   readonly planChunks: number;
+  /** The plan's revision the record names (0: the plan as made). */
+  readonly planRevision: number;
   readonly createdAt: number;
   readonly createdBy: string;
   /** Why the change has its status (the last step's words). */
@@ -92,6 +94,7 @@ export class DynamoChangeStore implements ChangeStore {
       waves: plan.waves.length,
       planDigest: digest,
       planChunks: chunks.length,
+      planRevision: 0,
       createdAt: now,
       createdBy: actor,
     };
@@ -126,18 +129,20 @@ export class DynamoChangeStore implements ChangeStore {
   }
 
   /**
-   * The stored plan, verified against its digest. A change's plan never changes once saved, so
-   * a plan read before is reused while the status record still names its digest: every step of
-   * a rollout reads the plan, and a 100,000-instance plan is megabytes of chunks.
+   * The stored plan as it stands (its latest revision), verified against its digest. A plan read
+   * before is reused while the status record still names its digest: every step of a rollout
+   * reads the plan, and a 100,000-instance plan is megabytes of chunks.
    */
   async loadPlan(id: string): Promise<Plan> {
     const record = await this.get(id);
     if (!record) throw new Error(`no change ${id}`);
     const cached = this.plans.get(id);
     if (cached?.digest === record.planDigest) return cached.plan;
+    const prefix =
+      record.planRevision > 0 ? sortPrefixes.planRevision(record.planRevision) : sortPrefixes.planChunks;
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :plan)',
-      ExpressionAttributeValues: { ':pk': partitions.change(id), ':plan': sortPrefixes.planChunks },
+      ExpressionAttributeValues: { ':pk': partitions.change(id), ':plan': prefix },
       ConsistentRead: true,
     });
     const parts = items
@@ -154,6 +159,66 @@ export class DynamoChangeStore implements ChangeStore {
     const plan = JSON.parse(text) as Plan;
     remember(this.plans, id, { digest, plan });
     return plan;
+  }
+
+  /**
+   * Stores the plan's next revision: its chunks first (under the revision's own keys, so the
+   * revision before stays whole), then the status record, conditioned on still naming revision
+   * `from` — the commit point, as in {@link save}. A crash in between leaves the previous
+   * revision in force and orphan chunks the same revision's retry overwrites.
+   */
+  async revisePlan(id: string, from: number, plan: Plan, now: number): Promise<'revised' | 'already'> {
+    const to = from + 1;
+    if ((plan.revision ?? 0) !== to)
+      throw new Error(`revision ${plan.revision ?? 0} of ${id} does not follow revision ${from}`);
+    const text = JSON.stringify(plan);
+    const digest = createHash('sha256').update(text).digest('hex');
+    const current = await this.get(id);
+    if (!current) throw new Error(`no change ${id}`);
+    if (current.planRevision !== from) {
+      if (current.planRevision === to && current.planDigest === digest) return 'already';
+      throw new Error(
+        `the plan of ${id} is at revision ${current.planRevision}, not ${from}: revised meanwhile`,
+      );
+    }
+    const chunks: string[] = [];
+    for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
+    await batchWriteAll(
+      this.db,
+      this.table,
+      chunks.map((body, n) => ({
+        PutRequest: { Item: { ...keys.planRevisionChunk(id, to, n), type: 'plan-chunk', n, body } },
+      })),
+    );
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.changeStatus(id),
+          UpdateExpression:
+            'SET planDigest = :digest, planChunks = :chunks, planRevision = :to, waves = :waves, updatedAt = :now',
+          ConditionExpression:
+            from === 0
+              ? 'attribute_exists(pk) AND (attribute_not_exists(planRevision) OR planRevision = :from)'
+              : 'planRevision = :from',
+          ExpressionAttributeValues: {
+            ':digest': digest,
+            ':chunks': chunks.length,
+            ':to': to,
+            ':from': from,
+            ':waves': plan.waves.length,
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const winner = await this.get(id);
+      if (winner?.planRevision === to && winner.planDigest === digest) return 'already';
+      throw new Error(`the plan of ${id} was revised concurrently`);
+    }
+    remember(this.plans, id, { digest, plan });
+    return 'revised';
   }
 
   /** The change's spec (saved once with the change, never rewritten: reused once read). */
@@ -352,6 +417,7 @@ function toRecord(item: Record<string, unknown>): ChangeRecord {
     waves: Number(item.waves),
     planDigest: String(item.planDigest),
     planChunks: Number(item.planChunks),
+    planRevision: Number(item.planRevision ?? 0),
     createdAt: Number(item.createdAt),
     createdBy: String(item.createdBy),
     ...(item.statusReason === undefined ? {} : { statusReason: String(item.statusReason) }),

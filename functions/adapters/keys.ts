@@ -61,6 +61,9 @@ export const keys = {
   changeStatus: (id: string) => keys.change(id, 'STATUS'),
   changeSpec: (id: string) => keys.change(id, 'SPEC'),
   planChunk: (id: string, n: number) => keys.change(id, `PLAN#${String(n).padStart(4, '0')}`),
+  /** A chunk of a revision of the plan (the first plan's chunks are `planChunk`'s). */
+  planRevisionChunk: (id: string, revision: number, n: number) =>
+    keys.change(id, `${sortPrefixes.planRevision(revision)}${String(n).padStart(4, '0')}`),
   /** What a step wrote about a wave: `apply#<n>`, `result`. */
   waveRecord: (id: string, wave: number, part: string) => keys.change(id, wavePart(wave, part)),
   audit: (subject: string, at: string, seq: string) => ({ pk: `AUDIT#${subject}`, sk: `${at}#${seq}` }),
@@ -82,6 +85,7 @@ export const partitions = {
 };
 export const sortPrefixes = {
   planChunks: 'PLAN#',
+  planRevision: (revision: number) => `PLANR#${String(revision).padStart(6, '0')}#`,
   waveRecords: 'WAVE#',
   waveRecordsOf: (wave: number) => wavePart(wave),
   outcomes: 'OUTCOME#',

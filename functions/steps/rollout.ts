@@ -44,7 +44,7 @@ const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('apply'), state: stateSchema }),
   z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
   z.object({ step: z.literal('gate'), state: stateSchema, extensions: z.number().int().min(0).default(0) }),
-  z.object({ step: z.literal('release'), state: stateSchema }),
+  z.object({ step: z.literal('release'), state: stateSchema, final: z.boolean().default(false) }),
   z.object({
     step: z.literal('await-approval'),
     state: stateSchema,
@@ -100,7 +100,7 @@ export async function rolloutStepWith(
     case 'gate':
       return gateWave(ports, event.state, event.extensions);
     case 'release':
-      return releaseWave(ports, event.state);
+      return releaseWave(ports, event.state, { final: event.final });
     case 'await-approval':
       return requestApproval(ports, event.state, event.token, event.point);
     case 'finish':

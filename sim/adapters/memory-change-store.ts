@@ -7,7 +7,7 @@ import type { ChangeStore } from '../../functions/core/ports/change-store';
 
 interface ChangeRow {
   status: ChangeStatus;
-  readonly waves: number;
+  waves: number;
   reason: string;
   approval?: { token: string; wave: number; answer?: { decision: 'approve' | 'reject'; reason: string } };
 }
@@ -50,6 +50,23 @@ export class MemoryChangeStore implements ChangeStore {
     const plan = this.plans.get(id);
     if (!plan) throw new Error(`no change ${id}`);
     return plan;
+  }
+
+  /** Like the table's conditional update on the status record's revision. */
+  async revisePlan(id: string, from: number, plan: Plan, _now: number): Promise<'revised' | 'already'> {
+    const stored = this.plans.get(id);
+    const row = this.rows.get(id);
+    if (!stored || !row) throw new Error(`no change ${id}`);
+    if ((plan.revision ?? 0) !== from + 1)
+      throw new Error(`revision ${plan.revision ?? 0} of ${id} does not follow revision ${from}`);
+    const current = stored.revision ?? 0;
+    if (current !== from) {
+      if (current === from + 1 && JSON.stringify(stored) === JSON.stringify(plan)) return 'already';
+      throw new Error(`the plan of ${id} is at revision ${current}, not ${from}: revised meanwhile`);
+    }
+    this.plans.set(id, plan);
+    row.waves = plan.waves.length;
+    return 'revised';
   }
 
   async loadSpec(id: string): Promise<ChangeSpec> {

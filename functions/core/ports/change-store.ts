@@ -23,7 +23,14 @@ export interface WaveRecordView {
 export interface ChangeStore {
   get(id: string): Promise<ChangeRecordView | undefined>;
   save(spec: ChangeSpec, plan: Plan, actor: string, now: number): Promise<unknown>;
+  /** The plan as it stands: the latest revision ({@link revisePlan}), or the plan as made. */
   loadPlan(id: string): Promise<Plan>;
+  /**
+   * Replaces the running change's plan with its next revision (`plan.revision` = `from` + 1),
+   * only if the stored plan is still revision `from`: `revised`; `already` when this very
+   * revision is stored (a retried step); any other revision stored meanwhile: an error.
+   */
+  revisePlan(id: string, from: number, plan: Plan, now: number): Promise<'revised' | 'already'>;
   loadSpec(id: string): Promise<ChangeSpec>;
   /** Moves the change on; a change that has ended keeps its status (see ../change/status.ts). */
   setStatus(

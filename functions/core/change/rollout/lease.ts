@@ -1,35 +1,79 @@
+import type { Instance } from '../../fleet/fleet';
 import { isDisruptive, serviceCatalog } from '../../fleet/services';
 import type { RolloutPorts } from '../../ports/rollout-ports';
-import { describeRefusal, holdInstances, NOT_IN_INVENTORY, TERMINATED } from '../../safety/hold';
+import { describeRefusal, holdInstances } from '../../safety/hold';
 import { actionModule } from '../actions/index';
+import { ineligibleNow, type LiveCandidate, revisePlan, segmentEnd, sizeWave } from './live-waves';
 import type { RolloutState } from './state';
-import { loadChange } from './state';
+import { at, loadChange } from './state';
 import { readWave, recordSkipped } from './wave-records';
 
-/** The second step of every wave: its instances leased and their budgets reserved, all or nothing. */
+/**
+ * The second step of every wave: the wave sized against the ledger as it is now (live-waves.ts),
+ * its instances leased and their budgets reserved.
+ */
+
+/** How long a wave waits when nothing fits before the change fails, unless the spec says. */
+export const BUDGET_WAIT_MINUTES = 240;
+/** The first look again after nothing fitted; then twice as long each time, up to the most. */
+const WAIT_FIRST_SECONDS = 60;
+const WAIT_MAX_SECONDS = 900;
+/** Candidates read beyond the wave's own when it may pull instances forward (some may not fit). */
+const PULL_FACTOR = 2;
+
+export interface LeaseResult {
+  readonly acquired: boolean;
+  readonly attempts: number;
+  readonly skipped: number;
+  /** Of the wave's own instances, how many were deferred to the next waves. */
+  readonly deferred: number;
+  /** When nothing fits: how long to wait before looking again, and whether waiting is over. */
+  readonly waitSeconds: number;
+  readonly giveUp: boolean;
+  readonly reason: string;
+}
 
 /**
- * Leases the wave's instances and reserves their budgets, all or nothing; a refusal is recorded.
- * 1. Lease every instance of the wave not skipped already.
- * 2. Refused because some instances became ineligible after planning (terminated, no longer in
- *    the inventory: an Auto Scaling scale-in during a long change): those are skipped, recorded
- *    with their reason, and the rest is leased at once; the wave goes on without them.
- * 3. Refused for budget or holders: the state machine waits and tries again.
+ * Sizes the wave against the room its budgets have now and leases what fits:
+ * 1. the wave's instances are read from the inventory; those not changeable any more (gone, not
+ *    running, impaired, not in service in their group) are skipped with why (revisited at the end
+ *    of the change when they may come back);
+ * 2. the wave takes, in the plan's order, what every budget has room for now, at most its cap,
+ *    pulling the segment's next instances forward when there is room (live-waves.ts); what it
+ *    defers, and the rest of the segment, go into a revision of the plan, stored before anything
+ *    is leased (a retried step finds it and continues from it);
+ * 3. instances another party holds are deferred the same way, found by the lease store itself;
+ * 4. nothing fits: no revision, the state machine waits (60 s, doubling to 15 min) and looks
+ *    again; the first wait is recorded and paged, and after `strategy.budgetWaitMinutes` the
+ *    change fails.
+ * A step retried after its lease was taken takes exactly the instances it holds (no resizing,
+ * which would reserve their budget twice).
  */
 export async function leaseWave(
   ports: RolloutPorts,
   state: RolloutState,
   attempts: number,
-): Promise<{ acquired: boolean; attempts: number; skipped: number; reason: string }> {
+): Promise<LeaseResult> {
+  for (let pass = 0; ; pass++) {
+    try {
+      return await leaseOnce(ports, state, attempts);
+    } catch (error) {
+      // Another attempt of this step revised the plan meanwhile: size again from its revision.
+      if (pass < 2 && error instanceof Error && error.message.includes('revised')) continue;
+      throw error;
+    }
+  }
+}
+
+async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: number): Promise<LeaseResult> {
   const [[plan, spec], services] = await Promise.all([
     loadChange(ports, state.changeId),
     ports.fleet.getServices(),
   ]);
+  const rollback = state.rollbackOf !== '';
   const wave = plan.waves[state.wave];
   const catalog = serviceCatalog(services);
-  const nonDisruptive = new Set(
-    Object.keys(wave.services).filter((s) => !isDisruptive(catalog.budgetOf(s).budget, spec.action.type)),
-  );
+  const disruptive = (s: string) => isDisruptive(catalog.budgetOf(s).budget, spec.action.type);
   const ttlMinutes = actionModule(spec.action).minutes + spec.strategy.bakeMinutes + 30;
   const hold = (instanceIds: readonly string[]) =>
     holdInstances(
@@ -37,33 +81,235 @@ export async function leaseWave(
       {
         owner: state.changeId,
         instanceIds,
-        nonDisruptiveServices: nonDisruptive,
+        nonDisruptiveServices: new Set(
+          [...new Set(instanceIds.map((id) => serviceOf.get(id) ?? ''))].filter((s) => !disruptive(s)),
+        ),
         ttlMs: ttlMinutes * 60_000,
         now: ports.now(),
       },
       ports.actor,
     );
-  const { members } = await readWave(ports, plan, state);
-  let outcome = await hold(members);
-  let skipped = 0;
-  if (!outcome.acquired) {
-    const gone = outcome.conflicts.filter((c) => INELIGIBLE.has(c.reason));
-    if (gone.length > 0) {
-      await recordSkipped(ports, state, gone);
-      skipped = gone.length;
-      const goneIds = new Set(gone.map((c) => c.id));
-      outcome = await hold(members.filter((id) => !goneIds.has(id)));
+  const serviceOf = new Map<string, string>();
+  const view = await readWave(ports, plan, state);
+  const own = view.members;
+
+  // A retry after the lease was taken: the wave is what it holds.
+  const mine = await ports.leases.heldBy(state.changeId, own, ports.now());
+  if (mine.length > 0) {
+    const held = new Set(mine.map((l) => l.instanceId));
+    const take = own.filter((id) => held.has(id));
+    for (const i of await ports.fleet.getInstances(take)) serviceOf.set(i.id, i.service);
+    const outcome = await hold(take);
+    if (outcome.acquired) return result(true, 0, 0, 'leased (a retry: the instances it holds)');
+  }
+
+  // 1. The wave's instances now, and the segment's next ones it might pull forward.
+  const end = segmentEnd(plan, state.wave);
+  const later = plan.waves.slice(state.wave + 1, end + 1).flatMap((w) => w.instances);
+  const cap = wave.cap ?? wave.size;
+  const pullable = later.slice(0, Math.max(0, cap - own.length) * PULL_FACTOR);
+  const found = new Map<string, Instance>();
+  for (const i of await ports.fleet.getInstances([...own, ...pullable])) found.set(i.id, i);
+  for (const i of found.values()) serviceOf.set(i.id, i.service);
+  const skipped: Array<{ id: string; reason: string }> = [];
+  const candidates: LiveCandidate[] = [];
+  let ownCount = 0;
+  for (const [k, id] of [...own, ...pullable].entries()) {
+    const why = ineligibleNow(found.get(id), spec, rollback);
+    if (why !== undefined) {
+      if (k < own.length) skipped.push({ id, reason: why });
+      continue;
     }
+    candidates.push(found.get(id)!);
+    if (k < own.length) ownCount++;
+  }
+  if (skipped.length > 0) await recordSkipped(ports, state, skipped);
+  const skippedIds = new Set(skipped.map((s) => s.id));
+
+  // 2–3. Sized against the room now; holders found by the lease store are deferred, and it sizes again.
+  const touchedBefore = new Set(plan.waves.slice(0, state.wave).flatMap((w) => Object.keys(w.services)));
+  const untouched = new Set(candidates.map((c) => c.service).filter((s) => !touchedBefore.has(s)));
+  const heldByOthers = new Map<string, string>();
+  for (let round = 0; round < 3; round++) {
+    const room = await ports.leases.room(
+      [...new Set(candidates.map((c) => c.service))].sort(),
+      [...new Set(candidates.map((c) => c.zone))].sort(),
+    );
+    const sizing = sizeWave({
+      candidates,
+      own: ownCount,
+      cap,
+      room,
+      disruptive,
+      untouched,
+      canary: spec.strategy.canary,
+      heldByOthers,
+    });
+    if (sizing.take.length === 0) {
+      const why = sizing.deferred.length > 0 ? sizing.deferred[0].reason : 'nothing left to change';
+      if (candidates.length === 0) {
+        // Everything the wave had is gone: an empty wave, leased at once (its gate has nothing to judge).
+        return result(true, skipped.length, 0, `leased: nothing left (${skipped.length} skipped)`);
+      }
+      return waitForRoom(ports, state, attempts, spec, `nothing fits now: ${why}`);
+    }
+    const same =
+      sizing.take.length === wave.instances.length - skippedIds.size &&
+      sizing.take.every((id) => wave.instances.includes(id));
+    if (!same) {
+      const revised = revisePlan({
+        plan,
+        wave: state.wave,
+        take: sizing.take,
+        skipped: skippedIds,
+        serviceOf: (id) => serviceOf.get(id),
+        zoneOf: (id) => found.get(id)?.zone,
+        room,
+        disruptive,
+        canary: spec.strategy.canary,
+        reason: describeRevision(state.wave, wave, sizing, skipped.length),
+        at: ports.now(),
+      });
+      await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
+      await ports.changes.recordWave(
+        state.changeId,
+        state.wave,
+        `deferred#${String(ports.now()).padStart(15, '0')}`,
+        { instances: sizing.deferred.map(({ id, reason }) => ({ id, reason })) },
+        ports.now(),
+      );
+      await ports.fleet.audit([
+        {
+          subject: `change:${state.changeId}`,
+          actor: ports.actor,
+          action: 'plan.revised',
+          reason: revised.revisions![revised.revisions!.length - 1].reason,
+          at: at(ports),
+        },
+      ]);
+      // The revision is the plan from here on (a retried step, or this one's next round, sizes from it).
+      return leaseRevised(ports, state, attempts, hold, sizing, skipped.length, wave);
+    }
+    const outcome = await hold(sizing.take);
+    if (outcome.acquired) {
+      return result(
+        true,
+        skipped.length,
+        0,
+        `leased${skipped.length > 0 ? `; ${skipped.length} skipped: no longer changeable` : ''}`,
+      );
+    }
+    const holders = outcome.conflicts.filter((c) => c.reason.startsWith('held by'));
+    if (holders.length === 0) return waitForRoom(ports, state, attempts, spec, describeRefusal(outcome));
+    for (const h of holders) heldByOthers.set(h.id, h.reason);
+  }
+  return waitForRoom(ports, state, attempts, spec, 'instances held by others');
+
+  function result(acquired: boolean, nSkipped: number, deferred: number, reason: string): LeaseResult {
+    return {
+      acquired,
+      attempts: attempts + 1,
+      skipped: nSkipped,
+      deferred,
+      waitSeconds: 0,
+      giveUp: false,
+      reason,
+    };
+  }
+}
+
+/** After a revision: lease what it gave the wave (what did not fit any more waits, as any refusal). */
+async function leaseRevised(
+  ports: RolloutPorts,
+  state: RolloutState,
+  attempts: number,
+  hold: (ids: readonly string[]) => ReturnType<typeof holdInstances>,
+  sizing: { take: readonly string[]; deferred: readonly unknown[] },
+  skipped: number,
+  planned: { size: number },
+): Promise<LeaseResult> {
+  const outcome = await hold(sizing.take);
+  if (!outcome.acquired) {
+    const spec = await ports.changes.loadSpec(state.changeId);
+    return waitForRoom(ports, state, attempts, spec, describeRefusal(outcome));
   }
   return {
-    acquired: outcome.acquired,
+    acquired: true,
     attempts: attempts + 1,
     skipped,
-    reason: outcome.acquired
-      ? `leased${skipped > 0 ? `; ${skipped} skipped: no longer eligible (terminated or gone)` : ''}`
-      : describeRefusal(outcome),
+    deferred: sizing.deferred.length,
+    waitSeconds: 0,
+    giveUp: false,
+    reason: `leased ${sizing.take.length} of ${planned.size} planned (${sizing.deferred.length} deferred, ${skipped} skipped): the plan was revised`,
   };
 }
 
-/** Why the lease stores refuse an instance that is simply not there any more. */
-const INELIGIBLE = new Set([NOT_IN_INVENTORY, TERMINATED]);
+/** Nothing fits: look again later; the first wait is recorded and paged; bounded by the spec. */
+async function waitForRoom(
+  ports: RolloutPorts,
+  state: RolloutState,
+  attempts: number,
+  spec: { strategy: object },
+  why: string,
+): Promise<LeaseResult> {
+  const records = await ports.changes.waveRecords(state.changeId, state.wave);
+  const firstWait = records
+    .filter((r) => r.part.startsWith('waiting#'))
+    .map((r) => Number(r.part.slice('waiting#'.length)))
+    .sort((a, b) => a - b)[0];
+  const limitMinutes =
+    (spec.strategy as { budgetWaitMinutes?: number }).budgetWaitMinutes ?? BUDGET_WAIT_MINUTES;
+  if (firstWait === undefined) {
+    await ports.changes.recordWave(
+      state.changeId,
+      state.wave,
+      `waiting#${String(ports.now()).padStart(15, '0')}`,
+      { reason: why },
+      ports.now(),
+    );
+    await ports.fleet.audit([
+      {
+        subject: `change:${state.changeId}`,
+        actor: ports.actor,
+        action: 'wave.waiting',
+        reason: why,
+        at: at(ports),
+      },
+    ]);
+    await ports.notify.publish(
+      `FleetOps: ${state.changeId} wave ${state.wave} waits for budget`,
+      `${why}. Nothing of the wave fits its disruption budgets now; it looks again, and fails the change after ${limitMinutes} minutes of waiting.`,
+    );
+  }
+  const waited = firstWait === undefined ? 0 : ports.now() - firstWait;
+  const giveUp = waited >= limitMinutes * 60_000;
+  return {
+    acquired: false,
+    attempts: attempts + 1,
+    skipped: 0,
+    deferred: 0,
+    waitSeconds: Math.min(WAIT_FIRST_SECONDS * 2 ** Math.min(attempts, 10), WAIT_MAX_SECONDS),
+    giveUp,
+    reason: giveUp ? `${why} (waited ${Math.round(waited / 60_000)} minutes)` : why,
+  };
+}
+
+function describeRevision(
+  index: number,
+  wave: { size: number; cap?: number },
+  sizing: { take: readonly string[]; deferred: ReadonlyArray<{ reason: string }>; pulled: number },
+  skipped: number,
+): string {
+  const parts = [
+    `wave ${index} takes ${sizing.take.length} (planned ${wave.size}, cap ${wave.cap ?? wave.size})`,
+  ];
+  if (sizing.deferred.length > 0) {
+    const reasons = [...new Set(sizing.deferred.map((d) => d.reason))];
+    parts.push(
+      `${sizing.deferred.length} deferred: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? `; and ${reasons.length - 3} more` : ''}`,
+    );
+  }
+  if (sizing.pulled > 0) parts.push(`${sizing.pulled} pulled forward: budgets have room again`);
+  if (skipped > 0) parts.push(`${skipped} skipped: no longer changeable`);
+  return parts.join('; ');
+}

@@ -1,8 +1,11 @@
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
+import type { Plan } from '../plan/planner';
+import type { ChangeSpec } from '../spec';
+import { appendFinalWaves, finalRounds, findJoiners } from './live-waves';
 import type { RolloutState } from './state';
-import { loadChange } from './state';
+import { at, loadChange } from './state';
 import { restoreTraffic } from './traffic';
 import { readWave } from './wave-records';
 
@@ -18,8 +21,14 @@ import { readWave } from './wave-records';
 export async function releaseWave(
   ports: RolloutPorts,
   state: RolloutState,
-): Promise<{ state: RolloutState; more: boolean; approval: 'canary' | 'risk-containment' | 'none' }> {
-  const [plan, spec] = await loadChange(ports, state.changeId);
+  options: { final?: boolean } = {},
+): Promise<{
+  state: RolloutState;
+  more: boolean;
+  approval: 'canary' | 'risk-containment' | 'none';
+  zoneBakeSeconds: number;
+}> {
+  let [plan, spec] = await loadChange(ports, state.changeId);
   const wave = plan.waves[state.wave];
   const { members, sent } = await readWave(ports, plan, state);
   // Every lease of the wave, skipped instances' too (one may have gone after it was leased).
@@ -40,9 +49,67 @@ export async function releaseWave(
     stillUnavailable,
   );
   const next = state.wave + 1;
+  // The last wave passed: instances that joined since planning, or are back, get final waves.
+  if (options.final && next >= plan.waves.length && state.rollbackOf === '')
+    plan = await addFinalWaves(ports, state, plan, spec);
+  const more = next < plan.waves.length;
   return {
-    state: { ...state, wave: next },
-    more: next < state.waves,
+    state: { ...state, wave: next, waves: plan.waves.length },
+    more,
     approval: wave.approvalAfter ?? 'none',
+    zoneBakeSeconds: more && plan.waves[next].zone !== wave.zone ? zoneBake(plan, state.wave, spec) : 0,
   };
+}
+
+/** Rounds of final waves at most (each finds who joined during the one before; churn never ends). */
+export const FINAL_ROUNDS = 2;
+
+/**
+ * Appends final waves (a plan revision) for the instances that match the target and are
+ * changeable now but were not changed: launched after planning (`late`; not for `replace`, whose
+ * group launches fresh instances), or skipped at planning or in a wave for a reason they can come
+ * back from (`revisit`). Idempotent: a retried step finds the revision already stored.
+ */
+async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Plan, spec: ChangeSpec) {
+  if (finalRounds(plan) >= FINAL_ROUNDS) return plan;
+  const [instances, changed, records] = await Promise.all([
+    ports.fleet.listInstances(),
+    ports.leases.actionsOf(state.changeId),
+    ports.changes.waveRecords(state.changeId),
+  ]);
+  const joiners = findJoiners({
+    plan,
+    spec,
+    instances,
+    changed: new Set(changed.map((c) => c.instanceId)),
+    records,
+    late: actionModule(spec.action).type !== 'replace',
+  });
+  if (joiners.length === 0) return plan;
+  const late = joiners.filter((j) => j.kind === 'late').length;
+  const reason = `final waves: ${late} launched after planning, ${joiners.length - late} back since they were skipped`;
+  const revised = appendFinalWaves(plan, joiners, reason, ports.now());
+  await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'plan.revised',
+      reason,
+      at: at(ports),
+    },
+  ]);
+  return revised;
+}
+
+/** The bake after a zone (group): the first zone's, or every later one's (spec.strategy). */
+function zoneBake(plan: Plan, index: number, spec: ChangeSpec): number {
+  let zonesDone = 0;
+  for (let w = 1; w <= index; w++) if (plan.waves[w].zone !== plan.waves[w - 1].zone) zonesDone++;
+  const strategy = spec.strategy as { zoneBakeMinutes?: number; firstZoneBakeMinutes?: number };
+  const minutes =
+    zonesDone === 0
+      ? (strategy.firstZoneBakeMinutes ?? strategy.zoneBakeMinutes ?? 0)
+      : (strategy.zoneBakeMinutes ?? 0);
+  return Math.round(minutes * 60);
 }

@@ -1,0 +1,383 @@
+import type { Instance } from '../../fleet/fleet';
+import type { BudgetRoom } from '../../safety/ledger';
+import { unstoppable } from '../actions/stop-start';
+import { compare, type Plan, type PlanRevision, selectTargets, type Wave } from '../plan/planner';
+import type { ChangeSpec } from '../spec';
+
+/**
+ * # Live waves
+ *
+ * The plan fixes an order and a size per wave; the fleet under a change of days does not hold
+ * still. So each wave is sized when it is leased, against the ledger as it is then:
+ * 1. it takes the next instances in the plan's order (its own first, then the next waves' of the
+ *    same segment: a stretch of waves in one zone group up to an approval point), as many as
+ *    every budget has room for now, at most its cap (the first plan's size for it), and on a
+ *    service's first exposure at most `strategy.canary`;
+ * 2. instances that are not changeable any more are skipped with why; those held by another
+ *    party, or with no room in their budget now, are deferred to the next waves of the segment;
+ * 3. whenever the wave differs from the plan, the rest of the segment is planned again with the
+ *    room known now (a revision of the plan, with its reason). Everything here is a function of
+ *    the plan, the inventory and the ledger it is given: the same fleet history gives the same
+ *    revisions, and with budgets as they were at planning the plan is followed exactly.
+ */
+
+/** An instance the wave might take, as the inventory has it now. */
+export type LiveCandidate = Pick<Instance, 'id' | 'service' | 'zone'>;
+
+export interface LiveSizingInput {
+  /** In the plan's order: the wave's own instances, then the next ones of its segment. */
+  readonly candidates: readonly LiveCandidate[];
+  /** How many of the candidates are the wave's own (the others may only be pulled forward). */
+  readonly own: number;
+  readonly cap: number;
+  /** Per service, the budget's room now (services the action does not disrupt need none). */
+  readonly room: ReadonlyMap<string, BudgetRoom>;
+  readonly disruptive: (service: string) => boolean;
+  /** Services the change has not touched before this wave: at most `canary` of each. */
+  readonly untouched: ReadonlySet<string>;
+  readonly canary: number;
+  /** Instances another party holds now, with why (deferred, not skipped). */
+  readonly heldByOthers?: ReadonlyMap<string, string>;
+}
+
+export interface LiveSizing {
+  /** What the wave takes now, in the plan's order. */
+  readonly take: readonly string[];
+  /** The wave's own instances it cannot take now, with why (the next waves get them). */
+  readonly deferred: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
+  /** Of `take`, how many were pulled forward from the next waves. */
+  readonly pulled: number;
+}
+
+/** Sizes one wave against the room there is now ({@link LiveSizingInput}). */
+export function sizeWave(input: LiveSizingInput): LiveSizing {
+  const overall = new Map<string, number>();
+  const zoneRoom = new Map<string, number>();
+  for (const [service, r] of input.room) {
+    overall.set(service, r.overall);
+    for (const [zone, n] of r.zones) zoneRoom.set(`${service}@${zone}`, n);
+  }
+  const takenOf = new Map<string, number>();
+  const take: string[] = [];
+  const deferred: Array<{ id: string; reason: string }> = [];
+  let pulled = 0;
+  input.candidates.forEach((c, index) => {
+    const own = index < input.own;
+    const why = whyNotNow(c);
+    if (why === undefined) {
+      take.push(c.id);
+      takenOf.set(c.service, (takenOf.get(c.service) ?? 0) + 1);
+      if (input.disruptive(c.service)) {
+        overall.set(c.service, (overall.get(c.service) ?? 0) - 1);
+        zoneRoom.set(`${c.service}@${c.zone}`, (zoneRoom.get(`${c.service}@${c.zone}`) ?? 0) - 1);
+      }
+      if (!own) pulled++;
+    } else if (own) {
+      deferred.push({ id: c.id, reason: why });
+    }
+  });
+  return { take, deferred, pulled };
+
+  function whyNotNow(c: LiveCandidate): string | undefined {
+    const holder = input.heldByOthers?.get(c.id);
+    if (holder) return holder;
+    if (take.length >= input.cap) return `the wave is full (${input.cap})`;
+    if (input.untouched.has(c.service) && (takenOf.get(c.service) ?? 0) >= input.canary)
+      return `canary: ${c.service}'s first exposure takes at most ${input.canary}`;
+    if (!input.disruptive(c.service)) return undefined;
+    if ((overall.get(c.service) ?? 0) <= 0) return `budget:${c.service} has no room now`;
+    if ((zoneRoom.get(`${c.service}@${c.zone}`) ?? 0) <= 0)
+      return `budget:${c.service}@${c.zone} has no room now`;
+    return undefined;
+  }
+}
+
+/**
+ * Why an instance the plan holds cannot be changed now, if so: gone, not running, impaired, not in
+ * service in its group, or (stop-start) unstoppable. A rollback skips only what is gone: it
+ * undoes what the change did to an instance, whatever its health.
+ */
+export function ineligibleNow(
+  instance: Instance | undefined,
+  spec: ChangeSpec,
+  rollback: boolean,
+): string | undefined {
+  if (!instance) return 'not in the fleet inventory';
+  if (instance.state === 'terminated') return 'terminated';
+  if (rollback) return undefined;
+  if (instance.state !== 'running') return `not running (state: ${instance.state})`;
+  if (instance.health === 'impaired') return 'impaired: left to remediation';
+  if (spec.action.type === 'stop-start') {
+    const why = unstoppable(instance);
+    if (why) return why;
+  }
+  if (instance.asg && instance.asg.lifecycle !== 'InService')
+    return `${instance.asg.lifecycle} in ${instance.asg.name}: held by its group or another party`;
+  return undefined;
+}
+
+/** Skip reasons after which an instance may be changed later, once it is back (revisits). */
+export function mayComeBack(reason: string): boolean {
+  return !(
+    reason === 'terminated' ||
+    reason === 'not in the fleet inventory' ||
+    reason.startsWith('refused')
+  );
+}
+
+/** The waves of the segment wave `index` is in: from it to the last before the zone changes or an approval. */
+export function segmentEnd(plan: Plan, index: number): number {
+  let end = index;
+  while (
+    end + 1 < plan.waves.length &&
+    plan.waves[end].approvalAfter === null &&
+    plan.waves[end + 1].zone === plan.waves[index].zone &&
+    plan.waves[end + 1].joiners === plan.waves[index].joiners
+  )
+    end++;
+  return end;
+}
+
+export interface ReviseInput {
+  readonly plan: Plan;
+  readonly wave: number;
+  /** What the wave takes now (sizeWave's `take`). */
+  readonly take: readonly string[];
+  /** Instances skipped from the segment now (not changeable any more): out of the plan. */
+  readonly skipped: ReadonlySet<string>;
+  readonly serviceOf: (id: string) => string | undefined;
+  readonly zoneOf: (id: string) => string | undefined;
+  /** The room now: the forecast of the rest of the segment assumes it lasts (at least 1 each). */
+  readonly room: ReadonlyMap<string, BudgetRoom>;
+  readonly disruptive: (service: string) => boolean;
+  readonly canary: number;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/**
+ * The next revision of the plan: wave `wave` as taken now, and the rest of its segment (the
+ * instances it deferred, then the segment's next waves, less what it pulled forward) planned again
+ * in the same order, each wave at most its cap (extra waves: the segment's last cap), with the room
+ * there is now. The segment's approval point, if any, moves to its new last wave; every other
+ * wave stays as it was. Deterministic: a function of its input only.
+ */
+export function revisePlan(input: ReviseInput): Plan {
+  const { plan } = input;
+  const end = segmentEnd(plan, input.wave);
+  const current = plan.waves[input.wave];
+  const taken = new Set(input.take);
+  const rest: string[] = [];
+  for (let w = input.wave; w <= end; w++)
+    for (const id of plan.waves[w].instances) if (!taken.has(id) && !input.skipped.has(id)) rest.push(id);
+  const caps = plan.waves.slice(input.wave + 1, end + 1).map(capOf);
+  const lastCap = caps.length > 0 ? caps[caps.length - 1] : capOf(current);
+
+  const touched = new Set<string>();
+  for (const w of plan.waves.slice(0, input.wave)) for (const s of Object.keys(w.services)) touched.add(s);
+  const serviceOf = (id: string) => input.serviceOf(id) ?? '?';
+  for (const id of input.take) touched.add(serviceOf(id));
+
+  const segment: MutableWave[] = [waveOf(current, [...input.take], serviceOf, capOf(current), 'live')];
+  let queue = rest;
+  for (let k = 0; queue.length > 0; k++) {
+    const cap = k < caps.length ? caps[k] : lastCap;
+    const candidates = queue.map((id) => ({ id, service: serviceOf(id), zone: input.zoneOf(id) ?? '?' }));
+    const untouched = new Set(candidates.map((c) => c.service).filter((s) => !touched.has(s)));
+    const { take } = sizeWave({
+      candidates,
+      own: candidates.length,
+      cap,
+      room: atLeastOne(input.room, candidates),
+      disruptive: input.disruptive,
+      untouched,
+      canary: input.canary,
+    });
+    // At least one a wave, so the forecast always ends (a budget with no room now: it will wait).
+    const next: string[] = take.length > 0 ? [...take] : [queue[0]];
+    const model = plan.waves[input.wave + 1 + k] ?? plan.waves[Math.min(end, plan.waves.length - 1)];
+    for (const id of next) touched.add(serviceOf(id));
+    segment.push(
+      waveOf({ ...model, zone: current.zone, zones: current.zones }, [...next], serviceOf, cap, 'revised'),
+    );
+    const chosen = new Set(next);
+    queue = queue.filter((id) => !chosen.has(id));
+  }
+  // The segment's approval point stays at its end.
+  const approval = plan.waves[end].approvalAfter;
+  for (const w of segment) w.approvalAfter = null;
+  segment[segment.length - 1].approvalAfter = approval;
+
+  const waves = [...plan.waves.slice(0, input.wave), ...segment, ...plan.waves.slice(end + 1)].map(
+    (w, index) => ({ ...w, index }),
+  );
+  return withRevision(plan, waves, input.wave, input.reason, input.at);
+}
+
+/**
+ * Who gets a final wave: instances the target matches and that are changeable now, not changed by
+ * the change, and either never in its plan (`late`: launched after planning; only when `late`) or
+ * skipped — at planning or from a wave — for a reason they may come back from (`revisit`). An
+ * instance a wave leased and the action refused or failed on is not tried again.
+ */
+export function findJoiners(input: {
+  readonly plan: Plan;
+  readonly spec: ChangeSpec;
+  readonly instances: readonly Instance[];
+  readonly changed: ReadonlySet<string>;
+  readonly records: ReadonlyArray<{ readonly part: string; readonly body: Record<string, unknown> }>;
+  readonly late: boolean;
+}): Array<{ instance: Instance; kind: 'late' | 'revisit' }> {
+  const skippedInWave = new Map<string, string>();
+  for (const r of input.records) {
+    if (!r.part.startsWith('skipped#')) continue;
+    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
+      skippedInWave.set(x.id, x.reason);
+  }
+  const inWaves = new Set(input.plan.waves.flatMap((w) => w.instances));
+  const skippedAtPlanning = new Map(input.plan.skipped.map((s) => [s.id, s.reason]));
+  const out: Array<{ instance: Instance; kind: 'late' | 'revisit' }> = [];
+  for (const instance of selectTargets(input.instances, input.spec, [], [])) {
+    if (input.changed.has(instance.id) || ineligibleNow(instance, input.spec, false) !== undefined) continue;
+    // Skipped from a wave (a revision may have taken it out of the waves since) or at planning.
+    const skip = skippedInWave.get(instance.id) ?? skippedAtPlanning.get(instance.id);
+    if (skip !== undefined) {
+      if (mayComeBack(skip)) out.push({ instance, kind: 'revisit' });
+    } else if (!inWaves.has(instance.id) && input.late) out.push({ instance, kind: 'late' });
+  }
+  return out;
+}
+
+/** The plan with final waves appended for late joiners and revisited instances. */
+export function appendFinalWaves(
+  plan: Plan,
+  joiners: ReadonlyArray<{ readonly instance: LiveCandidate; readonly kind: 'late' | 'revisit' }>,
+  reason: string,
+  at: number,
+): Plan {
+  const zoneRank = new Map(plan.zoneOrder.map((z, i) => [z, i]));
+  const sorted = [...joiners].sort(
+    (a, b) =>
+      (zoneRank.get(a.instance.zone) ?? plan.zoneOrder.length) -
+        (zoneRank.get(b.instance.zone) ?? plan.zoneOrder.length) ||
+      compare(a.instance.zone, b.instance.zone) ||
+      compare(a.instance.id, b.instance.id),
+  );
+  const last = plan.waves[plan.waves.length - 1];
+  const cap = last ? capOf(last) : 1;
+  const waves: Wave[] = [...plan.waves];
+  for (let i = 0; i < sorted.length; ) {
+    const zone = sorted[i].instance.zone;
+    const chunk: typeof sorted = [];
+    while (i < sorted.length && sorted[i].instance.zone === zone && chunk.length < cap)
+      chunk.push(sorted[i++]);
+    const kinds = new Set(chunk.map((j) => j.kind));
+    const byId = new Map(chunk.map((j) => [j.instance.id, j.instance.service]));
+    const wave = waveOf(
+      {
+        index: waves.length,
+        kind: 'rollout',
+        zone,
+        zones: [zone],
+        size: 0,
+        limit: cap,
+        bindingConstraint: 'final',
+        services: {},
+        instances: [],
+        approvalAfter: null,
+      },
+      chunk.map((j) => j.instance.id),
+      (id) => byId.get(id) ?? '?',
+      cap,
+      'final',
+    );
+    waves.push({ ...wave, joiners: kinds.size > 1 ? 'final' : [...kinds][0] });
+  }
+  const late = sorted.filter((j) => j.kind === 'late').map((j) => j.instance.id);
+  const revisits = sorted.filter((j) => j.kind === 'revisit').map((j) => j.instance.id);
+  return withRevision(plan, waves, plan.waves.length, reason, at, {
+    late: late.slice(0, 100),
+    revisits: revisits.slice(0, 100),
+    lateCount: late.length,
+    revisitCount: revisits.length,
+  });
+}
+
+/** How many rounds of final waves a change has had (each appended by {@link appendFinalWaves}). */
+export const finalRounds = (plan: Plan) =>
+  (plan.revisions ?? []).filter((r) => r.lateCount !== undefined).length;
+
+const capOf = (w: Wave) => w.cap ?? w.size;
+
+type MutableWave = { -readonly [K in keyof Wave]: Wave[K] };
+
+function waveOf(
+  model: Wave,
+  ids: string[],
+  serviceOf: (id: string) => string,
+  cap: number,
+  how: 'live' | 'revised' | 'final',
+): MutableWave {
+  const counts: Record<string, number> = {};
+  for (const id of ids) counts[serviceOf(id)] = (counts[serviceOf(id)] ?? 0) + 1;
+  const services: Record<string, number> = {};
+  for (const s of Object.keys(counts).sort(compare)) services[s] = counts[s];
+  const instances = [...ids].sort(compare);
+  return {
+    ...model,
+    size: instances.length,
+    instances,
+    services,
+    cap,
+    bindingConstraint:
+      how === 'final'
+        ? 'final'
+        : instances.length < cap
+          ? `live:${model.bindingConstraint}`
+          : model.bindingConstraint,
+  };
+}
+
+function atLeastOne(room: ReadonlyMap<string, BudgetRoom>, candidates: readonly LiveCandidate[]) {
+  const out = new Map<string, BudgetRoom>();
+  for (const c of candidates) {
+    if (out.has(c.service)) continue;
+    const r = room.get(c.service);
+    const zones = new Map<string, number>();
+    for (const x of candidates)
+      if (x.service === c.service) zones.set(x.zone, Math.max(1, r?.zones.get(x.zone) ?? 0));
+    out.set(c.service, { overall: Math.max(1, r?.overall ?? 0), zones });
+  }
+  return out;
+}
+
+function withRevision(
+  plan: Plan,
+  waves: Wave[],
+  wave: number,
+  reason: string,
+  at: number,
+  extra: Partial<PlanRevision> = {},
+): Plan {
+  const revision = (plan.revision ?? 0) + 1;
+  const entry: PlanRevision = {
+    revision,
+    wave,
+    at: new Date(at).toISOString(),
+    reason,
+    waves: waves.length,
+    ...extra,
+  };
+  return {
+    ...plan,
+    revision,
+    revisions: [...(plan.revisions ?? []), entry],
+    waves,
+    summary: {
+      ...plan.summary,
+      waves: waves.length,
+      planned: waves.reduce((n, w) => n + w.size, 0),
+      approvals: waves.filter((w) => w.approvalAfter !== null).length,
+    },
+  };
+}
