@@ -281,17 +281,28 @@ async function waitForRoom(
       `${why}. Nothing of the wave fits its disruption budgets now; it looks again, and fails the change after ${limitMinutes} minutes of waiting.`,
     );
   }
-  const waited = firstWait === undefined ? 0 : ports.now() - firstWait;
+  // The waits so far as the state machine was told to wait them (the clock may run faster in a test).
+  const waited = scheduledWait(attempts) * 1000;
   const giveUp = waited >= limitMinutes * 60_000;
   return {
     acquired: false,
     attempts: attempts + 1,
     skipped: 0,
     deferred: 0,
-    waitSeconds: Math.min(WAIT_FIRST_SECONDS * 2 ** Math.min(attempts, 10), WAIT_MAX_SECONDS),
+    waitSeconds: waitAfter(attempts),
     giveUp,
     reason: giveUp ? `${why} (waited ${Math.round(waited / 60_000)} minutes)` : why,
   };
+}
+
+/** The wait after the n-th refusal in a row (0-based): 60 s, doubling, at most 15 min. */
+const waitAfter = (n: number) => Math.min(WAIT_FIRST_SECONDS * 2 ** Math.min(n, 10), WAIT_MAX_SECONDS);
+
+/** Seconds waited after `refusals` refusals in a row. */
+export function scheduledWait(refusals: number): number {
+  let total = 0;
+  for (let k = 0; k < refusals; k++) total += waitAfter(k);
+  return total;
 }
 
 function describeRevision(
