@@ -3,6 +3,7 @@ import {
   actionSettled,
   applyWave,
   beginRollback,
+  checkBakedZone,
   checkWindow,
   finishRollout,
   gateWave,
@@ -45,6 +46,7 @@ const eventSchema = z.discriminatedUnion('step', [
   z.object({ step: z.literal('settle'), state: stateSchema, polls: z.number().int().min(0) }),
   z.object({ step: z.literal('gate'), state: stateSchema, extensions: z.number().int().min(0).default(0) }),
   z.object({ step: z.literal('release'), state: stateSchema, final: z.boolean().default(false) }),
+  z.object({ step: z.literal('zone-check'), state: stateSchema }),
   z.object({
     step: z.literal('await-approval'),
     state: stateSchema,
@@ -99,6 +101,8 @@ export async function rolloutStepWith(
       return actionSettled(ports, event.state, event.polls);
     case 'gate':
       return gateWave(ports, event.state, event.extensions);
+    case 'zone-check':
+      return checkBakedZone(ports, event.state);
     case 'release':
       return releaseWave(ports, event.state, { final: event.final });
     case 'await-approval':

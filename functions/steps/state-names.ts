@@ -25,6 +25,8 @@ export const ROLLOUT_STATES = {
   planRollback: 'Plan the rollback',
   waitForApproval: 'Wait for approval',
   bakeLonger: 'Bake longer',
+  bakeZone: 'Bake the zone',
+  checkBakedZone: 'Check the baked zone',
 } as const;
 
 /** Every rollout Task state that releases a wave's leases (the `release` step). */

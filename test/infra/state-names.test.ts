@@ -39,6 +39,8 @@ const ROLLOUT_TYPES: Record<keyof typeof ROLLOUT_STATES, string> = {
   planRollback: 'Task',
   waitForApproval: 'Task',
   bakeLonger: 'Wait',
+  bakeZone: 'Wait',
+  checkBakedZone: 'Task',
 };
 
 const REMEDIATION_TYPES: Record<keyof typeof REMEDIATION_STATES, string> = {

@@ -84,7 +84,7 @@ describe('rollout: the plan checked again at the start', () => {
     expect(await h.stores.leases.actionsOf('edited')).toEqual([]);
   });
 
-  it('starts a plan whose instances went away or stopped since planning: the waves handle them', async () => {
+  it('starts a plan whose instances went away or stopped since planning: the waves skip them, saying why', async () => {
     const web = (await h.stores.fleet.listInstances())
       .filter((i) => i.service === 'web' && i.zone === h.zones[1] && i.state === 'running')
       .map((i) => i.id)
@@ -111,6 +111,16 @@ describe('rollout: the plan checked again at the start', () => {
     expect(await statusOf('drifted')).toBe('completed');
     expect((await auditOf('drifted')).map((r) => r.action)).not.toContain('change.not-started');
     const tagged = (await h.stores.leases.actionsOf('drifted')).map((a) => a.instanceId).sort();
-    expect(tagged).toEqual(web.filter((id) => id !== gone).sort());
+    expect(tagged).toEqual(web.filter((id) => id !== gone && id !== stopped).sort());
+    // Both skipped by their wave; the stopped one would get a final wave had it been back by then.
+    const skipped = (await h.changes().waveRecords('drifted'))
+      .filter((r) => r.part.startsWith('skipped#'))
+      .flatMap((r) => r.body.instances as Array<{ id: string; reason: string }>);
+    expect(skipped).toEqual(
+      expect.arrayContaining([
+        { id: stopped, reason: 'not running (state: stopped)' },
+        { id: gone, reason: 'terminated' },
+      ]),
+    );
   });
 });

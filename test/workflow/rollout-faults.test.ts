@@ -82,6 +82,14 @@ describe('rollout: any step failing for good ends the change recorded', () => {
         gates: { metrics: [{ ...latency[0], name: 'NeverWritten' }] },
       }),
     },
+    /** One instance in each of two zones, a bake after the first. */
+    zoneBake: {
+      ids: async () => [...(await inZone(0, 1, 4)), ...(await inZone(1, 1, 4))],
+      fields: (ids: string[]) => ({
+        ...base.fields(ids),
+        strategy: { zoneBakeMinutes: 5, zoneOrder: h.zones },
+      }),
+    },
     requestedRollback: {
       ...base,
       fields: (ids: string[]) => ({
@@ -174,6 +182,7 @@ describe('rollout: any step failing for good ends the change recorded', () => {
       ends: /ChangeNotStarted/,
       recorded: true,
     },
+    { breaks: ['Check the baked zone'], scenario: 'zoneBake', ends: /ChangeFailed/, recorded: true },
     // Nothing broken: the budget never frees, and the change ends failed saying so.
     { breaks: [], scenario: 'budgetHeld', ends: /ChangeFailed/, recorded: true },
     {

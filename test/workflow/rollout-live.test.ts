@@ -1,3 +1,4 @@
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Plan } from '../../functions/core/change/plan/planner';
 import { ROLLOUT_STATES } from '../../functions/steps/state-names';
@@ -128,5 +129,142 @@ describe('rollout: live waves against the ledger as it is now', () => {
     expect(revised.revisions?.at(-1)?.reason).toBe(
       `final waves: 1 launched after planning, ${zoneA.length} back since they were skipped`,
     );
+  });
+
+  /** Web instances by zone, in id order: `counts[k]` of zone k. */
+  async function webByZone(counts: readonly number[]): Promise<string[][]> {
+    const fleet = await h.stores.fleet.listInstances();
+    return counts.map((n, k) =>
+      fleet
+        .filter((i) => i.service === 'web' && i.zone === h.zones[k] && i.state === 'running')
+        .map((i) => i.id)
+        .sort()
+        .slice(0, n),
+    );
+  }
+
+  /** Runs a change, recording each state entered with its input. */
+  async function runRecorded(id: string, wrap?: ReturnType<typeof h.withApproval>) {
+    const execution = h.runChange(id, { wrap });
+    const entered: Array<{ name: string; input: Record<string, unknown> }> = [];
+    const logs = (async () => {
+      for await (const event of execution.eventLogs)
+        if (event.type === 'StateEntered')
+          entered.push({ name: event.state.name, input: event.state.input as Record<string, unknown> });
+    })();
+    await execution.result.catch(() => undefined);
+    await logs;
+    return entered;
+  }
+
+  it('bakes each zone before the next: the first longer, then the others, each bake ending with a look at the zone', async () => {
+    // Prepare: one web instance in the first zone (the canary, then an approval), two in each other.
+    const [a, b, c] = await webByZone([1, 2, 2]);
+    await h.plannedChange('zones', {
+      target: { instanceIds: [...a, ...b, ...c] },
+      action: { type: 'set-tag', tags: { zones: 'yes' } },
+      risk: 'medium',
+      strategy: { firstZoneBakeMinutes: 30, zoneBakeMinutes: 5, zoneOrder: h.zones },
+    });
+
+    // Act
+    const entered = await runRecorded('zones', h.withApproval('zones', 'approve', 'canary fine'));
+
+    // Assess: after the canary's zone (and its approval) a 30-minute bake, after the second 5 minutes, none after the last.
+    expect(await statusOf('zones')).toBe('completed');
+    const bakes = entered
+      .filter((e) => e.name === ROLLOUT_STATES.bakeZone)
+      .map((e) => e.input.zoneBakeSeconds);
+    expect(bakes).toEqual([1800, 300]);
+    expect(entered.filter((e) => e.name === ROLLOUT_STATES.checkBakedZone)).toHaveLength(2);
+    const looks = (await h.changes().waveRecords('zones')).filter((r) => r.part === 'zone-bake');
+    expect(looks.map((r) => [r.body.zone, r.body.verdict, r.body.changed])).toEqual([
+      [h.zones[0], 'pass', 1],
+      [h.zones[1], 'pass', 2],
+    ]);
+    expect((await auditOf('zones')).filter((r) => r.action === 'zone.passed')).toHaveLength(2);
+  });
+
+  it('a zone unhealthy after its bake under pause asks a person before the next zone; approving goes on without a second bake', async () => {
+    const [a, b] = await webByZone([2, 2]);
+    await h.plannedChange('zone-pause', {
+      target: { instanceIds: [...a, ...b] },
+      action: { type: 'set-tag', tags: { zonePause: 'yes' } },
+      strategy: { zoneBakeMinutes: 10, zoneOrder: h.zones },
+      gates: { onFailure: 'pause' },
+    });
+    // During the first zone's bake, one of its changed instances stops.
+    let broken = false;
+    const wrap = h.withApproval('zone-pause', 'approve', 'known, go on', {
+      before: async (state) => {
+        if (state === ROLLOUT_STATES.checkBakedZone && !broken) {
+          broken = true;
+          await h.ec2.send(new StopInstancesCommand({ InstanceIds: [a[0]] }));
+        }
+      },
+    });
+
+    const entered = await runRecorded('zone-pause', wrap);
+
+    expect(await statusOf('zone-pause')).toBe('completed');
+    const names = entered.map((e) => e.name);
+    expect(names.filter((n) => n === ROLLOUT_STATES.bakeZone)).toHaveLength(1);
+    expect(names).toContain('Ask about the baked zone');
+    const look = (await h.changes().waveRecords('zone-pause')).find((r) => r.part === 'zone-bake');
+    expect(look?.body).toMatchObject({ verdict: 'fail', unhealthy: 1, changed: 2 });
+    expect(String(look?.body.reason)).toContain(`${a[0]} (stopped, status checks`);
+    const notices = await h.notices();
+    expect(notices.map((n) => n.subject)).toContain(
+      `FleetOps: zone-pause zone ${h.zones[0]} failed after its bake`,
+    );
+    // The second zone was changed after the approval.
+    expect(await changedBy('zone-pause')).toEqual([...a, ...b].sort());
+  });
+
+  it('an alarm firing after the zone bake rolls the change back when the spec says rollback', async () => {
+    const [a, b] = await webByZone([2, 2]);
+    const cloudwatch = new CloudWatchClient({ region: h.region });
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'zone-undo-errors',
+        Namespace: 'App',
+        MetricName: 'Errors',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    const alarm = (state: 'OK' | 'ALARM') =>
+      cloudwatch.send(
+        new SetAlarmStateCommand({ AlarmName: 'zone-undo-errors', StateValue: state, StateReason: 'test' }),
+      );
+    await alarm('OK');
+    await h.plannedChange('zone-undo', {
+      target: { instanceIds: [...a, ...b] },
+      action: { type: 'set-tag', tags: { zoneUndo: 'yes' } },
+      rollback: { action: { type: 'set-tag', tags: { zoneUndo: 'no' } } },
+      strategy: { zoneBakeMinutes: 10, zoneOrder: h.zones },
+      gates: { alarms: ['zone-undo-errors'] },
+    });
+    // The alarm fires during the first zone's bake, and is quiet again once the zone was looked at.
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state !== ROLLOUT_STATES.checkBakedZone) return call(input);
+      await alarm('ALARM');
+      const out = await call(input);
+      await alarm('OK');
+      return out;
+    };
+
+    const entered = await runRecorded('zone-undo', wrap);
+
+    // The second zone was never touched; the first zone's changed instances were rolled back.
+    expect(await changedBy('zone-undo')).toEqual([...a].sort());
+    expect(entered.map((e) => e.name)).toContain(ROLLOUT_STATES.planRollback);
+    const look = (await h.changes().waveRecords('zone-undo')).find((r) => r.part === 'zone-bake');
+    expect(look?.body.reason).toMatch(/alarms: zone-undo-errors in ALARM/);
+    expect((await h.changes().get('zone-undo-rollback'))?.status).toBe('completed');
+    expect(await statusOf('zone-undo')).toBe('rolled-back');
   });
 });

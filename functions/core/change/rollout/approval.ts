@@ -32,7 +32,9 @@ export async function requestApproval(
         ? 'risk containment reached'
         : point === 'gate-inconclusive'
           ? `wave ${judged} could not be judged, even after longer bakes`
-          : `wave ${judged} failed its health gate and the spec says pause`;
+          : point === 'zone-failed'
+            ? `the zone of wave ${judged} is not healthy after its bake and the spec says pause`
+            : `wave ${judged} failed its health gate and the spec says pause`;
   const next = last
     ? 'approving accepts it and ends the change'
     : `approving goes on with wave ${state.wave}`;

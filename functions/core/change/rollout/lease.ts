@@ -128,7 +128,10 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
 
   // 2–3. Sized against the room now; holders found by the lease store are deferred, and it sizes again.
   const touchedBefore = new Set(plan.waves.slice(0, state.wave).flatMap((w) => Object.keys(w.services)));
-  const untouched = new Set(candidates.map((c) => c.service).filter((s) => !touchedBefore.has(s)));
+  // A rollback undoes what was done as fast as budgets allow: no canary of its own.
+  const untouched = new Set(
+    rollback ? [] : candidates.map((c) => c.service).filter((s) => !touchedBefore.has(s)),
+  );
   const heldByOthers = new Map<string, string>();
   for (let round = 0; round < 3; round++) {
     const room = await ports.leases.room(
@@ -166,7 +169,7 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
         zoneOf: (id) => found.get(id)?.zone,
         room,
         disruptive,
-        canary: spec.strategy.canary,
+        canary: rollback ? Number.POSITIVE_INFINITY : spec.strategy.canary,
         reason: describeRevision(state.wave, wave, sizing, skipped.length),
         at: ports.now(),
       });

@@ -57,7 +57,11 @@ export async function releaseWave(
     state: { ...state, wave: next, waves: plan.waves.length },
     more,
     approval: wave.approvalAfter ?? 'none',
-    zoneBakeSeconds: more && plan.waves[next].zone !== wave.zone ? zoneBake(plan, state.wave, spec) : 0,
+    // A rollback undoes at once: no zone bakes.
+    zoneBakeSeconds:
+      more && state.rollbackOf === '' && plan.waves[next].zone !== wave.zone
+        ? zoneBake(plan, state.wave, spec)
+        : 0,
   };
 }
 

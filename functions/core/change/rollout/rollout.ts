@@ -10,7 +10,9 @@
  * - apply.ts: the action, at most once per instance, whatever crashes in between;
  * - settle.ts: has the action finished;
  * - gate.ts: the health gate and the canary judge;
- * - release.ts: the wave let go, the next one (or an approval) ahead;
+ * - release.ts: the wave let go, the next one (or an approval, or a zone bake) ahead; final waves;
+ * - live-waves.ts: each wave sized against the ledger when leased, and the plan's revisions;
+ * - zone-check.ts: after a zone's bake, is it still healthy;
  * - approval.ts: a person approves or rejects;
  * - finish.ts: the change ends (completed, failed, rolled back, aborted);
  * - rollback.ts: the rollback's spec and plan; state.ts, wave-records.ts: what the steps share.
@@ -31,3 +33,4 @@ export { actionSettled } from './settle';
 export { beginRollback, PLAN_VIOLATION, recordNotStarted, startRollout } from './start';
 export type { RolloutState } from './state';
 export { checkWindow } from './window';
+export { checkBakedZone } from './zone-check';
