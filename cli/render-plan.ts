@@ -50,11 +50,7 @@ export function renderPlan(plan: Plan, color: boolean): string {
     lines.push('');
   }
 
-  lines.push(
-    `predicted duration: ${formatMinutes(plan.predictedMinutes)}${
-      plan.trafficMinutes ? ` (of which draining and readiness ${formatMinutes(plan.trafficMinutes)})` : ''
-    }${approvalsNote(summary.approvals)}`,
-  );
+  lines.push(...predictionLines(plan));
 
   if (plan.skipped.length > 0) {
     lines.push('');
@@ -81,6 +77,46 @@ function servicesCell(wave: Wave): string {
   const shown = entries.slice(0, MAX_SERVICES_SHOWN).map(([s, n]) => `${s} ${n}`);
   const rest = entries.length - shown.length;
   return shown.join(', ') + (rest > 0 ? `, +${rest} more service${rest === 1 ? '' : 's'}` : '');
+}
+
+/**
+ * The predicted duration, and what it is made of when more than the waves' actions and bakes:
+ * draining and readiness, the expected approval waits, the zone bakes, the waits for windows.
+ */
+function predictionLines(plan: Plan): string[] {
+  const parts: Array<[number, string]> = [
+    [plan.trafficMinutes ?? 0, 'draining and readiness'],
+    [plan.approvalMinutes ?? 0, `expected approval waits (${approvalsWaitedFor(plan)})`],
+    [plan.zoneBakeMinutes ?? 0, 'zone bakes'],
+    [
+      plan.windowMinutes ?? 0,
+      `waiting for time windows${plan.predictedFrom ? ` (starting ${plan.predictedFrom})` : ''}`,
+    ],
+  ];
+  const extra = parts.filter(([minutes]) => minutes > 0);
+  const head = `predicted duration: ${formatMinutes(plan.predictedMinutes)}`;
+  // A plan stored before approvals were predicted (no approvalMinutes) says they are left out.
+  const note = plan.approvalMinutes === undefined ? approvalsNote(plan.summary.approvals) : '';
+  if (extra.length === 0) {
+    const from = plan.predictedFrom ? `, starting ${plan.predictedFrom}` : '';
+    return [`${head}${from}${note}`];
+  }
+  const waves = plan.waves.length;
+  const acting = Math.round((plan.predictedMinutes - extra.reduce((n, [m]) => n + m, 0)) * 10) / 10;
+  const each = waves > 0 ? Math.round((acting / waves) * 10) / 10 : 0;
+  const rows: Array<[number, string]> = [
+    [acting, `actions and bakes (${waves} wave${waves === 1 ? '' : 's'} × ${formatMinutes(each)})`],
+    ...extra,
+  ];
+  const width = Math.max(...rows.map(([m]) => formatMinutes(m).length));
+  return [`${head}${note}`, ...rows.map(([m, what]) => `  ${formatMinutes(m).padStart(width)}  ${what}`)];
+}
+
+/** "1 × 60 min": the approval points with waves after them, each with the spec's expected wait. */
+function approvalsWaitedFor(plan: Plan): string {
+  const points = plan.waves.filter((w, i) => w.approvalAfter !== null && i < plan.waves.length - 1).length;
+  const each = points > 0 ? Math.round(((plan.approvalMinutes ?? 0) / points) * 10) / 10 : 0;
+  return `${points} × ${each} min`;
 }
 
 function approvalsNote(approvals: number): string {

@@ -1,19 +1,32 @@
 import { createInterface } from 'node:readline/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
+import {
+  type ChangeRecord,
+  DynamoChangeStore,
+  type WaveRecord,
+} from '../../functions/adapters/dynamo-change-store';
 import { RolloutExecutions } from '../../functions/adapters/sfn-executions';
 import { SfnTaskAnswers } from '../../functions/adapters/sfn-task-answers';
 import { rolloutPorts } from '../../functions/app/ports';
-import { planChange } from '../../functions/core/change/plan/planner';
+import { type Plan, planChange } from '../../functions/core/change/plan/planner';
+import { type Estimate, expectedEnd } from '../../functions/core/change/plan/predict';
 import { abortRollout, decideApproval } from '../../functions/core/change/rollout/rollout';
 import { ROLLBACK_SUFFIX } from '../../functions/core/change/spec';
 import { serviceCatalog } from '../../functions/core/fleet/services';
 import { loadChangeSpec } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
-import { connect, operator } from '../live';
+import { connect, type Live, operator } from '../live';
 import { renderPlan } from '../render-plan';
-import { hasEnded, renderProgress, waveProgress } from '../render-progress';
+import {
+  expectedEndJson,
+  finalWavesOf,
+  hasEnded,
+  progressOf,
+  renderProgress,
+  type WaveProgress,
+  waveProgress,
+} from '../render-progress';
 
 function executions(option: string | undefined): RolloutExecutions {
   const arn = option ?? process.env.FLEETOPS_ROLLOUT_ARN;
@@ -69,6 +82,7 @@ export function changeCommands(
           catalog: serviceCatalog(services),
           spec,
           held: new Map(leases.map((l) => [l.instanceId, l.owner])),
+          startAt: now,
         });
         io.out(renderPlan(plan, io.color));
         if (plan.waves.length === 0) {
@@ -206,6 +220,9 @@ export function changeCommands(
       const live = connect(options.table);
       const changes = new DynamoChangeStore(live.db, live.table);
       const printed = new Set<string>();
+      // Re-estimated when the change moves (a wave begins or ends, a revision, an approval), not
+      // at every look: the estimate reads the whole fleet.
+      let estimated: { key: string; estimate: Estimate | undefined } | undefined;
       for (;;) {
         const record = await changes.get(id);
         if (!record) {
@@ -214,7 +231,13 @@ export function changeCommands(
           return;
         }
         const plan = await changes.loadPlan(id);
-        const lines = renderProgress(record, waveProgress(plan, await changes.waveRecords(id)));
+        const records = await changes.waveRecords(id);
+        const waves = waveProgress(plan, records);
+        const key = [record.status, record.planRevision, ...waves.map((w) => w.state)].join(' ');
+        if (estimated?.key !== key) {
+          estimated = { key, estimate: await estimateEnd(live, changes, record, plan, records, waves) };
+        }
+        const lines = renderProgress(record, waves, { plan, estimate: estimated.estimate });
         // Only what changed since the last look.
         for (const line of lines) {
           if (!printed.has(line)) {
@@ -252,15 +275,24 @@ export function changeCommands(
           : undefined;
       const history = await live.fleet.auditOf(`change:${id}`, 50);
       const changes = new DynamoChangeStore(live.db, live.table);
-      const waves = waveProgress(await changes.loadPlan(id), await changes.waveRecords(id));
+      const [plan, records] = await Promise.all([changes.loadPlan(id), changes.waveRecords(id)]);
+      const waves = waveProgress(plan, records);
+      const estimate = await estimateEnd(live, changes, record, plan, records, waves);
       if (options.json) {
-        io.out(
-          `${JSON.stringify({ change: record, execution: execution ?? null, waves, history }, null, 2)}\n`,
-        );
+        const shown = {
+          change: record,
+          execution: execution ?? null,
+          expectedEnd: expectedEndJson(estimate),
+          revisions: plan.revisions ?? [],
+          finalWaves: finalWavesOf(plan),
+          waves,
+          history,
+        };
+        io.out(`${JSON.stringify(shown, null, 2)}\n`);
         return;
       }
       io.out(`${record.description} (${record.waves} waves, by ${record.createdBy})\n`);
-      for (const line of renderProgress(record, waves)) io.out(`${line}\n`);
+      for (const line of renderProgress(record, waves, { plan, estimate })) io.out(`${line}\n`);
       if (execution) io.out(`execution: ${execution.status} ${execution.arn}\n`);
       for (const h of history) io.out(`  ${h.at}  ${h.action.padEnd(18)} ${h.reason}\n`);
     });
@@ -283,6 +315,35 @@ export function changeCommands(
         );
       }
     });
+}
+
+/**
+ * When the change is expected to end, re-estimated now from where it is (the plan as it stands,
+ * the fleet's target groups for draining and readiness); undefined once it has ended.
+ */
+async function estimateEnd(
+  live: Live,
+  changes: DynamoChangeStore,
+  record: ChangeRecord,
+  plan: Plan,
+  records: readonly WaveRecord[],
+  waves: readonly WaveProgress[],
+): Promise<Estimate | undefined> {
+  const progress = progressOf(record, records, waves);
+  if (!progress) return undefined;
+  const [spec, instances, services] = await Promise.all([
+    changes.loadSpec(record.id),
+    live.fleet.listInstances(),
+    live.fleet.getServices(),
+  ]);
+  return expectedEnd({
+    waves: plan.waves,
+    spec,
+    instances,
+    catalog: serviceCatalog(services),
+    progress,
+    now: Date.now(),
+  });
 }
 
 async function askOnTerminal(question: string): Promise<boolean> {

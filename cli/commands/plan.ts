@@ -19,14 +19,26 @@ export function planCommand(program: Command, io: CliIO, setExit: (code: number)
     .option('-f, --fleet <file>', 'fleet inventory (JSON); offline mode')
     .option('-s, --services <file>', 'services and their disruption budgets (YAML or JSON); offline mode')
     .option('-t, --table <name>', 'live mode: the fleet-state table (default: FLEETOPS_TABLE)')
+    .option(
+      '--start <time>',
+      'when the change is to start (ISO 8601), for the waits for its time windows (default: now)',
+    )
     .addOption(new Option('--json', 'print the plan as JSON').default(false))
     .action(
-      async (options: { fleet?: string; services?: string; spec: string; table?: string; json: boolean }) => {
+      async (options: {
+        fleet?: string;
+        services?: string;
+        spec: string;
+        table?: string;
+        start?: string;
+        json: boolean;
+      }) => {
         if ((options.fleet === undefined) !== (options.services === undefined)) {
           throw new UsageError(
             'give both --fleet and --services (offline), or neither (live, from the table)',
           );
         }
+        const startAt = options.start === undefined ? Date.now() : startTime(options.start);
         const spec = await loadChangeSpec(options.spec);
         let instances: readonly Instance[];
         let services: ServicesFile;
@@ -46,7 +58,7 @@ export function planCommand(program: Command, io: CliIO, setExit: (code: number)
           services = file;
           held = new Map(leases.map((l) => [l.instanceId, l.owner]));
         }
-        const plan = planChange({ instances, catalog: serviceCatalog(services), spec, held });
+        const plan = planChange({ instances, catalog: serviceCatalog(services), spec, held, startAt });
         io.out(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan, io.color));
         if (plan.waves.length === 0) {
           if (!options.json) io.err('nothing can proceed: no targeted instance can be changed now\n');
@@ -54,4 +66,15 @@ export function planCommand(program: Command, io: CliIO, setExit: (code: number)
         }
       },
     );
+}
+
+/** A date and time with its zone ("2026-03-03T09:00:00-05:00", "2026-03-03T14:00Z"). */
+function startTime(text: string): number {
+  const at = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) || Number.isNaN(at)) {
+    throw new UsageError(
+      `--start: expected an ISO 8601 date and time with its zone, such as 2026-03-03T14:00Z, found "${text}"`,
+    );
+  }
+  return at;
 }

@@ -3,6 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../cli/main';
+import { expectedEndLine, progressOf, renderProgress, waveProgress } from '../../cli/render-progress';
+import type { ChangeRecord, WaveRecord } from '../../functions/adapters/dynamo-change-store';
+import type { Plan, Wave } from '../../functions/core/change/plan/planner';
+import { expectedEnd } from '../../functions/core/change/plan/predict';
+import { changeSpecSchema } from '../../functions/core/change/spec';
+import { serviceCatalog } from '../../functions/core/fleet/services';
 
 async function fleetops(...args: string[]) {
   let out = '';
@@ -16,24 +22,111 @@ const scratch = mkdtempSync(join(tmpdir(), 'fleetops-cli-'));
 
 describe('fleetops plan', () => {
   it('prints a readable table with the binding constraint, the duration and the skipped instances', async () => {
-    const { code, out } = await fleetops('plan', ...examples, '--spec', 'examples/changes/ssm-patch.yaml');
+    const { code, out } = await fleetops(
+      'plan',
+      ...examples,
+      '--spec',
+      'examples/changes/ssm-patch.yaml',
+      '--start',
+      '2026-03-03T14:00Z',
+    );
     expect(code).toBe(0);
     expect(out).toMatch(/^wave\s+kind\s+zone\s+size\s+bound by\s+services$/m);
     expect(out).toMatch(/^\s+0\s+canary\s+us-east-1a\s+7\s+canary\s+/m);
     expect(out).toContain('── waits for approval: after the canary ──');
-    expect(out).toMatch(/predicted duration: \d+ h( \d+ min)?, plus time waiting for 1 approval/);
     expect(out).toContain('× impaired: left to remediation');
   });
 
+  it('breaks the predicted duration down: actions and bakes, approvals, zone bakes, time windows', async () => {
+    // ssm-patch: 34 waves of 5 + 10 min, one approval point (60 min expected by default), a
+    // 20-min bake after each of its two zone changes, windows Monday to Thursday 14:00–22:00 UTC.
+    // Starting Tuesday 14:00 UTC, the waves fill Tuesday's eight hours and Wednesday's first
+    // hours, with the 16 h overnight less what the last wave of Tuesday ran past 22:00.
+    const { out } = await fleetops(
+      'plan',
+      ...examples,
+      '--spec',
+      'examples/changes/ssm-patch.yaml',
+      '--start',
+      '2026-03-03T14:00Z',
+    );
+    const duration = out.slice(out.indexOf('predicted duration'), out.indexOf('\nskipped'));
+    expect(duration).toBe(
+      [
+        'predicted duration: 26 h',
+        '   8 h 30 min  actions and bakes (34 waves × 15 min)',
+        '          1 h  expected approval waits (1 × 60 min)',
+        '       40 min  zone bakes',
+        '  15 h 50 min  waiting for time windows (starting 2026-03-03T14:00:00.000Z)',
+        '',
+      ].join('\n'),
+    );
+    // Without windows, approvals or zone bakes: the waves alone, one line.
+    const config = await fleetops('plan', ...examples, '--spec', 'examples/changes/config-push.yaml');
+    expect(config.out).toMatch(/^predicted duration: \d+ h( \d+ min)?$/m);
+    expect(config.out).not.toContain('actions and bakes');
+  });
+
+  it('predicts from --start (default: now), and refuses a start it cannot read', async () => {
+    const at = async (start: string) =>
+      JSON.parse(
+        (
+          await fleetops(
+            'plan',
+            ...examples,
+            '--spec',
+            'examples/changes/kernel-reboot.yaml',
+            '--json',
+            '--start',
+            start,
+          )
+        ).out,
+      );
+    // kernel-reboot opens Tuesday to Thursday, 09:00–16:00 in New York: Tuesday 09:00 EST waits
+    // for nothing at first; Monday 09:00 waits a day more for it.
+    const tuesday = await at('2026-03-03T09:00:00-05:00');
+    const monday = await at('2026-03-02T09:00:00-05:00');
+    expect(tuesday.predictedFrom).toBe('2026-03-03T14:00:00.000Z');
+    expect(monday.windowMinutes - tuesday.windowMinutes).toBe(24 * 60);
+    expect(monday.predictedMinutes - tuesday.predictedMinutes).toBe(24 * 60);
+    const bad = await fleetops(
+      'plan',
+      ...examples,
+      '--spec',
+      'examples/changes/kernel-reboot.yaml',
+      '--start',
+      'tuesday',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--start: expected an ISO 8601 date and time with its zone');
+  });
+
   it('prints the documented JSON, the same bytes every time', async () => {
-    const args = ['plan', ...examples, '--spec', 'examples/changes/kernel-reboot.yaml', '--json'];
+    // Its windows make the prediction depend on the start: the same start, the same bytes.
+    const args = [
+      'plan',
+      ...examples,
+      '--spec',
+      'examples/changes/kernel-reboot.yaml',
+      '--json',
+      '--start',
+      '2026-03-03T14:00Z',
+    ];
     const first = await fleetops(...args);
     const second = await fleetops(...args);
     expect(first.code).toBe(0);
     expect(second.out).toBe(first.out);
     const plan = JSON.parse(first.out);
     expect(plan.changeId).toBe('kernel-6-1-115-reboot');
-    expect(typeof plan.predictedMinutes).toBe('number');
+    // 28 waves of 5 + 15 min, one approval point (30 min expected), a 120-min bake after the
+    // first zone and a 30-min one after the second.
+    expect(plan).toMatchObject({
+      trafficMinutes: 0,
+      approvalMinutes: 30,
+      zoneBakeMinutes: 150,
+      predictedFrom: '2026-03-03T14:00:00.000Z',
+    });
+    expect(plan.predictedMinutes).toBe(28 * 20 + 30 + 150 + plan.windowMinutes);
     expect(plan.waves[0]).toEqual(
       expect.objectContaining({
         index: 0,
@@ -131,5 +224,177 @@ describe('fleetops judge', () => {
     const { code, err } = await fleetops('judge', '--baseline', bad, '--canary', bad);
     expect(code).toBe(2);
     expect(err).toContain(`error: ${bad}: Latency[1]: expected a number, found "fast"`);
+  });
+});
+
+describe('change status and watch: the rendering', () => {
+  const NOW = Date.UTC(2026, 4, 5, 12);
+  const MINUTE = 60_000;
+  const wave = (index: number, zone: string, ids: string[], fields: Partial<Wave> = {}): Wave => ({
+    index,
+    kind: index === 0 ? 'canary' : 'rollout',
+    zone,
+    zones: [zone],
+    size: ids.length,
+    limit: ids.length,
+    bindingConstraint: 'growth',
+    services: { web: ids.length },
+    instances: ids,
+    approvalAfter: null,
+    ...fields,
+  });
+  const plan = {
+    changeId: 'c-1',
+    description: 'reboot web',
+    action: 'reboot',
+    risk: 'low',
+    zoneOrder: ['us-east-1a', 'us-east-1b'],
+    summary: { targeted: 7, planned: 7, skipped: 0, waves: 4, approvals: 0, blastRadiusBeforeApproval: null },
+    predictedMinutes: 60,
+    waves: [
+      wave(0, 'us-east-1a', ['i-00000001']),
+      wave(1, 'us-east-1a', ['i-00000002', 'i-00000003'], { cap: 4 }),
+      wave(2, 'us-east-1b', ['i-00000004', 'i-00000005']),
+      wave(3, 'us-east-1a', ['i-00000006', 'i-00000007'], { joiners: 'late', bindingConstraint: 'final' }),
+    ],
+    skipped: [],
+    budgets: [],
+    warnings: [],
+    revision: 2,
+    revisions: [
+      {
+        revision: 1,
+        wave: 1,
+        at: '2026-05-05T11:20:00.000Z',
+        reason: 'wave 1: budget:web has room for 2 of 4 now',
+        waves: 3,
+      },
+      {
+        revision: 2,
+        wave: 3,
+        at: '2026-05-05T11:50:00.000Z',
+        reason: 'final waves: 2 launched after planning, 0 back since they were skipped',
+        waves: 4,
+        late: ['i-00000006', 'i-00000007'],
+        lateCount: 2,
+        revisits: [],
+        revisitCount: 0,
+      },
+    ],
+  } as Plan;
+  const spec = changeSpecSchema.parse({
+    id: 'c-1',
+    description: 'reboot web',
+    target: { services: ['web'] },
+    action: { type: 'reboot' },
+    risk: 'low',
+    strategy: { bakeMinutes: 10, zoneBakeMinutes: 20 },
+  });
+  const record: ChangeRecord = {
+    id: 'c-1',
+    status: 'running',
+    description: 'reboot web',
+    waves: 4,
+    planDigest: 'x',
+    planChunks: 1,
+    planRevision: 2,
+    createdAt: NOW - 60 * MINUTE,
+    createdBy: 'cli:test',
+  };
+  const at = (minutesAgo: number) => NOW - minutesAgo * MINUTE;
+  const records: WaveRecord[] = [
+    { wave: 0, part: 'apply#1', at: at(50), body: { applied: ['i-00000001'] } },
+    { wave: 0, part: 'result', at: at(40), body: { verdict: 'pass', outcomes: { 'i-00000001': 'ok' } } },
+    {
+      wave: 1,
+      part: 'deferred#000001777980000',
+      at: at(39),
+      body: {
+        instances: [
+          { id: 'i-00000004', reason: 'budget:web' },
+          { id: 'i-00000005', reason: 'budget:web' },
+        ],
+      },
+    },
+    // A retried lease step records the same deferral again: counted once.
+    {
+      wave: 1,
+      part: 'deferred#000001777980001',
+      at: at(39),
+      body: { instances: [{ id: 'i-00000005', reason: 'budget:web' }] },
+    },
+    { wave: 1, part: 'apply#2', at: at(38), body: { applied: ['i-00000002', 'i-00000003'] } },
+    {
+      wave: 1,
+      part: 'result',
+      at: at(25),
+      body: { verdict: 'pass', outcomes: { 'i-00000002': 'ok', 'i-00000003': 'ok' } },
+    },
+    {
+      wave: 2,
+      part: 'skipped#000001777990000',
+      at: at(5),
+      body: { instances: [{ id: 'i-00000009', reason: 'terminated' }] },
+    },
+    { wave: 2, part: 'apply#3', at: at(4), body: { applied: ['i-00000004', 'i-00000005'] } },
+  ];
+  const waves = waveProgress(plan, records);
+
+  it('counts the instances deferred to later waves next to those skipped', () => {
+    expect(waves.map((w) => w.deferred)).toEqual([0, 2, 0, 0]);
+    const lines = renderProgress(record, waves, { plan });
+    expect(lines).toContain(
+      '  wave   1  us-east-1a         2 planned      2 applied  passed (2 deferred to later waves)',
+    );
+    expect(lines).toContain('  wave   2  us-east-1b         2 planned      2 applied  baking (1 skipped)');
+  });
+
+  it('lists the plan’s revisions and its final waves with their instances', () => {
+    const lines = renderProgress(record, waves, { plan });
+    const from = lines.indexOf('  plan revisions (2):');
+    expect(lines.slice(from)).toEqual([
+      '  plan revisions (2):',
+      '    r1 at wave 1, 2026-05-05T11:20:00.000Z: wave 1: budget:web has room for 2 of 4 now (3 waves after)',
+      '    r2 at wave 3, 2026-05-05T11:50:00.000Z: final waves: 2 launched after planning, 0 back since they were skipped (4 waves after)',
+      '      late joiners (2): i-00000006, i-00000007',
+      '  final waves (1):',
+      '    wave 3 us-east-1a 2 launched after planning, pending: i-00000006, i-00000007',
+    ]);
+  });
+
+  it('shows the expected end re-estimated from the wave under way, in ISO time and hours and minutes', () => {
+    const progress = progressOf(record, records, waves);
+    // Wave 2 began 5 minutes ago (its first record).
+    expect(progress).toEqual({ phase: 'acting', wave: 2, since: at(5) });
+    const estimate = expectedEnd({
+      waves: plan.waves,
+      spec,
+      instances: [],
+      catalog: serviceCatalog({ services: {} }),
+      progress: progress!,
+      now: NOW,
+    });
+    // 10 min left of wave 2, the zone bake back to us-east-1a (20), the final wave (15).
+    expect(expectedEndLine(estimate)).toBe('expected end: 2026-05-05T12:45:00.000Z (in 45 min)');
+    const lines = renderProgress(record, waves, { plan, estimate });
+    expect(lines[0]).toBe('c-1: running');
+    expect(lines[2]).toBe('  expected end: 2026-05-05T12:45:00.000Z (in 45 min)');
+  });
+
+  it('knows where a change is: waiting for a person after a wave, between waves, or ended', () => {
+    const passed = records.filter((r) => r.wave < 2);
+    expect(progressOf(record, passed, waveProgress(plan, passed))).toEqual({
+      phase: 'before',
+      wave: 2,
+      previousEndedAt: at(25),
+    });
+    const waiting = { ...record, status: 'waiting-approval' as const, updatedAt: at(24) };
+    expect(progressOf(waiting, passed, waveProgress(plan, passed))).toEqual({
+      phase: 'waiting-approval',
+      wave: 1,
+      since: at(24),
+    });
+    expect(progressOf({ ...record, status: 'completed' }, records, waves)).toBeUndefined();
+    expect(progressOf({ ...record, status: 'rolling-back' }, records, waves)).toBeUndefined();
   });
 });

@@ -76,6 +76,20 @@ const growthSchema = z
     }
   });
 
+/**
+ * The longest wait a spec may ask for (a bake, a zone's bake, a budget wait, an expected approval
+ * wait): a week. Step Functions' Wait states allow a year, but a change that sits a week at one
+ * point is a change someone forgot.
+ */
+const WEEK_MINUTES = 7 * 24 * 60;
+const waitMinutes = z.number().min(0).max(WEEK_MINUTES);
+
+/*
+ * The settings below that are optional without a zod default (zone bakes, the budget wait, the
+ * expected approval wait) are read through the functions after the schema, which apply their
+ * defaults: a spec is stored as parsed when its change starts and read back without parsing, so a
+ * change started before a setting existed has none, and both must read the same way.
+ */
 const strategySchema = z.strictObject({
   canary: z.number().int().min(1).max(100).default(1),
   growth: growthSchema.default({ mode: 'exponential', factor: 2 }),
@@ -83,6 +97,21 @@ const strategySchema = z.strictObject({
   bakeMinutes: z.number().min(0).max(1440).default(10),
   zoneConcurrency: z.number().int().min(1).max(32).default(1),
   zoneOrder: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * A bake after the last wave of a zone (group) before the first wave of the next, on top of
+   * that wave's own bake (CodeDeploy's zonal `monitorDurationInSeconds`). Default 0.
+   */
+  zoneBakeMinutes: waitMinutes.optional(),
+  /**
+   * The bake after the first zone (group) instead (CodeDeploy's `firstZoneMonitorDurationInSeconds`):
+   * usually longer, since the first zone is where a bad change shows first. Default: zoneBakeMinutes.
+   */
+  firstZoneBakeMinutes: waitMinutes.optional(),
+  /**
+   * How long a wave sized live waits when nothing of it fits its budgets now, before the change
+   * fails (recorded and paged when the wait begins). Default 240.
+   */
+  budgetWaitMinutes: z.number().gt(0).max(WEEK_MINUTES).optional(),
 });
 
 const metricGateSchema = z.strictObject({
@@ -119,6 +148,12 @@ const rollbackSchema = z.strictObject({
 
 const approvalSchema = z.strictObject({
   afterCanary: z.boolean().optional(),
+  /**
+   * How long a person is expected to take at each approval point: the prediction adds it after
+   * each wave that waits for approval (it bounds nothing; Wait for approval times out after 7
+   * days). Default 60.
+   */
+  expectedWaitMinutes: waitMinutes.optional(),
 });
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -168,3 +203,34 @@ export const changeSpecSchema = z.strictObject({
 
 export type ChangeSpec = z.infer<typeof changeSpecSchema>;
 export type ChangeStrategy = ChangeSpec['strategy'];
+
+/** Defaults of the settings read through the functions below. */
+export const SPEC_DEFAULTS = {
+  zoneBakeMinutes: 0,
+  budgetWaitMinutes: 240,
+  expectedApprovalWaitMinutes: 60,
+} as const;
+
+type ZoneBakes = Pick<ChangeStrategy, 'zoneBakeMinutes' | 'firstZoneBakeMinutes'>;
+
+/**
+ * The bake, in whole seconds, after a zone (group) of waves before the next zone's first wave:
+ * `zoneIndex` counts the zone changes before this one, so 0 is the bake after the first zone
+ * (`firstZoneBakeMinutes`, or `zoneBakeMinutes` when it is not given, as CodeDeploy does) and
+ * every later one is `zoneBakeMinutes`.
+ */
+export function zoneBakeSecondsAfter(strategy: ZoneBakes, zoneIndex: number): number {
+  const every = strategy.zoneBakeMinutes ?? SPEC_DEFAULTS.zoneBakeMinutes;
+  const minutes = zoneIndex === 0 ? (strategy.firstZoneBakeMinutes ?? every) : every;
+  return Math.round(minutes * 60);
+}
+
+/** How long a live wave waits when nothing fits its budgets before the change fails (minutes). */
+export function budgetWaitMinutes(strategy: Pick<ChangeStrategy, 'budgetWaitMinutes'>): number {
+  return strategy.budgetWaitMinutes ?? SPEC_DEFAULTS.budgetWaitMinutes;
+}
+
+/** The wait the prediction expects at each approval point (minutes). */
+export function expectedApprovalWaitMinutes(approval: ChangeSpec['approval']): number {
+  return approval.expectedWaitMinutes ?? SPEC_DEFAULTS.expectedApprovalWaitMinutes;
+}

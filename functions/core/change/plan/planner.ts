@@ -3,7 +3,7 @@
  * (waves, skipped instances, budgets, warnings) that the rollout, the CLI and the reports read.
  */
 import type { Instance } from '../../fleet/fleet';
-import { isDisruptive, type ServiceCatalog } from '../../fleet/services';
+import type { ServiceCatalog } from '../../fleet/services';
 import {
   exhaustedReason,
   headroom,
@@ -15,6 +15,7 @@ import { resolveQuantity } from '../../safety/quantity';
 import { actionModule } from '../actions/index';
 import { unstoppable } from '../actions/stop-start';
 import type { ActionType, ChangeSpec, RiskClass } from '../spec';
+import { PREDICTION_EPOCH, predictWaves } from './predict';
 
 /**
  * The constraint that bound a wave's size:
@@ -100,7 +101,11 @@ export interface Plan {
     readonly approvals: number;
     readonly blastRadiusBeforeApproval: number | null;
   };
-  /** Waves × (action + bake), plus the time the traffic protocol adds ({@link trafficMinutes}). */
+  /**
+   * From the first wave's start to the last wave's gate (./predict.ts): waves × (action + bake),
+   * plus what draining and readiness, the time windows, the expected approval waits and the zone
+   * bakes add (the fields below).
+   */
   readonly predictedMinutes: number;
   /**
    * Of the prediction, what draining and readiness add: per wave, the longest deregistration
@@ -108,6 +113,17 @@ export interface Plan {
    * services the action disrupts; Standby adds no time of its own beyond the groups' draining).
    */
   readonly trafficMinutes?: number;
+  /** Of the prediction, the waits for the spec's time windows (from {@link predictedFrom}). */
+  readonly windowMinutes?: number;
+  /** Of the prediction, `approval.expectedWaitMinutes` at each approval point that has waves after it. */
+  readonly approvalMinutes?: number;
+  /** Of the prediction, the bakes between zones (`strategy.firstZoneBakeMinutes`, `zoneBakeMinutes`). */
+  readonly zoneBakeMinutes?: number;
+  /**
+   * The start the prediction assumed (ISO 8601), given only when the spec has time windows: the
+   * only case where the start changes it.
+   */
+  readonly predictedFrom?: string;
   readonly waves: readonly Wave[];
   readonly skipped: readonly SkippedInstance[];
   readonly budgets: readonly PlannedBudget[];
@@ -134,6 +150,12 @@ export interface PlanInput {
   readonly spec: ChangeSpec;
   /** Instances held by a lease now (id → owner): unavailable, and not changed by this plan. */
   readonly held?: ReadonlyMap<string, string>;
+  /**
+   * When the change is to start (epoch ms), for the prediction's waits for time windows; the CLI
+   * passes now. Default: a fixed instant ({@link PREDICTION_EPOCH}), so the plan is the same bytes
+   * for the same inputs (without windows the start changes nothing).
+   */
+  readonly startAt?: number;
 }
 
 /** Instances of one service in one zone, in change order, with a cursor. */
@@ -158,7 +180,13 @@ interface Queue {
  *
  * The result depends only on the inputs' content, never on their order.
  */
-export function planChange({ instances, catalog, spec, held = new Map() }: PlanInput): Plan {
+export function planChange({
+  instances,
+  catalog,
+  spec,
+  held = new Map(),
+  startAt = PREDICTION_EPOCH,
+}: PlanInput): Plan {
   const { strategy } = spec;
   const budgets = resolveBudgets(instances, catalog, spec.action.type, held);
   const skipped: SkippedInstance[] = [];
@@ -270,8 +298,7 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
   skipped.sort((a, b) => compare(a.id, b.id));
   warnings.sort(compare);
   const planned = waves.reduce((n, w) => n + w.size, 0);
-  const bakeAndAct = actionModule(spec.action).minutes + strategy.bakeMinutes;
-  const traffic = trafficMinutes(waves, instances, catalog, spec);
+  const prediction = predictWaves({ waves, spec, instances, catalog, startAt });
   return {
     changeId: spec.id,
     description: spec.description,
@@ -286,8 +313,12 @@ export function planChange({ instances, catalog, spec, held = new Map() }: PlanI
       approvals: waves.filter((w) => w.approvalAfter !== null).length,
       blastRadiusBeforeApproval: containment ? Math.min(riskCap, planned) : null,
     },
-    predictedMinutes: Math.round((waves.length * bakeAndAct + traffic.total) * 10) / 10,
-    trafficMinutes: Math.round(traffic.total * 10) / 10,
+    predictedMinutes: tenths(prediction.minutes),
+    trafficMinutes: tenths(prediction.trafficMinutes),
+    windowMinutes: tenths(prediction.windowMinutes),
+    approvalMinutes: tenths(prediction.approvalMinutes),
+    zoneBakeMinutes: tenths(prediction.zoneBakeMinutes),
+    ...(spec.windows.length > 0 ? { predictedFrom: new Date(startAt).toISOString() } : {}),
     waves,
     skipped,
     budgets: summarizeBudgets(budgets, targeted, waves),
@@ -338,7 +369,11 @@ export function selectTargets(
   return selected;
 }
 
-export function whyNotChangeable(instance: Instance, budget: ResolvedBudget, spec: ChangeSpec): string | undefined {
+export function whyNotChangeable(
+  instance: Instance,
+  budget: ResolvedBudget,
+  spec: ChangeSpec,
+): string | undefined {
   if (instance.state !== 'running') return `not running (state: ${instance.state})`;
   if (instance.health === 'impaired') return 'impaired: left to remediation';
   if (spec.action.type === 'stop-start') {
@@ -527,31 +562,4 @@ export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * What the traffic protocol adds to each wave (core/traffic): its instances drain before the
- * action (at most the longest deregistration delay of their target groups) and are healthy again
- * after it (at most the longest healthy threshold × interval), all at once within a wave.
- */
-function trafficMinutes(
-  waves: readonly Wave[],
-  instances: readonly Instance[],
-  catalog: ServiceCatalog,
-  spec: ChangeSpec,
-): { total: number; perWave: number[] } {
-  if (!actionModule(spec.action).outOfTraffic) return { total: 0, perWave: waves.map(() => 0) };
-  const byId = new Map(instances.map((i) => [i.id, i]));
-  const perWave = waves.map((w) => {
-    let drain = 0;
-    let ready = 0;
-    for (const id of w.instances) {
-      const i = byId.get(id);
-      if (!i?.targets || !isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type)) continue;
-      for (const t of i.targets) {
-        drain = Math.max(drain, t.drainSeconds ?? 0);
-        ready = Math.max(ready, t.readySeconds ?? 0);
-      }
-    }
-    return (drain + ready) / 60;
-  });
-  return { total: perWave.reduce((a, b) => a + b, 0), perWave };
-}
+const tenths = (minutes: number) => Math.round(minutes * 10) / 10;

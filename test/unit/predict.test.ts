@@ -1,0 +1,336 @@
+import type { Wave } from '../../functions/core/change/plan/planner';
+import { planChange } from '../../functions/core/change/plan/planner';
+import {
+  expectedEnd,
+  PREDICTION_EPOCH,
+  type PredictInput,
+  predictWaves,
+} from '../../functions/core/change/plan/predict';
+import { nextOpening, windowDecision } from '../../functions/core/change/windows';
+import type { Instance } from '../../functions/core/fleet/fleet';
+import { serviceCatalog } from '../../functions/core/fleet/services';
+import { parseServices } from '../../functions/core/input/files';
+import { instances, spec } from '../support/builders';
+
+const MINUTE = 60_000;
+const catalog = serviceCatalog(
+  parseServices(
+    'services: { web: { maxUnavailable: 50% }, quiet: { maxUnavailable: 50%, impact: { reboot: non-disruptive } } }',
+    's.yaml',
+  ),
+);
+
+/** A wave as the planner makes them, of these instances. */
+function wave(
+  index: number,
+  zone: string,
+  members: readonly Instance[],
+  approvalAfter: Wave['approvalAfter'] = null,
+): Wave {
+  return {
+    index,
+    kind: index === 0 ? 'canary' : 'rollout',
+    zone,
+    zones: [zone],
+    size: members.length,
+    limit: members.length,
+    bindingConstraint: 'growth',
+    services: { [members[0]?.service ?? 'web']: members.length },
+    instances: members.map((i) => i.id),
+    approvalAfter,
+  };
+}
+
+/** Waves of one instance each in these zones (a reboot: 5 min, and the bake). */
+function wavesIn(zones: readonly string[]): { waves: Wave[]; fleet: Instance[] } {
+  const fleet = zones.map((z) => instances(1, 'web', z)[0]);
+  return { waves: fleet.map((i, n) => wave(n, i.zone, [i])), fleet };
+}
+
+const input = (fields: Partial<PredictInput> & Pick<PredictInput, 'waves'>): PredictInput => ({
+  spec: spec({ strategy: { bakeMinutes: 10 } }),
+  instances: [],
+  catalog,
+  ...fields,
+});
+
+describe('predictWaves', () => {
+  it('adds each wave’s action and bake, and without windows does not depend on the start', () => {
+    const { waves, fleet } = wavesIn(['us-east-1a', 'us-east-1a', 'us-east-1a']);
+    const monday = predictWaves(input({ waves, instances: fleet, startAt: Date.UTC(2026, 2, 2, 9) }));
+    const saturdayNight = predictWaves(
+      input({ waves, instances: fleet, startAt: Date.UTC(2026, 2, 7, 23, 59, 30) }),
+    );
+    expect(monday.minutes).toBe(3 * (5 + 10));
+    expect(saturdayNight.minutes).toBe(monday.minutes);
+    expect(saturdayNight.perWave.map((w) => w.windowWaitMinutes)).toEqual([0, 0, 0]);
+    expect(monday.perWave.map((w) => (w.startsAt - monday.startAt) / MINUTE)).toEqual([0, 15, 30]);
+    expect(monday.endsAt).toBe(monday.startAt + 45 * MINUTE);
+    // No start given: the fixed instant, so a plan is the same bytes every time.
+    expect(predictWaves(input({ waves })).startAt).toBe(PREDICTION_EPOCH);
+  });
+
+  it('adds draining and readiness per wave: the longest of its instances, for services the action disrupts', () => {
+    const behind = (drainSeconds: number, readySeconds: number) => ({
+      targets: [
+        {
+          targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1',
+          state: 'healthy' as const,
+          drainSeconds,
+          readySeconds,
+        },
+      ],
+    });
+    const slow = instances(1, 'web', 'us-east-1a', behind(300, 60));
+    const fast = instances(2, 'web', 'us-east-1a', behind(30, 30));
+    const quiet = instances(1, 'quiet', 'us-east-1a', behind(600, 600));
+    const waves = [wave(0, 'us-east-1a', [...slow, fast[0]]), wave(1, 'us-east-1a', [fast[1], ...quiet])];
+    const fleet = [...slow, ...fast, ...quiet];
+    const reboot = predictWaves(input({ waves, instances: fleet }));
+    // Wave 0: 300 s + 60 s (the slow one bounds it); wave 1: 30 s + 30 s (quiet is not disrupted).
+    expect(reboot.perWave.map((w) => w.trafficMinutes)).toEqual([6, 1]);
+    expect(reboot.trafficMinutes).toBe(7);
+    expect(reboot.minutes).toBe(2 * 15 + 7);
+    // A replacement never takes the old instance out of traffic first (its group launches the new one).
+    const replace = predictWaves(
+      input({ waves, instances: fleet, spec: spec({ action: { type: 'replace' } }) }),
+    );
+    expect(replace.trafficMinutes).toBe(0);
+  });
+
+  it('expects the approval wait after each approval point that has waves after it', () => {
+    const fleet = instances(3, 'web', 'us-east-1a');
+    const waves = [
+      wave(0, 'us-east-1a', [fleet[0]], 'canary'),
+      wave(1, 'us-east-1a', [fleet[1]]),
+      // After the last wave there is nothing to approve: the change ends.
+      wave(2, 'us-east-1a', [fleet[2]], 'risk-containment'),
+    ];
+    const byDefault = predictWaves(input({ waves }));
+    expect(byDefault.perWave.map((w) => w.approvalMinutes)).toEqual([60, 0, 0]);
+    expect(byDefault.minutes).toBe(3 * 15 + 60);
+    const quick = predictWaves(
+      input({ waves, spec: spec({ strategy: { bakeMinutes: 10 }, approval: { expectedWaitMinutes: 25 } }) }),
+    );
+    expect(quick.approvalMinutes).toBe(25);
+    expect(quick.perWave[1].startsAt - quick.perWave[0].endsAt).toBe(25 * MINUTE);
+  });
+
+  it('bakes between zones: firstZoneBakeMinutes after the first zone, zoneBakeMinutes after the others', () => {
+    const { waves } = wavesIn(['us-east-1a', 'us-east-1a', 'us-east-1b', 'us-east-1b', 'us-east-1c']);
+    const both = predictWaves(
+      input({
+        waves,
+        spec: spec({ strategy: { bakeMinutes: 10, firstZoneBakeMinutes: 90, zoneBakeMinutes: 30 } }),
+      }),
+    );
+    expect(both.perWave.map((w) => w.zoneBakeMinutes)).toEqual([0, 90, 0, 30, 0]);
+    expect(both.zoneBakeMinutes).toBe(120);
+    expect(both.minutes).toBe(5 * 15 + 120);
+    // Without firstZoneBakeMinutes the first zone bakes as long as the others (CodeDeploy's rule).
+    const same = predictWaves(
+      input({ waves, spec: spec({ strategy: { bakeMinutes: 10, zoneBakeMinutes: 30 } }) }),
+    );
+    expect(same.perWave.map((w) => w.zoneBakeMinutes)).toEqual([0, 30, 0, 30, 0]);
+    // Neither: no zone bakes (the default).
+    expect(predictWaves(input({ waves })).zoneBakeMinutes).toBe(0);
+  });
+
+  it('puts the approval before the zone’s bake after a wave that has both', () => {
+    const fleet = [...instances(1, 'web', 'us-east-1a'), ...instances(1, 'web', 'us-east-1b')];
+    const waves = [wave(0, 'us-east-1a', [fleet[0]], 'canary'), wave(1, 'us-east-1b', [fleet[1]])];
+    const p = predictWaves(
+      input({ waves, spec: spec({ strategy: { bakeMinutes: 10, zoneBakeMinutes: 45 } }) }),
+    );
+    expect(p.perWave[0]).toMatchObject({ approvalMinutes: 60, zoneBakeMinutes: 45 });
+    expect((p.perWave[1].startsAt - p.perWave[0].endsAt) / MINUTE).toBe(105);
+  });
+
+  it('waits over a weekend for the next window, in the window’s time zone', () => {
+    const { waves } = wavesIn(['us-east-1a', 'us-east-1a', 'us-east-1a']);
+    const weekdays = spec({
+      strategy: { bakeMinutes: 10 },
+      windows: [
+        {
+          days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+          start: '09:00',
+          end: '17:00',
+          timezone: 'America/New_York',
+        },
+      ],
+    });
+    // Friday 2026-01-09 16:50 in New York (EST, UTC−5): wave 0 starts inside and ends at 17:05,
+    // after the window; wave 1 waits for Monday 09:00 EST, 14:00 UTC.
+    const friday = Date.UTC(2026, 0, 9, 21, 50);
+    const p = predictWaves(input({ waves, spec: weekdays, startAt: friday }));
+    expect(p.perWave[0]).toMatchObject({ windowWaitMinutes: 0, startsAt: friday });
+    expect(new Date(p.perWave[1].startsAt).toISOString()).toBe('2026-01-12T14:00:00.000Z');
+    expect(p.perWave[1].windowWaitMinutes).toBe((2 * 24 + 15) * 60 + 55);
+    // Wave 2 follows at once, inside Monday's window.
+    expect(p.perWave[2].windowWaitMinutes).toBe(0);
+    expect(p.minutes).toBe(3 * 15 + p.windowMinutes);
+
+    // The same a week before the clocks change (Sunday 2026-03-08): Monday's 09:00 is EDT, 13:00 UTC,
+    // an hour less to wait.
+    const beforeDst = predictWaves(input({ waves, spec: weekdays, startAt: Date.UTC(2026, 2, 6, 21, 50) }));
+    expect(new Date(beforeDst.perWave[1].startsAt).toISOString()).toBe('2026-03-09T13:00:00.000Z');
+    expect(beforeDst.windowMinutes).toBe(p.windowMinutes - 60);
+
+    // A start outside every window waits for the first one; Saturday in Tokyo is Friday in New York.
+    const tokyo = spec({
+      strategy: { bakeMinutes: 10 },
+      windows: [{ days: ['sat'], start: '02:00', end: '05:00', timezone: 'Asia/Tokyo' }],
+    });
+    const early = predictWaves(input({ waves, spec: tokyo, startAt: Date.UTC(2026, 0, 9, 16, 30) }));
+    expect(new Date(early.perWave[0].startsAt).toISOString()).toBe('2026-01-09T17:00:00.000Z');
+    expect(early.perWave[0].windowWaitMinutes).toBe(30);
+  });
+
+  it('re-estimates the rest of a change from a middle wave, the zone bakes still counted from the first zone', () => {
+    const { waves } = wavesIn(['us-east-1a', 'us-east-1a', 'us-east-1b', 'us-east-1b', 'us-east-1c']);
+    const s = spec({ strategy: { bakeMinutes: 10, firstZoneBakeMinutes: 90, zoneBakeMinutes: 30 } });
+    const rest = predictWaves(input({ waves, spec: s, from: 2, startAt: Date.UTC(2026, 4, 1) }));
+    expect(rest.perWave.map((w) => w.wave)).toEqual([2, 3, 4]);
+    // From wave 2 on, the only zone change left is after the second zone: zoneBakeMinutes.
+    expect(rest.perWave.map((w) => w.zoneBakeMinutes)).toEqual([0, 30, 0]);
+    expect(rest.minutes).toBe(3 * 15 + 30);
+    expect(predictWaves(input({ waves, spec: s, from: 5 })).minutes).toBe(0);
+  });
+});
+
+describe('expectedEnd', () => {
+  const { waves } = wavesIn(['us-east-1a', 'us-east-1a', 'us-east-1b']);
+  const s = spec({
+    strategy: { bakeMinutes: 10, zoneBakeMinutes: 20 },
+    approval: { expectedWaitMinutes: 40 },
+  });
+  const now = Date.UTC(2026, 4, 5, 12);
+  const end = (progress: Parameters<typeof expectedEnd>[0]['progress']) =>
+    expectedEnd({ waves, spec: s, instances: [], catalog, progress, now });
+
+  it('counts what is left of the wave under way, then the rest', () => {
+    // Wave 1 began 5 minutes ago: 10 minutes left, the zone bake of 20, then wave 2's 15.
+    const e = end({ phase: 'acting', wave: 1, since: now - 5 * MINUTE });
+    expect(e.minutes).toBe(10 + 20 + 15);
+    expect(e.from).toBe(2);
+    expect(new Date(e.endsAt).toISOString()).toBe('2026-05-05T12:45:00.000Z');
+  });
+
+  it('never expects a wave that overran to end before now', () => {
+    const e = end({ phase: 'acting', wave: 2, since: now - 60 * MINUTE });
+    expect(e.endsAt).toBe(now);
+    expect(e.minutes).toBe(0);
+  });
+
+  it('counts what is left of the expected approval wait, then the zone’s bake', () => {
+    const e = end({ phase: 'waiting-approval', wave: 1, since: now - 30 * MINUTE });
+    expect(e.minutes).toBe(10 + 20 + 15);
+    // Waiting longer than expected: the person may answer any moment.
+    expect(end({ phase: 'waiting-approval', wave: 0, since: now - 90 * MINUTE }).minutes).toBe(15 + 20 + 15);
+  });
+
+  it('counts the zone bake under way before the next wave begins', () => {
+    const e = end({ phase: 'before', wave: 2, previousEndedAt: now - 5 * MINUTE });
+    expect(e.minutes).toBe(15 + 15);
+    expect(end({ phase: 'before', wave: 0 }).minutes).toBe(3 * 15 + 20);
+  });
+
+  it('is now once every wave is done', () => {
+    expect(end({ phase: 'before', wave: 3 })).toMatchObject({ endsAt: now, minutes: 0 });
+  });
+});
+
+describe('planChange’s prediction', () => {
+  const fleet = ['us-east-1a', 'us-east-1b'].flatMap((z) => instances(6, 'web', z));
+
+  it('includes the approval waits and the zone bakes in predictedMinutes, with their breakdown', () => {
+    const plan = planChange({
+      instances: fleet,
+      catalog,
+      spec: spec({
+        risk: 'medium',
+        strategy: { bakeMinutes: 10, firstZoneBakeMinutes: 60, zoneBakeMinutes: 5 },
+      }),
+    });
+    // medium risk: an approval after the canary; two zones: one zone change.
+    expect(plan.waves[0].approvalAfter).toBe('canary');
+    expect(plan).toMatchObject({
+      approvalMinutes: 60,
+      zoneBakeMinutes: 60,
+      windowMinutes: 0,
+      trafficMinutes: 0,
+    });
+    expect(plan.predictedMinutes).toBe(plan.waves.length * 15 + 60 + 60);
+    expect(plan.predictedFrom).toBeUndefined();
+  });
+
+  it('is the same bytes for any start without windows, and says its start with them', () => {
+    const s = spec();
+    const a = planChange({ instances: fleet, catalog, spec: s, startAt: Date.UTC(2026, 0, 3) });
+    const b = planChange({ instances: fleet, catalog, spec: s, startAt: Date.UTC(2026, 6, 9, 13, 17) });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    const windowed = spec({ windows: [{ days: ['tue'], start: '10:00', end: '11:00' }] });
+    const tuesday = planChange({
+      instances: fleet,
+      catalog,
+      spec: windowed,
+      startAt: Date.UTC(2026, 0, 6, 10),
+    });
+    const monday = planChange({
+      instances: fleet,
+      catalog,
+      spec: windowed,
+      startAt: Date.UTC(2026, 0, 5, 10),
+    });
+    expect(tuesday.predictedFrom).toBe('2026-01-06T10:00:00.000Z');
+    expect(monday.windowMinutes! - tuesday.windowMinutes!).toBe(24 * 60);
+    expect(monday.predictedMinutes - tuesday.predictedMinutes).toBe(24 * 60);
+  });
+});
+
+describe('nextOpening', () => {
+  const ny = (days: Array<'sun' | 'mon'>, start: string, end: string) => [
+    { days, start, end, timezone: 'America/New_York' },
+  ];
+  const iso = (at: number | undefined) => (at === undefined ? undefined : new Date(at).toISOString());
+
+  it('is the instant itself inside a window, or without windows', () => {
+    const at = Date.UTC(2026, 0, 5, 15, 7, 31);
+    expect(nextOpening([], at)).toBe(at);
+    expect(nextOpening(ny(['mon'], '09:00', '17:00'), at)).toBe(at);
+    expect(windowDecision(ny(['mon'], '09:00', '17:00'), at)).toEqual({ open: true, waitSeconds: 0 });
+  });
+
+  it('is exact across the clocks changing: a window skipped, entered mid-way, or passed twice', () => {
+    // Spring forward, Sunday 2026-03-08 02:00 EST → 03:00 EDT: 02:15–02:45 does not happen that day.
+    expect(iso(nextOpening(ny(['sun'], '02:15', '02:45'), Date.UTC(2026, 2, 8, 5)))).toBe(
+      '2026-03-15T06:15:00.000Z',
+    );
+    // 02:15–03:30 is entered at 03:00 EDT, when the clock jumps into it.
+    expect(iso(nextOpening(ny(['sun'], '02:15', '03:30'), Date.UTC(2026, 2, 8, 5)))).toBe(
+      '2026-03-08T07:00:00.000Z',
+    );
+    // Fall back, Sunday 2026-11-01 02:00 EDT → 01:00 EST: 01:15 comes twice; after the first, the second.
+    expect(iso(nextOpening(ny(['sun'], '01:15', '01:30'), Date.UTC(2026, 10, 1, 5, 40)))).toBe(
+      '2026-11-01T06:15:00.000Z',
+    );
+    // windowDecision waits to that minute, in whole seconds.
+    expect(windowDecision(ny(['sun'], '01:15', '01:30'), Date.UTC(2026, 10, 1, 5, 40, 30))).toEqual({
+      open: false,
+      waitSeconds: 34 * 60 + 30,
+    });
+  });
+
+  it('takes the earliest of several windows in different zones, and a window across midnight', () => {
+    const windows = [
+      { days: ['mon' as const], start: '22:00', end: '02:00', timezone: 'Europe/Berlin' },
+      { days: ['tue' as const], start: '09:00', end: '10:00', timezone: 'UTC' },
+    ];
+    // Monday 2026-01-05 12:00 UTC: Berlin's Monday 22:00 (CET, UTC+1) is 21:00 UTC.
+    expect(iso(nextOpening(windows, Date.UTC(2026, 0, 5, 12)))).toBe('2026-01-05T21:00:00.000Z');
+    // Tuesday 00:30 UTC is 01:30 in Berlin: still Monday's window.
+    expect(nextOpening(windows, Date.UTC(2026, 0, 6, 0, 30))).toBe(Date.UTC(2026, 0, 6, 0, 30));
+    // Tuesday 01:30 UTC: Berlin's closed at 02:00 local; the UTC one opens at 09:00.
+    expect(iso(nextOpening(windows, Date.UTC(2026, 0, 6, 1, 30)))).toBe('2026-01-06T09:00:00.000Z');
+  });
+});
