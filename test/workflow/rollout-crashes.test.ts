@@ -13,7 +13,15 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
 
   /** The port methods that change something outside the step (the table, EC2, the topic). */
   const WRITES: Record<string, readonly string[]> = {
-    changes: ['save', 'setStatus', 'recordWave', 'awaitApproval', 'claimApproval', 'settleApproval'],
+    changes: [
+      'save',
+      'revisePlan',
+      'setStatus',
+      'recordWave',
+      'awaitApproval',
+      'claimApproval',
+      'settleApproval',
+    ],
     leases: ['acquire', 'release', 'recordAction', 'renew'],
     fleet: ['audit'],
     ec2: ['reboot', 'stop', 'start', 'setTags'],
@@ -76,18 +84,19 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
       .slice(from, from + n);
   }
 
-  /** Runs a reboot change; the first call of `step` runs over crashing ports, every other call over clean ones. */
-  async function run(id: string, ids: string[], step?: string, crashAfter?: number) {
+  /** Runs a stop-start change; the first call of `step` runs over crashing ports, every other call over clean ones. */
+  async function run(id: string, ids: string[], step?: string, crashAfter?: number, call = 1) {
     await h.plannedChange(id, { target: { instanceIds: ids }, action: { type: 'stop-start' } });
     const counter = { writes: 0, stopped: new Map<string, number>() };
     let crashed = false;
+    let calls = 0;
     const perStep = new Map<string, number>();
     const probe = { writes: 0, stopped: counter.stopped };
     const result = await h.runChange(id, {
       handler: async (event) => {
         const state = String((event as { step?: string; Payload?: { step?: string } }).step);
         const before = probe.writes;
-        const crashing = !crashed && state === stepName(step) && crashAfter !== undefined;
+        const crashing = !crashed && state === stepName(step) && crashAfter !== undefined && ++calls === call;
         if (crashing) crashed = true;
         try {
           return await h.stepWith(
@@ -156,5 +165,47 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
       }
     }
     expect(tried.length).toBeGreaterThanOrEqual(steps.length);
+  });
+
+  it('a wave sized down by a budget that shrank (a plan revision), crashed after each write of its lease and retried: each instance stopped once', async () => {
+    // Another owner holds four web instances of the zone: the budget (5) has room for one.
+    const others = await instances(4, 13);
+    const held = await h.stores.leases.acquire({
+      owner: 'someone-else',
+      instanceIds: others,
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(held.acquired).toBe(true);
+    try {
+      // The clean run, counted: the second wave's lease (of 2, room for 1) revises the plan.
+      const ids = await instances(3, 0);
+      const clean = await run('shrunk-clean', ids);
+      expect(clean.result).toMatchObject({ status: 'completed' });
+      const revised = await h.changes().loadPlan('shrunk-clean');
+      expect(revised.revision).toBe(1);
+      expect(revised.revisions?.[0]).toMatchObject({ wave: 1 });
+      const writes = 5; // revisePlan, the deferred record, its audit, acquire, its audit
+      for (let crashAfter = 1; crashAfter <= writes; crashAfter++) {
+        const id = `shrunk-${crashAfter}`;
+        const mine = await instances(3, (crashAfter * 3) % 12);
+        const { result, stopped } = await run(id, mine, 'Lease the wave', crashAfter, 2);
+        expect({ at: `lease after write ${crashAfter}`, result }).toMatchObject({
+          result: { status: 'completed' },
+        });
+        for (const i of mine)
+          expect(`#${crashAfter}: ${i} stopped ${stopped.get(i) ?? 0}×`).toBe(
+            `#${crashAfter}: ${i} stopped 1×`,
+          );
+        expect((await h.changes().loadPlan(id)).revision).toBe(1);
+        expect(await h.leasesOf(id)).toEqual([]);
+      }
+    } finally {
+      const mineNow = (await h.stores.leases.activeLeases(Date.now())).filter(
+        (l) => l.owner === 'someone-else',
+      );
+      await h.stores.leases.release('someone-else', mineNow, new Set());
+    }
   });
 });
