@@ -3,6 +3,7 @@ import { isDisruptive, serviceCatalog } from '../../fleet/services';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { describeRefusal, holdInstances } from '../../safety/hold';
 import { actionModule } from '../actions/index';
+import { budgetWaitMinutes, type ChangeSpec } from '../spec';
 import { ineligibleNow, type LiveCandidate, revisePlan, segmentEnd, sizeWave } from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
@@ -13,8 +14,6 @@ import { readWave, recordSkipped } from './wave-records';
  * its instances leased and their budgets reserved.
  */
 
-/** How long a wave waits when nothing fits before the change fails, unless the spec says. */
-export const BUDGET_WAIT_MINUTES = 240;
 /** The first look again after nothing fitted; then twice as long each time, up to the most. */
 const WAIT_FIRST_SECONDS = 60;
 const WAIT_MAX_SECONDS = 900;
@@ -252,7 +251,7 @@ async function waitForRoom(
   ports: RolloutPorts,
   state: RolloutState,
   attempts: number,
-  spec: { strategy: object },
+  spec: Pick<ChangeSpec, 'strategy'>,
   why: string,
 ): Promise<LeaseResult> {
   const records = await ports.changes.waveRecords(state.changeId, state.wave);
@@ -260,8 +259,7 @@ async function waitForRoom(
     .filter((r) => r.part.startsWith('waiting#'))
     .map((r) => Number(r.part.slice('waiting#'.length)))
     .sort((a, b) => a - b)[0];
-  const limitMinutes =
-    (spec.strategy as { budgetWaitMinutes?: number }).budgetWaitMinutes ?? BUDGET_WAIT_MINUTES;
+  const limitMinutes = budgetWaitMinutes(spec.strategy);
   if (firstWait === undefined) {
     await ports.changes.recordWave(
       state.changeId,

@@ -2,7 +2,7 @@ import type { RolloutPorts } from '../../ports/rollout-ports';
 import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
 import type { Plan } from '../plan/planner';
-import type { ChangeSpec } from '../spec';
+import { type ChangeSpec, zoneBakeSecondsAfter } from '../spec';
 import { appendFinalWaves, finalRounds, findJoiners } from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
@@ -110,10 +110,5 @@ async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Pla
 function zoneBake(plan: Plan, index: number, spec: ChangeSpec): number {
   let zonesDone = 0;
   for (let w = 1; w <= index; w++) if (plan.waves[w].zone !== plan.waves[w - 1].zone) zonesDone++;
-  const strategy = spec.strategy as { zoneBakeMinutes?: number; firstZoneBakeMinutes?: number };
-  const minutes =
-    zonesDone === 0
-      ? (strategy.firstZoneBakeMinutes ?? strategy.zoneBakeMinutes ?? 0)
-      : (strategy.zoneBakeMinutes ?? 0);
-  return Math.round(minutes * 60);
+  return zoneBakeSecondsAfter(spec.strategy, zonesDone);
 }
