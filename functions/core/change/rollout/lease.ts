@@ -159,6 +159,15 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
       sizing.take.length === wave.instances.length - skippedIds.size &&
       sizing.take.every((id) => wave.instances.includes(id));
     if (!same) {
+      // The forecast of the rest of the segment needs each instance's service and zone.
+      const unread = plan.waves
+        .slice(state.wave, end + 1)
+        .flatMap((w) => w.instances)
+        .filter((id) => !found.has(id));
+      for (const i of await ports.fleet.getInstances(unread)) {
+        found.set(i.id, i);
+        serviceOf.set(i.id, i.service);
+      }
       const revised = revisePlan({
         plan,
         wave: state.wave,

@@ -147,7 +147,12 @@ export interface ReviseInput {
   readonly skipped: ReadonlySet<string>;
   readonly serviceOf: (id: string) => string | undefined;
   readonly zoneOf: (id: string) => string | undefined;
-  /** The room now: the forecast of the rest of the segment assumes it lasts (at least 1 each). */
+  /**
+   * The room now. The forecast of the rest of the segment gives each service, in each wave, the
+   * more of this and of what the plan gave it in one wave at most (its peak): most of what takes
+   * a budget during a long change (a fault, a remediation) passes within a wave or two, and a
+   * room that stays short is met again by each wave's own sizing.
+   */
   readonly room: ReadonlyMap<string, BudgetRoom>;
   readonly disruptive: (service: string) => boolean;
   readonly canary: number;
@@ -178,6 +183,7 @@ export function revisePlan(input: ReviseInput): Plan {
   const serviceOf = (id: string) => input.serviceOf(id) ?? '?';
   for (const id of input.take) touched.add(serviceOf(id));
 
+  const peaks = plannedPeaks(plan);
   const segment: MutableWave[] = [waveOf(current, [...input.take], serviceOf, capOf(current), 'live')];
   let queue = rest;
   for (let k = 0; queue.length > 0; k++) {
@@ -188,7 +194,7 @@ export function revisePlan(input: ReviseInput): Plan {
       candidates,
       own: candidates.length,
       cap,
-      room: atLeastOne(input.room, candidates),
+      room: forecastRoom(input.room, candidates, peaks),
       disruptive: input.disruptive,
       untouched,
       canary: input.canary,
@@ -338,15 +344,37 @@ function waveOf(
   };
 }
 
-function atLeastOne(room: ReadonlyMap<string, BudgetRoom>, candidates: readonly LiveCandidate[]) {
+/** Per service, overall and per zone, the most instances one wave of the plan takes. */
+function plannedPeaks(plan: Plan): { overall: Map<string, number>; zone: Map<string, number> } {
+  const overall = new Map<string, number>();
+  const zone = new Map<string, number>();
+  for (const w of plan.waves) {
+    for (const [service, n] of Object.entries(w.services)) {
+      overall.set(service, Math.max(overall.get(service) ?? 0, n));
+      // A wave of one zone gives its count to that zone; one over several zones, to each (an upper bound).
+      for (const z of w.zones) zone.set(`${service}@${z}`, Math.max(zone.get(`${service}@${z}`) ?? 0, n));
+    }
+  }
+  return { overall, zone };
+}
+
+/** The forecast's room: the more of the room now and the plan's peak, at least 1 (so it ends). */
+function forecastRoom(
+  room: ReadonlyMap<string, BudgetRoom>,
+  candidates: readonly LiveCandidate[],
+  peaks: ReturnType<typeof plannedPeaks>,
+) {
   const out = new Map<string, BudgetRoom>();
   for (const c of candidates) {
     if (out.has(c.service)) continue;
     const r = room.get(c.service);
     const zones = new Map<string, number>();
-    for (const x of candidates)
-      if (x.service === c.service) zones.set(x.zone, Math.max(1, r?.zones.get(x.zone) ?? 0));
-    out.set(c.service, { overall: Math.max(1, r?.overall ?? 0), zones });
+    for (const x of candidates) {
+      if (x.service !== c.service || zones.has(x.zone)) continue;
+      const key = `${c.service}@${x.zone}`;
+      zones.set(x.zone, Math.max(1, r?.zones.get(x.zone) ?? 0, peaks.zone.get(key) ?? 0));
+    }
+    out.set(c.service, { overall: Math.max(1, r?.overall ?? 0, peaks.overall.get(c.service) ?? 0), zones });
   }
   return out;
 }
