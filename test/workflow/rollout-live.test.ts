@@ -267,4 +267,48 @@ describe('rollout: live waves against the ledger as it is now', () => {
     expect((await h.changes().get('zone-undo-rollback'))?.status).toBe('completed');
     expect(await statusOf('zone-undo')).toBe('rolled-back');
   });
+
+  it('waits only when nothing at all fits: recorded and paged once, and the change fails after strategy.budgetWaitMinutes', async () => {
+    // Prepare: db's budget is 1, and another owner holds a db instance (and so the budget) for
+    // longer than the change waits.
+    const db = (await running('db')).slice(0, 2);
+    const other = (await running('db')).at(-1)!;
+    await h.plannedChange('no-room', {
+      target: { instanceIds: db },
+      action: { type: 'set-tag', tags: { noRoom: 'yes' } },
+      strategy: { budgetWaitMinutes: 5 },
+    });
+    const held = await h.stores.leases.acquire({
+      owner: 'someone-else',
+      instanceIds: [other],
+      nonDisruptiveServices: new Set(),
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    });
+    expect(held.acquired).toBe(true);
+    await h.notices();
+    try {
+      // Act
+      const entered = await runRecorded('no-room');
+
+      // Assess: 60 + 120 + 240 s of waits reach 5 minutes: three waits, then the change fails saying why.
+      const waits = entered.filter((e) => e.name === ROLLOUT_STATES.waitForBudget);
+      expect(waits.map((e) => (e.input.lease as { waitSeconds: number }).waitSeconds)).toEqual([
+        60, 120, 240,
+      ]);
+      expect(await statusOf('no-room')).toBe('failed');
+      expect((await h.changes().get('no-room'))?.statusReason).toMatch(
+        /^nothing of the wave fitted its budgets for the whole wait \(strategy.budgetWaitMinutes\): nothing fits now: budget:db has no room now \(waited 7 minutes\)/,
+      );
+      const pages = (await h.notices()).filter((n) => n.subject.includes('waits for budget'));
+      expect(pages.map((n) => n.subject)).toEqual(['FleetOps: no-room wave 0 waits for budget']);
+      expect((await auditOf('no-room')).filter((a) => a.action === 'wave.waiting')).toHaveLength(1);
+      expect(await h.leasesOf('no-room')).toEqual([]);
+    } finally {
+      const theirs = (await h.stores.leases.activeLeases(Date.now())).filter(
+        (l) => l.owner === 'someone-else',
+      );
+      await h.stores.leases.release('someone-else', theirs, new Set());
+    }
+  });
 });
