@@ -79,8 +79,7 @@ export class DynamoChangeStore implements ChangeStore {
       if (existing.planDigest === digest) return { created: false, record: existing };
       throw new Error(`change ${spec.id} already exists with a different plan (use a new change id)`);
     }
-    const chunks: string[] = [];
-    for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
+    const chunks = chunksOf(text);
     await batchWriteAll(this.db, this.table, [
       { PutRequest: { Item: { ...keys.changeSpec(spec.id), type: 'change-spec', spec } } },
       ...chunks.map((body, n) => ({
@@ -181,8 +180,7 @@ export class DynamoChangeStore implements ChangeStore {
         `the plan of ${id} is at revision ${current.planRevision}, not ${from}: revised meanwhile`,
       );
     }
-    const chunks: string[] = [];
-    for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
+    const chunks = chunksOf(text);
     await batchWriteAll(
       this.db,
       this.table,
@@ -407,6 +405,13 @@ function remember<T>(cache: Map<string, T>, id: string, value: T): void {
   cache.delete(id);
   cache.set(id, value);
   if (cache.size > CACHED_CHANGES) cache.delete(cache.keys().next().value as string);
+}
+
+/** A plan's JSON in pieces that each fit in an item. */
+function chunksOf(text: string): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += CHUNK_CHARS) chunks.push(text.slice(i, i + CHUNK_CHARS));
+  return chunks;
 }
 
 function toRecord(item: Record<string, unknown>): ChangeRecord {

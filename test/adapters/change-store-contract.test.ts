@@ -56,6 +56,41 @@ describe.each<[string, () => Promise<Store>]>([
     return s;
   };
 
+  it('revises a plan only from the revision it names: a retry of the same revision is harmless, a stale one refused', async () => {
+    await store.save(spec, plan, 'tester', 1000);
+    const next: Plan = {
+      ...plan,
+      revision: 1,
+      revisions: [
+        {
+          revision: 1,
+          wave: 1,
+          at: '1970-01-01T00:00:02.000Z',
+          reason: 'test',
+          waves: plan.waves.length - 1,
+        },
+      ],
+      waves: plan.waves.slice(0, -1),
+    };
+    expect(await store.revisePlan('chg-1', 0, next, 2000)).toBe('revised');
+    expect(await store.loadPlan('chg-1')).toEqual(next);
+    expect((await store.get('chg-1'))?.waves).toBe(plan.waves.length - 1);
+    // The same revision again (a retried step): harmless; another revision from 0: refused.
+    expect(await store.revisePlan('chg-1', 0, copy(next), 2000)).toBe('already');
+    await expect(store.revisePlan('chg-1', 0, { ...next, warnings: ['other'] }, 2000)).rejects.toThrow(
+      /revised/,
+    );
+    // A revision that does not follow the one it names is a caller's bug.
+    await expect(store.revisePlan('chg-1', 1, next, 2000)).rejects.toThrow(/does not follow/);
+    const third: Plan = {
+      ...next,
+      revision: 2,
+      revisions: [...next.revisions!, { ...next.revisions![0], revision: 2 }],
+    };
+    expect(await store.revisePlan('chg-1', 1, third, 3000)).toBe('revised');
+    expect((await store.loadPlan('chg-1')).revision).toBe(2);
+  });
+
   it('saves a change once: the same plan again is harmless, another plan is refused', async () => {
     expect(await store.save(spec, plan, 'tester', 1000)).toMatchObject({ created: true });
     expect(await store.save(copy(spec), copy(plan), 'tester', 2000)).toMatchObject({ created: false });

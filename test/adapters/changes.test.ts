@@ -1,4 +1,4 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoChangeStore } from '../../functions/adapters/dynamo-change-store';
 import { keys } from '../../functions/adapters/keys';
 import { planChange } from '../../functions/core/change/plan/planner';
@@ -34,6 +34,40 @@ describe('change store (DynamoDB, against moto)', () => {
       'change patch-big already exists with a different plan',
     );
     expect((await changes.list()).map((c) => c.id)).toEqual(['patch-big']);
+  });
+
+  it('revises a 100,000-instance plan: a fresh reader gets the revision whole, the first plan stays as it was', async () => {
+    const stores = await freshTable();
+    const writer = new DynamoChangeStore(stores.db, stores.table);
+    const fleet = syntheticFleet({ instances: 100_000, services: 500, zones: 3, seed: 2 });
+    const plan = planChange({ instances: fleet.instances, catalog: serviceCatalog(fleet.services), spec });
+    await writer.save(spec, plan, 'tester', 1000);
+    const revised = {
+      ...plan,
+      revision: 1,
+      revisions: [
+        {
+          revision: 1,
+          wave: 3,
+          at: '1970-01-01T00:00:02.000Z',
+          reason: 'test',
+          waves: plan.waves.length + 1,
+        },
+      ],
+      waves: [...plan.waves, { ...plan.waves.at(-1)!, index: plan.waves.length }],
+    };
+    expect(await writer.revisePlan('patch-big', 0, revised, 2000)).toBe('revised');
+
+    // Another Lambda (no cache) reads the revision, verified against its digest.
+    const reader = new DynamoChangeStore(stores.db, stores.table);
+    expect(JSON.stringify(await reader.loadPlan('patch-big'))).toBe(JSON.stringify(revised));
+    const record = await reader.get('patch-big');
+    expect(record).toMatchObject({ planRevision: 1, waves: plan.waves.length + 1 });
+    // The first plan's chunks are untouched (a crash before the commit point leaves it in force).
+    const first = await stores.db.send(
+      new GetCommand({ TableName: stores.table, Key: keys.planChunk('patch-big', 0) }),
+    );
+    expect(String(first.Item?.body)).toBe(JSON.stringify(plan).slice(0, String(first.Item?.body).length));
   });
 
   it('refuses to load a plan whose chunks were corrupted', async () => {

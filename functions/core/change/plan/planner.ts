@@ -374,6 +374,17 @@ export function whyNotChangeable(
   budget: ResolvedBudget,
   spec: ChangeSpec,
 ): string | undefined {
+  const why = whyNotChangeableNow(instance, spec);
+  if (why) return why;
+  if (headroom(budget, instance.zone) <= 0) return exhaustedReason(budget, instance.zone);
+  return undefined;
+}
+
+/**
+ * Why the instance itself cannot take the change now, budgets aside: not running, impaired, not
+ * in service in its group, or (stop-start) unstoppable. The planner and each live wave ask it.
+ */
+export function whyNotChangeableNow(instance: Instance, spec: ChangeSpec): string | undefined {
   if (instance.state !== 'running') return `not running (state: ${instance.state})`;
   if (instance.health === 'impaired') return 'impaired: left to remediation';
   if (spec.action.type === 'stop-start') {
@@ -382,7 +393,6 @@ export function whyNotChangeable(
   }
   if (instance.asg && instance.asg.lifecycle !== 'InService')
     return `${instance.asg.lifecycle} in ${instance.asg.name}: held by its group or another party`;
-  if (headroom(budget, instance.zone) <= 0) return exhaustedReason(budget, instance.zone);
   return undefined;
 }
 

@@ -1,7 +1,13 @@
 import type { Instance } from '../../fleet/fleet';
 import type { BudgetRoom } from '../../safety/ledger';
-import { unstoppable } from '../actions/stop-start';
-import { compare, type Plan, type PlanRevision, selectTargets, type Wave } from '../plan/planner';
+import {
+  compare,
+  type Plan,
+  type PlanRevision,
+  selectTargets,
+  type Wave,
+  whyNotChangeableNow,
+} from '../plan/planner';
 import type { ChangeSpec } from '../spec';
 
 /**
@@ -105,15 +111,7 @@ export function ineligibleNow(
   if (!instance) return 'not in the fleet inventory';
   if (instance.state === 'terminated') return 'terminated';
   if (rollback) return undefined;
-  if (instance.state !== 'running') return `not running (state: ${instance.state})`;
-  if (instance.health === 'impaired') return 'impaired: left to remediation';
-  if (spec.action.type === 'stop-start') {
-    const why = unstoppable(instance);
-    if (why) return why;
-  }
-  if (instance.asg && instance.asg.lifecycle !== 'InService')
-    return `${instance.asg.lifecycle} in ${instance.asg.name}: held by its group or another party`;
-  return undefined;
+  return whyNotChangeableNow(instance, spec);
 }
 
 /** Skip reasons after which an instance may be changed later, once it is back (revisits). */
