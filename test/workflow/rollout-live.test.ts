@@ -311,4 +311,57 @@ describe('rollout: live waves against the ledger as it is now', () => {
       await h.stores.leases.release('someone-else', theirs, new Set());
     }
   });
+
+  it('a final wave that finds no room in its budgets waits half an hour, then leaves its instances listed; the change completes', async () => {
+    // Prepare: two web instances (web's budget is 5), one stopped before planning.
+    const [kept, away, ...others] = (await running('web')).slice(0, 7);
+    await h.ec2.send(new StopInstancesCommand({ InstanceIds: [away] }));
+    await h.sync();
+    await h.plannedChange('late-no-room', {
+      target: { instanceIds: [kept, away] },
+      action: { type: 'set-tag', tags: { lateNoRoom: 'yes' } },
+    });
+    // At the only wave's release the stopped one is back (it gets a final wave); right after, another
+    // owner takes web's whole budget.
+    let done = false;
+    const wrap = (state: string, call: (input: unknown) => Promise<unknown>) => async (input: unknown) => {
+      if (state !== ROLLOUT_STATES.releaseWave || done) return call(input);
+      done = true;
+      await h.ec2.send(new StartInstancesCommand({ InstanceIds: [away] }));
+      await h.sync();
+      const out = await call(input);
+      const held = await h.stores.leases.acquire({
+        owner: 'someone-else',
+        instanceIds: others,
+        nonDisruptiveServices: new Set(),
+        ttlMs: 3_600_000,
+        now: Date.now(),
+      });
+      expect(held.acquired).toBe(true);
+      return out;
+    };
+    try {
+      const entered = await runRecorded('late-no-room', wrap);
+
+      // 60 + 120 + 240 + 480 + 900 s of waits make half an hour; then the final wave lets go.
+      expect(entered.filter((e) => e.name === ROLLOUT_STATES.waitForBudget)).toHaveLength(5);
+      expect(await statusOf('late-no-room')).toBe('completed');
+      expect(await changedBy('late-no-room')).toEqual([kept]);
+      const plan = await h.changes().loadPlan('late-no-room');
+      const final = plan.waves.at(-1)!;
+      expect(final.joiners).toBe('revisit');
+      const skipped = (await h.changes().waveRecords('late-no-room', final.index)).filter((r) =>
+        r.part.startsWith('skipped#'),
+      );
+      expect(skipped.flatMap((r) => r.body.instances as Array<{ id: string; reason: string }>)).toEqual([
+        {
+          id: away,
+          reason: 'final wave: no room in its budgets after 30 minutes (budget:web has no room now)',
+        },
+      ]);
+    } finally {
+      const theirs = await h.leasesOf('someone-else');
+      await h.stores.leases.release('someone-else', theirs, new Set());
+    }
+  });
 });

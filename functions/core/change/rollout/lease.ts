@@ -14,6 +14,13 @@ import { readWave, recordSkipped } from './wave-records';
  * its instances leased and their budgets reserved.
  */
 
+/**
+ * A final wave (late joiners, revisits) waits for room at most this long, then leaves what does not
+ * fit listed with why: the change itself is done, and an instance whose budget others hold for
+ * good (a service at its budget with instances stopped) must not fail it.
+ */
+export const FINAL_WAIT_MINUTES = 30;
+export const NO_ROOM_AT_THE_END = 'final wave: no room in its budgets';
 /** The first look again after nothing fitted; then twice as long each time, up to the most. */
 const WAIT_FIRST_SECONDS = 60;
 const WAIT_MAX_SECONDS = 900;
@@ -152,6 +159,20 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
       if (candidates.length === 0) {
         // Everything the wave had is gone: an empty wave, leased at once (its gate has nothing to judge).
         return result(true, skipped.length, 0, `leased: nothing left (${skipped.length} skipped)`);
+      }
+      if (wave.joiners !== undefined && scheduledWait(attempts) >= FINAL_WAIT_MINUTES * 60) {
+        // A final wave does not fail a change that is done: what still has no room is left, listed.
+        const left = candidates.slice(0, ownCount).map((c) => ({
+          id: c.id,
+          reason: `${NO_ROOM_AT_THE_END} after ${FINAL_WAIT_MINUTES} minutes (${why})`,
+        }));
+        await recordSkipped(ports, state, left);
+        return result(
+          true,
+          skipped.length + left.length,
+          0,
+          `${left.length} left: ${left[0]?.reason ?? why}`,
+        );
       }
       return waitForRoom(ports, state, attempts, spec, `nothing fits now: ${why}`);
     }

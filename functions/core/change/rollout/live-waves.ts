@@ -119,7 +119,8 @@ export function mayComeBack(reason: string): boolean {
   return !(
     reason === 'terminated' ||
     reason === 'not in the fleet inventory' ||
-    reason.startsWith('refused')
+    reason.startsWith('refused') ||
+    reason.startsWith('final wave')
   );
 }
 
@@ -267,8 +268,9 @@ export function appendFinalWaves(
       compare(a.instance.zone, b.instance.zone) ||
       compare(a.instance.id, b.instance.id),
   );
-  const last = plan.waves[plan.waves.length - 1];
-  const cap = last ? capOf(last) : 1;
+  // As large as the plan's largest wave: the growth is done, and each final wave is still sized
+  // live against every budget (and the canary of a service never changed before).
+  const cap = Math.max(1, ...plan.waves.map(capOf));
   const waves: Wave[] = [...plan.waves];
   for (let i = 0; i < sorted.length; ) {
     const zone = sorted[i].instance.zone;
