@@ -174,8 +174,13 @@ export function revisePlan(input: ReviseInput): Plan {
   const rest: string[] = [];
   for (let w = input.wave; w <= end; w++)
     for (const id of plan.waves[w].instances) if (!taken.has(id) && !input.skipped.has(id)) rest.push(id);
+  // The segment's last wave may grow to what the plan's rules (growth, maxWaveSize, risk) allowed
+  // it, its `limit`: it is usually the small "remaining" wave of its zone, and the instances
+  // deferred earlier fold into it instead of costing a wave of their own.
   const caps = plan.waves.slice(input.wave + 1, end + 1).map(capOf);
-  const lastCap = caps.length > 0 ? caps[caps.length - 1] : capOf(current);
+  const last = plan.waves[end];
+  const lastCap = Math.max(capOf(last), last.limit);
+  if (caps.length > 0) caps[caps.length - 1] = lastCap;
 
   const touched = new Set<string>();
   for (const w of plan.waves.slice(0, input.wave)) for (const s of Object.keys(w.services)) touched.add(s);
