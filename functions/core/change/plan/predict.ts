@@ -4,7 +4,9 @@
  *
  * 1. the wait for the spec's time windows (`windowDecision` is the check before every wave);
  * 2. draining and readiness (the traffic protocol: out of traffic before the action, back after);
- * 3. the action and the bake (`strategy.bakeMinutes`);
+ * 3. the action and the bake (`strategy.bakeMinutes`): the action's estimate, and draining and
+ *    readiness with it, rounded up to settle's next look at the wave (it sees the action finished
+ *    only when it looks: 15 s, then twice as long each time);
  * 4. after the wave, when more follow: the expected approval wait if it waits for one
  *    (`approval.expectedWaitMinutes`), then the zone's bake if the next wave is in another zone
  *    (`strategy.firstZoneBakeMinutes` after the first zone, `zoneBakeMinutes` after the others).
@@ -14,7 +16,7 @@
  */
 import type { Instance } from '../../fleet/fleet';
 import { isDisruptive, type ServiceCatalog } from '../../fleet/services';
-import { actionModule } from '../actions/index';
+import { actionModule, firstLookAtOrAfter, settleCapSeconds, settleLimitSeconds } from '../actions/index';
 import { type ChangeSpec, expectedApprovalWaitMinutes, zoneBakeSecondsAfter } from '../spec';
 import { windowDecision } from '../windows';
 import type { Wave } from './planner';
@@ -88,7 +90,14 @@ function walk(
   span: { from: number; to?: number; startAt: number; started?: boolean },
 ): Prediction {
   const { from, to = Number.POSITIVE_INFINITY, startAt, started = false } = span;
-  const act = actionModule(spec.action).minutes + spec.strategy.bakeMinutes;
+  const estimate = actionModule(spec.action).minutes;
+  const cap = settleCapSeconds(settleLimitSeconds(spec.action));
+  // Settle looks at the wave on a schedule (15 s, then doubling): the rollout sees the action, with
+  // the wave's draining and readiness around it, finished at its first look after they are done.
+  const act = (trafficMinutes: number) =>
+    firstLookAtOrAfter((estimate + trafficMinutes) * 60, cap) / 60 -
+    trafficMinutes +
+    spec.strategy.bakeMinutes;
   const approvalWait = expectedApprovalWaitMinutes(spec.approval);
   const perWave: WavePrediction[] = [];
   let zoneChanges = 0;
@@ -103,14 +112,15 @@ function walk(
       const wait = started && perWave.length === 0 ? 0 : windowDecision(spec.windows, t).waitSeconds;
       const startsAt = t + wait * 1000;
       const trafficMinutes = traffic(wave);
-      const endsAt = startsAt + ms(act + trafficMinutes);
+      const actionMinutes = act(trafficMinutes);
+      const endsAt = startsAt + ms(actionMinutes + trafficMinutes);
       const approvalMinutes = next !== undefined && wave.approvalAfter !== null ? approvalWait : 0;
       const zoneBakeMinutes = changesZone ? zoneBakeSecondsAfter(spec.strategy, zoneChanges) / 60 : 0;
       perWave.push({
         wave: wave.index,
         windowWaitMinutes: wait / 60,
         startsAt,
-        actionMinutes: act,
+        actionMinutes,
         trafficMinutes,
         endsAt,
         approvalMinutes,

@@ -1,5 +1,12 @@
 import type { RolloutPorts } from '../../ports/rollout-ports';
-import { type ActionModule, actionModule, settleLimitSeconds } from '../actions/index';
+import {
+  type ActionModule,
+  actionModule,
+  SETTLE_FIRST_WAIT_SECONDS,
+  settleCapSeconds,
+  settleLimitSeconds,
+  settleWaitAfter,
+} from '../actions/index';
 import { applyWave } from './apply';
 import { loadChange, type RolloutState, renewWave } from './state';
 import { backWhenFinished } from './traffic';
@@ -8,7 +15,6 @@ import { readWave, recordFinished } from './wave-records';
 /** The fourth step of every wave: has the action finished, or how long to wait before looking again. */
 
 /** Settle looks after 15 s, then twice as long each time, up to a fiftieth of the limit (≥ 5 min). */
-const SETTLE_FIRST_WAIT_SECONDS = 15;
 /** Registration and Standby calls take a little time of their own on top of the groups' bounds. */
 const TRAFFIC_GRACE_SECONDS = 90;
 
@@ -79,16 +85,12 @@ export async function actionSettled(
   const from = wave.begunAt ?? sent.firstAt ?? ports.now();
   const elapsed = Math.max(0, (ports.now() - from) / 1000);
   const expired = !done && elapsed >= limit;
-  const cap = Math.max(300, Math.ceil(limit / 50));
+  const cap = settleCapSeconds(limit);
   // Progress this look and more to check (the action reads a bounded batch a look): look again soon.
   const more = module.readsPerLook !== undefined && fresh.size > 0 && finished.size < applied.length;
   const waitSeconds = Math.max(
     1,
-    Math.min(
-      more ? SETTLE_FIRST_WAIT_SECONDS : SETTLE_FIRST_WAIT_SECONDS * 2 ** Math.min(polls + 1, 16),
-      cap,
-      Math.ceil(limit - elapsed),
-    ),
+    Math.min(more ? SETTLE_FIRST_WAIT_SECONDS : settleWaitAfter(polls, cap), Math.ceil(limit - elapsed)),
   );
   if (!done && !expired) {
     // The wave settles, bakes and is judged under its leases: they must outlive the next look.
