@@ -38,10 +38,11 @@ describe('fleetops plan', () => {
   });
 
   it('breaks the predicted duration down: actions and bakes, approvals, zone bakes, time windows', async () => {
-    // ssm-patch: 34 waves of 5 + 10 min, one approval point (60 min expected by default), a
-    // 20-min bake after each of its two zone changes, windows Monday to Thursday 14:00–22:00 UTC.
-    // Starting Tuesday 14:00 UTC, the waves fill Tuesday's eight hours and Wednesday's first
-    // hours, with the 16 h overnight less what the last wave of Tuesday ran past 22:00.
+    // ssm-patch: 34 waves of 7.75 + 10 min (the 5-min estimate is seen at settle's look at 465 s:
+    // 15, 45, 105, 225, 465 s), one approval point (60 min expected by default), a 20-min bake after
+    // each of its two zone changes, windows Monday to Thursday 14:00–22:00 UTC. Starting Tuesday
+    // 14:00 UTC, the waves fill Tuesday's eight hours and Wednesday's first hours, with the 16 h
+    // overnight less what the last wave of Tuesday ran past 22:00 (8 min 15 s: 15 h 51.75 min).
     const { out } = await fleetops(
       'plan',
       ...examples,
@@ -53,11 +54,11 @@ describe('fleetops plan', () => {
     const duration = out.slice(out.indexOf('predicted duration'), out.indexOf('\nskipped'));
     expect(duration).toBe(
       [
-        'predicted duration: 26 h',
-        '   8 h 30 min  actions and bakes (34 waves × 15 min)',
+        'predicted duration: 27 h 35 min',
+        '   10 h 4 min  actions and bakes (34 waves × 17.8 min)',
         '          1 h  expected approval waits (1 × 60 min)',
         '       40 min  zone bakes',
-        '  15 h 50 min  waiting for time windows (starting 2026-03-03T14:00:00.000Z)',
+        '  15 h 52 min  waiting for time windows (starting 2026-03-03T14:00:00.000Z)',
         '',
       ].join('\n'),
     );
@@ -118,15 +119,15 @@ describe('fleetops plan', () => {
     expect(second.out).toBe(first.out);
     const plan = JSON.parse(first.out);
     expect(plan.changeId).toBe('kernel-6-1-115-reboot');
-    // 28 waves of 5 + 15 min, one approval point (30 min expected), a 120-min bake after the
-    // first zone and a 30-min one after the second.
+    // 28 waves of 7.75 + 15 min (a reboot is seen finished at settle's look at 465 s), one approval
+    // point (30 min expected), a 120-min bake after the first zone and a 30-min one after the second.
     expect(plan).toMatchObject({
       trafficMinutes: 0,
       approvalMinutes: 30,
       zoneBakeMinutes: 150,
       predictedFrom: '2026-03-03T14:00:00.000Z',
     });
-    expect(plan.predictedMinutes).toBe(28 * 20 + 30 + 150 + plan.windowMinutes);
+    expect(plan.predictedMinutes).toBe(28 * 22.75 + 30 + 150 + plan.windowMinutes);
     expect(plan.waves[0]).toEqual(
       expect.objectContaining({
         index: 0,
@@ -374,11 +375,12 @@ describe('change status and watch: the rendering', () => {
       progress: progress!,
       now: NOW,
     });
-    // 10 min left of wave 2, the zone bake back to us-east-1a (20), the final wave (15).
-    expect(expectedEndLine(estimate)).toBe('expected end: 2026-05-05T12:45:00.000Z (in 45 min)');
+    // A reboot wave is 7.75 + 10 min (the reboot seen at settle's look at 465 s): 12.75 min left of
+    // wave 2, the zone bake back to us-east-1a (20), the final wave (17.75): 50.5 min, shown as 51.
+    expect(expectedEndLine(estimate)).toBe('expected end: 2026-05-05T12:50:30.000Z (in 51 min)');
     const lines = renderProgress(record, waves, { plan, estimate });
     expect(lines[0]).toBe('c-1: running');
-    expect(lines[2]).toBe('  expected end: 2026-05-05T12:45:00.000Z (in 45 min)');
+    expect(lines[2]).toBe('  expected end: 2026-05-05T12:50:30.000Z (in 51 min)');
   });
 
   it('knows where a change is: waiting for a person after a wave, between waves, or ended', () => {

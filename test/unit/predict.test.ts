@@ -13,6 +13,11 @@ import { parseServices } from '../../functions/core/input/files';
 import { instances, spec } from '../support/builders';
 
 const MINUTE = 60_000;
+// Settle looks at a reboot wave 15, 45, 105, 225, 465 s after the apply: the first after its 5-min
+// estimate is at 465 s, when the rollout sees it finished.
+const REBOOT_SEEN = 7.75;
+// A reboot wave with the 10-min bake these tests use, and no draining or readiness: 7.75 + 10.
+const WAVE = 17.75;
 const catalog = serviceCatalog(
   parseServices(
     'services: { web: { maxUnavailable: 50% }, quiet: { maxUnavailable: 50%, impact: { reboot: non-disruptive } } }',
@@ -41,7 +46,7 @@ function wave(
   };
 }
 
-/** Waves of one instance each in these zones (a reboot: 5 min, and the bake). */
+/** Waves of one instance each in these zones (a reboot: seen finished after {@link REBOOT_SEEN} min, and the bake). */
 function wavesIn(zones: readonly string[]): { waves: Wave[]; fleet: Instance[] } {
   const fleet = zones.map((z) => instances(1, 'web', z)[0]);
   return { waves: fleet.map((i, n) => wave(n, i.zone, [i])), fleet };
@@ -61,11 +66,11 @@ describe('predictWaves', () => {
     const saturdayNight = predictWaves(
       input({ waves, instances: fleet, startAt: Date.UTC(2026, 2, 7, 23, 59, 30) }),
     );
-    expect(monday.minutes).toBe(3 * (5 + 10));
+    expect(monday.minutes).toBe(3 * (REBOOT_SEEN + 10));
     expect(saturdayNight.minutes).toBe(monday.minutes);
     expect(saturdayNight.perWave.map((w) => w.windowWaitMinutes)).toEqual([0, 0, 0]);
-    expect(monday.perWave.map((w) => (w.startsAt - monday.startAt) / MINUTE)).toEqual([0, 15, 30]);
-    expect(monday.endsAt).toBe(monday.startAt + 45 * MINUTE);
+    expect(monday.perWave.map((w) => (w.startsAt - monday.startAt) / MINUTE)).toEqual([0, WAVE, 2 * WAVE]);
+    expect(monday.endsAt).toBe(monday.startAt + 3 * WAVE * MINUTE);
     // No start given: the fixed instant, so a plan is the same bytes every time.
     expect(predictWaves(input({ waves })).startAt).toBe(PREDICTION_EPOCH);
   });
@@ -90,12 +95,53 @@ describe('predictWaves', () => {
     // Wave 0: 300 s + 60 s (the slow one bounds it); wave 1: 30 s + 30 s (quiet is not disrupted).
     expect(reboot.perWave.map((w) => w.trafficMinutes)).toEqual([6, 1]);
     expect(reboot.trafficMinutes).toBe(7);
-    expect(reboot.minutes).toBe(2 * 15 + 7);
+    // Settle sees the draining, the reboot and the readiness done together: wave 0's 360 + 300 s
+    // at its look at 765 s, wave 1's 60 + 300 s at 465 s (looks at 15, 45, 105, 225, 465, 765 s).
+    expect(reboot.minutes).toBe(765 / 60 + 10 + (465 / 60 + 10));
     // A replacement never takes the old instance out of traffic first (its group launches the new one).
     const replace = predictWaves(
       input({ waves, instances: fleet, spec: spec({ action: { type: 'replace' } }) }),
     );
     expect(replace.trafficMinutes).toBe(0);
+  });
+
+  it('ends a wave’s action at settle’s first look after the work is done: 15 s, then doubling, up to the cap', () => {
+    // Looks at 15, 45, 105, 225, 465, 765 s after the apply (waits of 30, 60, 120, 240, then the
+    // 300-s cap of a short limit); no bake, so a wave lasts until the look that sees it done.
+    const noBake = (action: Record<string, unknown>) => spec({ action, strategy: { bakeMinutes: 0 } });
+    const one = (s: PredictInput['spec'], fleet: readonly Instance[]) =>
+      predictWaves(input({ waves: [wave(0, 'us-east-1a', fleet)], instances: fleet, spec: s })).perWave[0];
+    const plain = instances(1, 'web', 'us-east-1a');
+
+    // set-tag: a 1-min estimate, seen at 105 s.
+    expect(one(noBake({ type: 'set-tag', tags: { patched: 'yes' } }), plain)).toMatchObject({
+      actionMinutes: 105 / 60,
+      trafficMinutes: 0,
+    });
+    // reboot: a 5-min estimate, seen at 465 s.
+    expect(one(noBake({ type: 'reboot' }), plain)).toMatchObject({
+      actionMinutes: 465 / 60,
+      trafficMinutes: 0,
+    });
+    // A reboot behind a target group: 300 s draining + 300 s reboot + 90 s readiness is 690 s of
+    // work, seen at 765 s; the action is what the look adds beyond the traffic's 6.5 min.
+    const behind = instances(1, 'web', 'us-east-1a', {
+      targets: [
+        {
+          targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1',
+          state: 'healthy' as const,
+          drainSeconds: 300,
+          readySeconds: 90,
+        },
+      ],
+    });
+    const traffic = one(noBake({ type: 'reboot' }), behind);
+    expect(traffic).toMatchObject({ actionMinutes: 765 / 60 - 6.5, trafficMinutes: 6.5 });
+    expect(traffic.endsAt - traffic.startsAt).toBe(765 * 1000);
+    // A two-day ssm-command: limit 172800 + 600 s, so the cap is ceil(173400 / 50) = 3468 s; the
+    // early looks are the same, and its 5-min estimate is seen at 465 s.
+    const ssm = { type: 'ssm-command', document: 'AWS-RunShellScript', timeoutSeconds: 172800 };
+    expect(one(noBake(ssm), plain)).toMatchObject({ actionMinutes: 465 / 60, trafficMinutes: 0 });
   });
 
   it('expects the approval wait after each approval point that has waves after it', () => {
@@ -108,7 +154,7 @@ describe('predictWaves', () => {
     ];
     const byDefault = predictWaves(input({ waves }));
     expect(byDefault.perWave.map((w) => w.approvalMinutes)).toEqual([60, 0, 0]);
-    expect(byDefault.minutes).toBe(3 * 15 + 60);
+    expect(byDefault.minutes).toBe(3 * WAVE + 60);
     const quick = predictWaves(
       input({ waves, spec: spec({ strategy: { bakeMinutes: 10 }, approval: { expectedWaitMinutes: 25 } }) }),
     );
@@ -126,7 +172,7 @@ describe('predictWaves', () => {
     );
     expect(both.perWave.map((w) => w.zoneBakeMinutes)).toEqual([0, 90, 0, 30, 0]);
     expect(both.zoneBakeMinutes).toBe(120);
-    expect(both.minutes).toBe(5 * 15 + 120);
+    expect(both.minutes).toBe(5 * WAVE + 120);
     // Without firstZoneBakeMinutes the first zone bakes as long as the others (CodeDeploy's rule).
     const same = predictWaves(
       input({ waves, spec: spec({ strategy: { bakeMinutes: 10, zoneBakeMinutes: 30 } }) }),
@@ -159,16 +205,16 @@ describe('predictWaves', () => {
         },
       ],
     });
-    // Friday 2026-01-09 16:50 in New York (EST, UTC−5): wave 0 starts inside and ends at 17:05,
-    // after the window; wave 1 waits for Monday 09:00 EST, 14:00 UTC.
+    // Friday 2026-01-09 16:50 in New York (EST, UTC−5): wave 0 starts inside and ends at 17:07:45
+    // (17.75 min later), after the window; wave 1 waits for Monday 09:00 EST, 14:00 UTC.
     const friday = Date.UTC(2026, 0, 9, 21, 50);
     const p = predictWaves(input({ waves, spec: weekdays, startAt: friday }));
     expect(p.perWave[0]).toMatchObject({ windowWaitMinutes: 0, startsAt: friday });
     expect(new Date(p.perWave[1].startsAt).toISOString()).toBe('2026-01-12T14:00:00.000Z');
-    expect(p.perWave[1].windowWaitMinutes).toBe((2 * 24 + 15) * 60 + 55);
+    expect(p.perWave[1].windowWaitMinutes).toBe((2 * 24 + 15) * 60 + 52.25);
     // Wave 2 follows at once, inside Monday's window.
     expect(p.perWave[2].windowWaitMinutes).toBe(0);
-    expect(p.minutes).toBe(3 * 15 + p.windowMinutes);
+    expect(p.minutes).toBe(3 * WAVE + p.windowMinutes);
 
     // The same a week before the clocks change (Sunday 2026-03-08): Monday's 09:00 is EDT, 13:00 UTC,
     // an hour less to wait.
@@ -193,7 +239,7 @@ describe('predictWaves', () => {
     expect(rest.perWave.map((w) => w.wave)).toEqual([2, 3, 4]);
     // From wave 2 on, the only zone change left is after the second zone: zoneBakeMinutes.
     expect(rest.perWave.map((w) => w.zoneBakeMinutes)).toEqual([0, 30, 0]);
-    expect(rest.minutes).toBe(3 * 15 + 30);
+    expect(rest.minutes).toBe(3 * WAVE + 30);
     expect(predictWaves(input({ waves, spec: s, from: 5 })).minutes).toBe(0);
   });
 });
@@ -209,11 +255,11 @@ describe('expectedEnd', () => {
     expectedEnd({ waves, spec: s, instances: [], catalog, progress, now });
 
   it('counts what is left of the wave under way, then the rest', () => {
-    // Wave 1 began 5 minutes ago: 10 minutes left, the zone bake of 20, then wave 2's 15.
+    // Wave 1 began 5 minutes ago: 12.75 minutes left, the zone bake of 20, then wave 2's 17.75.
     const e = end({ phase: 'acting', wave: 1, since: now - 5 * MINUTE });
-    expect(e.minutes).toBe(10 + 20 + 15);
+    expect(e.minutes).toBe(WAVE - 5 + 20 + WAVE);
     expect(e.from).toBe(2);
-    expect(new Date(e.endsAt).toISOString()).toBe('2026-05-05T12:45:00.000Z');
+    expect(new Date(e.endsAt).toISOString()).toBe('2026-05-05T12:50:30.000Z');
   });
 
   it('never expects a wave that overran to end before now', () => {
@@ -224,15 +270,17 @@ describe('expectedEnd', () => {
 
   it('counts what is left of the expected approval wait, then the zone’s bake', () => {
     const e = end({ phase: 'waiting-approval', wave: 1, since: now - 30 * MINUTE });
-    expect(e.minutes).toBe(10 + 20 + 15);
+    expect(e.minutes).toBe(10 + 20 + WAVE);
     // Waiting longer than expected: the person may answer any moment.
-    expect(end({ phase: 'waiting-approval', wave: 0, since: now - 90 * MINUTE }).minutes).toBe(15 + 20 + 15);
+    expect(end({ phase: 'waiting-approval', wave: 0, since: now - 90 * MINUTE }).minutes).toBe(
+      WAVE + 20 + WAVE,
+    );
   });
 
   it('counts the zone bake under way before the next wave begins', () => {
     const e = end({ phase: 'before', wave: 2, previousEndedAt: now - 5 * MINUTE });
-    expect(e.minutes).toBe(15 + 15);
-    expect(end({ phase: 'before', wave: 0 }).minutes).toBe(3 * 15 + 20);
+    expect(e.minutes).toBe(15 + WAVE);
+    expect(end({ phase: 'before', wave: 0 }).minutes).toBe(3 * WAVE + 20);
   });
 
   it('is now once every wave is done', () => {
@@ -260,7 +308,7 @@ describe('planChange’s prediction', () => {
       windowMinutes: 0,
       trafficMinutes: 0,
     });
-    expect(plan.predictedMinutes).toBe(plan.waves.length * 15 + 60 + 60);
+    expect(plan.predictedMinutes).toBe(plan.waves.length * WAVE + 60 + 60);
     expect(plan.predictedFrom).toBeUndefined();
   });
 
