@@ -1,5 +1,8 @@
 import { type ChangeSpec, changeSpecSchema } from '../functions/core/change/spec';
+import type { Instance } from '../functions/core/fleet/fleet';
+import type { ServicesFile } from '../functions/core/fleet/services';
 import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from './adapters';
+import type { Scenario } from './scenario';
 
 /** What `simulateFleet` takes: the fleet, the faults, the change, and its defaults and checks. */
 
@@ -29,6 +32,13 @@ export interface FleetSimOptions {
    * fleet an hour = 10 an hour at 100,000). A fault on an instance already down changes nothing.
    */
   readonly faultRate: number;
+  /**
+   * Churn: instances terminated and launched per instance per simulated hour, each a Poisson
+   * process at `churnRate × live instances` an hour (world/churn.ts): scale-ins of instances in
+   * service, scale-outs like a drawn instance. With churn, the groups have room to scale (a
+   * maximum a tenth above their size: traffic-layout.ts `scalingRoom`). @default 0
+   */
+  readonly churnRate?: number;
   readonly seed: number;
   /** @default 'reboot' */
   readonly action?: SimAction;
@@ -67,6 +77,7 @@ export const FLEET_SIM_DEFAULTS = {
   zones: 3,
   services: 500,
   faultRate: 0.00002,
+  churnRate: 0,
   seed: 1,
   action: 'reboot' as SimAction,
   bakeMinutes: 10,
@@ -84,16 +95,66 @@ export function checkFleetSimOptions(o: FleetSimOptions): void {
   whole('instances', o.instances, 1, 1_000_000);
   whole('zones', o.zones, 1, 26);
   whole('services', o.services, 1, o.instances);
-  whole('seed', o.seed, 0, 2 ** 32 - 1);
-  if (!(o.faultRate >= 0 && o.faultRate <= 1))
-    throw new Error(
-      `faultRate: expected a fraction from 0 to 1 (per instance per hour), found ${o.faultRate}`,
-    );
+  checkRates(o);
+  const bake = o.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes;
+  if (!(bake >= 0 && bake <= 1440)) throw new Error(`bakeMinutes: expected 0 to 1440, found ${bake}`);
+}
+
+function checkRates(o: {
+  readonly seed: number;
+  readonly faultRate?: number;
+  readonly churnRate?: number;
+  readonly retryRate?: number;
+}): void {
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 2 ** 32 - 1)
+    throw new Error(`seed: expected a whole number from 0 to ${2 ** 32 - 1}, found ${o.seed}`);
+  for (const [name, value] of [
+    ['faultRate', o.faultRate ?? 0],
+    ['churnRate', o.churnRate ?? 0],
+  ] as const)
+    if (!(value >= 0 && value <= 1))
+      throw new Error(`${name}: expected a fraction from 0 to 1 (per instance per hour), found ${value}`);
   const retry = o.retryRate ?? FLEET_SIM_DEFAULTS.retryRate;
   if (!(retry >= 0 && retry <= 1))
     throw new Error(`retryRate: expected a probability from 0 to 1, found ${retry}`);
-  const bake = o.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes;
-  if (!(bake >= 0 && bake <= 1440)) throw new Error(`bakeMinutes: expected 0 to 1440, found ${bake}`);
+}
+
+/**
+ * A rehearsal (`rehearseChange`): the operator's own change over their own fleet and services
+ * (files as `fleetops plan` reads them, the fleet as `fleetops fleet export` writes it), with a
+ * scenario of timed events, on the simulator.
+ */
+export interface RehearsalOptions {
+  readonly fleet: { readonly instances: readonly Instance[] };
+  readonly services: ServicesFile;
+  readonly spec: ChangeSpec;
+  readonly scenario?: Scenario;
+  /** Random faults besides the scenario's (as in the synthetic mode). @default 0 */
+  readonly faultRate?: number;
+  /** @default 0 */
+  readonly churnRate?: number;
+  readonly seed: number;
+  /** @default 0.02 */
+  readonly retryRate?: number;
+  /**
+   * The target groups and Auto Scaling groups the fleet file records (world/fleet-layout.ts);
+   * off: none. @default true
+   */
+  readonly traffic?: boolean;
+  readonly defect?: SimDefect;
+  /** The files' names, for the report. */
+  readonly sources?: {
+    readonly fleet: string;
+    readonly services: string;
+    readonly spec: string;
+    readonly scenario?: string;
+  };
+}
+
+export function checkRehearsalOptions(o: RehearsalOptions): void {
+  checkRates(o);
+  const live = o.fleet.instances.filter((i) => i.state !== 'terminated').length;
+  if (live === 0) throw new Error('fleet: expected at least one instance that is not terminated, found none');
 }
 
 /** The change the simulation rolls out: every service, gated on status checks, paused (not stopped) by a failed gate. */

@@ -7,8 +7,13 @@ import type {
   MemoryRemediationStore,
   RecordingNotifier,
 } from './adapters';
-import type { FleetSimOptions, SimDefect } from './fleet-sim-options';
-import { CHECKED_INVARIANTS, type InvariantMonitor, type Violation } from './invariant-monitor';
+import type { SimDefect } from './fleet-sim-options';
+import {
+  CHECKED_INVARIANTS,
+  type Coverage,
+  type InvariantMonitor,
+  type Violation,
+} from './invariant-monitor';
 import type { VirtualClock } from './kernel/virtual-clock';
 import { median, type TrafficTimes } from './traffic-times';
 import type { Fault, FaultRecoverer, Recoverer, SimWorld } from './world/sim-world';
@@ -29,24 +34,89 @@ export interface Quantiles {
   readonly max: number;
 }
 
+/** What was simulated: the synthetic fleet's options, or a rehearsal's fleet counted. */
+export interface SimParameters {
+  readonly instances: number;
+  readonly zones: number;
+  readonly services: number;
+  readonly faultRate: number;
+  readonly churnRate: number;
+  readonly seed: number;
+  /** The change's action type. */
+  readonly action: string;
+  readonly bakeMinutes: number;
+  readonly retryRate: number;
+  readonly autoScaling: boolean;
+  readonly traffic: boolean;
+  readonly defect: SimDefect | null;
+}
+
+/** One revision of a change's plan while it ran (`plan.revisions`), as the report lists it. */
+export interface ReportedRevision {
+  readonly change: string;
+  readonly revision: number;
+  readonly wave: number;
+  readonly at: string;
+  readonly reason: string;
+  /** The waves the plan had after it. */
+  readonly waves: number;
+  readonly late?: number;
+  readonly revisits?: number;
+}
+
+/** A rehearsal's inputs and what its scenario did. */
+export interface RehearsalFigures {
+  readonly fleet: string;
+  readonly services: string;
+  readonly spec: string;
+  readonly scenario: string | null;
+  /** About the inputs: what the simulator models differently from what the files say. */
+  readonly warnings: readonly string[];
+  readonly events: ReadonlyArray<{ readonly at: string; readonly kind: string; readonly applied: string }>;
+}
+
+/** Churn (world/churn.ts): scale-ins and scale-outs while the change ran. */
+export interface ChurnFigures {
+  readonly rate: number;
+  readonly terminated: number;
+  readonly launched: number;
+  /** Scale-ins that found no instance in service to take, by why. */
+  readonly refused: Readonly<Record<string, number>>;
+  /** Of the launched instances: those that match the change's target, and those that got the change. */
+  readonly launchedTargeted: number;
+  readonly launchedChanged: number;
+}
+
 /** The simulation's figures. Deterministic by options, except `wallClock`. */
 export interface FleetSimReport {
-  readonly parameters: Required<Omit<FleetSimOptions, 'defect'>> & {
-    readonly defect: SimDefect | null;
-  };
+  readonly parameters: SimParameters;
+  /** Present for `--fleet/--services/--spec` runs. */
+  readonly rehearsal?: RehearsalFigures;
   readonly change: {
     readonly id: string;
     /** How the last change started for it ended, and why. */
     readonly status: string;
     readonly reason: string;
-    /** The change, then each re-plan of what was left after a failure. */
-    readonly attempts: ReadonlyArray<{ id: string; waves: number; status: string; reason: string }>;
+    /** The change, then each re-plan of what was left after a failure; minutes from the start. */
+    readonly attempts: ReadonlyArray<{
+      id: string;
+      waves: number;
+      status: string;
+      reason: string;
+      startedMinute: number;
+      endedMinute: number | null;
+    }>;
     readonly planned: number;
     readonly skipped: number;
     readonly waves: number;
     readonly wavesRun: number;
     readonly predictedMinutes: number;
     readonly makespanMinutes: number;
+    /** Makespan ÷ the first plan's prediction. */
+    readonly makespanToPredicted: number | null;
+    /** The plans' revisions while they ran (`plan.revisions` of each attempt), oldest first. */
+    readonly revisionCount: number;
+    readonly revisions: readonly ReportedRevision[];
     readonly gates: { readonly pass: number; readonly fail: number; readonly extend: number };
     readonly approvals: number;
     readonly leaseRefusals: number;
@@ -58,7 +128,7 @@ export interface FleetSimReport {
     readonly maxRatio: number;
     /** Services whose peak reached their budget (100%). */
     readonly atBudget: number;
-    /** Services that went over their budget: faults alone can do that, FleetOps never may. */
+    /** Services that went over their budget: faults or churn alone can do that, FleetOps never may. */
     readonly overBudget: number;
     readonly top: ReadonlyArray<{
       service: string;
@@ -81,6 +151,8 @@ export interface FleetSimReport {
     readonly recoveryMinutes: Quantiles | null;
     readonly recoveryMinutesByRemediation: Quantiles | null;
   };
+  /** Present when instances were scaled in or out (`--churn-rate`, a scenario's terminate or launch). */
+  readonly churn?: ChurnFigures;
   readonly remediation: {
     readonly cases: number;
     readonly outcomes: Readonly<Record<string, number>>;
@@ -136,19 +208,31 @@ export interface FleetSimReport {
       readonly trafficActions: number;
       readonly changesEnded: number;
     };
+    /** change-coverage at the change's end; null when it did not complete (nothing to check). */
+    readonly coverage: Coverage | null;
     readonly violations: number;
     readonly byInvariant: Readonly<Record<string, number>>;
     /** The first 100. */
     readonly list: readonly Violation[];
   };
-  readonly simulation: { readonly simulatedMinutes: number; readonly instants: number };
+  readonly simulation: {
+    readonly simulatedMinutes: number;
+    readonly instants: number;
+    /** Inventory sweep runs that threw (each as a failed scheduled invocation: the next one tries again). */
+    readonly sweepErrors: number;
+    readonly firstSweepError: string | null;
+  };
   /** Wall-clock figures: the only part that differs between runs with the same options. */
   readonly wallClock: { readonly ms: number };
 }
 
 /** What the report reads: the simulation's parts. */
 export interface SimFigures {
-  readonly o: Required<Omit<FleetSimOptions, 'defect'>> & Pick<FleetSimOptions, 'defect'>;
+  readonly parameters: SimParameters;
+  readonly rehearsal?: RehearsalFigures;
+  readonly churn?: ChurnFigures;
+  readonly revisions: readonly ReportedRevision[];
+  readonly coverage: Coverage | null;
   readonly trafficTimes: TrafficTimes;
   /** Traffic exits left when the simulation ended. */
   readonly exitsLeft: number;
@@ -168,15 +252,31 @@ export interface SimFigures {
   >;
   /** `changeId#wave` of every wave that reached its health gate. */
   readonly gatedWaves: ReadonlySet<string>;
-  /** The changes started: the first, then what was left after each failure. */
-  readonly attempts: ReadonlyArray<{ readonly id: string; readonly waves: number }>;
+  /** The changes started: the first, then what was left after each failure; when each was planned and ended. */
+  readonly attempts: ReadonlyArray<{
+    readonly id: string;
+    readonly waves: number;
+    readonly plannedAt: number;
+  }>;
+  readonly attemptEnds: ReadonlyMap<string, number>;
   readonly changeEndedAt: number | undefined;
+  readonly sweepErrors: { readonly count: number; readonly first: string | null };
 }
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
-  const attempts = s.attempts.map((a) => ({ id: a.id, waves: a.waves, ...s.changes.statusOf(a.id) }));
+  const minuteOf = (t: number) => round((t - START) / MINUTE);
+  const attempts = s.attempts.map((a) => {
+    const ended = s.attemptEnds.get(a.id);
+    return {
+      id: a.id,
+      waves: a.waves,
+      ...s.changes.statusOf(a.id),
+      startedMinute: minuteOf(a.plannedAt),
+      endedMinute: ended === undefined ? null : minuteOf(ended),
+    };
+  });
   const last = attempts.at(-1) ?? { status: 'not started', reason: '' };
   const peaks = s.monitor.peaks();
   const budgeted = peaks.filter((p) => p.budget > 0);
@@ -223,20 +323,10 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
   const trafficPeaks = s.monitor.trafficPeaks().filter((p) => p.budget > 0);
   const slots = s.world.instances.map((i) => s.world.slot(i.id)!);
   const end = s.changeEndedAt ?? s.clock.now();
+  const makespan = round((end - START) / MINUTE);
   return {
-    parameters: {
-      instances: s.o.instances,
-      zones: s.o.zones,
-      services: s.o.services,
-      faultRate: s.o.faultRate,
-      seed: s.o.seed,
-      action: s.o.action,
-      bakeMinutes: s.o.bakeMinutes,
-      retryRate: s.o.retryRate,
-      autoScaling: s.o.autoScaling,
-      traffic: s.o.traffic,
-      defect: s.o.defect ?? null,
-    },
+    parameters: s.parameters,
+    ...(s.rehearsal ? { rehearsal: s.rehearsal } : {}),
     change: {
       id: s.spec.id,
       status: last.status,
@@ -247,7 +337,10 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       waves: s.plan.waves.length,
       wavesRun: s.gatedWaves.size,
       predictedMinutes: s.plan.predictedMinutes,
-      makespanMinutes: round((end - START) / MINUTE),
+      makespanMinutes: makespan,
+      makespanToPredicted: s.plan.predictedMinutes > 0 ? round(makespan / s.plan.predictedMinutes, 3) : null,
+      revisionCount: s.revisions.length,
+      revisions: s.revisions,
       gates: { pass: s.counts.pass, fail: s.counts.fail, extend: s.counts.extend },
       approvals: s.counts.approvals,
       leaseRefusals: s.counts.leaseRefusals,
@@ -277,10 +370,12 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
         change: recovered.filter((f) => f.recoveredBy === 'change').length,
         person: recovered.filter((f) => f.recoveredBy === 'person').length,
         group: recovered.filter((f) => f.recoveredBy === 'group').length,
+        itself: recovered.filter((f) => f.recoveredBy === 'itself').length,
       },
       recoveryMinutes: minutes(recovered),
       recoveryMinutesByRemediation: minutes(recovered.filter((f) => f.recoveredBy === 'remediation')),
     },
+    ...(s.churn ? { churn: s.churn } : {}),
     remediation: {
       cases: s.cases.cases.size,
       outcomes: sortedRecord(outcomes),
@@ -322,6 +417,7 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
     invariants: {
       checked: [...CHECKED_INVARIANTS],
       checks: { ...s.monitor.checked },
+      coverage: s.coverage,
       violations: s.monitor.violationCount,
       byInvariant: { ...s.monitor.violationsBy },
       list: s.monitor.violations,
@@ -329,6 +425,8 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
     simulation: {
       simulatedMinutes: round((s.clock.now() - START) / MINUTE),
       instants: s.clock.instants,
+      sweepErrors: s.sweepErrors.count,
+      firstSweepError: s.sweepErrors.first,
     },
     wallClock: { ms: round(wallMs, 1) },
   };

@@ -1,4 +1,6 @@
 import type { ActionType } from '../functions/core/change/spec';
+import { isEnded } from '../functions/core/change/status';
+import type { Instance } from '../functions/core/fleet/fleet';
 import { isDisruptive, type ServiceCatalog } from '../functions/core/fleet/services';
 import type { Lease, LeaseStore } from '../functions/core/ports/index';
 import type { TrafficExits } from '../functions/core/ports/traffic';
@@ -26,12 +28,14 @@ export const CHECKED_INVARIANTS = [
   'drain-before-act',
   'no-replacement',
   'back-in-service',
+  'every-path-ends',
+  'change-coverage',
 ] as const;
 export type InvariantName = (typeof CHECKED_INVARIANTS)[number];
 
 export interface Violation {
   readonly invariant: InvariantName;
-  /** `service:<name>`, `service:<name>@<zone>`, `instance:<id>` or `fault:<n>`. */
+  /** `service:<name>`, `service:<name>@<zone>`, `instance:<id>`, `fault:<n>` or `change:<id>`. */
   readonly subject: string;
   /** Simulated minutes since the start. */
   readonly minute: number;
@@ -49,6 +53,12 @@ interface Hold {
 interface Watched {
   readonly service: string;
   readonly zone: string;
+  /** Running, checks ok, not rebooting, `InService` if in a group: what a change may act on. */
+  up: boolean;
+  /** When it last came up (or was first seen up). */
+  upSince: number;
+  /** When a lease on it last ended (released or expired), of any owner. */
+  holdEndedAt: number;
   /** Really not serving: stopped, impaired, rebooting, being replaced… */
   down: boolean;
   hold: Hold | undefined;
@@ -67,13 +77,47 @@ interface Touch {
 }
 
 interface Tally {
-  readonly cap: number;
+  /** The declared budget over the population as the sweep last saw it (`rebudget`). */
+  cap: number;
   count: number;
   peak: number;
 }
 
 /** Kept in full; beyond this only counted. */
 const KEPT_VIOLATIONS = 100;
+
+/** What the coverage check reads when the change ends: its target now, and who changed what. */
+export interface CoverageInput {
+  readonly changeId: string;
+  /** Instances that match the change's target now (not terminated). */
+  readonly targeted: readonly Instance[];
+  /** Instances an attempt of the change recorded its action on. */
+  readonly changed: ReadonlySet<string>;
+  /** Instances a plan or a wave of the change lists as skipped, with why (what `change status` shows). */
+  readonly listed: ReadonlyMap<string, string>;
+  /** Why an instance may not be changed now (the planner's rule, the leases now); undefined: eligible. */
+  readonly whyNot: (instance: Instance) => string | undefined;
+  /**
+   * When the change last looked for this instance: its last wave's lease, or, for one the last
+   * attempt's target does not name (it joined after that attempt was planned), that planning.
+   * What became eligible after it may have missed the look.
+   */
+  readonly lastLook: (instance: Instance) => number;
+}
+
+/** How the instances of the change's target stand at its end. */
+export interface Coverage {
+  readonly targeted: number;
+  readonly changed: number;
+  /** Not eligible now (not running, impaired, held, no budget…), by reason (its first words). */
+  readonly notEligible: Readonly<Record<string, number>>;
+  /** Eligible, not changed, and listed as skipped by a plan or a wave of the change, with why. */
+  readonly listed: number;
+  /** Eligible only since the change's last look (launched, back, or let go after it). */
+  readonly joinedAfterLastLook: number;
+  /** Eligible before the last look, never changed, listed nowhere: a change-coverage violation each. */
+  readonly uncovered: number;
+}
 
 /**
  * Watches the simulation from outside the core and the ports, with its own bookkeeping, and
@@ -101,7 +145,17 @@ const KEPT_VIOLATIONS = 100;
  *    its group's health check.
  * 7. **back-in-service**: when a change ends, every instance it acted on is back (running, status
  *    checks ok, `InService`, `healthy` in every target group it was in) or still has a traffic
- *    exit recorded (stuck, or kept for the sweep); broken ones (a fault) and terminated ones aside.
+ *    exit recorded (stuck, or kept for the sweep); broken ones (a fault), terminated ones and those
+ *    their owner is scaling in (churn) aside.
+ * 8. **every-path-ends**: when a change's execution ends, the change has ended too (completed,
+ *    failed, rolled back, aborted): no error leaves it `running` or waiting.
+ * 9. **change-coverage** (`checkCoverage`, when a change completes): every instance that matches
+ *    its target and is eligible then got the change, or a plan or a wave of the change lists it as
+ *    skipped with why, or it became eligible only after the change's last look (its last wave's lease;
+ *    for an instance the last attempt does not target, that attempt's planning).
+ *
+ * Budgets follow the population as the sweep sees it (`rebudget`, when instances are launched or
+ * terminated), as the ledgers' capacities do.
  *
  * Counting is incremental (per instance flag, per service and zone tallies), so a check costs
  * what the grant or the act costs, never the fleet.
@@ -219,6 +273,9 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     const id = slot.instance.id;
     const w = this.watched.get(id);
     if (!w) return;
+    const up = isUp(slot);
+    if (up && !w.up) w.upSince = this.clock.now();
+    w.up = up;
     w.down = reallyDown(slot);
     const wasOut = w.out;
     w.out = outOfTraffic(slot);
@@ -230,6 +287,9 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     const w: Watched = {
       service: slot.instance.service,
       zone: slot.instance.zone,
+      up: isUp(slot),
+      upSince: this.clock.now(),
+      holdEndedAt: Number.NEGATIVE_INFINITY,
       down: false,
       hold: undefined,
       counted: false,
@@ -289,14 +349,31 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
    * A change ended (its execution returned): every instance it (or its rollback) acted on is back
    * in traffic, or has an exit recorded; broken (faulted) and terminated ones aside.
    */
-  async changeEnded(changeId: string, exits: TrafficExits): Promise<void> {
+  async changeEnded(
+    changeId: string,
+    exits: TrafficExits,
+    status?: { status: string; reason: string },
+  ): Promise<void> {
     this.checked.changesEnded++;
     this.expire();
+    if (status && !isEnded(status.status))
+      this.violate(
+        'every-path-ends',
+        `change:${changeId}`,
+        `its execution ended with the change still ${status.status} (${status.reason})`,
+      );
     const notBack: Array<{ id: string; why: string }> = [];
     for (const owner of [changeId, `${changeId}-rollback`]) {
       for (const [id, a] of this.actedOn.get(owner) ?? []) {
         const slot = this.world.slot(id);
-        if (!slot || a.kind === 'terminate' || slot.fault || slot.instance.state === 'terminated') continue;
+        if (
+          !slot ||
+          a.kind === 'terminate' ||
+          slot.fault ||
+          slot.scaledIn ||
+          slot.instance.state === 'terminated'
+        )
+          continue;
         const hold = this.watched.get(id)?.hold;
         if (hold && hold.owner !== changeId && hold.owner !== `${changeId}-rollback`) continue;
         const why = this.notBackWhy(slot, a.targetGroups);
@@ -493,6 +570,7 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       const w = this.watched.get(lease.instanceId);
       if (w?.hold?.owner === owner && w.hold.token === lease.token) {
         w.hold = undefined;
+        w.holdEndedAt = this.clock.now();
         this.recount(w);
       }
     }
@@ -524,6 +602,7 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       const w = this.watched.get(e.id);
       if (w?.hold && w.hold.token === e.token && w.hold.until <= now) {
         w.hold = undefined;
+        w.holdEndedAt = e.until;
         this.recount(w);
       }
     }
@@ -559,6 +638,79 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       );
   }
 
+  // ── budgets under churn, and coverage ──────────────────────────────────────
+
+  /**
+   * The budgets resolved again over the population (after launches or terminations), as the
+   * sweep reconciles the ledgers' capacities: the counts stay, the caps follow.
+   */
+  rebudget(budgets: ReadonlyMap<string, ResolvedBudget>): void {
+    for (const [service, b] of budgets) {
+      for (const tallies of [this.tallies, this.trafficTallies]) {
+        // Scale-outs launch into the services and zones the fleet had from the start: tallies to follow.
+        const t = tallies.get(service);
+        if (!t) continue;
+        t.cap = b.maxUnavailable;
+        for (const [zone, z] of b.zones) {
+          const tz = t.zones.get(zone);
+          if (tz) tz.cap = z.maxUnavailable;
+        }
+      }
+    }
+  }
+
+  /**
+   * change-coverage, when a change completes: each instance of its target now is changed, not
+   * eligible (with why), listed as skipped by a plan of the change, or eligible only since the
+   * change's last look; any other is a violation.
+   */
+  checkCoverage(input: CoverageInput): Coverage {
+    const notEligible: Record<string, number> = {};
+    let changed = 0;
+    let listed = 0;
+    let joined = 0;
+    let uncovered = 0;
+    for (const i of input.targeted) {
+      if (input.changed.has(i.id)) {
+        changed++;
+        continue;
+      }
+      const why = input.whyNot(i);
+      if (why !== undefined) {
+        const key = reasonKind(why);
+        notEligible[key] = (notEligible[key] ?? 0) + 1;
+        continue;
+      }
+      if (input.listed.has(i.id)) {
+        listed++;
+        continue;
+      }
+      const w = this.watched.get(i.id);
+      const since = Math.max(w?.upSince ?? 0, w?.holdEndedAt ?? 0);
+      const lastLook = input.lastLook(i);
+      if (since > lastLook) {
+        joined++;
+        continue;
+      }
+      uncovered++;
+      this.violate(
+        'change-coverage',
+        `instance:${i.id}`,
+        `${input.changeId} completed; ${i.id} (${i.service}, ${i.zone}) matches its target and has been eligible since ` +
+          `${new Date(since).toISOString()}, before the change's last look at ${new Date(lastLook).toISOString()}, ` +
+          'yet no attempt changed it and neither a plan nor a wave lists it as skipped',
+      );
+    }
+    return {
+      targeted: input.targeted.length,
+      changed,
+      notEligible: Object.fromEntries(Object.entries(notEligible).sort(([a], [b]) => (a < b ? -1 : 1))),
+      listed,
+      joinedAfterLastLook: joined,
+      uncovered,
+    };
+  }
+
   private actionOf(by: Recoverer, kind: ActKind): ActionType {
     if (by === 'change') return this.changeAction;
     return kind === 'reboot' ? 'reboot' : kind === 'terminate' ? 'replace' : 'stop-start';
@@ -577,6 +729,25 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       detail,
     });
   }
+}
+
+/** A reason not to change an instance, as a kind to count: "held", "budget exhausted", "not running"… */
+function reasonKind(why: string): string {
+  if (why.startsWith('held by')) return 'held by another owner';
+  if (why.startsWith('budget:')) return 'budget exhausted';
+  if (/ in \S+: held by its group/.test(why)) return 'not InService in its group';
+  return why.split(/[:(]/)[0].trim();
+}
+
+/** What a change may act on: running, checks ok, not rebooting, `InService` if in a group. */
+function isUp(slot: Slot): boolean {
+  const i = slot.instance;
+  return (
+    i.state === 'running' &&
+    i.health === 'ok' &&
+    !slot.rebooting &&
+    (slot.member === undefined || slot.member.lifecycle === 'InService')
+  );
 }
 
 function bump(t: Tally & { readonly zones: Map<string, Tally> }, zone: string, delta: number): void {

@@ -1,6 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { isUnavailable } from '../../functions/core/fleet/fleet';
-import type { CliIO } from '../io';
+import type { DisruptionBudget, ServicesFile } from '../../functions/core/fleet/services';
+import type { Quantity } from '../../functions/core/safety/quantity';
+import { type CliIO, UsageError } from '../io';
 import { connect } from '../live';
 
 interface ZoneStatus {
@@ -90,6 +95,88 @@ export function fleetCommands(program: Command, io: CliIO): void {
         );
       io.out(`${leases.length} active lease${leases.length === 1 ? '' : 's'}\n`);
     });
+  exportCommand(fleet, io);
+}
+
+/**
+ * `fleetops fleet export`: the fleet as the table holds it, in the files `fleetops plan --fleet
+ * --services` and `fleetops simulate --fleet --services` read:
+ * 1. the instances through the same store `fleet status` reads (every one the table holds, with
+ *    the target groups and Auto Scaling group the sweep recorded), as `{ "instances": [...] }` JSON,
+ *    to `--out` or standard output;
+ * 2. the services and their budgets (and defaults) as a services file: to `--services-out`, else
+ *    next to the fleet file (`<name>.services.yaml`); JSON when its name ends in `.json`;
+ * 3. what was written, as a line (or `--json`) on standard output (standard error when the fleet
+ *    itself went there).
+ */
+function exportCommand(fleet: Command, io: CliIO): void {
+  fleet
+    .command('export')
+    .description(
+      'Write the fleet as the table holds it (instances, and the services file with their budgets) ' +
+        'in the format `fleetops plan --fleet --services` and `fleetops simulate --fleet --services` read',
+    )
+    .option('-o, --out <file>', 'the fleet file (JSON); default: standard output')
+    .option(
+      '--services-out <file>',
+      'the services file (YAML, or JSON by its name); default: next to --out as <name>.services.yaml',
+    )
+    .option('-t, --table <name>', 'table name (default: FLEETOPS_TABLE)')
+    .option('--json', 'say what was written as JSON', false)
+    .action(async (options: { out?: string; servicesOut?: string; table?: string; json: boolean }) => {
+      const servicesOut =
+        options.servicesOut ??
+        (options.out
+          ? join(dirname(options.out), `${basename(options.out).replace(/\.json$/i, '')}.services.yaml`)
+          : undefined);
+      if (servicesOut !== undefined && options.out !== undefined && servicesOut === options.out)
+        throw new UsageError('--services-out: expected another file than --out');
+      const live = connect(options.table);
+      const [instances, services] = await Promise.all([live.fleet.listInstances(), live.fleet.getServices()]);
+      // The store hands out instances parsed by the fleet file's own schema: they are written as they are.
+      const fleetText = `${JSON.stringify({ instances }, null, 2)}\n`;
+      if (options.out) await writeFile(options.out, fleetText);
+      else io.out(fleetText);
+      if (servicesOut !== undefined) await writeFile(servicesOut, servicesText(services, servicesOut));
+      const summary = {
+        instances: instances.length,
+        terminated: instances.filter((i) => i.state === 'terminated').length,
+        services: Object.keys(services.services).length,
+        defaults: services.defaults !== undefined,
+        fleet: options.out ?? '-',
+        servicesFile: servicesOut ?? null,
+      };
+      const say = options.out ? io.out : io.err;
+      if (options.json) say(`${JSON.stringify(summary, null, 2)}\n`);
+      else
+        say(
+          `exported ${summary.instances} instances (${summary.terminated} terminated) to ${summary.fleet}` +
+            (servicesOut
+              ? `, ${summary.services} service budgets${summary.defaults ? ' and defaults' : ''} to ${servicesOut}`
+              : '; services not written (give --services-out)') +
+            '\n',
+        );
+    });
+}
+
+/** The services file as an operator writes it: counts as numbers, percentages as "10%". */
+function servicesText(file: ServicesFile, path: string): string {
+  const quantity = (q: Quantity) => (q.kind === 'count' ? q.value : `${q.value}%`);
+  const policy = (b: DisruptionBudget) => ({
+    maxUnavailable: quantity(b.maxUnavailable),
+    ...(b.maxUnavailablePerZone ? { maxUnavailablePerZone: quantity(b.maxUnavailablePerZone) } : {}),
+    ...(Object.keys(b.impact).length > 0 ? { impact: { ...b.impact } } : {}),
+  });
+  const out = {
+    ...(file.defaults ? { defaults: policy(file.defaults) } : {}),
+    services: Object.fromEntries(
+      Object.entries(file.services)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([name, b]) => [name, policy(b)]),
+    ),
+  };
+  if (/\.json$/i.test(path)) return `${JSON.stringify(out, null, 2)}\n`;
+  return `# Exported by fleetops fleet export: what each service tolerates (fleetops services apply takes it back).\n${stringify(out)}`;
 }
 
 const numberOrNull = (v: unknown) => (typeof v === 'number' ? v : null);

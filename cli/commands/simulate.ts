@@ -3,19 +3,27 @@ import {
   FLEET_SIM_DEFAULTS,
   type FleetSimReport,
   type Quantiles,
+  rehearseChange,
   SIM_ACTIONS,
   SIM_DEFECTS,
   type SimAction,
   type SimDefect,
   simulateFleet,
 } from '../../sim/fleet-sim';
+import { parseScenario, scenarioFleet } from '../../sim/scenario';
+import { loadChangeSpec, loadFleet, loadServices, readText } from '../input-files';
 import { type CliIO, ExitCode, UsageError } from '../io';
 
 interface SimulateOptions {
-  instances: string;
-  zones: string;
-  services: string;
-  faultRate: string;
+  instances?: string;
+  zones?: string;
+  /** A count (synthetic), or the services file (with --fleet). */
+  services?: string;
+  faultRate?: string;
+  churnRate: string;
+  fleet?: string;
+  spec?: string;
+  scenario?: string;
   seed: string;
   action: SimAction;
   bakeMinutes: string;
@@ -41,6 +49,15 @@ function numberIn(flag: string, raw: string, min: number, max: number, what: str
   return value;
 }
 
+/** Options only the synthetic mode takes (the files say these in a rehearsal). */
+const SYNTHETIC_ONLY = [
+  ['instances', '--instances'],
+  ['zones', '--zones'],
+  ['action', '--action'],
+  ['bakeMinutes', '--bake-minutes'],
+  ['autoScaling', '--auto-scaling'],
+] as const;
+
 export function simulateCommand(program: Command, io: CliIO, setExit: (code: number) => void): void {
   const d = FLEET_SIM_DEFAULTS;
   program
@@ -51,20 +68,40 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
         "and remediation state machines (their Tasks running the Lambdas' steps) over in-memory AWS with " +
         'target groups (draining, health checks) and Auto Scaling groups (Standby, replacement of unhealthy ' +
         'members); checks the invariants (disruption budget, one actor per instance, at most once, and the ' +
-        'traffic protocol: out-of-traffic budget, drain before acting, no replacement, back in service) at ' +
-        'every lease grant, action, record and change of the world. Exit 1 if any is violated.',
+        'traffic protocol: out-of-traffic budget, drain before acting, no replacement, back in service; and ' +
+        'that a completed change covered its target) at every lease grant, action, record and change of the ' +
+        'world. Exit 1 if any is violated. With --fleet, --services and --spec it rehearses your change over ' +
+        'your fleet (as `fleetops fleet export` writes it) instead, with --scenario events at their offsets.',
     )
-    .option('--instances <n>', 'instances in the synthetic fleet', String(d.instances))
-    .option('--zones <n>', 'availability zones', String(d.zones))
+    .option('--instances <n>', `instances in the synthetic fleet (default: ${d.instances})`)
+    .option('--zones <n>', `availability zones (default: ${d.zones})`)
     .option(
-      '--services <n>',
-      'services (sizes heavy-tailed, budgets drawn from common declarations)',
-      String(d.services),
+      '--services <n|file>',
+      'synthetic: how many services (sizes heavy-tailed, budgets drawn from common declarations; ' +
+        `default: ${d.services}); with --fleet: the services file (YAML or JSON) with their budgets`,
+    )
+    .option(
+      '-f, --fleet <file>',
+      'rehearse over this fleet file (JSON, as `fleetops fleet export` writes it)',
+    )
+    .option(
+      '-c, --spec <file>',
+      'with --fleet: the change spec to rehearse (YAML), planned by the real planner',
+    )
+    .option(
+      '--scenario <file>',
+      'with --fleet: timed events (YAML): faults by zone, service or fraction, terminate and launch, ' +
+        'latency-regression, freeze (see examples/rehearsal/scenario.yaml)',
     )
     .option(
       '--fault-rate <r>',
-      'instance faults per instance per simulated hour (0.0001 = 0.01% of the fleet an hour)',
-      String(d.faultRate),
+      'instance faults per instance per simulated hour (0.0001 = 0.01% of the fleet an hour; ' +
+        `default: ${d.faultRate}, and 0 with --fleet)`,
+    )
+    .option(
+      '--churn-rate <r>',
+      'instances terminated and launched per instance per simulated hour, each (scale-ins and scale-outs)',
+      String(d.churnRate),
     )
     .option('--seed <n>', 'seed: the same arguments give the same report', String(d.seed))
     .addOption(
@@ -92,21 +129,80 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
       ).choices(SIM_DEFECTS),
     )
     .option('--json', 'print the report as JSON (wall-clock figures under "wallClock")', false)
-    .action(async (options: SimulateOptions) => {
-      const instances = wholeNumber('--instances', options.instances, 1, 1_000_000);
-      const report = await simulateFleet({
-        instances,
-        zones: wholeNumber('--zones', options.zones, 1, 26),
-        services: wholeNumber('--services', options.services, 1, instances),
-        faultRate: numberIn('--fault-rate', options.faultRate, 0, 1, 'a fraction from 0 to 1'),
-        seed: wholeNumber('--seed', options.seed, 0, 2 ** 32 - 1),
-        action: options.action,
-        bakeMinutes: numberIn('--bake-minutes', options.bakeMinutes, 0, 1440, 'minutes from 0 to 1440'),
-        retryRate: numberIn('--retry-rate', options.retryRate, 0, 1, 'a probability from 0 to 1'),
-        autoScaling: options.autoScaling,
-        traffic: options.traffic,
-        ...(options.injectDefect ? { defect: options.injectDefect } : {}),
-      });
+    .action(async (options: SimulateOptions, command: Command) => {
+      const explicit = (key: string) => command.getOptionValueSource(key) === 'cli';
+      const seed = wholeNumber('--seed', options.seed, 0, 2 ** 32 - 1);
+      const churnRate = numberIn('--churn-rate', options.churnRate, 0, 1, 'a fraction from 0 to 1');
+      const retryRate = numberIn('--retry-rate', options.retryRate, 0, 1, 'a probability from 0 to 1');
+      const defect = options.injectDefect ? { defect: options.injectDefect } : {};
+      let report: FleetSimReport;
+      if (options.fleet !== undefined || options.spec !== undefined || options.scenario !== undefined) {
+        if (options.fleet === undefined || options.spec === undefined || options.services === undefined)
+          throw new UsageError(
+            'a rehearsal takes --fleet, --services (the file) and --spec together (--scenario is optional)',
+          );
+        for (const [key, flag] of SYNTHETIC_ONLY)
+          if (explicit(key))
+            throw new UsageError(
+              `${flag}: only for the synthetic fleet; a rehearsal takes it from its files`,
+            );
+        const [fleet, services, spec] = await Promise.all([
+          loadFleet(options.fleet),
+          loadServices(options.services),
+          loadChangeSpec(options.spec),
+        ]);
+        const scenario =
+          options.scenario === undefined
+            ? undefined
+            : parseScenario(
+                await readText(options.scenario),
+                options.scenario,
+                scenarioFleet(fleet.instances),
+              );
+        report = await rehearseChange({
+          fleet,
+          services,
+          spec,
+          ...(scenario ? { scenario } : {}),
+          faultRate:
+            options.faultRate === undefined
+              ? 0
+              : numberIn('--fault-rate', options.faultRate, 0, 1, 'a fraction from 0 to 1'),
+          churnRate,
+          seed,
+          retryRate,
+          traffic: options.traffic,
+          ...defect,
+          sources: {
+            fleet: options.fleet,
+            services: options.services,
+            spec: options.spec,
+            ...(options.scenario ? { scenario: options.scenario } : {}),
+          },
+        });
+      } else {
+        const instances = wholeNumber('--instances', options.instances ?? String(d.instances), 1, 1_000_000);
+        report = await simulateFleet({
+          instances,
+          zones: wholeNumber('--zones', options.zones ?? String(d.zones), 1, 26),
+          services: wholeNumber('--services', options.services ?? String(d.services), 1, instances),
+          faultRate: numberIn(
+            '--fault-rate',
+            options.faultRate ?? String(d.faultRate),
+            0,
+            1,
+            'a fraction from 0 to 1',
+          ),
+          churnRate,
+          seed,
+          action: options.action,
+          bakeMinutes: numberIn('--bake-minutes', options.bakeMinutes, 0, 1440, 'minutes from 0 to 1440'),
+          retryRate,
+          autoScaling: options.autoScaling,
+          traffic: options.traffic,
+          ...defect,
+        });
+      }
       io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSimulation(report));
       if (report.invariants.violations > 0) {
         io.err(`${report.invariants.violations} invariant violations: see the report\n`);
@@ -125,25 +221,60 @@ const seconds = (s: number | null) => (s === null ? 'none' : `${s} s`);
 const spread = (q: Quantiles | null) =>
   q ? `mean ${q.mean} min, p50 ${q.p50}, p90 ${q.p90}, max ${q.max}` : 'nothing recovered';
 
+function coverageLine(r: FleetSimReport): string {
+  const v = r.invariants.coverage;
+  if (!v) return '  coverage: not checked (the change did not complete)';
+  return (
+    `  coverage of the target at the end: ${v.targeted} instances: ${v.changed} changed, not eligible ${list(v.notEligible)}, ` +
+    `${v.listed} listed as skipped, ${v.joinedAfterLastLook} joined after the last look, ${v.uncovered} uncovered`
+  );
+}
+
 /** The report in words, one topic a paragraph. */
 export function renderSimulation(r: FleetSimReport): string {
   const p = r.parameters;
   const c = r.change;
+  const h = r.rehearsal;
   const lines = [
-    `simulated ${p.instances} instances, ${p.services} services, ${p.zones} zones; fault rate ${p.faultRate}/instance/h; seed ${p.seed}` +
+    ...(h
+      ? [
+          `rehearsal of ${h.spec} over ${h.fleet} with ${h.services}${h.scenario ? `, scenario ${h.scenario}` : ''}`,
+          ...h.warnings.map((w) => `  note: ${w}`),
+          ...h.events.map((e) => `  at ${e.at} ${e.kind}: ${e.applied}`),
+        ]
+      : []),
+    `simulated ${p.instances} instances, ${p.services} services, ${p.zones} zones; fault rate ${p.faultRate}/instance/h` +
+      `${p.churnRate > 0 ? `; churn ${p.churnRate}/instance/h` : ''}; seed ${p.seed}` +
       (p.defect ? `; DEFECT INJECTED: ${p.defect}` : ''),
     '',
     `change ${c.id} (${p.action}, bake ${p.bakeMinutes} min): ${c.status} — ${c.reason}`,
-    `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}); ` +
+    `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}` +
+      `${c.makespanToPredicted === null ? '' : `, ratio ${c.makespanToPredicted}`}); ` +
       `${c.wavesRun} waves run of ${c.waves} planned; ${c.planned} instances planned, ${c.skipped} skipped`,
     `  gates: ${list(c.gates)}; approvals ${c.approvals}; lease refusals (waiting for budget) ${c.leaseRefusals}; ` +
       `tasks delivered twice ${c.retriedTasks}`,
     ...(c.attempts.length > 1
-      ? c.attempts.map((a) => `  ${a.id}: ${a.waves} waves, ${a.status} — ${a.reason}`)
+      ? c.attempts.map(
+          (a) =>
+            `  ${a.id}: ${a.waves} waves, minutes ${a.startedMinute}–${a.endedMinute ?? '?'}, ${a.status} — ${a.reason}`,
+        )
+      : []),
+    `  plan revisions: ${c.revisionCount}`,
+    ...c.revisions
+      .slice(0, 10)
+      .map(
+        (v) => `    ${v.change} r${v.revision} at wave ${v.wave} (${v.at}): ${v.reason} → ${v.waves} waves`,
+      ),
+    ...(c.revisionCount > 10 ? [`    … ${c.revisionCount - 10} more (--json lists them all)`] : []),
+    ...(r.churn
+      ? [
+          `churn: ${r.churn.terminated} scaled in, ${r.churn.launched} launched (${r.churn.launchedTargeted} in the target, ` +
+            `${r.churn.launchedChanged} of them changed); scale-ins refused: ${list(r.churn.refused)}`,
+        ]
       : []),
     '',
     `budgets: ${r.budgets.services} services (${r.budgets.withoutBudget} with no budget); peak use / budget: ` +
-      `max ${r.budgets.maxRatio}, ${r.budgets.atBudget} services reached 100%, ${r.budgets.overBudget} went over (faults only)`,
+      `max ${r.budgets.maxRatio}, ${r.budgets.atBudget} services reached 100%, ${r.budgets.overBudget} went over (by faults or churn alone, never by a grant)`,
     ...r.budgets.top.map(
       (t) =>
         `  ${t.service}  peak ${t.peak} of ${t.budget} overall (${Math.round((100 * t.peak) / t.budget)}%), ` +
@@ -152,7 +283,7 @@ export function renderSimulation(r: FleetSimReport): string {
     '',
     `faults: ${r.faults.injected} (${r.faults.absorbed} on instances already down); recovered ${r.faults.recovered} ` +
       `(by remediation ${r.faults.recoveredBy.remediation}, by the change ${r.faults.recoveredBy.change}, by a person ${r.faults.recoveredBy.person}, ` +
-      `replaced by their group ${r.faults.recoveredBy.group}), ` +
+      `replaced by their group ${r.faults.recoveredBy.group}, cleared by itself ${r.faults.recoveredBy.itself}), ` +
       `still broken ${r.faults.unrecovered}`,
     `  time to recover: ${spread(r.faults.recoveryMinutes)}`,
     `  by remediation alone: ${spread(r.faults.recoveryMinutesByRemediation)}`,
@@ -176,10 +307,16 @@ export function renderSimulation(r: FleetSimReport): string {
     '',
     `invariants (${r.invariants.checked.join(', ')}): ${r.invariants.checks.grants} lease grants, ${r.invariants.checks.acts} actions, ` +
       `${r.invariants.checks.records} records checked: ${r.invariants.violations === 0 ? 'no violation' : `${r.invariants.violations} VIOLATIONS (${list(Object.fromEntries(Object.entries(r.invariants.byInvariant).filter(([, n]) => n > 0)))})`}`,
+    coverageLine(r),
     ...r.invariants.list
       .slice(0, 20)
       .map((v) => `  ${v.invariant}  ${v.subject}  at ${v.at} (minute ${v.minute}): ${v.detail}`),
     '',
+    ...(r.simulation.sweepErrors > 0
+      ? [
+          `inventory sweep runs that failed: ${r.simulation.sweepErrors} (first at ${r.simulation.firstSweepError})`,
+        ]
+      : []),
     `simulated ${hours(r.simulation.simulatedMinutes)} in ${(r.wallClock.ms / 1000).toFixed(1)} s wall-clock`,
   ];
   return `${lines.join('\n')}\n`;

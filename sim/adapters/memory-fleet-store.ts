@@ -32,11 +32,20 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   /** Recorded findings whose intake has not finished (the DynamoDB store's unsettled index). */
   private readonly unsettled = new Map<string, OpenFinding>();
 
+  private readonly freezes: Freeze[];
+
   constructor(
     private readonly world: SimWorld,
     private readonly services: ServicesFile,
-    private readonly freezes: readonly Freeze[] = [],
-  ) {}
+    freezes: readonly Freeze[] = [],
+  ) {
+    this.freezes = [...freezes];
+  }
+
+  /** A freeze created now, as `fleetops freeze create` stores it. */
+  addFreeze(freeze: Freeze): void {
+    this.freezes.push(freeze);
+  }
 
   async listInstances() {
     return this.world.instances;

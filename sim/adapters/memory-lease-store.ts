@@ -48,7 +48,8 @@ interface Reservation {
 }
 
 interface LedgerCount {
-  readonly capacity: number;
+  /** The declared budget over the population as the last sweep saw it ({@link reconcileCapacities}). */
+  capacity: number;
   /** Unavailable instances no live reservation covers. */
   observed: number;
   /** Members of live reservations. `used` = observed + reserved. */
@@ -318,6 +319,27 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
         return [s, roomOf(l && ledgerState(l), zones)];
       }),
     );
+  }
+
+  /**
+   * The sweep's part of reconciling ledgers when the population changed (instances launched or
+   * terminated): each service's capacity, overall and per zone, from the observations; a zone new
+   * to a service gets its ledger. `observed` stays as it is: here it is exact at every instant.
+   */
+  reconcileCapacities(observations: readonly LedgerObservation[]): void {
+    for (const o of observations) {
+      let ledger = this.ledgers.get(o.service);
+      if (!ledger) {
+        ledger = { capacity: o.capacity, observed: 0, reserved: 0, zones: new Map() };
+        this.ledgers.set(o.service, ledger);
+      }
+      ledger.capacity = o.capacity;
+      for (const [zone, z] of o.zones) {
+        const count = ledger.zones.get(zone);
+        if (count) count.capacity = z.capacity;
+        else ledger.zones.set(zone, { capacity: z.capacity, observed: 0, reserved: 0 });
+      }
+    }
   }
 
   /** The ledger of a service as `used` / `capacity` (for reports and tests). */

@@ -43,9 +43,13 @@ export const WORLD_MINUTES = {
 export const REBOOT_SECONDS = { queue: [5, 45], restart: [60, 180] } as const;
 
 export type FaultCause = 'hardware' | 'software';
+export type FaultKind = Fault['kind'];
 export type Recoverer = 'remediation' | 'change' | 'person';
-/** Who ended a fault: an actor, or an Auto Scaling group that replaced the instance on its own health check. */
-export type FaultRecoverer = Recoverer | 'group';
+/**
+ * Who ended a fault: an actor, an Auto Scaling group that replaced the instance on its own health
+ * check, or the fault itself (a scenario's fault with a duration: the zone or the host recovered).
+ */
+export type FaultRecoverer = Recoverer | 'group' | 'itself';
 
 /** One instance fault: a hidden cause, the status check it fails, and whether each step would fix it. */
 export interface Fault {
@@ -73,6 +77,8 @@ export interface Slot {
   member?: Member;
   /** When its console output was last posted (epoch ms): after every boot. */
   consoleAt: number;
+  /** Its owner is scaling it in (churn): leaving traffic, then terminated, whatever FleetOps does. */
+  scaledIn?: boolean;
 }
 
 /**
@@ -144,6 +150,16 @@ export class SimWorld {
   /** Faults that hit an instance already down (stopped, rebooting, impaired): nothing new breaks. */
   absorbedFaults = 0;
   private launched = 0;
+  /** Instances not terminated, for draws over the fleet as it is now (swap-remove: O(1) both ways). */
+  private readonly live: Slot[] = [];
+  private readonly liveIndex = new Map<Slot, number>();
+  /** Every instance of each service, terminated ones included (what a per-service sweep reads). */
+  private readonly byService = new Map<string, Instance[]>();
+  /**
+   * The tags each instance was launched with: a scale-out or a replacement launches from the
+   * launch template, which a change of tags on the running instances does not touch.
+   */
+  private readonly launchTags = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly clock: VirtualClock,
@@ -177,6 +193,21 @@ export class SimWorld {
     return this.slots.get(id);
   }
 
+  /** Instances not terminated. */
+  get population(): number {
+    return this.live.length;
+  }
+
+  /** One instance not terminated, drawn uniformly with `random`; undefined when none is left. */
+  drawLive(random: () => number): Slot | undefined {
+    return this.live.length === 0 ? undefined : this.live[Math.floor(random() * this.live.length)];
+  }
+
+  /** Every instance of a service the account ever had (terminated ones included). */
+  instancesOf(service: string): readonly Instance[] {
+    return this.byService.get(service) ?? [];
+  }
+
   groupOf(id: string): string | undefined {
     return this.slots.get(id)?.member?.group.name;
   }
@@ -195,23 +226,34 @@ export class SimWorld {
 
   // ── faults ──────────────────────────────────────────────────────────────────
 
-  /** Breaks a running, healthy instance (a fault on one already down, as EC2 tells it, changes nothing). */
-  injectFault(id: string, random: () => number): Fault | undefined {
+  /**
+   * Breaks a running, healthy instance (a fault on one already down, as EC2 tells it, changes
+   * nothing). The cause and the check it fails are drawn as REMEDIATION_SIM_PARAMETERS says,
+   * unless given (a scenario's fault); the draws are taken either way, so giving them shifts no
+   * other dice.
+   */
+  injectFault(
+    id: string,
+    random: () => number,
+    given: { readonly kind?: FaultKind; readonly cause?: FaultCause } = {},
+  ): Fault | undefined {
     const slot = this.slots.get(id);
     if (!slot || slot.fault || ec2Down(slot)) {
       this.absorbedFaults++;
       return undefined;
     }
     const causes = REMEDIATION_SIM_PARAMETERS.causes;
-    const cause: FaultCause = random() < causes.hardware.share ? 'hardware' : 'software';
+    const drawnCause: FaultCause = random() < causes.hardware.share ? 'hardware' : 'software';
+    const cause = given.cause ?? drawnCause;
+    const drawnKind: FaultKind =
+      random() < causes[cause].surfacesAsInstanceCheck
+        ? 'instance-status-check-failed'
+        : 'system-status-check-failed';
     const fault: Fault = {
       id: this.faults.length,
       instanceId: id,
       cause,
-      kind:
-        random() < causes[cause].surfacesAsInstanceCheck
-          ? 'instance-status-check-failed'
-          : 'system-status-check-failed',
+      kind: given.kind ?? drawnKind,
       at: this.clock.now(),
       draws: { reboot: random(), 'stop-start': random(), replace: random() },
     };
@@ -224,6 +266,19 @@ export class SimWorld {
       if (slot.fault === fault) this.onDetected(fault);
     });
     return fault;
+  }
+
+  /**
+   * The fault ends by itself (the host, or the zone, recovered), if it is still there: the
+   * instance's checks pass again once it runs.
+   */
+  clearFault(fault: Fault): void {
+    const slot = this.slots.get(fault.instanceId);
+    if (!slot || slot.fault !== fault) return;
+    this.mutate(slot, () => {
+      if (slot.instance.health === 'impaired') slot.instance.health = 'ok';
+      this.recover(slot, 'itself');
+    });
   }
 
   /** A paged person fixes the instance (whatever it takes), if that fault is still there. */
@@ -311,6 +366,29 @@ export class SimWorld {
     });
   }
 
+  // ── scaling by the owners (churn) ───────────────────────────────────────────
+
+  /**
+   * A scale-in of this instance (traffic-world.ts `scaleIn`); undefined when it began, else why
+   * not. Only an instance in service is chosen, as a group's scale-in or an owner's would:
+   * running, checks ok, `InService`, `healthy` in its target groups.
+   */
+  scaleIn(id: string): string | undefined {
+    const slot = this.slots.get(id);
+    if (!slot || slot.instance.state === 'terminated') return 'terminated';
+    if (outOfTraffic(slot) || slot.instance.state !== 'running') return 'not in service';
+    const refused = this.traffic.scaleIn(slot);
+    if (refused === undefined) slot.scaledIn = true;
+    return refused;
+  }
+
+  /** A scale-out like this instance (its service, zone and launch template): the new one, `pending`. */
+  scaleOut(id: string): Slot | undefined {
+    const like = this.slots.get(id);
+    if (!like || like.instance.state === 'terminated') return undefined;
+    return this.traffic.scaleOut(like);
+  }
+
   // ── SSM Run Command ─────────────────────────────────────────────────────────
 
   sendCommand(commandId: string, ids: readonly string[]): void {
@@ -352,7 +430,27 @@ export class SimWorld {
     };
     this.instances.push(instance);
     this.slots.set(instance.id, slot);
+    const ofService = this.byService.get(instance.service);
+    if (ofService) ofService.push(instance);
+    else this.byService.set(instance.service, [instance]);
+    if (!this.launchTags.has(instance.id)) this.launchTags.set(instance.id, { ...instance.tags });
+    if (instance.state !== 'terminated') {
+      this.liveIndex.set(slot, this.live.length);
+      this.live.push(slot);
+    }
     return slot;
+  }
+
+  /** A terminated instance leaves the draws over the live fleet. */
+  private died(slot: Slot): void {
+    const at = this.liveIndex.get(slot);
+    if (at === undefined) return;
+    const last = this.live.pop()!;
+    if (last !== slot) {
+      this.live[at] = last;
+      this.liveIndex.set(last, at);
+    }
+    this.liveIndex.delete(slot);
   }
 
   /** What the traffic world reaches of this account. */
@@ -444,6 +542,7 @@ export class SimWorld {
 
   private launch(like: Instance): Slot {
     const id = `i-${(0x20000000 + this.launched++).toString(16).padStart(17, '0')}`;
+    this.launchTags.set(id, this.launchTags.get(like.id) ?? like.tags);
     const slot = this.add({
       id,
       service: like.service,
@@ -451,7 +550,7 @@ export class SimWorld {
       ...(like.cell === undefined ? {} : { cell: like.cell }),
       state: 'pending',
       health: 'unknown',
-      tags: { ...like.tags },
+      tags: { ...this.launchTags.get(id) },
     });
     for (const l of this.listeners) l.added(slot);
     return slot;
@@ -487,6 +586,7 @@ export class SimWorld {
       outOfTraffic: outOfTraffic(slot),
     };
     change();
+    if (slot.instance.state === 'terminated') this.died(slot);
     this.traffic.afterChange(slot);
     this.sync(slot);
     for (const l of this.listeners) l.changed(slot, was);

@@ -49,7 +49,15 @@ export interface TrafficLayoutOptions {
   readonly targetGroupShare?: number;
   /** Share of services in an Auto Scaling group; 1 puts every service in one. @default 0.3 */
   readonly groupShare?: number;
+  /**
+   * Groups whose owners scale them (churn) have room above their size: a maximum of their size
+   * plus a tenth (at least 2) instead of their size. @default false
+   */
+  readonly scalingRoom?: boolean;
 }
+
+/** The maximum of a group its owner scales: room above its size (fleet-layout.ts uses the same). */
+export const scalingMax = (size: number) => size + Math.max(2, Math.ceil(size / 10));
 
 const DELAYS = [30, 60, 120, 300, 300] as const;
 const INTERVALS = [10, 15, 30, 30] as const;
@@ -86,7 +94,7 @@ export function trafficLayout(
       ? {
           name: `asg-${service}`,
           min: Math.floor(size / 2),
-          max: size,
+          max: options.scalingRoom ? scalingMax(size) : size,
           healthCheckType: hasTg && random() < 0.4 ? 'ELB' : 'EC2',
           graceSeconds: 300,
         }

@@ -67,8 +67,10 @@ export interface Member {
   gone?: boolean;
 }
 
-export interface GroupModel extends GroupLayout {
+export interface GroupModel extends Omit<GroupLayout, 'max'> {
   readonly service: string;
+  /** Raised by a scale-out that needs more room (the owner's UpdateAutoScalingGroup). */
+  max: number;
   desired: number;
   readonly members: Map<string, Member>;
   readonly targetGroups: readonly TargetGroupModel[];
@@ -125,6 +127,8 @@ export class TrafficWorld<S extends TrafficSlot> {
   private readonly onReplacement = new Map<Member, (slot: S) => void>();
   /** A member of each group, whose like the group launches. */
   private readonly templates = new Map<GroupModel, S>();
+  /** Instances being scaled in outside any group: drained from their target groups, then shut down. */
+  private readonly retiring = new Set<S>();
   /** Members the groups replaced after their health checks, with why. */
   readonly replacements: Array<{ id: string; group: string; at: number; reason: string; cause: FailCause }> =
     [];
@@ -326,8 +330,13 @@ export class TrafficWorld<S extends TrafficSlot> {
   /** A member whose attached target groups no longer have it moves on (EnteringStandby → Standby, Terminating → terminated). */
   private drained(slot: S): void {
     const m = slot.member;
-    if (!m) return;
     const id = slot.instance.id;
+    if (!m) {
+      if (!this.retiring.has(slot) || slot.targetGroups.some((tg) => tg.targets.has(id))) return;
+      this.retiring.delete(slot);
+      this.host.shutDown(slot, () => {});
+      return;
+    }
     if (m.group.targetGroups.some((tg) => tg.targets.has(id))) return;
     if (m.lifecycle === 'EnteringStandby') {
       this.host.mutate(slot, () => {
@@ -474,23 +483,75 @@ export class TrafficWorld<S extends TrafficSlot> {
     for (; active < group.desired; active++) {
       const like = this.templates.get(group);
       if (!like) return;
-      const fresh = this.host.launch(like, (running) => {
-        const m = running.member;
-        if (m && m.lifecycle === 'Pending') this.inService(running, m);
-        onLaunched?.(running);
-        onLaunched = undefined;
-      });
-      const m: Member = {
-        group,
-        lifecycle: 'Pending',
-        healthy: true,
-        inServiceAt: this.host.now(),
-        epoch: 0,
-      };
-      fresh.member = m;
-      group.members.set(fresh.instance.id, m);
+      this.launchMember(group, like, onLaunched);
+      onLaunched = undefined;
     }
     if (active > group.desired && newest?.member) this.leave(newest, newest.member);
+  }
+
+  /** A new member like `like` (its zone, its launch template): `Pending`, then `InService` once it runs. */
+  private launchMember(group: GroupModel, like: S, onLaunched?: (slot: S) => void): S {
+    const fresh = this.host.launch(like, (running) => {
+      const m = running.member;
+      if (m && m.lifecycle === 'Pending') this.inService(running, m);
+      onLaunched?.(running);
+    });
+    const m: Member = { group, lifecycle: 'Pending', healthy: true, inServiceAt: this.host.now(), epoch: 0 };
+    fresh.member = m;
+    group.members.set(fresh.instance.id, m);
+    return fresh;
+  }
+
+  // ── scaling by the service's owner (churn) ────────────────────────────────────────────────
+
+  /**
+   * A scale-out of `like`'s service in `like`'s zone: a group member's group grows by one (its
+   * maximum raised when it is at it, as the owner would) and launches a member like it; an
+   * instance outside any group gets a sibling that registers with the service's target group
+   * once it runs, as the owner's deployment tooling does.
+   */
+  scaleOut(like: S): S {
+    const group = like.member?.group;
+    if (group) {
+      group.desired++;
+      if (group.desired > group.max) group.max = group.desired;
+      return this.launchMember(group, like);
+    }
+    const tg = this.byService.get(like.instance.service)?.tg;
+    return this.host.launch(like, (running) => {
+      if (tg) this.register(tg.arn, running.instance.id);
+    });
+  }
+
+  /**
+   * A scale-in of this instance; `undefined` when it is done, else why not. A group member is
+   * terminated by its group with a decrement (only `InService` ones, never below the minimum, as
+   * the group's own scale-in chooses); any other instance is drained from its target groups as
+   * the group would, then shut down.
+   */
+  scaleIn(slot: S): string | undefined {
+    const m = slot.member;
+    if (m) {
+      if (m.lifecycle !== 'InService') return `${m.lifecycle} in ${m.group.name}`;
+      if (m.group.desired - 1 < m.group.min) return `${m.group.name} is at its minimum ${m.group.min}`;
+      this.terminate(slot.instance.id, true);
+      return undefined;
+    }
+    if (this.retiring.has(slot)) return 'already being scaled in';
+    const id = slot.instance.id;
+    this.retiring.add(slot);
+    const registered = slot.targetGroups.filter((tg) => tg.targets.has(id));
+    if (registered.length === 0) {
+      this.host.at(this.host.now(), () => this.drained(slot));
+      return undefined;
+    }
+    this.host.mutate(slot, () => {
+      for (const tg of registered) {
+        const reg = tg.targets.get(id)!;
+        if (reg.state !== 'draining') this.startDraining(slot, tg, reg);
+      }
+    });
+    return undefined;
   }
 
   private groupNamed(name: string): GroupModel {
