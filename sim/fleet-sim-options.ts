@@ -2,6 +2,7 @@ import { type ChangeSpec, changeSpecSchema } from '../functions/core/change/spec
 import type { Instance } from '../functions/core/fleet/fleet';
 import type { ServicesFile } from '../functions/core/fleet/services';
 import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from './adapters';
+import { APPROVAL_MINUTES } from './operator';
 import type { Scenario } from './scenario';
 
 /** What `simulateFleet` takes: the fleet, the faults, the change, and its defaults and checks. */
@@ -182,5 +183,8 @@ export function simulatedChangeSpec(
     risk: 'medium',
     strategy: { bakeMinutes },
     gates: { statusChecks: true, errorThreshold: '5%', onFailure: 'pause', rollbackThreshold: '50%' },
+    // The simulated person answers each approval this long after it is asked (operator.ts): what
+    // the prediction should expect, as a team sets it for its own reviewers.
+    approval: { expectedWaitMinutes: APPROVAL_MINUTES },
   });
 }

@@ -524,10 +524,21 @@ export class SimWorld {
         const targets: NonNullable<Instance['targets']> = [];
         for (const tg of slot.targetGroups) {
           const reg = tg.targets.get(i.id);
+          // The group's deregistration delay and healthy threshold × interval, as the sweep records
+          // them from DescribeTargetGroupAttributes and DescribeTargetGroups (the plan's prediction reads them).
+          const times = {
+            drainSeconds: tg.deregistrationDelaySeconds,
+            readySeconds: tg.healthyThresholdCount * tg.healthCheckIntervalSeconds,
+          };
           targets.push(
             reg
-              ? { targetGroupArn: tg.arn, state: reg.state, ...(reg.reason ? { reason: reg.reason } : {}) }
-              : { targetGroupArn: tg.arn, state: 'unused', reason: 'Target.NotRegistered' },
+              ? {
+                  targetGroupArn: tg.arn,
+                  state: reg.state,
+                  ...(reg.reason ? { reason: reg.reason } : {}),
+                  ...times,
+                }
+              : { targetGroupArn: tg.arn, state: 'unused', reason: 'Target.NotRegistered', ...times },
           );
         }
         i.targets = targets;

@@ -93,7 +93,13 @@ describe('target groups', () => {
     ]);
     // The inventory sees what the sweep would record: not registered where its service's target group is.
     expect(w.slot(id)!.instance.targets).toEqual([
-      { targetGroupArn: TG, state: 'unused', reason: 'Target.NotRegistered' },
+      {
+        targetGroupArn: TG,
+        state: 'unused',
+        reason: 'Target.NotRegistered',
+        drainSeconds: 120,
+        readySeconds: 30,
+      },
     ]);
   });
 

@@ -343,8 +343,15 @@ export async function bringBack(deps: TrafficDeps, owner: string, ids: readonly 
     if (e.standby !== undefined && lifecycles.get(e.instanceId)?.lifecycle === 'Standby')
       pushTo(standby, e.standby, e.instanceId);
   for (const [group, members] of standby)
-    for (let k = 0; k < members.length; k += STANDBY_BATCH)
-      await deps.autoscaling.exitStandby(group, members.slice(k, k + STANDBY_BATCH));
+    for (let k = 0; k < members.length; k += STANDBY_BATCH) {
+      try {
+        await deps.autoscaling.exitStandby(group, members.slice(k, k + STANDBY_BATCH));
+      } catch {
+        // Refused (ExitStandby adds the capacity back: a group that scaled out meanwhile may be at its
+        // MaxSize; a pending update of the group): the exits stay `returning`, the next look or the
+        // sweep asks again, and until then they count as out of traffic, never as a crash.
+      }
+    }
   const register = returning.flatMap((e) => e.deregistered.map((t) => ({ ...t, instanceId: e.instanceId })));
   const pending = again.filter((e) => e.deregistered.length > 0);
   if (pending.length > 0) {

@@ -7,7 +7,7 @@ import { appendFinalWaves, finalRounds, findJoiners } from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
 import { restoreTraffic } from './traffic';
-import { readWave } from './wave-records';
+import { readWave, recordSkipped } from './wave-records';
 
 /** The last step of every wave: its leases and budgets let go, and the next wave (or an approval) ahead. */
 
@@ -75,7 +75,7 @@ export const FINAL_ROUNDS = 2;
  * back from (`revisit`). Idempotent: a retried step finds the revision already stored.
  */
 async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Plan, spec: ChangeSpec) {
-  if (finalRounds(plan) >= FINAL_ROUNDS) return plan;
+  const last = finalRounds(plan) >= FINAL_ROUNDS;
   const [instances, changed, records] = await Promise.all([
     ports.fleet.listInstances(),
     ports.leases.actionsOf(state.changeId),
@@ -90,6 +90,18 @@ async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Pla
     late: actionModule(spec.action).type !== 'replace',
   });
   if (joiners.length === 0) return plan;
+  if (last) {
+    // Who joined during the last round is not chased further: listed with the change, with why.
+    await recordSkipped(
+      ports,
+      state,
+      joiners.map((j) => ({
+        id: j.instance.id,
+        reason: `final wave: ${j.kind === 'late' ? 'launched' : 'back'} after the last of ${FINAL_ROUNDS} rounds of final waves (a change of its own can take it)`,
+      })),
+    );
+    return plan;
+  }
   const late = joiners.filter((j) => j.kind === 'late').length;
   const reason = `final waves: ${late} launched after planning, ${joiners.length - late} back since they were skipped`;
   const revised = appendFinalWaves(plan, joiners, reason, ports.now());
