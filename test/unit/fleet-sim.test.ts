@@ -130,8 +130,10 @@ describe('simulateFleet', () => {
   it.each([
     ['ignore-budgets', { ...small, faultRate: 0.002, seed: 1 }, 'disruption-budget'],
     // A seed where a remediation and the change contend for one instance (the scenario has little
-    // contention by default; which seed shows it moves whenever the timing of a step changes).
-    ['ignore-leases', { ...small, faultRate: 0.005, seed: 5 }, 'one-actor'],
+    // contention by default, less since a wave skips what is impaired when it comes: the contention
+    // left is a case verifying an instance that is running again; which seed shows it moves
+    // whenever the timing of a step changes).
+    ['ignore-leases', { ...small, faultRate: 0.005, seed: 3 }, 'one-actor'],
     ['no-fencing', { ...small, faultRate: 0.002, retryRate: 0.2, seed: 1 }, 'at-most-once'],
     // EnterStandby and DeregisterTargets that do nothing: the rollout's reboots reach instances in service.
     ['skip-standby', { ...small, faultRate: 0.001, seed: 1 }, 'drain-before-act'],
@@ -209,7 +211,7 @@ describe('fleetops simulate', () => {
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^change sim-reboot \(reboot, bake 10 min\): completed/m);
     expect(result.out).toMatch(
-      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service\): .*no violation$/m,
+      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service, every-path-ends, change-coverage\): .*no violation$/m,
     );
     expect(result.out).toMatch(/^EC2 requests: \d+ /m);
     expect(result.out).toMatch(/^ELB requests: \d+ /m);
