@@ -179,6 +179,21 @@ export function rolloutHarness(region: string) {
         }
       }
     },
+    /** Another owner (a remediation, another change) holds these instances, and their budget, for an hour. */
+    async holdAsAnother(ids: readonly string[], owner = 'someone-else') {
+      const held = await h.stores.leases.acquire({
+        owner,
+        instanceIds: ids,
+        nonDisruptiveServices: new Set(),
+        ttlMs: 3_600_000,
+        now: Date.now(),
+      });
+      expect(held.acquired).toBe(true);
+    },
+    /** Lets go of what another owner holds ({@link holdAsAnother}). */
+    async letGo(owner = 'someone-else') {
+      await h.stores.leases.release(owner, await h.leasesOf(owner), new Set());
+    },
     /** Leases a change still holds. */
     async leasesOf(owner: string) {
       return (await h.stores.leases.activeLeases(Date.now())).filter((l) => l.owner === owner);

@@ -170,14 +170,7 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
   it('a wave sized down by a budget that shrank (a plan revision), crashed after each write of its lease and retried: each instance stopped once', async () => {
     // Another owner holds four web instances of the zone: the budget (5) has room for one.
     const others = await instances(4, 13);
-    const held = await h.stores.leases.acquire({
-      owner: 'someone-else',
-      instanceIds: others,
-      nonDisruptiveServices: new Set(),
-      ttlMs: 3_600_000,
-      now: Date.now(),
-    });
-    expect(held.acquired).toBe(true);
+    await h.holdAsAnother(others);
     try {
       // The clean run, counted: the second wave's lease (of 2, room for 1) revises the plan.
       const ids = await instances(3, 0);
@@ -202,10 +195,7 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
         expect(await h.leasesOf(id)).toEqual([]);
       }
     } finally {
-      const mineNow = (await h.stores.leases.activeLeases(Date.now())).filter(
-        (l) => l.owner === 'someone-else',
-      );
-      await h.stores.leases.release('someone-else', mineNow, new Set());
+      await h.letGo();
     }
   });
 });

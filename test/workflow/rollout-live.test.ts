@@ -278,14 +278,7 @@ describe('rollout: live waves against the ledger as it is now', () => {
       action: { type: 'set-tag', tags: { noRoom: 'yes' } },
       strategy: { budgetWaitMinutes: 5 },
     });
-    const held = await h.stores.leases.acquire({
-      owner: 'someone-else',
-      instanceIds: [other],
-      nonDisruptiveServices: new Set(),
-      ttlMs: 3_600_000,
-      now: Date.now(),
-    });
-    expect(held.acquired).toBe(true);
+    await h.holdAsAnother([other]);
     await h.notices();
     try {
       // Act
@@ -305,10 +298,7 @@ describe('rollout: live waves against the ledger as it is now', () => {
       expect((await auditOf('no-room')).filter((a) => a.action === 'wave.waiting')).toHaveLength(1);
       expect(await h.leasesOf('no-room')).toEqual([]);
     } finally {
-      const theirs = (await h.stores.leases.activeLeases(Date.now())).filter(
-        (l) => l.owner === 'someone-else',
-      );
-      await h.stores.leases.release('someone-else', theirs, new Set());
+      await h.letGo();
     }
   });
 
@@ -330,14 +320,7 @@ describe('rollout: live waves against the ledger as it is now', () => {
       await h.ec2.send(new StartInstancesCommand({ InstanceIds: [away] }));
       await h.sync();
       const out = await call(input);
-      const held = await h.stores.leases.acquire({
-        owner: 'someone-else',
-        instanceIds: others,
-        nonDisruptiveServices: new Set(),
-        ttlMs: 3_600_000,
-        now: Date.now(),
-      });
-      expect(held.acquired).toBe(true);
+      await h.holdAsAnother(others);
       return out;
     };
     try {
@@ -360,8 +343,7 @@ describe('rollout: live waves against the ledger as it is now', () => {
         },
       ]);
     } finally {
-      const theirs = await h.leasesOf('someone-else');
-      await h.stores.leases.release('someone-else', theirs, new Set());
+      await h.letGo();
     }
   });
 });
