@@ -144,6 +144,42 @@ describe('predictWaves', () => {
     expect(one(noBake(ssm), plain)).toMatchObject({ actionMinutes: 465 / 60, trafficMinutes: 0 });
   });
 
+  it('counts FleetOps’ own requests at its pacing: a reboot’s proof once, the target groups’ health at every look', () => {
+    // 3,000 reboots behind 400 target groups (draining 300 s, readiness 90 s): the proof reads 3,000
+    // console outputs at 15/s (200 s), and each look asks 400 groups at 8/s (50 s). Work: 300 + 300
+    // + 90 + 200 = 890 s plus 50 s a look: the look at 1,365 s is the 8th (890 + 400 = 1,290 s
+    // before it), where without the requests the look at 765 s would have seen it.
+    const fleet = instances(3000, 'web', 'us-east-1a').map((i, k) => ({
+      ...i,
+      targets: [
+        {
+          targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-${k % 400}/1`,
+          state: 'healthy' as const,
+          drainSeconds: 300,
+          readySeconds: 90,
+        },
+      ],
+    }));
+    const w = predictWaves(
+      input({
+        waves: [wave(0, 'us-east-1a', fleet)],
+        instances: fleet,
+        spec: spec({ action: { type: 'reboot' }, strategy: { bakeMinutes: 0 } }),
+      }),
+    ).perWave[0];
+    expect(w.trafficMinutes).toBe(6.5);
+    expect(w.endsAt - w.startsAt).toBe(1365 * 1000);
+    // A set-tag reads no console output: 60 + 390 s of work and 50 s a look, seen at 765 s.
+    const tags = predictWaves(
+      input({
+        waves: [wave(0, 'us-east-1a', fleet)],
+        instances: fleet,
+        spec: spec({ action: { type: 'set-tag', tags: { a: 'b' } }, strategy: { bakeMinutes: 0 } }),
+      }),
+    ).perWave[0];
+    expect(tags.endsAt - tags.startsAt).toBe(765 * 1000);
+  });
+
   it('expects the approval wait after each approval point that has waves after it', () => {
     const fleet = instances(3, 'web', 'us-east-1a');
     const waves = [

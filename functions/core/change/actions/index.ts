@@ -42,7 +42,7 @@ export type { ActionModule, ActionOf, ActionPorts, Preflight, SentView } from '.
  * Settle's looks at a wave (state-machines/rollout.asl.json, *Wait for the action*): the first
  * after 15 s, then twice as long each time, at most `cap` seconds apart (a fiftieth of the
  * action's limit, at least 5 minutes). Settle (rollout/settle.ts) waits by it, and the prediction
- * (plan/predict.ts) reads from it when the rollout will see an action finished.
+ * (plan/predict.ts) reads from it when the rollout will see an action finished (`seenAt`).
  */
 export const SETTLE_FIRST_WAIT_SECONDS = 15;
 
@@ -52,10 +52,3 @@ export const settleWaitAfter = (polls: number, capSeconds: number) =>
 
 /** The longest wait between two looks for an action: a fiftieth of its limit, at least 5 minutes. */
 export const settleCapSeconds = (limitSeconds: number) => Math.max(300, Math.ceil(limitSeconds / 50));
-
-/** When (seconds after the apply) settle first looks at or after `seconds`: when it sees the work done. */
-export function firstLookAtOrAfter(seconds: number, capSeconds: number): number {
-  let at = SETTLE_FIRST_WAIT_SECONDS;
-  for (let polls = 0; at < seconds; polls++) at += settleWaitAfter(polls, capSeconds);
-  return at;
-}

@@ -14,9 +14,17 @@
  * Pure: the same waves, spec, fleet and start give the same prediction. Without windows the
  * durations do not depend on the start.
  */
+
+import { EC2_DESCRIBE_RATE, ELB_DESCRIBE_RATE } from '../../defaults';
 import type { Instance } from '../../fleet/fleet';
 import { isDisruptive, type ServiceCatalog } from '../../fleet/services';
-import { actionModule, firstLookAtOrAfter, settleCapSeconds, settleLimitSeconds } from '../actions/index';
+import {
+  actionModule,
+  SETTLE_FIRST_WAIT_SECONDS,
+  settleCapSeconds,
+  settleLimitSeconds,
+  settleWaitAfter,
+} from '../actions/index';
 import { type ChangeSpec, expectedApprovalWaitMinutes, zoneBakeSecondsAfter } from '../spec';
 import { windowDecision } from '../windows';
 import type { Wave } from './planner';
@@ -85,19 +93,27 @@ export function predictWaves(input: PredictInput): Prediction {
  * `started`: the first of them is under way, past its window check.
  */
 function walk(
-  { waves, spec }: PredictInput,
+  input: PredictInput,
   traffic: (wave: Wave) => number,
   span: { from: number; to?: number; startAt: number; started?: boolean },
 ): Prediction {
+  const { waves, spec } = input;
   const { from, to = Number.POSITIVE_INFINITY, startAt, started = false } = span;
   const estimate = actionModule(spec.action).minutes;
   const cap = settleCapSeconds(settleLimitSeconds(spec.action));
   // Settle looks at the wave on a schedule (15 s, then doubling): the rollout sees the action, with
   // the wave's draining and readiness around it, finished at its first look after they are done.
-  const act = (trafficMinutes: number) =>
-    firstLookAtOrAfter((estimate + trafficMinutes) * 60, cap) / 60 -
-    trafficMinutes +
-    spec.strategy.bakeMinutes;
+  // FleetOps' own requests go into the work too, at its pacing: once per wave (a reboot's proof),
+  // and at every look while instances are out of traffic (their target groups' health).
+  const requests = requestsOf(input);
+  const act = (wave: Wave, trafficMinutes: number) => {
+    const r = requests(wave);
+    return (
+      seenAt((estimate + trafficMinutes) * 60 + r.once, r.perLook, cap) / 60 -
+      trafficMinutes +
+      spec.strategy.bakeMinutes
+    );
+  };
   const approvalWait = expectedApprovalWaitMinutes(spec.approval);
   const perWave: WavePrediction[] = [];
   let zoneChanges = 0;
@@ -112,7 +128,7 @@ function walk(
       const wait = started && perWave.length === 0 ? 0 : windowDecision(spec.windows, t).waitSeconds;
       const startsAt = t + wait * 1000;
       const trafficMinutes = traffic(wave);
-      const actionMinutes = act(trafficMinutes);
+      const actionMinutes = act(wave, trafficMinutes);
       const endsAt = startsAt + ms(actionMinutes + trafficMinutes);
       const approvalMinutes = next !== undefined && wave.approvalAfter !== null ? approvalWait : 0;
       const zoneBakeMinutes = changesZone ? zoneBakeSecondsAfter(spec.strategy, zoneChanges) / 60 : 0;
@@ -147,6 +163,45 @@ function walk(
 }
 
 const ms = (minutes: number) => Math.round(minutes * MINUTE);
+
+/**
+ * When settle first sees `workSeconds` of work done, each of its looks also spending
+ * `perLookSeconds` on requests: its looks come 15 s after the apply, then twice as long apart
+ * each time (actions/index.ts), so the rollout sees the action finished only at a look.
+ */
+function seenAt(workSeconds: number, perLookSeconds: number, capSeconds: number): number {
+  let at = SETTLE_FIRST_WAIT_SECONDS;
+  for (let looks = 1; at < workSeconds + looks * perLookSeconds; looks++)
+    at += settleWaitAfter(looks - 1, capSeconds);
+  return at;
+}
+
+/**
+ * The time FleetOps' own requests take a wave at its pacing (core/defaults.ts): a reboot's proof
+ * reads each instance's console output once (EC2's Describe bucket, 15/s), and every settle look
+ * while instances are out of traffic asks each of their target groups for its targets' health
+ * (DescribeTargetHealth, one request a group, 8/s). Negligible for small waves; minutes for a wave
+ * of thousands over hundreds of target groups.
+ */
+function requestsOf({
+  instances,
+  catalog,
+  spec,
+}: PredictInput): (wave: Wave) => { once: number; perLook: number } {
+  const module = actionModule(spec.action);
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  return (wave) => {
+    const once = module.readsPerLook ? wave.instances.length / EC2_DESCRIBE_RATE.ratePerSecond : 0;
+    if (!module.outOfTraffic) return { once, perLook: 0 };
+    const groups = new Set<string>();
+    for (const id of wave.instances) {
+      const i = byId.get(id);
+      if (!i?.targets || !isDisruptive(catalog.budgetOf(i.service).budget, spec.action.type)) continue;
+      for (const t of i.targets) groups.add(t.targetGroupArn);
+    }
+    return { once, perLook: groups.size / ELB_DESCRIBE_RATE.ratePerSecond };
+  };
+}
 
 /**
  * What the traffic protocol adds to a wave (core/traffic): its instances drain before the action
