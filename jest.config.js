@@ -16,8 +16,9 @@ module.exports = {
   // keep both busy (one worker, Jest's default here, runs the files one after another).
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
-  // Each worker talks to its own moto server (see global-setup.ts).
-  setupFiles: ['<rootDir>/test/support/worker-endpoint.ts'],
+  // Each worker talks to its own moto server (see global-setup.ts); AWS request pacing runs on
+  // virtual time (see virtual-pacing.ts).
+  setupFiles: ['<rootDir>/test/support/worker-endpoint.ts', '<rootDir>/test/support/virtual-pacing.ts'],
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

@@ -6,27 +6,8 @@ import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSEvent } from 'aws-lambda';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
-import * as pacing from '../../functions/core/shared/token-bucket';
 
 export type TriageHandler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
-
-/**
- * The AWS request pacing (functions/core/shared/token-bucket.ts) on virtual time, as the
- * simulator runs it: every bucket still counts its tokens and serves its callers in order, but a
- * wait for a token moves this clock forward instead of sleeping. moto throttles nothing, and a
- * workflow test asserts what the steps do, not how fast they send requests
- * (test/unit/token-bucket.test.ts holds the pacing to its rate). Real sleeps were a third of
- * remediation-replace's time and a sixth of remediation-traffic's.
- */
-function pacedOnVirtualTime(clock: pacing.Clock): void {
-  let ahead = 0;
-  clock.now = () => Date.now() + ahead;
-  clock.sleep = (ms) => {
-    ahead += ms;
-    // As a real sleep does, let whatever else is under way (another actor's request) run first.
-    return new Promise((resolve) => setImmediate(resolve));
-  };
-}
 
 /**
  * The remediation's Lambda handlers as deployed, for one test file: the SNS topic and the state
@@ -60,10 +41,6 @@ export async function loadRemediationHandlers(
     triage: TriageHandler;
   };
   const step = await import('../../functions/handlers/remediation-step');
-  // The handlers' modules are loaded afresh, and so is their clock; the test file's own imports
-  // (its inventory sweep, say) keep the one loaded with it.
-  pacedOnVirtualTime(pacing.realClock);
-  pacedOnVirtualTime((await import('../../functions/core/shared/token-bucket')).realClock);
   return {
     triage,
     stepWith: step.remediationStepWith,
