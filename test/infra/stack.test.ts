@@ -4,11 +4,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { FleetOpsStack } from '../../lib/fleetops-stack';
 import { routingPatterns } from '../../lib/remediation';
 import { cfnPattern } from '../../lib/routing-patterns';
 import { readSettings } from '../../lib/settings';
+
+/**
+ * Each handler bundled once for this file: its four synths ask for the same four bundles, and a
+ * bundle depends only on the handler's source (lib/bundling.ts). The first ask runs the real
+ * command (tsx lib/bundle-handler.ts, about 2 s each); later ones take its output directory.
+ * `npx cdk synth` below still bundles all four itself.
+ */
+const bundles = new Map<string, string>();
+const bundleOnce = Code.fromCustomCommand.bind(Code);
+jest.spyOn(Code, 'fromCustomCommand').mockImplementation((output, command, options) => {
+  // The last argument is the output directory, fresh for each function.
+  const handler = JSON.stringify(command.slice(0, -1));
+  const done = bundles.get(handler);
+  if (done) return Code.fromAsset(done, options);
+  const code = bundleOnce(output, command, options);
+  bundles.set(handler, output);
+  return code;
+});
 
 /** Synthesizes the stack with cdk-nag as a validation plugin: any unacknowledged finding throws. */
 function synth(context: Record<string, unknown> = {}) {
