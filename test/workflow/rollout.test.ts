@@ -120,7 +120,9 @@ describe('rollout state machine (the real ASL, the real handler, moto)', () => {
     expect(audit.find((r) => r.action === 'approval.requested')?.reason).toMatch(
       /failed its health gate and the spec says pause/,
     );
-  });
+    // 30 s alone; a reboot of 99 instances with a pause and a repair, behind a moto server that has
+    // served every file before it on this worker: more than the 120 s default late in a full run.
+  }, 300_000);
 
   it('fails the gate when the canary judge sees latency regress on the wave, and records why', async () => {
     const { plan } = await plannedChange('reboot-slow', {
