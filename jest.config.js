@@ -15,6 +15,8 @@ module.exports = {
   // The workflow tests wait on the moto server more than they compute: two workers on two cores
   // keep both busy (one worker, Jest's default here, runs the files one after another).
   maxWorkers: 2,
+  // The heaviest files first even on a clean clone, when Jest has no times of its own yet.
+  testSequencer: '<rootDir>/test/support/test-sequencer.js',
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   // Each worker talks to its own moto server (see global-setup.ts); AWS request pacing runs on
   // virtual time (see virtual-pacing.ts).
