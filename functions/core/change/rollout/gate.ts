@@ -79,6 +79,21 @@ async function trafficOutcomes(
   }
 }
 
+/**
+ * The spec's alarms that fail a gate (in ALARM, or not existing: a typo cannot pass one), in
+ * words (`alarms: x in ALARM, y does not exist`); undefined when none does or none is named.
+ */
+export async function firingAlarms(
+  ports: Pick<RolloutPorts, 'metrics'>,
+  names: readonly string[],
+): Promise<string | undefined> {
+  if (names.length === 0) return undefined;
+  const states = await ports.metrics.alarmStates(names);
+  const firing = [...states].filter(([, s]) => s === 'ALARM' || s === 'missing');
+  if (firing.length === 0) return undefined;
+  return `alarms: ${firing.map(([name, s]) => `${name} ${s === 'ALARM' ? 'in ALARM' : 'does not exist'}`).join(', ')}`;
+}
+
 /** An outcome that is neither ok nor an error yet (status checks still initializing). */
 const PENDING_PREFIX = 'pending: ';
 
@@ -126,14 +141,11 @@ export async function gateWave(
     verdict = 'extend';
     reason += `; ${pending.length} with status checks not concluded yet (${pending.slice(0, 5).join(', ')}): waiting for them`;
   }
-  if (spec.gates.alarms.length > 0) {
-    // The spec's alarms watch the service as a whole: one firing (or missing) fails the wave.
-    const states = await ports.metrics.alarmStates(spec.gates.alarms);
-    const firing = [...states].filter(([, state]) => state === 'ALARM' || state === 'missing');
-    if (firing.length > 0) {
-      verdict = 'fail';
-      reason += `; alarms: ${firing.map(([name, state]) => `${name} ${state === 'ALARM' ? 'in ALARM' : 'does not exist'}`).join(', ')}`;
-    }
+  // The spec's alarms watch the service as a whole: one firing (or missing) fails the wave.
+  const alarms = await firingAlarms(ports, spec.gates.alarms);
+  if (alarms) {
+    verdict = 'fail';
+    reason += `; ${alarms}`;
   }
   if (verdict === 'pass' && spec.gates.metrics.length > 0) {
     const { judgement, baseline } = await judgeWave(ports, plan, spec, state, judged, wave.sent.firstAt);

@@ -220,7 +220,7 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
         },
       ]);
       // The revision is the plan from here on (a retried step, or this one's next round, sizes from it).
-      return leaseRevised(ports, state, attempts, hold, sizing, skipped.length, wave);
+      return leaseRevised(ports, state, attempts, spec, hold, sizing, skipped.length, wave);
     }
     const outcome = await hold(sizing.take);
     if (outcome.acquired) {
@@ -255,16 +255,14 @@ async function leaseRevised(
   ports: RolloutPorts,
   state: RolloutState,
   attempts: number,
+  spec: Pick<ChangeSpec, 'strategy'>,
   hold: (ids: readonly string[]) => ReturnType<typeof holdInstances>,
   sizing: { take: readonly string[]; deferred: readonly unknown[] },
   skipped: number,
   planned: { size: number },
 ): Promise<LeaseResult> {
   const outcome = await hold(sizing.take);
-  if (!outcome.acquired) {
-    const spec = await ports.changes.loadSpec(state.changeId);
-    return waitForRoom(ports, state, attempts, spec, describeRefusal(outcome));
-  }
+  if (!outcome.acquired) return waitForRoom(ports, state, attempts, spec, describeRefusal(outcome));
   return {
     acquired: true,
     attempts: attempts + 1,

@@ -9,6 +9,7 @@ import {
   whyNotChangeableNow,
 } from '../plan/planner';
 import type { ChangeSpec } from '../spec';
+import { skippedIn } from './wave-records';
 
 /**
  * # Live waves
@@ -238,12 +239,7 @@ export function findJoiners(input: {
   readonly records: ReadonlyArray<{ readonly part: string; readonly body: Record<string, unknown> }>;
   readonly late: boolean;
 }): Array<{ instance: Instance; kind: 'late' | 'revisit' }> {
-  const skippedInWave = new Map<string, string>();
-  for (const r of input.records) {
-    if (!r.part.startsWith('skipped#')) continue;
-    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
-      skippedInWave.set(x.id, x.reason);
-  }
+  const skippedInWave = skippedIn(input.records);
   const inWaves = new Set(input.plan.waves.flatMap((w) => w.instances));
   const skippedAtPlanning = new Map(input.plan.skipped.map((s) => [s.id, s.reason]));
   const out: Array<{ instance: Instance; kind: 'late' | 'revisit' }> = [];

@@ -10,12 +10,7 @@ import { at, type RolloutState } from './state';
  */
 export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutState) {
   const records = await ports.changes.waveRecords(state.changeId, state.wave);
-  const skipped = new Map<string, string>();
-  for (const r of records) {
-    if (!r.part.startsWith('skipped#')) continue;
-    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
-      skipped.set(x.id, x.reason);
-  }
+  const skipped = skippedIn(records);
   const parts = records.filter((r) => r.part.startsWith('apply#'));
   const applies = parts.map((r) => r.body as unknown as ApplyRecord);
   const timeOf = (part: string) => Number(part.slice(part.indexOf('#') + 1));
@@ -49,6 +44,19 @@ export async function readWave(ports: RolloutPorts, plan: Plan, state: RolloutSt
   };
 }
 export type WaveView = Awaited<ReturnType<typeof readWave>>;
+
+/** The instances these wave records say were skipped (`skipped#…` parts), with why: the last word wins. */
+export function skippedIn(
+  records: ReadonlyArray<{ readonly part: string; readonly body: Record<string, unknown> }>,
+): Map<string, string> {
+  const skipped = new Map<string, string>();
+  for (const r of records) {
+    if (!r.part.startsWith('skipped#')) continue;
+    for (const x of (r.body.instances ?? []) as Array<{ id: string; reason: string }>)
+      skipped.set(x.id, x.reason);
+  }
+  return skipped;
+}
 
 /** Records instances skipped from the wave (kept with the change, shown by `change status`), and audits it. */
 export async function recordSkipped(

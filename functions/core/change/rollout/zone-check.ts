@@ -1,6 +1,7 @@
 import { checksPending, isInService } from '../../fleet/fleet';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { resolveQuantity } from '../../safety/quantity';
+import { firingAlarms } from './gate';
 import { at, loadChange, type RolloutState } from './state';
 
 /**
@@ -46,13 +47,10 @@ export async function checkBakedZone(
   let reason = `zone ${zone} after its bake: ${bad.length} of ${changed.length} changed instances unhealthy (threshold ${threshold})${
     bad.length > 0 ? `: ${bad.slice(0, 10).join(', ')}` : ''
   }`;
-  if (spec.gates.alarms.length > 0) {
-    const states = await ports.metrics.alarmStates(spec.gates.alarms);
-    const firing = [...states].filter(([, s]) => s === 'ALARM' || s === 'missing');
-    if (firing.length > 0) {
-      verdict = 'fail';
-      reason += `; alarms: ${firing.map(([name, s]) => `${name} ${s === 'ALARM' ? 'in ALARM' : 'does not exist'}`).join(', ')}`;
-    }
+  const alarms = await firingAlarms(ports, spec.gates.alarms);
+  if (alarms) {
+    verdict = 'fail';
+    reason += `; ${alarms}`;
   }
   await ports.changes.recordWave(
     state.changeId,
