@@ -62,6 +62,8 @@ export interface ReportedRevision {
   readonly waves: number;
   readonly late?: number;
   readonly revisits?: number;
+  /** Instances it postponed from their zone's waves to the final waves. */
+  readonly postponed?: number;
 }
 
 /** A rehearsal's inputs and what its scenario did. */

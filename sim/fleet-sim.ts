@@ -485,6 +485,7 @@ class Simulation implements SimFigures {
           ...((r.revisitCount ?? r.revisits?.length)
             ? { revisits: r.revisitCount ?? r.revisits!.length }
             : {}),
+          ...(r.postponedCount ? { postponed: r.postponedCount } : {}),
         });
     }
   }

@@ -294,3 +294,66 @@ describe('live waves through the real lease and release steps', () => {
     expect(plan.waves.at(-1)?.joiners).toBeDefined();
   });
 });
+
+describe('postponing to the final waves what a passing fault leaves without room', () => {
+  // One zone of web (budget 2: waves of 1, 2, then 2 each, the last one full), so web sets the
+  // zone's number of waves and an instance short costs it a wave.
+  const base: Scenario = {
+    fleet: Array.from({ length: 15 }, (_, k) => ({
+      id: id(k + 1),
+      service: 'web',
+      zone: ZONES[0],
+      state: 'running' as const,
+      health: 'ok' as const,
+      tags: {},
+    })),
+    services: {
+      services: { web: { maxUnavailable: { kind: 'count', value: 2 }, impact: { 'set-tag': 'disruptive' } } },
+    },
+    canary: 1,
+    factor: 2,
+    faults: [],
+    late: [],
+  };
+  const webOf = (r: Awaited<ReturnType<typeof run>>) => r.finalPlan.waves.filter((w) => !w.joiners);
+
+  it('a fault during one wave: its deferred instance goes to a final wave, and the zone keeps its planned waves', async () => {
+    const quiet = await run(base);
+    const planned = quiet.plan.waves.length;
+    // During wave 3 an instance of the last wave fails (taking one of web's 2), and is back after it.
+    const lastOne = quiet.plan.waves.at(-1)!.instances.at(-1)!;
+    const k = Number.parseInt(lastOne.slice(2), 16) - 1;
+    const r = await run({ ...base, faults: [[], [], [], [k]] });
+    expect(r.overBudget).toEqual([]);
+    expect(webOf(r)).toHaveLength(planned);
+    expect(r.finalPlan.postponed).toHaveLength(1);
+    const [postponed] = r.finalPlan.postponed!;
+    expect(postponed).toMatchObject({ zone: ZONES[0], wave: 3 });
+    expect(postponed.reason).toMatch(/^postponed to the final waves: no room in eu-west-1a's planned waves/);
+    // Changed once, in the final wave; every instance changed once.
+    expect(r.finalPlan.waves.at(-1)).toMatchObject({ joiners: 'revisit', instances: [postponed.id] });
+    expect(r.finalPlan.revisions?.find((v) => v.postponedCount)).toMatchObject({ postponedCount: 1 });
+    expect([...r.changed.values()]).toEqual(base.fleet.map(() => 1));
+    expect(r.changed.size).toBe(base.fleet.length);
+  });
+
+  it("a budget short at every wave: postpones at most half the last wave's cap, then the zone gets more waves", async () => {
+    const quiet = await run(base);
+    const planned = quiet.plan.waves.length;
+    const lastCap = (() => {
+      const w = quiet.plan.waves.at(-1)!;
+      return Math.max(w.cap ?? w.size, w.limit);
+    })();
+    // From wave 2 on, before each wave, an instance not yet changed fails (and is back after it).
+    const r = await run({
+      ...base,
+      faults: Array.from({ length: 30 }, (_, n) => (n < 2 ? [] : [15 - (n % 8)])),
+    });
+    expect(r.overBudget).toEqual([]);
+    expect(r.finalPlan.postponed?.length).toBe(Math.floor(lastCap / 2));
+    expect(webOf(r).length).toBeGreaterThan(planned);
+    for (const i of r.world.instances)
+      expect(r.changed.get(i.id) ?? (r.skipped.has(i.id) ? 0 : -1)).toBeLessThanOrEqual(1);
+    expect(r.gaveUp).toBeUndefined();
+  });
+});

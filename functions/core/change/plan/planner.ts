@@ -73,6 +73,22 @@ export interface PlanRevision {
   readonly revisits?: readonly string[];
   readonly lateCount?: number;
   readonly revisitCount?: number;
+  /** Instances the revision postponed to the final waves (ids, at most 100) and how many. */
+  readonly postponed?: readonly string[];
+  readonly postponedCount?: number;
+}
+
+/**
+ * An instance a revision moved from its zone's waves to the change's final waves: the few a
+ * passing fault left without room in the zone's planned waves, which would otherwise have cost
+ * the zone a wave of their own (rollout/live-waves.ts).
+ */
+export interface PostponedInstance {
+  readonly id: string;
+  readonly zone: string;
+  /** The wave whose revision postponed it. */
+  readonly wave: number;
+  readonly reason: string;
 }
 
 export interface SkippedInstance {
@@ -132,6 +148,8 @@ export interface Plan {
   readonly revision?: number;
   /** The revisions made so far, oldest first (absent: none). */
   readonly revisions?: readonly PlanRevision[];
+  /** Instances revisions postponed to the final waves, in the order postponed (absent: none). */
+  readonly postponed?: readonly PostponedInstance[];
 }
 
 /**

@@ -199,6 +199,7 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
         room,
         disruptive,
         canary: rollback ? Number.POSITIVE_INFINITY : spec.strategy.canary,
+        postpone: !rollback,
         reason: describeRevision(state.wave, wave, sizing, skipped.length),
         at: ports.now(),
       });

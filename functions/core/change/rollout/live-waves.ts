@@ -4,6 +4,7 @@ import {
   compare,
   type Plan,
   type PlanRevision,
+  type PostponedInstance,
   selectTargets,
   type Wave,
   whyNotChangeableNow,
@@ -156,9 +157,25 @@ export interface ReviseInput {
   readonly room: ReadonlyMap<string, BudgetRoom>;
   readonly disruptive: (service: string) => boolean;
   readonly canary: number;
+  /**
+   * May the few instances that need a wave beyond the segment's planned ones go to the change's
+   * final waves instead ({@link postponable}): a rollout's zone waves, not a rollback nor a final wave.
+   */
+  readonly postpone?: boolean;
   readonly reason: string;
   readonly at: number;
 }
+
+/**
+ * How many instances of a zone a change's revisions may postpone to its final waves, all together:
+ * half the zone segment's last cap. A fault that takes a budget for a wave or two leaves a
+ * bottleneck service (the one whose instances set the zone's number of waves) an instance short
+ * in a wave, and carrying it costs the zone a wave of its own for a handful of instances — at
+ * 100,000 instances, a fault rate of 5e-5 gave 41 such waves of 1 to 3 instances (+20% of the
+ * change's time). Postponed, they share the final waves with the late joiners and revisits
+ * (one a zone). A budget that stays short defers more than that, and the zone's waves grow.
+ */
+export const postponable = (lastCap: number) => Math.floor(lastCap / 2);
 
 /**
  * The next revision of the plan: wave `wave` as taken now, and the rest of its segment (the
@@ -214,6 +231,22 @@ export function revisePlan(input: ReviseInput): Plan {
     const chosen = new Set(next);
     queue = queue.filter((id) => !chosen.has(id));
   }
+  // Waves beyond the segment's planned ones, when few instances need them: to the final waves.
+  const planned = end - input.wave + 1;
+  let postponed: PostponedInstance[] = [];
+  if (input.postpone && current.joiners === undefined && segment.length > planned) {
+    const extra = segment.slice(planned).flatMap((w) => w.instances);
+    const before = (plan.postponed ?? []).filter((p) => p.zone === current.zone).length;
+    if (before + extra.length <= postponable(lastCap)) {
+      segment.length = planned;
+      postponed = extra.map((id) => ({
+        id,
+        zone: current.zone,
+        wave: input.wave,
+        reason: `postponed to the final waves: no room in ${current.zone}'s planned waves (${extra.length} would need a wave of their own)`,
+      }));
+    }
+  }
   // The segment's approval point stays at its end.
   const approval = plan.waves[end].approvalAfter;
   for (const w of segment) w.approvalAfter = null;
@@ -222,14 +255,24 @@ export function revisePlan(input: ReviseInput): Plan {
   const waves = [...plan.waves.slice(0, input.wave), ...segment, ...plan.waves.slice(end + 1)].map(
     (w, index) => ({ ...w, index }),
   );
-  return withRevision(plan, waves, input.wave, input.reason, input.at);
+  if (postponed.length === 0) return withRevision(plan, waves, input.wave, input.reason, input.at);
+  const ids = postponed.map((p) => p.id);
+  return withRevision(
+    { ...plan, postponed: [...(plan.postponed ?? []), ...postponed] },
+    waves,
+    input.wave,
+    `${input.reason}; ${ids.length} postponed to the final waves`,
+    input.at,
+    { postponed: ids.slice(0, 100), postponedCount: ids.length },
+  );
 }
 
 /**
  * Who gets a final wave: instances the target matches and that are changeable now, not changed by
  * the change, and either never in its plan (`late`: launched after planning; only when `late`) or
- * skipped — at planning or from a wave — for a reason they may come back from (`revisit`). An
- * instance a wave leased and the action refused or failed on is not tried again.
+ * skipped — at planning or from a wave — for a reason they may come back from, or postponed by a
+ * revision (`revisit`). An instance a wave leased and the action refused or failed on is not tried
+ * again.
  */
 export function findJoiners(input: {
   readonly plan: Plan;
@@ -242,12 +285,15 @@ export function findJoiners(input: {
   const skippedInWave = skippedIn(input.records);
   const inWaves = new Set(input.plan.waves.flatMap((w) => w.instances));
   const skippedAtPlanning = new Map(input.plan.skipped.map((s) => [s.id, s.reason]));
+  const postponed = new Set((input.plan.postponed ?? []).map((p) => p.id));
   const out: Array<{ instance: Instance; kind: 'late' | 'revisit' }> = [];
   for (const instance of selectTargets(input.instances, input.spec, [], [])) {
     if (input.changed.has(instance.id) || ineligibleNow(instance, input.spec, false) !== undefined) continue;
     // Skipped from a wave (a revision may have taken it out of the waves since) or at planning.
     const skip = skippedInWave.get(instance.id) ?? skippedAtPlanning.get(instance.id);
-    if (skip !== undefined) {
+    if (postponed.has(instance.id) && !inWaves.has(instance.id)) {
+      out.push({ instance, kind: 'revisit' });
+    } else if (skip !== undefined) {
       if (mayComeBack(skip)) out.push({ instance, kind: 'revisit' });
     } else if (!inWaves.has(instance.id) && input.late) out.push({ instance, kind: 'late' });
   }

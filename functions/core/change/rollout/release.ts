@@ -3,11 +3,11 @@ import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
 import type { Plan } from '../plan/planner';
 import { type ChangeSpec, zoneBakeSecondsAfter } from '../spec';
-import { appendFinalWaves, finalRounds, findJoiners } from './live-waves';
+import { appendFinalWaves, finalRounds, findJoiners, ineligibleNow } from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
 import { restoreTraffic } from './traffic';
-import { readWave, recordSkipped } from './wave-records';
+import { readWave, recordSkipped, skippedIn } from './wave-records';
 
 /** The last step of every wave: its leases and budgets let go, and the next wave (or an approval) ahead. */
 
@@ -89,6 +89,19 @@ async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Pla
     records,
     late: actionModule(spec.action).type !== 'replace',
   });
+  // Postponed instances that cannot be changed now (gone, down) are listed with why, as a wave's skips are.
+  const joined = new Set(joiners.map((j) => j.instance.id));
+  const inWaves = new Set(plan.waves.flatMap((w) => w.instances));
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  const done = new Set(changed.map((c) => c.instanceId));
+  const listed = skippedIn(records);
+  const unreachable = (plan.postponed ?? [])
+    .filter((p) => !joined.has(p.id) && !inWaves.has(p.id) && !done.has(p.id) && !listed.has(p.id))
+    .map((p) => ({
+      id: p.id,
+      reason: `postponed, then ${ineligibleNow(byId.get(p.id), spec, false) ?? 'not a target any more'}`,
+    }));
+  if (unreachable.length > 0) await recordSkipped(ports, state, unreachable);
   if (joiners.length === 0) return plan;
   if (last) {
     // Who joined during the last round is not chased further: listed with the change, with why.
