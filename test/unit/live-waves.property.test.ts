@@ -34,6 +34,8 @@ interface Scenario {
   readonly faults: ReadonlyArray<readonly number[]>;
   /** Instances (by index) launched after planning: the plan never saw them. */
   readonly late: readonly number[];
+  /** Instances (by index) impaired while the change is planned, and back right after. */
+  readonly downAtPlanning?: readonly number[];
 }
 
 const scenarioArb = (quiet: boolean): fc.Arbitrary<Scenario> =>
@@ -107,7 +109,9 @@ async function run(s: Scenario) {
   const changes = new MemoryChangeStore();
   const spec = specOf(s);
   const late = new Set(s.late.map((k) => s.fleet[k].id));
+  const down = (s.downAtPlanning ?? []).map((k) => world.injectFault(s.fleet[k].id, () => 0.5));
   const plan = planChange({ instances: world.instances.filter((i) => !late.has(i.id)), catalog, spec });
+  for (const f of down) if (f) world.personRepairs(f);
   await changes.save(spec, plan, 'test', clock.now());
   const ports = {
     changes,
@@ -355,5 +359,55 @@ describe('postponing to the final waves what a passing fault leaves without room
     for (const i of r.world.instances)
       expect(r.changed.get(i.id) ?? (r.skipped.has(i.id) ? 0 : -1)).toBeLessThanOrEqual(1);
     expect(r.gaveUp).toBeUndefined();
+  });
+});
+
+describe('instances skipped at planning for a spent budget', () => {
+  it("join their zone's waves at its first wave (not one by one in final waves), each wave within the budget", async () => {
+    // Web in two zones, budget 1 per zone: with one impaired in each zone at planning, the plan
+    // skips every other web instance of the zone; they are back before the change starts.
+    const fleet = Array.from({ length: 12 }, (_, k) => ({
+      id: id(k + 1),
+      service: k % 2 === 0 ? 'web' : 'api',
+      zone: ZONES[k < 6 ? 0 : 1],
+      state: 'running' as const,
+      health: 'ok' as const,
+      tags: {},
+    }));
+    const s: Scenario = {
+      fleet,
+      services: {
+        services: {
+          web: {
+            maxUnavailable: { kind: 'count', value: 2 },
+            maxUnavailablePerZone: { kind: 'count', value: 1 },
+            impact: { 'set-tag': 'disruptive' },
+          },
+          api: { maxUnavailable: { kind: 'count', value: 6 }, impact: { 'set-tag': 'disruptive' } },
+        },
+      },
+      canary: 1,
+      factor: 2,
+      faults: [],
+      late: [],
+      downAtPlanning: [0, 6],
+    };
+    const r = await run(s);
+    const web = fleet.filter((i) => i.service === 'web').map((i) => i.id);
+    const skippedAtPlanning = r.plan.skipped.filter((x) => x.reason.includes('exhausted')).map((x) => x.id);
+    expect(skippedAtPlanning.sort()).toEqual(web.filter((i) => i !== id(1) && i !== id(7)).sort());
+    expect(r.overBudget).toEqual([]);
+    // Every instance changed once; the skipped ones in their zone's waves, none in a final wave.
+    expect(r.changed.size).toBe(fleet.length);
+    expect([...r.changed.values()].every((n) => n === 1)).toBe(true);
+    const adoptions = (r.finalPlan.revisions ?? []).filter((v) => v.adoptedCount);
+    expect(adoptions.map((v) => v.adoptedCount)).toEqual([2, 2]);
+    expect(adoptions[0].reason).toMatch(
+      /^zone eu-west-1a: 2 skipped at planning for a spent budget join its waves/,
+    );
+    const finals = r.finalPlan.waves.filter((w) => w.joiners);
+    for (const x of skippedAtPlanning) expect(finals.flatMap((w) => w.instances)).not.toContain(x);
+    // Within each zone's waves: at most one web a wave (its per-zone budget).
+    for (const w of r.finalPlan.waves) expect(w.services.web ?? 0).toBeLessThanOrEqual(1);
   });
 });

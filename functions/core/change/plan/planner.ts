@@ -76,6 +76,9 @@ export interface PlanRevision {
   /** Instances the revision postponed to the final waves (ids, at most 100) and how many. */
   readonly postponed?: readonly string[];
   readonly postponedCount?: number;
+  /** Instances skipped at planning for a spent budget that the revision took into their zone's waves. */
+  readonly adopted?: readonly string[];
+  readonly adoptedCount?: number;
 }
 
 /**

@@ -3,8 +3,17 @@ import { isDisruptive, serviceCatalog } from '../../fleet/services';
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { describeRefusal, holdInstances } from '../../safety/hold';
 import { actionModule } from '../actions/index';
+import type { Plan } from '../plan/planner';
 import { budgetWaitMinutes, type ChangeSpec } from '../spec';
-import { ineligibleNow, type LiveCandidate, revisePlan, segmentEnd, sizeWave } from './live-waves';
+import {
+  adoptSkipped,
+  ineligibleNow,
+  type LiveCandidate,
+  revisePlan,
+  segmentEnd,
+  sizeWave,
+  skippedForBudget,
+} from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
 import { readWave, recordSkipped } from './wave-records';
@@ -107,6 +116,12 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
     for (const i of await ports.fleet.getInstances(take)) serviceOf.set(i.id, i.service);
     const outcome = await hold(take);
     if (outcome.acquired) return result(true, 0, 0, 'leased (a retry: the instances it holds)');
+  }
+
+  // 0. A zone's first wave: the zone's instances skipped at planning for a spent budget join its waves.
+  if (!rollback && wave.joiners === undefined && startsZone(plan, state.wave)) {
+    const adopted = await adoptIntoZone(ports, state, plan, spec, disruptive);
+    if (adopted) return leaseOnce(ports, state, attempts);
   }
 
   // 1. The wave's instances now, and the segment's next ones it might pull forward.
@@ -249,6 +264,72 @@ async function leaseOnce(ports: RolloutPorts, state: RolloutState, attempts: num
       reason,
     };
   }
+}
+
+const startsZone = (plan: Plan, wave: number) =>
+  wave === 0 || plan.waves[wave - 1].zone !== plan.waves[wave].zone;
+
+/**
+ * Before a zone's first wave: the instances of the zone that planning skipped because their
+ * service's budget was spent then (faults, other holders), and that are changeable now, are taken
+ * into the zone's waves (a revision, stored before anything is leased; a retried step finds them
+ * in the waves and adopts nothing more). Each wave still sizes itself against the room there is
+ * when it is leased. Left for the final waves, they would be changed one wave after another, at
+ * a service's budget per wave with nothing else to share the waves with. Whether it revised.
+ */
+async function adoptIntoZone(
+  ports: RolloutPorts,
+  state: RolloutState,
+  plan: Plan,
+  spec: ChangeSpec,
+  disruptive: (service: string) => boolean,
+): Promise<boolean> {
+  const wave = plan.waves[state.wave];
+  // Taken already: in the waves, or taken and postponed since.
+  const taken = new Set([
+    ...plan.waves.flatMap((w) => w.instances),
+    ...(plan.postponed ?? []).map((p) => p.id),
+  ]);
+  const skipped = plan.skipped.filter((s) => skippedForBudget(s.reason) && !taken.has(s.id)).map((s) => s.id);
+  if (skipped.length === 0) return false;
+  const adopt = (await ports.fleet.getInstances(skipped))
+    .filter((i) => i.zone === wave.zone && ineligibleNow(i, spec, false) === undefined)
+    .map((i) => i.id)
+    .sort();
+  if (adopt.length === 0) return false;
+  const end = segmentEnd(plan, state.wave);
+  const found = new Map<string, Instance>();
+  for (const i of await ports.fleet.getInstances([
+    ...plan.waves.slice(state.wave, end + 1).flatMap((w) => w.instances),
+    ...adopt,
+  ]))
+    found.set(i.id, i);
+  const services = [...new Set([...found.values()].map((i) => i.service))].sort();
+  const room = await ports.leases.room(services, [wave.zone]);
+  const reason = `zone ${wave.zone}: ${adopt.length} skipped at planning for a spent budget join its waves`;
+  const revised = adoptSkipped({
+    plan,
+    wave: state.wave,
+    adopt,
+    serviceOf: (id) => found.get(id)?.service,
+    zoneOf: (id) => found.get(id)?.zone,
+    room,
+    disruptive,
+    canary: spec.strategy.canary,
+    reason,
+    at: ports.now(),
+  });
+  await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'plan.revised',
+      reason,
+      at: at(ports),
+    },
+  ]);
+  return true;
 }
 
 /** After a revision: lease what it gave the wave (what did not fit any more waits, as any refusal). */

@@ -205,32 +205,8 @@ export function revisePlan(input: ReviseInput): Plan {
   const serviceOf = (id: string) => input.serviceOf(id) ?? '?';
   for (const id of input.take) touched.add(serviceOf(id));
 
-  const peaks = plannedPeaks(plan);
   const segment: MutableWave[] = [waveOf(current, [...input.take], serviceOf, capOf(current), 'live')];
-  let queue = rest;
-  for (let k = 0; queue.length > 0; k++) {
-    const cap = k < caps.length ? caps[k] : lastCap;
-    const candidates = queue.map((id) => ({ id, service: serviceOf(id), zone: input.zoneOf(id) ?? '?' }));
-    const untouched = new Set(candidates.map((c) => c.service).filter((s) => !touched.has(s)));
-    const { take } = sizeWave({
-      candidates,
-      own: candidates.length,
-      cap,
-      room: forecastRoom(input.room, candidates, peaks),
-      disruptive: input.disruptive,
-      untouched,
-      canary: input.canary,
-    });
-    // At least one a wave, so the forecast always ends (a budget with no room now: it will wait).
-    const next: string[] = take.length > 0 ? [...take] : [queue[0]];
-    const model = plan.waves[input.wave + 1 + k] ?? plan.waves[Math.min(end, plan.waves.length - 1)];
-    for (const id of next) touched.add(serviceOf(id));
-    segment.push(
-      waveOf({ ...model, zone: current.zone, zones: current.zones }, [...next], serviceOf, cap, 'revised'),
-    );
-    const chosen = new Set(next);
-    queue = queue.filter((id) => !chosen.has(id));
-  }
+  segment.push(...forecastSegment(plan, input, rest, input.wave, 1, caps, lastCap, touched, serviceOf));
   // Waves beyond the segment's planned ones, when few instances need them: to the final waves.
   const planned = end - input.wave + 1;
   let postponed: PostponedInstance[] = [];
@@ -265,6 +241,89 @@ export function revisePlan(input: ReviseInput): Plan {
     input.at,
     { postponed: ids.slice(0, 100), postponedCount: ids.length },
   );
+}
+
+/**
+ * The forecast of the waves of wave `wave`'s segment from `wave + offset` on for the instances in
+ * `queue0` (in order): each
+ * wave as the room known now and the plan's peaks allow ({@link forecastRoom}), at most its cap.
+ */
+function forecastSegment(
+  plan: Plan,
+  input: Pick<ReviseInput, 'zoneOf' | 'room' | 'disruptive' | 'canary'>,
+  queue0: readonly string[],
+  wave: number,
+  offset: number,
+  caps: readonly number[],
+  lastCap: number,
+  touched: Set<string>,
+  serviceOf: (id: string) => string,
+): MutableWave[] {
+  const end = segmentEnd(plan, wave);
+  const { zone, zones } = plan.waves[wave];
+  const peaks = plannedPeaks(plan);
+  const out: MutableWave[] = [];
+  let queue = [...queue0];
+  for (let k = 0; queue.length > 0; k++) {
+    const cap = k < caps.length ? caps[k] : lastCap;
+    const candidates = queue.map((id) => ({ id, service: serviceOf(id), zone: input.zoneOf(id) ?? '?' }));
+    const untouched = new Set(candidates.map((c) => c.service).filter((s) => !touched.has(s)));
+    const { take } = sizeWave({
+      candidates,
+      own: candidates.length,
+      cap,
+      room: forecastRoom(input.room, candidates, peaks),
+      disruptive: input.disruptive,
+      untouched,
+      canary: input.canary,
+    });
+    // At least one a wave, so the forecast always ends (a budget with no room now: it will wait).
+    const next: string[] = take.length > 0 ? [...take] : [queue[0]];
+    // Each wave keeps the planned wave's settings it takes the place of (extra ones: the segment's last).
+    const model = wave + offset + k <= end ? plan.waves[wave + offset + k] : plan.waves[end];
+    for (const id of next) touched.add(serviceOf(id));
+    out.push(waveOf({ ...model, zone, zones }, next, serviceOf, cap, 'revised'));
+    const chosen = new Set(next);
+    queue = queue.filter((id) => !chosen.has(id));
+  }
+  return out;
+}
+
+/** Whether a planning skip was for a budget spent at the time (the instance may be changed once it has room). */
+export const skippedForBudget = (reason: string) => /^budget:\S+ exhausted/.test(reason);
+
+/**
+ * The plan with the instances of `zone` that planning skipped because their budget was spent
+ * then (`adopt`) taken into the zone's segment starting at `wave`, before it begins: its waves
+ * planned again, in the plan's order and then the adopted ones', each at most its cap (the segment's
+ * last may grow to its limit, then extra waves), with the room known now — so they are changed
+ * among the zone's waves, a few a wave, instead of one by one in the change's final waves (a
+ * service whose budget is one instance needs as many waves as it has instances). Deterministic.
+ */
+export function adoptSkipped(
+  input: Omit<ReviseInput, 'take' | 'skipped' | 'postpone'> & { readonly adopt: readonly string[] },
+): Plan {
+  const { plan } = input;
+  const end = segmentEnd(plan, input.wave);
+  const queue = [...plan.waves.slice(input.wave, end + 1).flatMap((w) => w.instances), ...input.adopt];
+  const caps = plan.waves.slice(input.wave, end + 1).map(capOf);
+  const last = plan.waves[end];
+  const lastCap = Math.max(capOf(last), last.limit);
+  caps[caps.length - 1] = lastCap;
+  const touched = new Set<string>();
+  for (const w of plan.waves.slice(0, input.wave)) for (const s of Object.keys(w.services)) touched.add(s);
+  const serviceOf = (id: string) => input.serviceOf(id) ?? '?';
+  const segment = forecastSegment(plan, input, queue, input.wave, 0, caps, lastCap, touched, serviceOf);
+  const approval = plan.waves[end].approvalAfter;
+  for (const w of segment) w.approvalAfter = null;
+  segment[segment.length - 1].approvalAfter = approval;
+  const waves = [...plan.waves.slice(0, input.wave), ...segment, ...plan.waves.slice(end + 1)].map(
+    (w, index) => ({ ...w, index }),
+  );
+  return withRevision(plan, waves, input.wave, input.reason, input.at, {
+    adopted: input.adopt.slice(0, 100),
+    adoptedCount: input.adopt.length,
+  });
 }
 
 /**
