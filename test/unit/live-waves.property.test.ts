@@ -364,12 +364,13 @@ describe('postponing to the final waves what a passing fault leaves without room
 
 describe('instances skipped at planning for a spent budget', () => {
   it("join their zone's waves at its first wave (not one by one in final waves), each wave within the budget", async () => {
-    // Web in two zones, budget 1 per zone: with one impaired in each zone at planning, the plan
-    // skips every other web instance of the zone; they are back before the change starts.
-    const fleet = Array.from({ length: 12 }, (_, k) => ({
+    // Web in two zones (3 and 2), budget 1 per zone: with one impaired in each zone at planning,
+    // the plan skips every other web instance of the zone; they are back before the change starts.
+    // The zones' waves (of api, two at a time: its budget) hold them, at most one web a wave.
+    const fleet = Array.from({ length: 20 }, (_, k) => ({
       id: id(k + 1),
-      service: k % 2 === 0 ? 'web' : 'api',
-      zone: ZONES[k < 6 ? 0 : 1],
+      service: k % 4 === 0 ? 'web' : 'api',
+      zone: ZONES[k < 10 ? 0 : 1],
       state: 'running' as const,
       health: 'ok' as const,
       tags: {},
@@ -383,28 +384,26 @@ describe('instances skipped at planning for a spent budget', () => {
             maxUnavailablePerZone: { kind: 'count', value: 1 },
             impact: { 'set-tag': 'disruptive' },
           },
-          api: { maxUnavailable: { kind: 'count', value: 6 }, impact: { 'set-tag': 'disruptive' } },
+          api: { maxUnavailable: { kind: 'count', value: 2 }, impact: { 'set-tag': 'disruptive' } },
         },
       },
       canary: 1,
       factor: 2,
       faults: [],
       late: [],
-      downAtPlanning: [0, 6],
+      downAtPlanning: [0, 12],
     };
     const r = await run(s);
     const web = fleet.filter((i) => i.service === 'web').map((i) => i.id);
     const skippedAtPlanning = r.plan.skipped.filter((x) => x.reason.includes('exhausted')).map((x) => x.id);
-    expect(skippedAtPlanning.sort()).toEqual(web.filter((i) => i !== id(1) && i !== id(7)).sort());
+    expect(skippedAtPlanning.sort()).toEqual(web.filter((i) => i !== id(1) && i !== id(13)).sort());
     expect(r.overBudget).toEqual([]);
     // Every instance changed once; the skipped ones in their zone's waves, none in a final wave.
     expect(r.changed.size).toBe(fleet.length);
     expect([...r.changed.values()].every((n) => n === 1)).toBe(true);
     const adoptions = (r.finalPlan.revisions ?? []).filter((v) => v.adoptedCount);
-    expect(adoptions.map((v) => v.adoptedCount)).toEqual([2, 2]);
-    expect(adoptions[0].reason).toMatch(
-      /^zone eu-west-1a: 2 skipped at planning for a spent budget join its waves/,
-    );
+    expect(adoptions.map((v) => v.adoptedCount)).toEqual([2, 1]);
+    expect(adoptions[0].reason).toBe('zone eu-west-1a: skipped at planning for a spent budget, back in its waves: 2 join its waves');
     const finals = r.finalPlan.waves.filter((w) => w.joiners);
     for (const x of skippedAtPlanning) expect(finals.flatMap((w) => w.instances)).not.toContain(x);
     // Within each zone's waves: at most one web a wave (its per-zone budget).

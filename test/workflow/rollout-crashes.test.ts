@@ -177,8 +177,10 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
       const clean = await run('shrunk-clean', ids);
       expect(clean.result).toMatchObject({ status: 'completed' });
       const revised = await h.changes().loadPlan('shrunk-clean');
-      expect(revised.revision).toBe(1);
-      expect(revised.revisions?.[0]).toMatchObject({ wave: 1 });
+      // The wave's revision postpones the instance it deferred to a final wave (a second revision).
+      expect(revised.revision).toBe(2);
+      expect(revised.revisions?.[0]).toMatchObject({ wave: 1, postponedCount: 1 });
+      expect(revised.revisions?.[1].reason).toMatch(/^final waves: 0 launched after planning, 1 back/);
       const writes = 5; // revisePlan, the deferred record, its audit, acquire, its audit
       for (let crashAfter = 1; crashAfter <= writes; crashAfter++) {
         const id = `shrunk-${crashAfter}`;
@@ -191,7 +193,7 @@ describe('rollout: a crash between any two writes of a step, retried, ends in ex
           expect(`#${crashAfter}: ${i} stopped ${stopped.get(i) ?? 0}×`).toBe(
             `#${crashAfter}: ${i} stopped 1×`,
           );
-        expect((await h.changes().loadPlan(id)).revision).toBe(1);
+        expect((await h.changes().loadPlan(id)).revision).toBe(2);
         expect(await h.leasesOf(id)).toEqual([]);
       }
     } finally {

@@ -292,21 +292,29 @@ async function adoptIntoZone(
   ]);
   const skipped = plan.skipped.filter((s) => skippedForBudget(s.reason) && !taken.has(s.id)).map((s) => s.id);
   if (skipped.length === 0) return false;
-  const adopt = (await ports.fleet.getInstances(skipped))
-    .filter((i) => i.zone === wave.zone && ineligibleNow(i, spec, false) === undefined)
+  const here = (await ports.fleet.getInstances(skipped)).filter(
+    (i) => i.zone === wave.zone && ineligibleNow(i, spec, false) === undefined,
+  );
+  if (here.length === 0) return false;
+  const end = segmentEnd(plan, state.wave);
+  const found = new Map<string, Instance>();
+  for (const i of await ports.fleet.getInstances(
+    plan.waves.slice(state.wave, end + 1).flatMap((w) => w.instances),
+  ))
+    found.set(i.id, i);
+  for (const i of here) found.set(i.id, i);
+  const services = [...new Set([...found.values()].map((i) => i.service))].sort();
+  const room = await ports.leases.room(services, [wave.zone]);
+  // Only services whose budget has room again now: one still spent keeps its instances for the
+  // final waves (which wait a bounded time, then list them), not blocking the zone's waves.
+  const hasRoom = (service: string) =>
+    !disruptive(service) ||
+    ((room.get(service)?.overall ?? 0) > 0 && (room.get(service)?.zones.get(wave.zone) ?? 0) > 0);
+  const adopt = here
+    .filter((i) => hasRoom(i.service))
     .map((i) => i.id)
     .sort();
   if (adopt.length === 0) return false;
-  const end = segmentEnd(plan, state.wave);
-  const found = new Map<string, Instance>();
-  for (const i of await ports.fleet.getInstances([
-    ...plan.waves.slice(state.wave, end + 1).flatMap((w) => w.instances),
-    ...adopt,
-  ]))
-    found.set(i.id, i);
-  const services = [...new Set([...found.values()].map((i) => i.service))].sort();
-  const room = await ports.leases.room(services, [wave.zone]);
-  const reason = `zone ${wave.zone}: ${adopt.length} skipped at planning for a spent budget join its waves`;
   const revised = adoptSkipped({
     plan,
     wave: state.wave,
@@ -316,9 +324,11 @@ async function adoptIntoZone(
     room,
     disruptive,
     canary: spec.strategy.canary,
-    reason,
+    reason: `zone ${wave.zone}: skipped at planning for a spent budget, back in its waves`,
     at: ports.now(),
   });
+  if (revised === undefined) return false;
+  const reason = revised.revisions!.at(-1)!.reason;
   await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
   await ports.fleet.audit([
     {

@@ -296,33 +296,55 @@ export const skippedForBudget = (reason: string) => /^budget:\S+ exhausted/.test
  * The plan with the instances of `zone` that planning skipped because their budget was spent
  * then (`adopt`) taken into the zone's segment starting at `wave`, before it begins: its waves
  * planned again, in the plan's order and then the adopted ones', each at most its cap (the segment's
- * last may grow to its limit, then extra waves), with the room known now — so they are changed
+ * last may grow to its limit), with the room known now, as many of them as its planned waves hold
+ * (none: undefined, no revision) — so they are changed
  * among the zone's waves, a few a wave, instead of one by one in the change's final waves (a
  * service whose budget is one instance needs as many waves as it has instances). Deterministic.
  */
 export function adoptSkipped(
   input: Omit<ReviseInput, 'take' | 'skipped' | 'postpone'> & { readonly adopt: readonly string[] },
-): Plan {
+): Plan | undefined {
   const { plan } = input;
   const end = segmentEnd(plan, input.wave);
-  const queue = [...plan.waves.slice(input.wave, end + 1).flatMap((w) => w.instances), ...input.adopt];
-  const caps = plan.waves.slice(input.wave, end + 1).map(capOf);
-  const last = plan.waves[end];
-  const lastCap = Math.max(capOf(last), last.limit);
-  caps[caps.length - 1] = lastCap;
-  const touched = new Set<string>();
-  for (const w of plan.waves.slice(0, input.wave)) for (const s of Object.keys(w.services)) touched.add(s);
+  const own = plan.waves.slice(input.wave, end + 1).flatMap((w) => w.instances);
+  // Each wave may grow to what the plan's rules (growth, maxWaveSize, risk) allowed it, its
+  // `limit`: a wave its budgets kept smaller has room for instances of other services.
+  const caps = plan.waves.slice(input.wave, end + 1).map((w) => Math.max(capOf(w), w.limit));
+  const lastCap = caps[caps.length - 1];
+  const before = new Set<string>();
+  for (const w of plan.waves.slice(0, input.wave)) for (const s of Object.keys(w.services)) before.add(s);
   const serviceOf = (id: string) => input.serviceOf(id) ?? '?';
-  const segment = forecastSegment(plan, input, queue, input.wave, 0, caps, lastCap, touched, serviceOf);
+  // Only as many as the zone's planned waves hold: those that would need waves of their own are
+  // left for the final waves (so the zone takes no longer than planned).
+  let adopt = [...input.adopt];
+  let segment: MutableWave[] = [];
+  for (let pass = 0; pass < 4 && adopt.length > 0; pass++) {
+    segment = forecastSegment(
+      plan,
+      input,
+      [...own, ...adopt],
+      input.wave,
+      0,
+      caps,
+      lastCap,
+      new Set(before),
+      serviceOf,
+    );
+    if (segment.length <= caps.length) break;
+    const extra = new Set(segment.slice(caps.length).flatMap((w) => w.instances));
+    adopt = adopt.filter((id) => !extra.has(id));
+    if (pass === 3) adopt = [];
+  }
+  if (adopt.length === 0 || segment.length > caps.length) return undefined;
   const approval = plan.waves[end].approvalAfter;
   for (const w of segment) w.approvalAfter = null;
   segment[segment.length - 1].approvalAfter = approval;
   const waves = [...plan.waves.slice(0, input.wave), ...segment, ...plan.waves.slice(end + 1)].map(
     (w, index) => ({ ...w, index }),
   );
-  return withRevision(plan, waves, input.wave, input.reason, input.at, {
-    adopted: input.adopt.slice(0, 100),
-    adoptedCount: input.adopt.length,
+  return withRevision(plan, waves, input.wave, `${input.reason}: ${adopt.length} join its waves`, input.at, {
+    adopted: adopt.slice(0, 100),
+    adoptedCount: adopt.length,
   });
 }
 
