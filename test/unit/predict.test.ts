@@ -418,3 +418,34 @@ describe('nextOpening', () => {
     expect(iso(nextOpening(windows, Date.UTC(2026, 0, 6, 1, 30)))).toBe('2026-01-06T09:00:00.000Z');
   });
 });
+
+describe('the final waves expected for instances skipped for a spent budget', () => {
+  it('are counted in the prediction: per zone, as many as the service needs at its budget', () => {
+    // web (2 overall, 1 a zone) in two zones; in zone a one is impaired at planning, so the four
+    // others there are skipped for the spent budget and come back at the end, one a wave.
+    const cat = serviceCatalog(
+      parseServices('services: { web: { maxUnavailable: 2, maxUnavailablePerZone: 1 } }', 's.yaml'),
+    );
+    const a = instances(5, 'web', 'eu-west-1a');
+    const b = instances(3, 'web', 'eu-west-1b');
+    const fleet = [{ ...a[0], health: 'impaired' as const }, ...a.slice(1), ...b];
+    const plan = planChange({
+      instances: fleet,
+      catalog: cat,
+      spec: spec({ strategy: { bakeMinutes: 10 } }),
+    });
+    expect(plan.skipped.filter((s) => /exhausted/.test(s.reason)).map((s) => s.id)).toEqual(
+      a.slice(1).map((i) => i.id),
+    );
+    expect(plan.expectedFinalWaves).toBe(4);
+    // Each a reboot wave of one instance (seen finished after 7.75 min, and the 10-min bake).
+    expect(plan.finalWaveMinutes).toBeCloseTo(4 * WAVE, 1);
+    const quiet = planChange({
+      instances: [...a, ...b],
+      catalog: cat,
+      spec: spec({ strategy: { bakeMinutes: 10 } }),
+    });
+    expect(quiet.expectedFinalWaves).toBeUndefined();
+    expect(plan.predictedMinutes).toBeCloseTo(plan.waves.length * WAVE + 4 * WAVE, 1);
+  });
+});

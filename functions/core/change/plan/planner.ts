@@ -139,6 +139,12 @@ export interface Plan {
   /** Of the prediction, the bakes between zones (`strategy.firstZoneBakeMinutes`, `zoneBakeMinutes`). */
   readonly zoneBakeMinutes?: number;
   /**
+   * The final waves expected for the instances skipped for a spent budget (they come back at the
+   * end: a service's budget's worth a wave), and what they add to the prediction.
+   */
+  readonly expectedFinalWaves?: number;
+  readonly finalWaveMinutes?: number;
+  /**
    * The start the prediction assumed (ISO 8601), given only when the spec has time windows: the
    * only case where the start changes it.
    */
@@ -319,7 +325,10 @@ export function planChange({
   skipped.sort((a, b) => compare(a.id, b.id));
   warnings.sort(compare);
   const planned = waves.reduce((n, w) => n + w.size, 0);
-  const prediction = predictWaves({ waves, spec, instances, catalog, startAt });
+  // The instances skipped for a spent budget come back at the end, in final waves of their own
+  // (rollout/release.ts): the prediction counts those waves too.
+  const revisits = expectedRevisitWaves(waves, skipped, instances, budgets, zoneOrder);
+  const prediction = predictWaves({ waves: [...waves, ...revisits], spec, instances, catalog, startAt });
   return {
     changeId: spec.id,
     description: spec.description,
@@ -339,6 +348,15 @@ export function planChange({
     windowMinutes: tenths(prediction.windowMinutes),
     approvalMinutes: tenths(prediction.approvalMinutes),
     zoneBakeMinutes: tenths(prediction.zoneBakeMinutes),
+    ...(revisits.length > 0
+      ? {
+          expectedFinalWaves: revisits.length,
+          finalWaveMinutes: tenths(
+            (prediction.endsAt - (prediction.perWave[waves.length - 1]?.endsAt ?? prediction.startAt)) /
+              60_000,
+          ),
+        }
+      : {}),
     ...(spec.windows.length > 0 ? { predictedFrom: new Date(startAt).toISOString() } : {}),
     waves,
     skipped,
@@ -594,3 +612,67 @@ export function compare(a: string, b: string): number {
 }
 
 const tenths = (minutes: number) => Math.round(minutes * 10) / 10;
+
+/**
+ * The final waves a plan's instances skipped for a spent budget are expected to get at the end of
+ * the change (findJoiners revisits them once their budget has room): per zone in the plan's
+ * order, as many waves as its most constrained service needs at its budget (per zone and overall,
+ * at least one a wave), each at most the plan's largest wave — the waves the prediction adds.
+ */
+function expectedRevisitWaves(
+  waves: readonly Wave[],
+  skipped: readonly SkippedInstance[],
+  instances: readonly Instance[],
+  budgets: ReadonlyMap<string, ResolvedBudget>,
+  zoneOrder: readonly string[],
+): Wave[] {
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  const back = skipped
+    .filter((s) => /^budget:\S+ exhausted/.test(s.reason))
+    .map((s) => byId.get(s.id))
+    .filter((i): i is Instance => i !== undefined);
+  if (back.length === 0) return [];
+  const cap = Math.max(1, ...waves.map((w) => w.size));
+  const out: Wave[] = [];
+  const rank = new Map(zoneOrder.map((z, k) => [z, k]));
+  const zones = [...new Set(back.map((i) => i.zone))].sort(
+    (a, b) => (rank.get(a) ?? zoneOrder.length) - (rank.get(b) ?? zoneOrder.length) || compare(a, b),
+  );
+  for (const zone of zones) {
+    const queues = new Map<string, string[]>();
+    for (const i of back.filter((x) => x.zone === zone).sort((a, b) => compare(a.id, b.id))) {
+      const q = queues.get(i.service);
+      if (q) q.push(i.id);
+      else queues.set(i.service, [i.id]);
+    }
+    while ([...queues.values()].some((q) => q.length > 0)) {
+      const ids: string[] = [];
+      const services: Record<string, number> = {};
+      for (const [service, q] of [...queues].sort(([a], [b]) => compare(a, b))) {
+        const b = budgets.get(service);
+        const perWave = Math.max(
+          1,
+          Math.min(b?.maxUnavailable ?? 1, b?.zones.get(zone)?.maxUnavailable ?? 1),
+        );
+        const take = q.splice(0, Math.min(perWave, cap - ids.length));
+        if (take.length > 0) services[service] = take.length;
+        ids.push(...take);
+        if (ids.length >= cap) break;
+      }
+      out.push({
+        index: waves.length + out.length,
+        kind: 'rollout',
+        zone,
+        zones: [zone],
+        size: ids.length,
+        limit: cap,
+        bindingConstraint: 'final',
+        services,
+        instances: ids.sort(compare),
+        approvalAfter: null,
+        joiners: 'revisit',
+      });
+    }
+  }
+  return out;
+}
