@@ -101,11 +101,14 @@ function predictionLines(plan: Plan): string[] {
     const from = plan.predictedFrom ? `, starting ${plan.predictedFrom}` : '';
     return [`${head}${from}${note}`];
   }
-  const waves = plan.waves.length;
+  // The final waves expected for instances skipped for a spent budget are waves too.
+  const finals = plan.expectedFinalWaves ?? 0;
+  const waves = plan.waves.length + finals;
   const acting = Math.round((plan.predictedMinutes - extra.reduce((n, [m]) => n + m, 0)) * 10) / 10;
   const each = waves > 0 ? Math.round((acting / waves) * 10) / 10 : 0;
+  const ofThem = finals > 0 ? `, ${finals} of them final waves for instances skipped for a spent budget` : '';
   const rows: Array<[number, string]> = [
-    [acting, `actions and bakes (${waves} wave${waves === 1 ? '' : 's'} × ${formatMinutes(each)})`],
+    [acting, `actions and bakes (${waves} wave${waves === 1 ? '' : 's'} × ${formatMinutes(each)}${ofThem})`],
     ...extra,
   ];
   const width = Math.max(...rows.map(([m]) => formatMinutes(m).length));
