@@ -30,6 +30,7 @@ export const CHECKED_INVARIANTS = [
   'back-in-service',
   'every-path-ends',
   'change-coverage',
+  'in-flight-cap',
 ] as const;
 export type InvariantName = (typeof CHECKED_INVARIANTS)[number];
 
@@ -213,7 +214,10 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     return {
       acquire: async (request) => {
         const outcome = await store.acquire(request);
-        if (outcome.acquired) this.granted(outcome.leases);
+        if (outcome.acquired) {
+          this.granted(outcome.leases);
+          if (request.caps && request.caps.length > 0) this.tookSlots(request.caps, outcome.leases);
+        }
         return outcome;
       },
       renew: async (leases, ttlMs, now) => {
@@ -247,7 +251,32 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       actionsOf: (changeId) => store.actionsOf(changeId),
       heldBy: (owner, ids, now) => store.heldBy(owner, ids, now),
       room: (services, zones) => store.room(services, zones),
+      inFlight: (scopes, now) => store.inFlight(scopes, now),
     };
+  }
+
+  /** Per in-flight scope, its holders as granted (owner → the lease), live while their hold is. */
+  private readonly slotHolders = new Map<string, Map<string, { id: string; token: number }>>();
+
+  /** Invariant: no scope ever has more holders in flight than its cap. */
+  private tookSlots(caps: ReadonlyArray<{ scope: string; max: number }>, leases: readonly Lease[]): void {
+    const [lease] = leases;
+    if (!lease) return;
+    for (const cap of caps) {
+      let holders = this.slotHolders.get(cap.scope);
+      if (!holders) this.slotHolders.set(cap.scope, (holders = new Map()));
+      holders.set(lease.owner, { id: lease.instanceId, token: lease.token });
+      for (const [owner, h] of holders) {
+        const w = this.watched.get(h.id);
+        if (w?.hold?.owner !== owner || w.hold.token !== h.token) holders.delete(owner);
+      }
+      if (holders.size > cap.max)
+        this.violate(
+          'in-flight-cap',
+          `scope:${cap.scope}`,
+          `${holders.size} remediations in flight in ${cap.scope}, at most ${cap.max}`,
+        );
+    }
   }
 
   /** Per service: the most instances ever out of traffic (or reserved) at once, and the budget. */

@@ -4,7 +4,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { type Instance, isUnavailable } from '../core/fleet/fleet';
 import type { LeaseView } from '../core/fleet/sync-inventory';
 import type { Lease, LeaseOutcome, LeaseRequest, LeaseStore, RecordedAction } from '../core/ports/index';
-import { type BudgetRoom, NO_ROOM } from '../core/safety/ledger';
+import { type BudgetRoom, CAP_REACHED, NO_ROOM } from '../core/safety/ledger';
 import { batchGetAll, type DocumentClient, mapLimit, queryAll } from './dynamo-client';
 import { indexKeys, keys } from './keys';
 import {
@@ -18,6 +18,7 @@ import {
   type Member,
   type TransactItem,
 } from './lease-store/common';
+import { InFlightSlots } from './lease-store/in-flight';
 import { LeaseRecords, toLease } from './lease-store/leases';
 import { type LedgerItem, ReservationLedger, type ReservationPlan } from './lease-store/reservations';
 
@@ -25,7 +26,7 @@ export { RESERVATION_GRACE_MS } from './lease-store/reservations';
 
 /** What a transaction item was about, to explain a failure and to undo what succeeded. */
 interface ItemTag {
-  readonly kind: 'lease' | 'ledger' | 'reservation' | 'reservation-extend';
+  readonly kind: 'lease' | 'ledger' | 'reservation' | 'reservation-extend' | 'in-flight';
   readonly id: string;
 }
 
@@ -44,6 +45,7 @@ interface ItemTag {
 export class DynamoLeaseStore implements LeaseStore, LeaseView {
   private readonly records: LeaseRecords;
   private readonly budget: ReservationLedger;
+  private readonly slots: InFlightSlots;
 
   constructor(
     private readonly db: DocumentClient,
@@ -51,6 +53,7 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
   ) {
     this.records = new LeaseRecords(db, table);
     this.budget = new ReservationLedger(db, table);
+    this.slots = new InFlightSlots(db, table);
   }
 
   /**
@@ -126,8 +129,17 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
     );
     if (conflicts.length > 0) return refused(NO_ROOM, conflicts);
 
+    // In-flight caps: a slot per scope, in the lease's own transaction (one instance, so one).
+    const caps = request.caps ?? [];
+    if (caps.length > 0 && members.length !== 1)
+      throw new Error('in-flight caps are taken for one instance at a time');
+    const slots = caps.length > 0 ? await this.slots.plan(request.owner, members[0].id, caps) : undefined;
+    if (slots && slots.conflicts.length > 0) return refused(CAP_REACHED, slots.conflicts);
+
     // The transaction items, a service's budget before its leases.
     const tagged: Array<{ item: TransactItem; tag: ItemTag; pairWithNext?: boolean }> = [];
+    for (const s of slots?.items ?? [])
+      tagged.push({ item: s.item, tag: { kind: 'in-flight', id: s.scope }, pairWithNext: true });
     const leases: Lease[] = [];
     const byService = groupBy(members, (i) => i.service);
     for (const service of [...byService.keys()].sort()) {
@@ -156,6 +168,7 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
           token: previous + 1,
           until,
           reserved: reservation !== undefined,
+          ...(caps.length > 0 ? { caps: caps.map((c) => c.scope) } : {}),
         };
         tagged.push({
           item: this.records.leaseUpdate(instance, lease, previous, reservation?.holderKey, request.now),
@@ -182,7 +195,9 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
             reason:
               tag.kind === 'lease'
                 ? `lease taken by another owner meanwhile (${reasonOf(reasons, chunk, tag)})`
-                : `budget:${tag.id} changed meanwhile (${reasonOf(reasons, chunk, tag)})`,
+                : tag.kind === 'in-flight'
+                  ? `in-flight cap: ${tag.id} filled meanwhile (${reasonOf(reasons, chunk, tag)})`
+                  : `budget:${tag.id} changed meanwhile (${reasonOf(reasons, chunk, tag)})`,
           })),
         );
       }
@@ -264,7 +279,9 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
     leases: readonly Lease[],
     stillUnavailable?: ReadonlySet<string>,
   ): Promise<void> {
-    await this.records.releaseLeases(leases.filter((l) => l.owner === owner));
+    const mine = leases.filter((l) => l.owner === owner);
+    await this.records.releaseLeases(mine);
+    for (const l of mine) if (l.caps && l.caps.length > 0) await this.slots.release(owner, l.instanceId, l.caps);
     const reservations = await this.budget.reservationsOf(owner);
     const ids = reservations.flatMap(instanceIdsOf);
     const stillHeld = new Set<string>();
@@ -315,8 +332,15 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
    * deleted and its counts taken off the ledger, in one transaction each (so twice is
    * harmless). Returns how many were returned.
    */
-  reclaimExpired(now: number): Promise<number> {
-    return this.budget.reclaimExpired(now);
+  async reclaimExpired(now: number): Promise<number> {
+    const reservations = await this.budget.reclaimExpired(now);
+    await this.slots.reclaim(now);
+    return reservations;
+  }
+
+  /** Each scope's holders in flight, as counted (a crashed holder's slot counts until reclaimed). */
+  inFlight(scopes: readonly string[], _now: number): Promise<Map<string, number>> {
+    return this.slots.counts(scopes);
   }
 
   /** The ledger of a service, for status and tests. */

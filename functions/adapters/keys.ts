@@ -47,6 +47,8 @@ export const keys = {
   /** Recovered and not-recovered counts of a ladder step for a failure kind (`statsKey`). */
   outcome: (statsKey: string) => ({ pk: 'STATS', sk: `OUTCOME#${statsKey}` }),
   breaker: (scope: string) => ({ pk: 'BREAKER', sk: scope }),
+  /** An in-flight cap's holders and their number (`account`, `zone:<z>`, `service:<s>`). */
+  inFlight: (scope: string) => ({ pk: 'INFLIGHT', sk: scope }),
   budget: (service: string) => ({ pk: `SERVICE#${service}`, sk: 'BUDGET' }),
   ledger: (service: string) => ({ pk: `SERVICE#${service}`, sk: 'LEDGER' }),
   reservation: (service: string, holder: string) => ({
@@ -82,6 +84,7 @@ export const partitions = {
   audit: (subject: string) => `AUDIT#${subject}`,
   freezes: 'FREEZE',
   stats: 'STATS',
+  inFlight: 'INFLIGHT',
 };
 export const sortPrefixes = {
   planChunks: 'PLAN#',

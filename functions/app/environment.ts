@@ -32,7 +32,7 @@ export interface RolloutSettings {
 export interface RemediationSettings {
   readonly table: string;
   readonly topicArn: string;
-  readonly breaker: Required<Pick<BreakerThresholds, 'maxUnhealthyFraction' | 'maxInFlightPerScope'>>;
+  readonly breaker: Required<Pick<BreakerThresholds, 'maxUnhealthyFraction' | 'maxInFlightPerScope' | 'inFlight'>>;
 }
 
 /** Triage: the table and the remediation state machine it starts cases on. */
@@ -66,6 +66,12 @@ export const settingsFromEnv = {
         maxUnhealthyFraction:
           Number(env.BREAKER_MAX_UNHEALTHY_PERCENT ?? BREAKER_MAX_UNHEALTHY_PERCENT) / 100,
         maxInFlightPerScope: Number(env.BREAKER_MAX_IN_FLIGHT ?? BREAKER_MAX_IN_FLIGHT),
+        // In-flight caps per scope (core/remediation/caps.ts); unset: scaled to the fleet.
+        inFlight: {
+          ...(env.IN_FLIGHT_PER_ACCOUNT ? { account: Number(env.IN_FLIGHT_PER_ACCOUNT) } : {}),
+          ...(env.IN_FLIGHT_PER_ZONE ? { zone: Number(env.IN_FLIGHT_PER_ZONE) } : {}),
+          ...(env.IN_FLIGHT_PER_SERVICE ? { service: Number(env.IN_FLIGHT_PER_SERVICE) } : {}),
+        },
       },
     };
   },

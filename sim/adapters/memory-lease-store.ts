@@ -13,6 +13,8 @@ import type {
 } from '../../functions/core/ports/index';
 import {
   type BudgetRoom,
+  CAP_REACHED,
+  capConflict,
   checkReservation,
   type LedgerConflict,
   type LedgerState,
@@ -29,7 +31,7 @@ import { digest } from './common';
  * - `ignore-leases`: grants leases over other owners' live leases;
  * - `no-fencing`: records every action, never answering `duplicate` or `fenced`.
  */
-export const LEASE_STORE_DEFECTS = ['ignore-budgets', 'ignore-leases', 'no-fencing'] as const;
+export const LEASE_STORE_DEFECTS = ['ignore-budgets', 'ignore-leases', 'no-fencing', 'ignore-caps'] as const;
 export type LeaseStoreDefect = (typeof LEASE_STORE_DEFECTS)[number];
 
 interface LeaseRecord {
@@ -84,6 +86,10 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
   private readonly ledgers = new Map<string, Ledger>();
   private readonly actions = new Map<string, RecordedAction[]>();
   private readonly recorded = new Set<string>();
+  /** Per in-flight scope, its holders: owner → the instance its lease is on. */
+  private readonly capHolders = new Map<string, Map<string, string>>();
+  /** Per owner, the scopes of its caps in the order its request named them. */
+  private readonly ownerCaps = new Map<string, string[]>();
 
   constructor(
     private readonly world: SimWorld,
@@ -170,6 +176,21 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
       else fresh.push({ service, group });
     }
     if (conflicts.length > 0) return refused(NO_ROOM, conflicts);
+    // In-flight caps: one slot per scope, unless this owner holds it already (a retry).
+    const caps = request.caps ?? [];
+    if (caps.length > 0 && ids.length !== 1) throw new Error('in-flight caps are taken for one instance at a time');
+    for (const cap of caps) {
+      if (this.defect === 'ignore-caps' || this.capHolders.get(cap.scope)?.has(request.owner)) continue;
+      const n = this.countInFlight(cap.scope, request.now);
+      if (n >= cap.max) conflicts.push(capConflict(cap.scope, n, cap.max));
+    }
+    if (conflicts.length > 0) return refused(CAP_REACHED, conflicts);
+    for (const cap of caps) {
+      let holders = this.capHolders.get(cap.scope);
+      if (!holders) this.capHolders.set(cap.scope, (holders = new Map()));
+      holders.set(request.owner, ids[0]);
+    }
+    if (caps.length > 0) this.ownerCaps.set(request.owner, caps.map((c) => c.scope));
 
     for (const r of extended) r.until = until + RESERVATION_GRACE_MS;
     for (const { service, group } of fresh) this.reserve(service, group, request.owner, holderKey, until);
@@ -183,6 +204,7 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
         token: (previous?.token ?? 0) + 1,
         until,
         reserved: byService.has(m.instance.service),
+        ...(caps.length > 0 ? { caps: caps.map((c) => c.scope) } : {}),
       };
       if (previous?.owner !== undefined) this.byOwner.get(previous.owner)?.delete(id);
       this.leases.set(id, {
@@ -242,6 +264,14 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
       current.owner = undefined;
       this.byOwner.get(owner)?.delete(lease.instanceId);
     }
+    for (const lease of leases) {
+      if (lease.owner !== owner) continue;
+      for (const scope of lease.caps ?? []) {
+        const holders = this.capHolders.get(scope);
+        if (holders?.get(owner) === lease.instanceId && this.leases.get(lease.instanceId)?.owner !== owner)
+          holders.delete(owner);
+      }
+    }
     const keys = this.reservationsByOwner.get(owner);
     for (const key of [...(keys ?? [])]) {
       const r = this.reservations.get(key)!;
@@ -252,7 +282,7 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
   async releaseAll(owner: string, stillUnavailable?: ReadonlySet<string>): Promise<number> {
     const held = [...(this.byOwner.get(owner) ?? [])].map((id) => {
       const l = this.leases.get(id)!;
-      return { instanceId: id, owner, token: l.token, until: l.until, reserved: l.reserved };
+      return { instanceId: id, owner, token: l.token, until: l.until, reserved: l.reserved, caps: this.capsOf(owner) };
     });
     await this.release(owner, held, stillUnavailable);
     return held.length;
@@ -295,9 +325,38 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
     for (const instanceId of new Set(instanceIds)) {
       const l = this.leases.get(instanceId);
       if (l?.owner === owner && l.until > now)
-        out.push({ instanceId, owner, token: l.token, until: l.until, reserved: l.reserved });
+        out.push({
+          instanceId,
+          owner,
+          token: l.token,
+          until: l.until,
+          reserved: l.reserved,
+          ...(this.capsOf(owner).length > 0 ? { caps: this.capsOf(owner) } : {}),
+        });
     }
     return out.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  }
+
+  async inFlight(scopes: readonly string[], now: number): Promise<Map<string, number>> {
+    return new Map(scopes.map((s) => [s, this.countInFlight(s, now)]));
+  }
+
+  /**
+   * Holders of a scope whose lease on their instance is live, or expired within the grace (as
+   * the DynamoDB store, which frees a crashed holder's slot only when the sweep reclaims it).
+   */
+  private countInFlight(scope: string, now: number): number {
+    let n = 0;
+    for (const [owner, id] of this.capHolders.get(scope) ?? []) {
+      const l = this.leases.get(id);
+      if (l?.owner === owner && l.until + RESERVATION_GRACE_MS >= now) n++;
+      else this.capHolders.get(scope)!.delete(owner);
+    }
+    return n;
+  }
+
+  private capsOf(owner: string): string[] {
+    return (this.ownerCaps.get(owner) ?? []).filter((scope) => this.capHolders.get(scope)?.has(owner));
   }
 
   /** Returns the budget of holders whose reservations expired (the inventory sweep does this). */

@@ -615,4 +615,113 @@ describe.each<[string, Make]>([
     });
     expect((await h.ledger('web')).used).toBe(0);
   });
+
+  describe('in-flight caps (remediation storm brakes)', () => {
+    const caps = (zone: string, service = 'web') => [
+      { scope: 'account', max: 2 },
+      { scope: `zone:${zone}`, max: 1 },
+      { scope: `service:${service}`, max: 5 },
+    ];
+    const four = () => [
+      instance('i-a1'),
+      instance('i-a2'),
+      instance('i-b1', 'web', ZONE_B),
+      instance('i-b2', 'web', ZONE_B),
+    ];
+    const budgets = [budget('web', 4, { [ZONE_A]: 2, [ZONE_B]: 2 })];
+    const counts = (h: Harness, now = NOW) =>
+      h.store
+        .inFlight(['account', `zone:${ZONE_A}`, `zone:${ZONE_B}`, 'service:web'], now)
+        .then((m) => Object.fromEntries(m));
+
+    it('takes a slot per scope with the lease, refuses a full scope whole (naming it), and frees it on release', async () => {
+      const h = await make(four(), budgets);
+      const first = leasesOf(await h.store.acquire(request('case-1', ['i-a1'], { caps: caps(ZONE_A) })));
+      expect(first[0].caps).toEqual(['account', `zone:${ZONE_A}`, 'service:web']);
+      // Zone A is full: refused, nothing held (neither the lease nor its budget).
+      expect(await h.store.acquire(request('case-2', ['i-a2'], { caps: caps(ZONE_A) }))).toEqual({
+        acquired: false,
+        reason: 'an in-flight cap is reached',
+        conflicts: [
+          {
+            id: `in-flight:zone:${ZONE_A}`,
+            reason: `in-flight cap: zone:${ZONE_A} has 1 of at most 1 remediations in flight`,
+          },
+        ],
+      });
+      expect(await h.store.heldBy('case-2', ['i-a2'], NOW)).toEqual([]);
+      expect((await h.ledger('web')).used).toBe(1);
+      // Zone B has room; then the account is full.
+      leasesOf(await h.store.acquire(request('case-3', ['i-b1'], { caps: caps(ZONE_B) })));
+      expect(await h.store.acquire(request('case-4', ['i-b2'], { caps: caps(ZONE_B) }))).toMatchObject({
+        acquired: false,
+        conflicts: expect.arrayContaining([
+          {
+            id: 'in-flight:account',
+            reason: 'in-flight cap: account has 2 of at most 2 remediations in flight',
+          },
+        ]),
+      });
+      expect(await counts(h)).toEqual({
+        account: 2,
+        [`zone:${ZONE_A}`]: 1,
+        [`zone:${ZONE_B}`]: 1,
+        'service:web': 2,
+      });
+      // A retry by a holder costs no second slot.
+      leasesOf(await h.store.acquire(request('case-3', ['i-b1'], { caps: caps(ZONE_B) })));
+      expect((await counts(h)).account).toBe(2);
+      // Released with the lease (what heldBy gives back carries the caps); twice is harmless.
+      const held = await h.store.heldBy('case-1', ['i-a1'], NOW);
+      expect(held[0].caps).toEqual(first[0].caps);
+      await h.store.release('case-1', held);
+      await h.store.release('case-1', held);
+      expect(await counts(h)).toEqual({
+        account: 1,
+        [`zone:${ZONE_A}`]: 0,
+        [`zone:${ZONE_B}`]: 1,
+        'service:web': 1,
+      });
+      leasesOf(await h.store.acquire(request('case-2', ['i-a2'], { caps: caps(ZONE_A) })));
+      expect(await h.store.releaseAll('case-3')).toBe(1);
+      expect((await counts(h)).account).toBe(1);
+    });
+
+    it('never exceeds a cap when many holders ask at once', async () => {
+      const fleet = Array.from({ length: 12 }, (_, k) =>
+        instance(`i-c${k.toString(16)}`, 'web', k % 2 === 0 ? ZONE_A : ZONE_B),
+      );
+      const h = await make(fleet, [budget('web', 12, { [ZONE_A]: 6, [ZONE_B]: 6 })]);
+      const limits = (zone: string) => [
+        { scope: 'account', max: 3 },
+        { scope: `zone:${zone}`, max: 2 },
+      ];
+      const outcomes = await Promise.all(
+        fleet.map((i, k) => h.store.acquire(request(`case-${k}`, [i.id], { caps: limits(i.zone) }))),
+      );
+      const won = outcomes.flatMap((o, k) => (o.acquired ? [fleet[k]] : []));
+      expect(won.length).toBeGreaterThan(0);
+      expect(won.length).toBeLessThanOrEqual(3);
+      for (const zone of [ZONE_A, ZONE_B])
+        expect(won.filter((i) => i.zone === zone).length).toBeLessThanOrEqual(2);
+      for (const o of outcomes) if (!o.acquired) expect(o.conflicts.length).toBeGreaterThan(0);
+      const c = await counts(h);
+      expect(c.account).toBe(won.length);
+      expect(c[`zone:${ZONE_A}`] + c[`zone:${ZONE_B}`]).toBe(won.length);
+    });
+
+    it("keeps a crashed holder's slot until its lease has expired past the grace and the sweep reclaims it", async () => {
+      const h = await make(four(), budgets);
+      leasesOf(await h.store.acquire(request('case-1', ['i-a1'], { caps: caps(ZONE_A) })));
+      // The holder crashed: never released. Its lease expires; the slot still counts (fail closed).
+      const later = NOW + TTL + 1;
+      expect(
+        (await h.store.acquire(request('case-2', ['i-a2'], { caps: caps(ZONE_A), now: later }))).acquired,
+      ).toBe(false);
+      const after = NOW + TTL + RESERVATION_GRACE_MS + 1;
+      await h.reclaimExpired(after);
+      expect((await counts(h, after))[`zone:${ZONE_A}`]).toBe(0);
+      leasesOf(await h.store.acquire(request('case-2', ['i-a2'], { caps: caps(ZONE_A), now: after })));
+    });
+  });
 });

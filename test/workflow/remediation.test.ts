@@ -402,4 +402,69 @@ describe('remediation state machine (events → triage → the real ASL and hand
       total('system-status-check-failed|stop-start') - count('system-status-check-failed|stop-start'),
     ).toBe(1);
   });
+
+  it('many cases deciding and holding at once never exceed an in-flight cap (account, zone, service)', async () => {
+    // Eight web instances of zones a and b fail at once; the caps: 3 in the account, 2 a zone.
+    const ids = [...byZone.get(ZONES[0])!.slice(0, 4), ...byZone.get(ZONES[1])!.slice(0, 4)];
+    const zoneOf = new Map(ZONES.flatMap((z) => byZone.get(z)!.map((id) => [id, z] as const)));
+    for (const id of ids) faults.set(id, 'software');
+    await deliver(ids.map((id) => alarmEvent(id, 'Instance')));
+    // Their new cases (some of these instances had cases in the tests above).
+    const all = (await Promise.all(ids.map(caseOf))).flat().filter((c) => c.status === 'open');
+    expect(all).toHaveLength(ids.length);
+    const mine = new Set(all.map((c) => c.id));
+    const caps = { account: 3, zone: 2, service: 3 };
+    // The ground truth at every grant: the live leases these cases hold, per scope.
+    const peaks = { account: 0, zone: 0 };
+    let grants = 0;
+    let refusals = 0;
+    const inner = ports.leases;
+    const watched: RemediationPorts = {
+      ...ports,
+      // The fraction of unhealthy instances is not what this test is about (the storm above left
+      // web's open): only the caps brake here.
+      breaker: { ...ports.breaker, maxUnhealthyFraction: 1, inFlight: caps },
+      // The store with its acquire watched (its other methods, from its prototype, unchanged).
+      leases: Object.assign(Object.create(inner) as RemediationPorts['leases'], {
+        acquire: async (request: Parameters<RemediationPorts['leases']['acquire']>[0]) => {
+          const outcome = await inner.acquire(request);
+          if (!outcome.acquired && outcome.reason === 'an in-flight cap is reached') refusals++;
+          if (outcome.acquired && mine.has(request.owner)) {
+            grants++;
+            const live = (await stores.leases.activeLeases(Date.now())).filter((l) => mine.has(l.owner));
+            peaks.account = Math.max(peaks.account, live.length);
+            for (const z of ZONES)
+              peaks.zone = Math.max(peaks.zone, live.filter((l) => zoneOf.get(l.instanceId) === z).length);
+          }
+          return outcome;
+        },
+      }),
+    };
+    const saved = ports;
+    ports = watched;
+    try {
+      await Promise.all(all.map((c) => remediate(c.id)));
+    } finally {
+      ports = saved;
+    }
+    expect(grants).toBeGreaterThanOrEqual(caps.account);
+    // They did contend: some holds were refused for a full scope, and waited.
+    expect(refusals).toBeGreaterThan(0);
+    expect(peaks.account).toBeLessThanOrEqual(caps.account);
+    expect(peaks.zone).toBeLessThanOrEqual(caps.zone);
+    // Those refused a slot waited for one, said why, and paged once per full scope at most.
+    const ended = await Promise.all(all.map((c) => cases().get(c.id)));
+    const waited = ended.filter((c) => /slot/.test(c!.reason));
+    for (const c of waited)
+      expect(c!.reason).toMatch(/in-flight cap: (account|zone:sa-east-1[ab]) has \d of at most \d/);
+    const capPages = pages.filter((p) => p.startsWith('FleetOps remediation at its in-flight cap'));
+    expect(new Set(capPages).size).toBe(capPages.length);
+    // Nothing is left held, and the scopes' slots are all back.
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => mine.has(l.owner))).toEqual([]);
+    const left = await stores.leases.inFlight(
+      ['account', `zone:${ZONES[0]}`, `zone:${ZONES[1]}`, 'service:web'],
+      Date.now(),
+    );
+    expect([...left.values()]).toEqual([0, 0, 0, 0]);
+  });
 });

@@ -132,7 +132,7 @@ export class LeaseRecords {
         UpdateExpression:
           'SET #owner = :owner, fence = :token, leaseUntil = :until, expiresAt = :ttl, instanceId = :id, ' +
           '#service = :service, #zone = :zone, acquiredAt = :now, #type = :type, reserved = :reserved, ' +
-          'reservation = :reservation, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk',
+          'reservation = :reservation, caps = :caps, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk',
         ConditionExpression:
           (previous === 0 ? 'attribute_not_exists(fence)' : 'fence = :previous') +
           ' AND (attribute_not_exists(#owner) OR leaseUntil < :now OR #owner = :owner)',
@@ -154,6 +154,7 @@ export class LeaseRecords {
           ':type': 'lease',
           ':reserved': reservation !== undefined,
           ':reservation': reservation ?? '',
+          ':caps': [...(lease.caps ?? [])],
           ':gsi1pk': index.gsi1pk,
           ':gsi1sk': index.gsi1sk,
           ':gsi2pk': index.gsi2pk,
@@ -238,5 +239,6 @@ export function toLease(item: Item): Lease {
     token: Number(item.fence),
     until: Number(item.leaseUntil),
     reserved: item.reserved === true,
+    ...(Array.isArray(item.caps) && item.caps.length > 0 ? { caps: item.caps.map(String) } : {}),
   };
 }

@@ -12,6 +12,18 @@ export interface Lease {
   readonly until: number;
   /** Whether a budget reservation covers the instance (false for non-disruptive actions). */
   readonly reserved?: boolean;
+  /** The in-flight caps the lease counts against (`LeaseRequest.caps`' scopes), released with it. */
+  readonly caps?: readonly string[];
+}
+
+/**
+ * A limit on how many holders may be in flight at once in a scope (`account`, `zone:<name>`,
+ * `service:<name>`): remediation's storm brake. Taken with the lease, in the same transaction,
+ * and held as long as the lease is live; a request that would exceed it is refused whole.
+ */
+export interface InFlightCap {
+  readonly scope: string;
+  readonly max: number;
 }
 
 export interface LeaseRequest {
@@ -26,6 +38,8 @@ export interface LeaseRequest {
   readonly nonDisruptiveServices: ReadonlySet<string>;
   readonly ttlMs: number;
   readonly now: number;
+  /** In-flight caps the request counts against, one slot per holder and scope (at most one instance). */
+  readonly caps?: readonly InFlightCap[];
 }
 
 export type LeaseOutcome =
@@ -68,6 +82,11 @@ export interface LeaseStore {
    * One read per call whatever the fleet size (the services' ledgers).
    */
   room(services: readonly string[], zones: readonly string[]): Promise<Map<string, BudgetRoom>>;
+  /**
+   * How many holders are in flight in each scope now (those whose lease is live, or expired less
+   * than the reservation grace ago: reclaimed by the sweep). One read per scope.
+   */
+  inFlight(scopes: readonly string[], now: number): Promise<Map<string, number>>;
   /** The live leases an owner holds on these instances. */
   heldBy(owner: string, instanceIds: readonly string[], now: number): Promise<Lease[]>;
 }

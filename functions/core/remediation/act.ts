@@ -5,6 +5,7 @@
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { describeRefusal, holdInstances } from '../safety/hold';
+import { CAP_REACHED } from '../safety/ledger';
 import { actionKey, HOLD_MS, load } from './case';
 import { startReplacement } from './replace';
 
@@ -20,6 +21,8 @@ export async function holdForRemediation(
   state: RemediationState,
 ): Promise<{ acquired: boolean; heldByOther: boolean; attempts: number; reason: string }> {
   const c = await load(ports, state.caseId);
+  // The caps its decision recorded: a case never has more company in its scopes than they allow.
+  const caps = c.decisions.at(-1)?.caps;
   const outcome = await holdInstances(
     { leases: ports.leases, audit: ports.fleet },
     {
@@ -28,17 +31,32 @@ export async function holdForRemediation(
       nonDisruptiveServices: new Set(),
       ttlMs: HOLD_MS,
       now: ports.now(),
+      ...(caps && caps.length > 0 ? { caps } : {}),
     },
     ports.actor,
   );
   if (outcome.acquired)
     return { acquired: true, heldByOther: false, attempts: state.attempts + 1, reason: 'leased' };
   const holder = outcome.conflicts.find((x) => x.reason.startsWith('held by'));
+  if (outcome.reason === CAP_REACHED && state.attempts === 0) {
+    // As many cases at work in a scope as its cap allows: a person hears of it once per scope and hour.
+    const scope = outcome.conflicts[0].id;
+    const why = describeRefusal(outcome);
+    if (await ports.cases.claimPage(scope, why, ports.now(), 60 * 60_000))
+      await ports.notify.publish(
+        `FleetOps remediation at its in-flight cap: ${scope.slice('in-flight:'.length)}`,
+        `${why}. Further cases there wait for a slot (first waiting: ${c.id}).`,
+      );
+  }
   return {
     acquired: false,
     heldByOther: holder !== undefined,
     attempts: state.attempts + 1,
-    reason: holder ? `waiting: ${holder.reason}` : `waiting for budget: ${describeRefusal(outcome)}`,
+    reason: holder
+      ? `waiting: ${holder.reason}`
+      : outcome.reason === CAP_REACHED
+        ? `waiting for a slot: ${describeRefusal(outcome)}`
+        : `waiting for budget: ${describeRefusal(outcome)}`,
   };
 }
 

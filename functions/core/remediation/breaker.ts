@@ -4,6 +4,7 @@
  */
 import { BREAKER_MAX_IN_FLIGHT, BREAKER_MAX_UNHEALTHY_PERCENT } from '../defaults';
 import { type Instance, isUnavailable } from '../fleet/fleet';
+import type { InFlightLimits } from './caps';
 
 export interface BreakerThresholds {
   /** A scope with more than this fraction unhealthy is having an outage. @default 0.2 (core/defaults.ts) */
@@ -18,6 +19,8 @@ export interface BreakerThresholds {
    * two of them (2 of 5 = 40%) still look like an outage. @default 5
    */
   readonly minPopulation?: number;
+  /** In-flight caps per scope, enforced with the case's lease (caps.ts); defaults scale with the fleet. */
+  readonly inFlight?: InFlightLimits;
 }
 
 export interface BreakerInput {

@@ -8,6 +8,7 @@ import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { checkFreeze } from '../safety/hold';
 import { evaluateBreaker } from './breaker';
+import { inFlightCaps } from './caps';
 import { closeFindings, iso, load, page } from './case';
 import type { CaseStatusWord } from './case-status';
 import { nextStep } from './ladder';
@@ -59,7 +60,17 @@ export async function decideRemediation(
   // a Decide retried after a crash repeats those (a closed finding stays closed; an audit record
   // or a page may repeat, never go missing) and, once the decision is there, only answers it.
   const decide = async (action: DecisionAction, reason: string, status: CaseStatusWord, tried = c.tried) => {
-    const decision: Decision = { instanceId: finding.instanceId, action, at: iso(now), reason };
+    const caps =
+      target && (action === 'reboot' || action === 'stop-start' || action === 'replace')
+        ? inFlightCaps(target, instances.length, ports.breaker?.inFlight, ports.breaker?.maxInFlightPerScope)
+        : undefined;
+    const decision: Decision = {
+      instanceId: finding.instanceId,
+      action,
+      at: iso(now),
+      reason,
+      ...(caps ? { caps } : {}),
+    };
     // A case that ends here (paged, recorded, skipped) brings back what an earlier round kept out of traffic.
     if (status !== 'acting' && c.tried.length > 0) await restoreForCase(ports, c);
     await ports.fleet.audit([
@@ -111,9 +122,8 @@ export async function decideRemediation(
       instanceId: f.instanceId,
       at: f.createdAt,
     })),
-    inFlight: (await ports.cases.inFlight())
-      .filter((x) => x.id !== c.id)
-      .map((x) => ({ instanceId: x.finding.instanceId })),
+    // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
+    inFlight: [],
     now,
     thresholds: ports.breaker,
   });

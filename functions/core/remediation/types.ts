@@ -27,6 +27,8 @@ export interface Decision {
   /** When to act (ISO 8601): now, or a quiet time before the event's deadline. */
   readonly at: string;
   readonly reason: string;
+  /** A step's in-flight caps (caps.ts), taken with the case's lease. */
+  readonly caps?: ReadonlyArray<{ readonly scope: string; readonly max: number }>;
   /** A `replace`'s plan, recorded by the act step before its first call (see `ReplacementPlan`). */
   readonly replacement?: ReplacementPlan;
 }

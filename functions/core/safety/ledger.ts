@@ -59,6 +59,15 @@ export type ReservationCheck =
 /** The outcome's reason when a ledger refused (the conflicts say which and why). */
 export const NO_ROOM = 'a disruption budget has no room';
 
+/** The outcome's reason when an in-flight cap refused (the conflicts say which scope and how full). */
+export const CAP_REACHED = 'an in-flight cap is reached';
+
+/** A conflict's words for a full in-flight cap (its id: `in-flight:<scope>`). */
+export const capConflict = (scope: string, n: number, max: number) => ({
+  id: `in-flight:${scope}`,
+  reason: `in-flight cap: ${scope} has ${n} of at most ${max} remediations in flight`,
+});
+
 const noLedger = (scope: string): LedgerConflict => ({
   id: scope,
   reason: `budget:${scope} has no ledger yet (run an inventory sync)`,
