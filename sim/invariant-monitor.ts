@@ -263,8 +263,8 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     const [lease] = leases;
     if (!lease) return;
     for (const cap of caps) {
-      let holders = this.slotHolders.get(cap.scope);
-      if (!holders) this.slotHolders.set(cap.scope, (holders = new Map()));
+      const holders = this.slotHolders.get(cap.scope) ?? new Map<string, { id: string; token: number }>();
+      this.slotHolders.set(cap.scope, holders);
       holders.set(lease.owner, { id: lease.instanceId, token: lease.token });
       for (const [owner, h] of holders) {
         const w = this.watched.get(h.id);

@@ -281,7 +281,8 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
   ): Promise<void> {
     const mine = leases.filter((l) => l.owner === owner);
     await this.records.releaseLeases(mine);
-    for (const l of mine) if (l.caps && l.caps.length > 0) await this.slots.release(owner, l.instanceId, l.caps);
+    for (const l of mine)
+      if (l.caps && l.caps.length > 0) await this.slots.release(owner, l.instanceId, l.caps);
     const reservations = await this.budget.reservationsOf(owner);
     const ids = reservations.flatMap(instanceIdsOf);
     const stillHeld = new Set<string>();

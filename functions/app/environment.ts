@@ -32,7 +32,9 @@ export interface RolloutSettings {
 export interface RemediationSettings {
   readonly table: string;
   readonly topicArn: string;
-  readonly breaker: Required<Pick<BreakerThresholds, 'maxUnhealthyFraction' | 'maxInFlightPerScope' | 'inFlight'>>;
+  readonly breaker: Required<
+    Pick<BreakerThresholds, 'maxUnhealthyFraction' | 'maxInFlightPerScope' | 'inFlight'>
+  >;
 }
 
 /** Triage: the table and the remediation state machine it starts cases on. */

@@ -178,7 +178,8 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
     if (conflicts.length > 0) return refused(NO_ROOM, conflicts);
     // In-flight caps: one slot per scope, unless this owner holds it already (a retry).
     const caps = request.caps ?? [];
-    if (caps.length > 0 && ids.length !== 1) throw new Error('in-flight caps are taken for one instance at a time');
+    if (caps.length > 0 && ids.length !== 1)
+      throw new Error('in-flight caps are taken for one instance at a time');
     for (const cap of caps) {
       if (this.defect === 'ignore-caps' || this.capHolders.get(cap.scope)?.has(request.owner)) continue;
       const n = this.countInFlight(cap.scope, request.now);
@@ -186,11 +187,15 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
     }
     if (conflicts.length > 0) return refused(CAP_REACHED, conflicts);
     for (const cap of caps) {
-      let holders = this.capHolders.get(cap.scope);
-      if (!holders) this.capHolders.set(cap.scope, (holders = new Map()));
+      const holders = this.capHolders.get(cap.scope) ?? new Map<string, string>();
+      this.capHolders.set(cap.scope, holders);
       holders.set(request.owner, ids[0]);
     }
-    if (caps.length > 0) this.ownerCaps.set(request.owner, caps.map((c) => c.scope));
+    if (caps.length > 0)
+      this.ownerCaps.set(
+        request.owner,
+        caps.map((c) => c.scope),
+      );
 
     for (const r of extended) r.until = until + RESERVATION_GRACE_MS;
     for (const { service, group } of fresh) this.reserve(service, group, request.owner, holderKey, until);
@@ -282,7 +287,14 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
   async releaseAll(owner: string, stillUnavailable?: ReadonlySet<string>): Promise<number> {
     const held = [...(this.byOwner.get(owner) ?? [])].map((id) => {
       const l = this.leases.get(id)!;
-      return { instanceId: id, owner, token: l.token, until: l.until, reserved: l.reserved, caps: this.capsOf(owner) };
+      return {
+        instanceId: id,
+        owner,
+        token: l.token,
+        until: l.until,
+        reserved: l.reserved,
+        caps: this.capsOf(owner),
+      };
     });
     await this.release(owner, held, stillUnavailable);
     return held.length;

@@ -403,7 +403,9 @@ describe('instances skipped at planning for a spent budget', () => {
     expect([...r.changed.values()].every((n) => n === 1)).toBe(true);
     const adoptions = (r.finalPlan.revisions ?? []).filter((v) => v.adoptedCount);
     expect(adoptions.map((v) => v.adoptedCount)).toEqual([2, 1]);
-    expect(adoptions[0].reason).toBe('zone eu-west-1a: skipped at planning for a spent budget, back in its waves: 2 join its waves');
+    expect(adoptions[0].reason).toBe(
+      'zone eu-west-1a: skipped at planning for a spent budget, back in its waves: 2 join its waves',
+    );
     const finals = r.finalPlan.waves.filter((w) => w.joiners);
     for (const x of skippedAtPlanning) expect(finals.flatMap((w) => w.instances)).not.toContain(x);
     // Within each zone's waves: at most one web a wave (its per-zone budget).

@@ -35,7 +35,10 @@ export class InFlightSlots {
     owner: string,
     instanceId: string,
     caps: readonly InFlightCap[],
-  ): Promise<{ items: Array<{ item: TransactItem; scope: string }>; conflicts: Array<{ id: string; reason: string }> }> {
+  ): Promise<{
+    items: Array<{ item: TransactItem; scope: string }>;
+    conflicts: Array<{ id: string; reason: string }>;
+  }> {
     const current = await batchGetAll(
       this.db,
       this.table,
