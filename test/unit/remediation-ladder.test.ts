@@ -1,8 +1,25 @@
 import fc from 'fast-check';
 import { FINDING_KINDS } from '../../functions/core/events/findings';
 import { sampleBeta, sampleGamma } from '../../functions/core/remediation/beta';
-import { nextStep, recordOutcome } from '../../functions/core/remediation/ladder';
-import { LADDER, type LadderStep, type OutcomeStats, statsKey } from '../../functions/core/remediation/types';
+import {
+  ageBucket,
+  instanceFamily,
+  ladderContext,
+  nextStep,
+  type PastCase,
+  recordOutcome,
+} from '../../functions/core/remediation/ladder';
+import {
+  AGE_BUCKETS,
+  contextStatsKeys,
+  LADDER,
+  type LadderContext,
+  type LadderStep,
+  ladderStatsKeys,
+  type OutcomeStats,
+  qualifiedStatsKey,
+  statsKey,
+} from '../../functions/core/remediation/types';
 import { seededRandom } from '../../sim/kernel/random';
 
 const KIND = 'system-status-check-failed';
@@ -264,6 +281,382 @@ describe('nextStep (property-based)', () => {
         if (step.sampled) {
           expect(Object.keys(step.sampled)).toEqual(LADDER.filter((s) => !tried.includes(s)));
         }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+const DAY = 24 * 60 * 60_000;
+const NOW = Date.parse('2026-08-01T12:00:00.000Z');
+const FRESH: LadderContext = { family: 'm5', age: 'under-a-day' };
+
+/** Counts under qualified keys: `[qualifier, step, successes, failures]` ('' is the kind alone). */
+function statsAt(rows: ReadonlyArray<[string, LadderStep, number, number]>): OutcomeStats {
+  return new Map(
+    rows.map(([qualifier, step, successes, failures]) => [
+      qualifiedStatsKey(KIND, qualifier, step),
+      { successes, failures },
+    ]),
+  );
+}
+
+describe('contextStatsKeys', () => {
+  it('nests age, then what helped before, then family, down to the kind alone', () => {
+    const keys = contextStatsKeys(KIND, 'reboot', { family: 'm5', age: 'older', helpedBefore: 'stop-start' });
+
+    expect(keys).toEqual([
+      'system-status-check-failed|age=older&helped=stop-start&family=m5|reboot',
+      'system-status-check-failed|age=older&helped=stop-start|reboot',
+      'system-status-check-failed|age=older|reboot',
+      'system-status-check-failed|reboot',
+    ]);
+  });
+
+  it('leaves out what the context does not know, and is the kind alone without one', () => {
+    expect(contextStatsKeys(KIND, 'replace', { family: 'c6g' })).toEqual([
+      'system-status-check-failed|family=c6g|replace',
+      statsKey(KIND, 'replace'),
+    ]);
+    expect(contextStatsKeys(KIND, 'replace')).toEqual([statsKey(KIND, 'replace')]);
+    expect(contextStatsKeys(KIND, 'replace', {})).toEqual([statsKey(KIND, 'replace')]);
+    expect(ladderStatsKeys(KIND, { age: 'older' })).toHaveLength(6);
+  });
+
+  it('rejects a context that would not make a readable key', () => {
+    expect(() => contextStatsKeys(KIND, 'reboot', { family: 'm5|x' })).toThrow(
+      'expected an instance type family such as "m5" (lower case), found "m5|x"',
+    );
+    expect(() => contextStatsKeys(KIND, 'reboot', { age: 'ancient' as never })).toThrow(
+      'expected an age bucket (under-a-day, under-30-days, older), found "ancient"',
+    );
+    expect(() => contextStatsKeys(KIND, 'reboot', { helpedBefore: 'page' as never })).toThrow(
+      'expected a ladder step (reboot, stop-start, replace) as helpedBefore, found "page"',
+    );
+  });
+});
+
+describe('ladderContext', () => {
+  const recovered = (kind: PastCase['finding']['kind'], ...tried: LadderStep[]): PastCase => ({
+    finding: { kind },
+    status: 'recovered',
+    tried,
+  });
+
+  it('reads the family from the instance type and buckets the time since its last start', () => {
+    const at = (ms: number) => new Date(NOW - ms).toISOString();
+
+    expect(ladderContext({ instanceType: 'm5.large', launchedAt: at(DAY - 1) }, KIND, [], NOW)).toEqual({
+      family: 'm5',
+      age: 'under-a-day',
+    });
+    expect(ladderContext({ instanceType: 'c6gn.16xlarge', launchedAt: at(DAY) }, KIND, [], NOW)).toEqual({
+      family: 'c6gn',
+      age: 'under-30-days',
+    });
+    expect(ladderContext({ launchedAt: at(30 * DAY) }, KIND, [], NOW)).toEqual({ age: 'older' });
+    // A launch time ahead of the clock is a fresh start; one that does not parse is unknown.
+    expect(ageBucket(new Date(NOW + 60_000).toISOString(), NOW)).toBe('under-a-day');
+    expect(ageBucket('yesterday', NOW)).toBeUndefined();
+    expect(ladderContext({}, KIND, [], NOW)).toEqual({});
+  });
+
+  it('takes a family only from a type that reads as one', () => {
+    expect(instanceFamily('u-6tb1.metal')).toBe('u-6tb1');
+    expect(instanceFamily('M5.Large')).toBe('m5');
+    expect(instanceFamily('m5')).toBeUndefined();
+    expect(instanceFamily('m5.large|x')).toBeUndefined();
+    expect(instanceFamily(undefined)).toBeUndefined();
+  });
+
+  it('remembers the step that recovered the latest case of the same kind, else of the other status check', () => {
+    const other = 'instance-status-check-failed';
+    const history = [recovered(KIND, 'reboot'), recovered(other, 'reboot', 'stop-start')];
+
+    expect(ladderContext({}, KIND, history, NOW)).toEqual({ helpedBefore: 'reboot' });
+    expect(ladderContext({}, other, history, NOW)).toEqual({ helpedBefore: 'stop-start' });
+    expect(ladderContext({}, other, [recovered(KIND, 'replace')], NOW)).toEqual({ helpedBefore: 'replace' });
+  });
+
+  it('learns nothing from cases no step recovered, nor from other kinds of finding', () => {
+    const history: PastCase[] = [
+      // Recovered on its own before any action; paged; a scheduled retirement's fixed step.
+      { finding: { kind: KIND }, status: 'recovered', tried: [] },
+      { finding: { kind: KIND }, status: 'paged', tried: [...LADDER] },
+      recovered('scheduled-retirement', 'stop-start'),
+    ];
+
+    expect(ladderContext({}, KIND, history, NOW)).toEqual({});
+  });
+});
+
+describe('nextStep with a context', () => {
+  it("keeps the kind's figures for a context with no outcomes of its own, held more loosely", () => {
+    const stats = statsAt([
+      ['', 'reboot', 2, 60],
+      ['', 'stop-start', 55, 5],
+      ['', 'replace', 20, 1],
+    ]);
+    const draws = (context: LadderContext | undefined) => {
+      const rng = seededRandom(3);
+      return Array.from(
+        { length: 4000 },
+        () =>
+          nextStep({ kind: KIND, tried: [], stats, rng, ...(context ? { context } : {}) }).sampled![
+            'stop-start'
+          ],
+      );
+    };
+    const kindAlone = moments(draws(undefined));
+    const fresh = moments(draws(FRESH));
+
+    // Its parent's mean, as uncertain as minSamples (10) outcomes: Beta(10 × 56/62, 10 × 6/62).
+    expect(fresh.mean).toBeCloseTo(kindAlone.mean, 1);
+    expect(fresh.variance).toBeGreaterThan(3 * kindAlone.variance);
+    expect(tally(300, { kind: KIND, tried: [], stats, context: FRESH })['stop-start']).toBeGreaterThan(240);
+  });
+
+  it('uses the context once it has enough outcomes, and the kind for other contexts', () => {
+    // Reboots help this kind, but not instances started within the day: those need a replace.
+    const stats = statsAt([
+      ['', 'reboot', 900, 100],
+      ['', 'stop-start', 20, 80],
+      ['', 'replace', 99, 1],
+      ['age=under-a-day', 'reboot', 2, 38],
+      ['age=under-a-day', 'replace', 39, 1],
+      ['age=under-a-day&family=m5', 'reboot', 1, 19],
+      ['age=under-a-day&family=m5', 'replace', 20, 0],
+    ]);
+
+    expect(tally(300, { kind: KIND, tried: [], stats, context: FRESH })).toEqual({ replace: 300 });
+    expect(tally(300, { kind: KIND, tried: [], stats, context: { family: 'm5', age: 'older' } })).toEqual({
+      reboot: 300,
+    });
+    const step = nextStep({ kind: KIND, tried: [], stats, context: FRESH, rng: seededRandom(2) });
+    expect(step.reason).toMatch(
+      /^thompson: replace drew .* \(posterior from 100 outcomes, 20 with age=under-a-day&family=m5\)$/,
+    );
+  });
+
+  it("lets a context's first outcomes move its figures, without letting them decide alone", () => {
+    // Three failed reboots for fresh instances: not enough to leave the kind's strong evidence.
+    const few = statsAt([
+      ['', 'reboot', 900, 100],
+      ['', 'stop-start', 60, 40],
+      ['', 'replace', 99, 1],
+      ['age=under-a-day', 'reboot', 0, 3],
+    ]);
+    const draws = 4000;
+    const rng = seededRandom(11);
+    let sum = 0;
+    for (let n = 0; n < draws; n++) {
+      sum += nextStep({ kind: KIND, tried: ['stop-start', 'replace'], stats: few, context: FRESH, rng })
+        .sampled!.reboot;
+    }
+
+    // Beta(10 × 0.9, 10 × 0.1 + 3): mean 0.69, between the kind's 0.9 and the context's 0.
+    expect(sum / draws).toBeCloseTo(9 / 13, 1);
+    expect(tally(300, { kind: KIND, tried: [], stats: few, context: FRESH }).reboot).toBeGreaterThan(270);
+  });
+
+  it('tries first what recovered this instance before while data is thin', () => {
+    const context: LadderContext = { age: 'older', helpedBefore: 'stop-start' };
+    const step = nextStep({
+      kind: KIND,
+      tried: [],
+      stats: new Map(),
+      rng: seededRandom(5),
+      explorationRate: 0,
+      context,
+    });
+
+    expect(step.action).toBe('stop-start');
+    expect(step.reason).toMatch(/^instance history: stop-start recovered this instance before \(/);
+    // Tried already in this case: ladder order again.
+    expect(
+      nextStep({
+        kind: KIND,
+        tried: ['stop-start'],
+        stats: new Map(),
+        rng: seededRandom(5),
+        explorationRate: 0,
+        context,
+      }).action,
+    ).toBe('reboot');
+  });
+
+  it('lets the data overrule what helped before once the kind has enough of it', () => {
+    const stats = statsAt([
+      ['', 'reboot', 95, 5],
+      ['', 'stop-start', 50, 50],
+      ['', 'replace', 90, 10],
+    ]);
+
+    expect(
+      tally(300, { kind: KIND, tried: [], stats, context: { helpedBefore: 'replace' }, explorationRate: 0 }),
+    ).toEqual({ reboot: 300 });
+  });
+});
+
+describe('recordOutcome with a context', () => {
+  it('counts the outcome under every key of the context', () => {
+    const context: LadderContext = { family: 'm5', age: 'older', helpedBefore: 'reboot' };
+    const once = recordOutcome(new Map(), KIND, 'stop-start', false, context);
+    const twice = recordOutcome(once, KIND, 'stop-start', true, { age: 'older' });
+
+    expect(Object.fromEntries(twice)).toEqual({
+      'system-status-check-failed|age=older&helped=reboot&family=m5|stop-start': {
+        successes: 0,
+        failures: 1,
+      },
+      'system-status-check-failed|age=older&helped=reboot|stop-start': { successes: 0, failures: 1 },
+      'system-status-check-failed|age=older|stop-start': { successes: 1, failures: 1 },
+      'system-status-check-failed|stop-start': { successes: 1, failures: 1 },
+    });
+    expect(once.size).toBe(4);
+  });
+});
+
+describe('nextStep with a context (property-based)', () => {
+  const RUNS = Number(process.env.FC_RUNS ?? 200);
+  const contextArb: fc.Arbitrary<LadderContext> = fc.record(
+    {
+      family: fc.constantFrom('m5', 'c6g', 'r7i'),
+      age: fc.constantFrom(...AGE_BUCKETS),
+      helpedBefore: fc.constantFrom(...LADDER),
+    },
+    { requiredKeys: [] },
+  );
+  const triedArb = fc
+    .subarray([...LADDER])
+    .chain((steps) => fc.shuffledSubarray(steps, { minLength: steps.length }));
+  /** Counts for every key the context reads, each below `cap` outcomes. */
+  const statsArb = (context: LadderContext, kind: (typeof FINDING_KINDS)[number], cap: number) =>
+    fc.array(fc.tuple(fc.nat(cap), fc.nat(cap)), { minLength: 12, maxLength: 12 }).map(
+      (counts): OutcomeStats =>
+        new Map(
+          ladderStatsKeys(kind, context).map((key, i) => {
+            const [successes, failures] = counts[i];
+            // Never more than `cap` in all.
+            return [
+              key,
+              {
+                successes: Math.min(successes, cap),
+                failures: Math.min(failures, cap - Math.min(successes, cap)),
+              },
+            ];
+          }),
+        ),
+    );
+
+  it('never offers a step already tried, pages only when all were, and is deterministic by seed', () => {
+    const scenario = fc
+      .record({ kind: fc.constantFrom(...FINDING_KINDS), context: contextArb, tried: triedArb })
+      .chain((s) =>
+        fc.record({
+          s: fc.constant(s),
+          stats: statsArb(s.context, s.kind, 300),
+          seed: fc.integer(),
+          minSamples: fc.nat(30),
+          explorationRate: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+      );
+    fc.assert(
+      fc.property(scenario, ({ s, stats, seed, minSamples, explorationRate }) => {
+        const input = { ...s, stats, minSamples, explorationRate };
+        const step = nextStep({ ...input, rng: seededRandom(seed) });
+
+        expect(s.tried).not.toContain(step.action);
+        expect(step.action === 'page').toBe(s.tried.length === LADDER.length);
+        expect(nextStep({ ...input, rng: seededRandom(seed) })).toEqual(step);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('follows ladder order, or what helped before, when nothing was recorded and exploration is off', () => {
+    fc.assert(
+      fc.property(contextArb, triedArb, fc.integer(), (context, tried, seed) => {
+        const step = nextStep({
+          kind: KIND,
+          tried,
+          stats: new Map(),
+          rng: seededRandom(seed),
+          explorationRate: 0,
+          context,
+        });
+        const left = LADDER.filter((x) => !tried.includes(x));
+        const helped = context.helpedBefore;
+        const expected = left.length === 0 ? 'page' : helped && left.includes(helped) ? helped : left[0];
+
+        expect(step.action).toBe(expected);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("explores at most at the cap while the kind's data is thin", () => {
+    // Every count below minSamples for the kind (contexts included): each choice off the default
+    // is exploration, which a seeded stream of 2,000 decisions keeps within the rate (4 sigma).
+    const scenario = fc
+      .record({ context: contextArb, rate: fc.double({ min: 0, max: 0.5, noNaN: true }), seed: fc.integer() })
+      .chain((s) => fc.record({ s: fc.constant(s), stats: statsArb(s.context, KIND, 9) }));
+    fc.assert(
+      fc.property(scenario, ({ s, stats }) => {
+        const rng = seededRandom(s.seed);
+        const draws = 2000;
+        const fallback = s.context.helpedBefore ?? 'reboot';
+        let explored = 0;
+        for (let n = 0; n < draws; n++) {
+          const step = nextStep({
+            kind: KIND,
+            tried: [],
+            stats,
+            rng,
+            explorationRate: s.rate,
+            context: s.context,
+          });
+          if (step.action !== fallback) {
+            explored++;
+            expect(step.reason).toMatch(/^exploring \(rate /);
+          }
+        }
+        expect(explored / draws).toBeLessThanOrEqual(
+          s.rate + 4 * Math.sqrt((s.rate * (1 - s.rate)) / draws) + 1e-9,
+        );
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('uses the context once it has enough samples: a step that always works there wins', () => {
+    // The kind's figures prefer reboot; in this context only `best` has ever worked.
+    const scenario = fc.record({
+      context: contextArb.filter(
+        (c) => c.age !== undefined || c.family !== undefined || c.helpedBefore !== undefined,
+      ),
+      best: fc.constantFrom(...LADDER),
+      n: fc.integer({ min: 60, max: 400 }),
+      seed: fc.integer(),
+    });
+    fc.assert(
+      fc.property(scenario, ({ context, best, n, seed }) => {
+        const [specific] = contextStatsKeys(KIND, best, context).map((k) => k.split('|')[1]);
+        const rows: Array<[string, LadderStep, number, number]> = [
+          ['', 'reboot', 900, 100],
+          ['', 'stop-start', 500, 500],
+          ['', 'replace', 900, 100],
+        ];
+        for (const step of LADDER) rows.push([specific, step, step === best ? n : 0, step === best ? 0 : n]);
+        const step = nextStep({
+          kind: KIND,
+          tried: [],
+          stats: statsAt(rows),
+          rng: seededRandom(seed),
+          context,
+        });
+
+        expect(step.action).toBe(best);
       }),
       { numRuns: RUNS },
     );
