@@ -60,11 +60,10 @@ export function pacedEc2Client(bucket: TokenBucket, client = new EC2Client({ ...
  * The fleet as EC2 reports it: DescribeInstances filtered by the managed tag and
  * DescribeInstanceStatus for every instance (with its scheduled events), 1,000 per page.
  *
- * `rootDevice` is DescribeInstances' RootDeviceType, `instanceType` its InstanceType and
- * `launchedAt` its LaunchTime (the last start: a stop-start moves it). `spot` is set for an
- * instance whose InstanceLifecycle is `spot`: the request type of its SpotInstanceRequestId, read
- * with DescribeSpotInstanceRequests for those instances only (200 request ids a call, and
- * remembered: a request's type never changes), so a fleet without Spot instances sends none. `one-time`
+ * `rootDevice` is DescribeInstances' RootDeviceType. `spot` is set for an instance whose
+ * InstanceLifecycle is `spot`: the request type of its SpotInstanceRequestId, read with
+ * DescribeSpotInstanceRequests for those instances only (200 request ids a call, and remembered:
+ * a request's type never changes), so a fleet without Spot instances sends none. `one-time`
  * when EC2 no longer knows the request (deleted four hours after it is canceled), or the
  * instance has none (EC2 Fleet `instant`): a one-time Spot instance cannot be stopped, so the
  * conservative answer refuses stop-start rather than allowing it.
@@ -134,8 +133,6 @@ export class Ec2FleetInventory implements Ec2Inventory {
           ...(events.length > 0 ? { scheduledEvents: events } : {}),
           ...(rootDevice ? { rootDevice } : {}),
           ...(spot ? { spot } : {}),
-          ...(ec2.InstanceType ? { instanceType: ec2.InstanceType } : {}),
-          ...(ec2.LaunchTime ? { launchedAt: ec2.LaunchTime.toISOString() } : {}),
         },
         ...(impairment ? { impairment } : {}),
         ...(impairedSince ? { impairedSince } : {}),

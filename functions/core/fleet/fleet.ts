@@ -106,13 +106,6 @@ export const instanceSchema = z.strictObject({
     .optional(),
   rootDevice: z.enum(['ebs', 'instance-store']).optional(),
   spot: z.enum(['one-time', 'persistent']).optional(),
-  /** Its instance type (`m5.large`), from the sweep: the remediation ladder learns per family. */
-  instanceType: z.string().min(1).optional(),
-  /**
-   * When EC2 last started it (DescribeInstances' LaunchTime, which a stop-start moves), from the
-   * sweep: how long it has been on its current host, for the remediation ladder.
-   */
-  launchedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
 export type Instance = z.infer<typeof instanceSchema>;
