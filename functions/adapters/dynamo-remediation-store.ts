@@ -21,22 +21,9 @@ import {
   type CaseSource,
   caseSourceOf,
 } from '../core/remediation/triage';
-import type {
-  Decision,
-  LadderContext,
-  LadderStep,
-  OutcomeCount,
-  OutcomeStats,
-} from '../core/remediation/types';
-import { contextStatsKeys, ladderStatsKeys } from '../core/remediation/types';
-import {
-  batchGetAll,
-  type DocumentClient,
-  isConditionFailure,
-  itemKey,
-  queryAll,
-  sleep,
-} from './dynamo-client';
+import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
+import { statsKey } from '../core/remediation/types';
+import { type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
 import { CASES_COLLECTION, IN_FLIGHT_CASES, indexKeys, keys, partitions, sortPrefixes } from './keys';
 
 export { CASES_COLLECTION } from './keys';
@@ -95,8 +82,7 @@ function inFlightIndex(id: string, status: CaseStatus) {
  * - `CASE#<id>` / `STATUS` (gsi2 `CASES` / `<time>#<id>` for the history, newest first);
  * - `INSTANCE#<id>` / `ACTIVECASE#<kind>`: the instance's active case of that kind (at most one);
  * - `INSTANCE#<id>` / `CASEOF#<kind>#<key>`: the case a finding went to;
- * - `STATS` / `OUTCOME#<kind>|<step>` and `OUTCOME#<kind>|<context>|<step>`: recovered and
- *   not-recovered counts, for the kind and for the contexts of its failures (atomic ADD);
+ * - `STATS` / `OUTCOME#<kind>|<step>`: recovered and not-recovered counts (atomic ADD);
  * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it.
  */
 export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
@@ -420,71 +406,34 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
     return items.map(toCase);
   }
 
-  /**
-   * Adds one outcome of a step for a failure kind, under every key of its context (at most four:
-   * `contextStatsKeys`), one atomic ADD per key, sent together. Not one transaction: every
-   * outcome updates the kind's own item, which a storm's concurrent transactions would contend
-   * for; a crash between the updates leaves one sample missing from some levels (the ladder's
-   * smoothing does not need a level's counts to add up to its children's).
-   */
-  async recordOutcome(
-    kind: Finding['kind'],
-    step: LadderStep,
-    recovered: boolean,
-    context?: LadderContext,
-  ): Promise<void> {
-    await Promise.all(
-      contextStatsKeys(kind, step, context).map((key) =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.outcome(key),
-            UpdateExpression: 'ADD successes :s, failures :f SET kind = :kind, step = :step',
-            ExpressionAttributeValues: {
-              ':s': recovered ? 1 : 0,
-              ':f': recovered ? 0 : 1,
-              ':kind': kind,
-              ':step': step,
-            },
-          }),
-        ),
-      ),
+  /** Adds one outcome of a step for a failure kind (atomic: concurrent cases never lose one). */
+  async recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: keys.outcome(statsKey(kind, step)),
+        UpdateExpression: 'ADD successes :s, failures :f SET kind = :kind, step = :step',
+        ExpressionAttributeValues: {
+          ':s': recovered ? 1 : 0,
+          ':f': recovered ? 0 : 1,
+          ':kind': kind,
+          ':step': step,
+        },
+      }),
     );
   }
 
-  /**
-   * All outcome counts (one Query over the statistics), or with a scope only the keys `nextStep`
-   * reads for that kind and context (one BatchGetItem of at most 12 keys).
-   */
-  async stats(scope?: {
-    readonly kind: Finding['kind'];
-    readonly context?: LadderContext;
-  }): Promise<OutcomeStats> {
-    const count = (i: Record<string, unknown>): OutcomeCount => ({
-      successes: Number(i.successes ?? 0),
-      failures: Number(i.failures ?? 0),
-    });
-    if (scope) {
-      const wanted = ladderStatsKeys(scope.kind, scope.context);
-      const found = await batchGetAll(
-        this.db,
-        this.table,
-        wanted.map((key) => keys.outcome(key)),
-      );
-      return new Map(
-        wanted.flatMap((key) => {
-          const item = found.get(itemKey(keys.outcome(key)));
-          return item ? [[key, count(item)] as const] : [];
-        }),
-      );
-    }
+  async stats(): Promise<OutcomeStats> {
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :p AND begins_with(sk, :o)',
       ExpressionAttributeValues: { ':p': partitions.stats, ':o': sortPrefixes.outcomes },
       ConsistentRead: true,
     });
     return new Map<string, OutcomeCount>(
-      items.map((i) => [String(i.sk).slice(sortPrefixes.outcomes.length), count(i)]),
+      items.map((i) => [
+        String(i.sk).slice(sortPrefixes.outcomes.length),
+        { successes: Number(i.successes ?? 0), failures: Number(i.failures ?? 0) },
+      ]),
     );
   }
 

@@ -2,7 +2,6 @@
 
 import { type Finding, occurrenceOf } from '../../functions/core/events/findings';
 import type { CaseStore, IntakeCaseStore } from '../../functions/core/ports/case-store';
-import { recordOutcome as countOutcome } from '../../functions/core/remediation/ladder';
 import type { CaseStatusWord } from '../../functions/core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
@@ -12,11 +11,9 @@ import {
 } from '../../functions/core/remediation/triage';
 import {
   type Decision,
-  type LadderContext,
   type LadderStep,
-  ladderStatsKeys,
   type OutcomeCount,
-  type OutcomeStats,
+  statsKey,
 } from '../../functions/core/remediation/types';
 import { findingKey } from './memory-fleet-store';
 
@@ -46,7 +43,7 @@ export class MemoryRemediationStore implements CaseStore, IntakeCaseStore {
   /** The active case of each instance and kind (the DynamoDB store's `ACTIVECASE` pointer). */
   private readonly active = new Map<string, string>();
   private readonly acting = new Map<string, MemoryCase>();
-  private outcomes: OutcomeStats = new Map();
+  private readonly outcomes = new Map<string, OutcomeCount>();
   private readonly pagedAt = new Map<string, number>();
 
   /**
@@ -119,28 +116,17 @@ export class MemoryRemediationStore implements CaseStore, IntakeCaseStore {
     this.setStatusOf(c, status);
   }
 
-  /** All outcome counts, or with a scope only those `nextStep` reads (as the DynamoDB store). */
-  async stats(scope?: {
-    readonly kind: Finding['kind'];
-    readonly context?: LadderContext;
-  }): Promise<ReadonlyMap<string, OutcomeCount>> {
-    if (!scope) return new Map(this.outcomes);
-    return new Map(
-      ladderStatsKeys(scope.kind, scope.context).flatMap((key) => {
-        const count = this.outcomes.get(key);
-        return count ? [[key, count] as const] : [];
-      }),
-    );
+  async stats(): Promise<ReadonlyMap<string, OutcomeCount>> {
+    return new Map(this.outcomes);
   }
 
-  /** One more outcome under every key of its context (`contextStatsKeys`), as the DynamoDB store. */
-  async recordOutcome(
-    kind: Finding['kind'],
-    step: LadderStep,
-    recovered: boolean,
-    context?: LadderContext,
-  ): Promise<void> {
-    this.outcomes = countOutcome(this.outcomes, kind, step, recovered, context);
+  async recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void> {
+    const key = statsKey(kind, step);
+    const { successes, failures } = this.outcomes.get(key) ?? { successes: 0, failures: 0 };
+    this.outcomes.set(
+      key,
+      recovered ? { successes: successes + 1, failures } : { successes, failures: failures + 1 },
+    );
   }
 
   async inFlight(): Promise<MemoryCase[]> {

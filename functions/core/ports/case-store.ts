@@ -1,6 +1,6 @@
 import type { Finding } from '../events/findings';
 import type { CaseStatusWord } from '../remediation/case-status';
-import type { Decision, LadderContext, LadderStep, OutcomeStats } from '../remediation/types';
+import type { Decision, LadderStep, OutcomeStats } from '../remediation/types';
 
 /**
  * Remediation cases, as the remediation steps (`CaseStore`) and the finding intake
@@ -31,22 +31,8 @@ export interface CaseStore {
     now: number,
   ): Promise<void>;
   setStatus(id: string, status: CaseStatusWord, reason: string, now: number): Promise<void>;
-  /**
-   * Outcome statistics: all of them, or with a scope only those `nextStep` reads for that kind
-   * and context (`ladderStatsKeys`: at most 12, whatever the fleet's size).
-   */
-  stats(scope?: { readonly kind: Finding['kind']; readonly context?: LadderContext }): Promise<OutcomeStats>;
-  /**
-   * Adds one outcome of a step, under every key of the context it was chosen in
-   * (`contextStatsKeys`; the kind's key alone without one). Each key's count is added atomically,
-   * so concurrent cases never lose one.
-   */
-  recordOutcome(
-    kind: Finding['kind'],
-    step: LadderStep,
-    recovered: boolean,
-    context?: LadderContext,
-  ): Promise<void>;
+  stats(): Promise<OutcomeStats>;
+  recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void>;
   inFlight(): Promise<CaseView[]>;
   /** Whether this case may page for the scope (at most once per `cooldownMs`). */
   claimPage(scope: string, reason: string, now: number, cooldownMs: number): Promise<boolean>;

@@ -117,10 +117,9 @@ async function servingInTargetGroups(
  *    the wait recorded as the case's reason, and the answer is `pending` — the state machine
  *    waits and verifies again, at most `MAX_PENDING_VERIFIES` times, after which (or once the
  *    lease is lost) the step did not recover the instance;
- * 2. the verdict is recorded, then added to the step's statistics for this failure kind and
- *    the context the step was chosen in (what the ladder learns from), then the lease and budget
- *    are released (an instance still down keeps counting) and a recovered instance's finding is
- *    closed.
+ * 2. the verdict is recorded, then added to the step's statistics for this failure kind (what
+ *    the ladder learns from), then the lease and budget are released (an instance still down
+ *    keeps counting) and a recovered instance's finding is closed.
  * Run again after it judged (a crash, a lost response), the recorded verdict stands and is not
  * counted again; a crash between the verdict and the statistics loses that one sample rather
  * than ever counting one twice.
@@ -162,10 +161,7 @@ export async function verifyRemediation(
     recovered = seen === 'recovered';
     reason = step ? `${verdict(step, recovered)}${why}` : 'no step to verify';
     await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
-    // Under the context the step was chosen in (its decision's), so the outcome lands in the very
-    // statistics that choice read; a decision without one counts for the kind alone.
-    const context = c.decisions.findLast((d) => d.action === step)?.context;
-    if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered, context);
+    if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
   }
   // Recovered ends the case: anything still out of traffic goes back (normally back in service already).
   if (recovered) await restoreForCase(ports, c);
