@@ -133,7 +133,8 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
     const caps = request.caps ?? [];
     if (caps.length > 0 && members.length !== 1)
       throw new Error('in-flight caps are taken for one instance at a time');
-    const slots = caps.length > 0 ? await this.slots.plan(request.owner, members[0].id, caps) : undefined;
+    const slots =
+      caps.length > 0 ? await this.slots.plan(request.owner, members[0].id, caps, request.now) : undefined;
     if (slots && slots.conflicts.length > 0) return refused(CAP_REACHED, slots.conflicts);
 
     // The transaction items, a service's budget before its leases.
@@ -310,6 +311,8 @@ export class DynamoLeaseStore implements LeaseStore, LeaseView {
       .filter((item): item is Item => item?.owner === owner)
       .map(toLease);
     await this.release(owner, leases, stillUnavailable);
+    // Its in-flight slots too, even those whose lease was lost meanwhile (expired, taken over).
+    await this.slots.releaseOwner(owner);
     return leases.length;
   }
 

@@ -297,6 +297,8 @@ export class MemoryLeaseStore implements LeaseStore, LeaseView {
       };
     });
     await this.release(owner, held, stillUnavailable);
+    // Its in-flight slots too, even those whose lease was lost meanwhile (as the DynamoDB store).
+    for (const holders of this.capHolders.values()) holders.delete(owner);
     return held.length;
   }
 

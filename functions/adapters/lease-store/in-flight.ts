@@ -35,6 +35,7 @@ export class InFlightSlots {
     owner: string,
     instanceId: string,
     caps: readonly InFlightCap[],
+    now: number,
   ): Promise<{
     items: Array<{ item: TransactItem; scope: string }>;
     conflicts: Array<{ id: string; reason: string }>;
@@ -50,7 +51,9 @@ export class InFlightSlots {
     for (const cap of caps) {
       const item = current.get(keyOf(keys.inFlight(cap.scope)));
       if (holdersOf(item).has(m)) continue;
-      const n = Number(item?.n ?? 0);
+      let n = Number(item?.n ?? 0);
+      // Full: first take back the slots of holders whose lease is gone (as the sweep would).
+      if (n >= cap.max) n -= await this.reclaimHolders(cap.scope, holdersOf(item), now);
       if (n >= cap.max) {
         conflicts.push(capConflict(cap.scope, n, cap.max));
         continue;
@@ -121,12 +124,29 @@ export class InFlightSlots {
       KeyConditionExpression: 'pk = :p',
       ExpressionAttributeValues: { ':p': partitions.inFlight },
     });
-    const held = items.flatMap((item) =>
-      [...holdersOf(item)].map((m) => {
-        const at = m.lastIndexOf('|');
-        return { scope: String(item.sk), owner: m.slice(0, at), instanceId: m.slice(at + 1) };
-      }),
-    );
+    let n = 0;
+    for (const item of items) n += await this.reclaimHolders(String(item.sk), holdersOf(item), now);
+    return n;
+  }
+
+  /** Gives back every slot an owner still has, whatever became of its leases (it is done). */
+  async releaseOwner(owner: string): Promise<void> {
+    const items = await queryAll(this.db, this.table, {
+      KeyConditionExpression: 'pk = :p',
+      ExpressionAttributeValues: { ':p': partitions.inFlight },
+    });
+    for (const item of items)
+      for (const m of holdersOf(item))
+        if (m.slice(0, m.lastIndexOf('|')) === owner)
+          await this.release(owner, m.slice(m.lastIndexOf('|') + 1), [String(item.sk)]);
+  }
+
+  /** Takes back a scope's slots whose holder's lease is gone or expired past the grace. */
+  private async reclaimHolders(scope: string, holders: ReadonlySet<string>, now: number): Promise<number> {
+    const held = [...holders].map((m) => {
+      const at = m.lastIndexOf('|');
+      return { scope, owner: m.slice(0, at), instanceId: m.slice(at + 1) };
+    });
     if (held.length === 0) return 0;
     const leases = await batchGetAll(this.db, this.table, [
       ...new Map(held.map((h) => [h.instanceId, keys.lease(h.instanceId)])).values(),
