@@ -164,6 +164,9 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
     };
     ports = {
       ...base,
+      // In-flight caps as wide as the budgets: no test waits for a slot (cases some tests leave
+      // failed keep their slot as long as their lease lives, as they keep the lease).
+      breaker: { ...base.breaker, inFlight: { account: 60, zone: 60, service: 60 } },
       // Thompson draws from a fixed sequence: the test is deterministic.
       rng: () => ((draws++ * 0.618033988749895) % 1) + 1e-9,
       now: () => Date.now() + offset,
