@@ -211,7 +211,7 @@ describe('fleetops simulate', () => {
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^change sim-reboot \(reboot, bake 10 min\): completed/m);
     expect(result.out).toMatch(
-      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service, every-path-ends, change-coverage\): .*no violation$/m,
+      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service, every-path-ends, change-coverage, in-flight-cap\): .*no violation$/m,
     );
     expect(result.out).toMatch(/^EC2 requests: \d+ /m);
     expect(result.out).toMatch(/^ELB requests: \d+ /m);
