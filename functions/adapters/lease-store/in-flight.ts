@@ -120,10 +120,7 @@ export class InFlightSlots {
    * holders' leases. Returns how many slots were taken back.
    */
   async reclaim(now: number): Promise<number> {
-    const items = await queryAll(this.db, this.table, {
-      KeyConditionExpression: 'pk = :p',
-      ExpressionAttributeValues: { ':p': partitions.inFlight },
-    });
+    const items = await this.scopes();
     let n = 0;
     for (const item of items) n += await this.reclaimHolders(String(item.sk), holdersOf(item), now);
     return n;
@@ -131,14 +128,19 @@ export class InFlightSlots {
 
   /** Gives back every slot an owner still has, whatever became of its leases (it is done). */
   async releaseOwner(owner: string): Promise<void> {
-    const items = await queryAll(this.db, this.table, {
-      KeyConditionExpression: 'pk = :p',
-      ExpressionAttributeValues: { ':p': partitions.inFlight },
-    });
+    const items = await this.scopes();
     for (const item of items)
       for (const m of holdersOf(item))
         if (m.slice(0, m.lastIndexOf('|')) === owner)
           await this.release(owner, m.slice(m.lastIndexOf('|') + 1), [String(item.sk)]);
+  }
+
+  /** Every scope's item (one Query of the caps' partition: a scope per zone and service at most). */
+  private scopes(): Promise<Item[]> {
+    return queryAll(this.db, this.table, {
+      KeyConditionExpression: 'pk = :p',
+      ExpressionAttributeValues: { ':p': partitions.inFlight },
+    });
   }
 
   /** Takes back a scope's slots whose holder's lease is gone or expired past the grace. */

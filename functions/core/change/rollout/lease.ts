@@ -16,7 +16,7 @@ import {
 } from './live-waves';
 import type { RolloutState } from './state';
 import { at, loadChange } from './state';
-import { readWave, recordSkipped } from './wave-records';
+import { readWave, recordSkipped, storeRevision } from './wave-records';
 
 /**
  * The second step of every wave: the wave sized against the ledger as it is now (live-waves.ts),
@@ -328,17 +328,7 @@ async function adoptIntoZone(
     at: ports.now(),
   });
   if (revised === undefined) return false;
-  const reason = revised.revisions!.at(-1)!.reason;
-  await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
-  await ports.fleet.audit([
-    {
-      subject: `change:${state.changeId}`,
-      actor: ports.actor,
-      action: 'plan.revised',
-      reason,
-      at: at(ports),
-    },
-  ]);
+  await storeRevision(ports, state, plan, revised, revised.revisions!.at(-1)!.reason);
   return true;
 }
 

@@ -5,9 +5,9 @@ import type { Plan } from '../plan/planner';
 import { type ChangeSpec, zoneBakeSecondsAfter } from '../spec';
 import { appendFinalWaves, finalRounds, findJoiners, ineligibleNow } from './live-waves';
 import type { RolloutState } from './state';
-import { at, loadChange } from './state';
+import { loadChange } from './state';
 import { restoreTraffic } from './traffic';
-import { readWave, recordSkipped, skippedIn } from './wave-records';
+import { readWave, recordSkipped, skippedIn, storeRevision } from './wave-records';
 
 /** The last step of every wave: its leases and budgets let go, and the next wave (or an approval) ahead. */
 
@@ -118,16 +118,7 @@ async function addFinalWaves(ports: RolloutPorts, state: RolloutState, plan: Pla
   const late = joiners.filter((j) => j.kind === 'late').length;
   const reason = `final waves: ${late} launched after planning, ${joiners.length - late} back since they were skipped`;
   const revised = appendFinalWaves(plan, joiners, reason, ports.now());
-  await ports.changes.revisePlan(state.changeId, plan.revision ?? 0, revised, ports.now());
-  await ports.fleet.audit([
-    {
-      subject: `change:${state.changeId}`,
-      actor: ports.actor,
-      action: 'plan.revised',
-      reason,
-      at: at(ports),
-    },
-  ]);
+  await storeRevision(ports, state, plan, revised, reason);
   return revised;
 }
 

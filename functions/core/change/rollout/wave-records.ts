@@ -116,3 +116,23 @@ export async function recordFinished(
     ports.now(),
   );
 }
+
+/** Stores a revision of the plan (conditional on the revision it came from), then audits it with its reason. */
+export async function storeRevision(
+  ports: RolloutPorts,
+  state: RolloutState,
+  from: Plan,
+  revised: Plan,
+  reason: string,
+) {
+  await ports.changes.revisePlan(state.changeId, from.revision ?? 0, revised, ports.now());
+  await ports.fleet.audit([
+    {
+      subject: `change:${state.changeId}`,
+      actor: ports.actor,
+      action: 'plan.revised',
+      reason,
+      at: at(ports),
+    },
+  ]);
+}
