@@ -1,6 +1,6 @@
 import type { AutoScalingPort } from '../../functions/core/ports/autoscaling';
 import type { TrafficPort } from '../../functions/core/ports/traffic';
-import { bringBack } from '../../functions/core/traffic/protocol';
+import { bringBack, restore } from '../../functions/core/traffic/protocol';
 import { MemoryTrafficExits } from '../../sim/adapters';
 
 /**
@@ -55,5 +55,66 @@ describe('traffic protocol: bringing back', () => {
     refuse = false;
     await bringBack(deps, 'chg', ['i-0000000000000000a']);
     expect(asked).toEqual([['i-0000000000000000a'], ['i-0000000000000000a']]);
+  });
+
+  it('restore keeps the exit, stuck, of an instance still in Standby because ExitStandby was refused', async () => {
+    // A change that ends (a failed gate, the last wave's release) restores what it took out; a
+    // group at its MaxSize after a scale-out refuses ExitStandby. Removing the exit then would
+    // leave the instance out of traffic with nothing to say so: it stays, for the sweep.
+    const exits = new MemoryTrafficExits();
+    await exits.put([
+      {
+        instanceId: 'i-0000000000000000b',
+        owner: 'chg',
+        standby: 'web-asg',
+        deregistered: [],
+        targetGroups: [],
+        phase: 'returning',
+        since: 0,
+        returnedAt: 500,
+        drainSeconds: 300,
+        readySeconds: 90,
+      },
+    ]);
+    let lifecycle = 'Standby';
+    const autoscaling = {
+      lifecycleOf: async (ids: readonly string[]) =>
+        new Map(ids.map((id) => [id, { group: 'web-asg', lifecycle }])),
+      exitStandby: async () => {
+        if (lifecycle === 'Standby' && refuse)
+          throw Object.assign(new Error('above max value'), { name: 'ValidationError' });
+        lifecycle = 'InService';
+      },
+    } as unknown as AutoScalingPort;
+    let refuse = true;
+    const deps = {
+      traffic: { register: async () => {}, targetHealth: async () => new Map() } as unknown as TrafficPort,
+      autoscaling,
+      exits,
+      ec2: {
+        conditions: async (ids: readonly string[]) =>
+          new Map(ids.map((id) => [id, { state: 'running' as const }])),
+        start: async () => {},
+      },
+      now: () => 1000,
+    };
+
+    const first = await restore(deps as never, 'chg', ['i-0000000000000000b']);
+    expect(first.restored).toEqual([]);
+    expect(first.stuck).toEqual([
+      { id: 'i-0000000000000000b', reason: expect.stringMatching(/still in Standby in web-asg/) },
+    ]);
+    const kept = (await exits.of(['i-0000000000000000b'])).get('i-0000000000000000b');
+    expect(kept).toMatchObject({
+      owner: 'chg',
+      phase: 'returning',
+      stuck: expect.stringMatching(/ExitStandby refused/),
+    });
+
+    // Asked again (the sweep): the group has room now, the instance is back and the exit gone.
+    refuse = false;
+    const again = await restore(deps as never, 'chg', ['i-0000000000000000b']);
+    expect(again).toEqual({ restored: ['i-0000000000000000b'], stuck: [] });
+    expect((await exits.of(['i-0000000000000000b'])).size).toBe(0);
   });
 });

@@ -457,8 +457,29 @@ export async function restore(
   }
   if (back.length > 0) {
     await bringBack(deps, owner, back);
-    await deps.exits.remove(owner, back);
-    result.restored.push(...back);
+    // ExitStandby refused (a group at its MaxSize after a scale-out, an update in progress): still
+    // in Standby, so the exit stays, stuck, for the sweep to ask again and page — removing it would
+    // leave the instance out of traffic with nothing to say so.
+    const standby = mine.filter((e) => e.standby !== undefined && back.includes(e.instanceId));
+    const lifecycles =
+      standby.length > 0
+        ? await deps.autoscaling.lifecycleOf(standby.map((e) => e.instanceId))
+        : new Map<string, InstanceLifecycle>();
+    const held = standby.filter((e) => lifecycles.get(e.instanceId)?.lifecycle === 'Standby');
+    const heldIds = new Set(held.map((e) => e.instanceId));
+    const done = back.filter((id) => !heldIds.has(id));
+    if (done.length > 0) await deps.exits.remove(owner, done);
+    result.restored.push(...done);
+    if (held.length > 0) {
+      const stuck = held.map((e) => ({
+        ...e,
+        phase: 'returning' as const,
+        returnedAt: e.returnedAt ?? deps.now(),
+        stuck: `still in Standby in ${e.standby} when ${owner} let go: ExitStandby refused; asked again by the sweep`,
+      }));
+      await deps.exits.put(stuck);
+      result.stuck.push(...stuck.map((e) => ({ id: e.instanceId, reason: e.stuck })));
+    }
   }
   for (const e of gone) {
     if (e.standby !== undefined) {
