@@ -106,8 +106,11 @@ export class SimStateMachine {
       steps.set(state, step);
       if (s.TimeoutSeconds === undefined && s.TimeoutSecondsPath === undefined) {
         this.untimed.add(state);
-        // The Lambda's timeout, not the library's 60 s (the states entered are the definition's all the same).
-        copy.States[state].TimeoutSeconds = LAMBDA_TIMEOUT_SECONDS[name] + 1;
+        // The Lambda's timeout, not the library's 60 s (the states entered are the definition's all
+        // the same), for each of two attempts: a Task delivered twice (its first response lost, the
+        // simulation's `retryRate`) runs twice within one Task here, where Step Functions would
+        // time each attempt on its own. Each attempt's own bound is checked by `run` (`overran`).
+        copy.States[state].TimeoutSeconds = 2 * LAMBDA_TIMEOUT_SECONDS[name] + 1;
       }
     }
     this.machine = new StateMachine(copy as unknown as ConstructorParameters<typeof StateMachine>[0]);
@@ -132,14 +135,23 @@ export class SimStateMachine {
       this.definition,
       (event) => step(event),
       (state, call) => (taskInput) => {
+        // A Task delivered twice (at least once: the first response lost) is two attempts, each
+        // with the whole timeout: what counts is the Task's time since its last attempt began.
         const started = Date.now();
-        const task = wrap({ state, step: this.steps.get(state) as string, input: taskInput }, call).finally(
-          () => {
-            inFlight.delete(task);
-            if (this.untimed.has(state) && Date.now() - started >= LAMBDA_TIMEOUT_SECONDS[this.name] * 1000)
-              overran ??= `${state} ran ${(Date.now() - started) / 1000} s`;
-          },
-        );
+        let lastAttempt = started;
+        const attempt = (input: unknown) => {
+          lastAttempt = Date.now();
+          return call(input);
+        };
+        const task = wrap(
+          { state, step: this.steps.get(state) as string, input: taskInput },
+          attempt,
+        ).finally(() => {
+          inFlight.delete(task);
+          const ran = Date.now() - lastAttempt;
+          if (this.untimed.has(state) && ran >= LAMBDA_TIMEOUT_SECONDS[this.name] * 1000)
+            overran ??= `${state} ran ${ran / 1000} s`;
+        });
         inFlight.add(task);
         return task;
       },
