@@ -95,9 +95,14 @@ describe('predictWaves', () => {
     // Wave 0: 300 s + 60 s (the slow one bounds it); wave 1: 30 s + 30 s (quiet is not disrupted).
     expect(reboot.perWave.map((w) => w.trafficMinutes)).toEqual([6, 1]);
     expect(reboot.trafficMinutes).toBe(7);
-    // Settle sees the draining, the reboot and the readiness done together: wave 0's 360 + 300 s
-    // at its look at 765 s, wave 1's 60 + 300 s at 465 s (looks at 15, 45, 105, 225, 465, 765 s).
-    expect(reboot.minutes).toBe(765 / 60 + 10 + (465 / 60 + 10));
+    // Settle sees each phase at a look (and asks the group for its health at each, 1/8 s): the
+    // drain a few seconds past its end (a look comes then), the reboot on the schedule started over
+    // at the act (looks 30, 90, 210, 450 s after: its 5 min seen at the last), the readiness a few
+    // seconds past it. Wave 0: drained at 305.6 s, back at 756.1 s, ready (60 s) at the look at
+    // 821.4 s; wave 1: drained at 35.3 s, back at 485.8 s, ready (30 s) at 515.9 s; each then bakes
+    // 10 min.
+    expect(reboot.perWave.map((w) => (w.endsAt - w.startsAt) / 1000)).toEqual([821.375 + 600, 515.875 + 600]);
+    expect(reboot.minutes).toBe((821.375 + 515.875) / 60 + 20);
     // A replacement never takes the old instance out of traffic first (its group launches the new one).
     const replace = predictWaves(
       input({ waves, instances: fleet, spec: spec({ action: { type: 'replace' } }) }),
@@ -123,8 +128,10 @@ describe('predictWaves', () => {
       actionMinutes: 465 / 60,
       trafficMinutes: 0,
     });
-    // A reboot behind a target group: 300 s draining + 300 s reboot + 90 s readiness is 690 s of
-    // work, seen at 765 s; the action is what the look adds beyond the traffic's 6.5 min.
+    // A reboot behind a target group (300 s draining, 90 s readiness): drained at the look at
+    // 305.6 s (15, 45, 105, 225 s, then 5 s past the drain's end), the reboot seen 450 s after the
+    // act (looks 30, 60, 120, 240 s apart) at 756.1 s, ready at the look 5 s past 846.1 s; the
+    // action is what the looks add beyond the traffic's 6.5 min.
     const behind = instances(1, 'web', 'us-east-1a', {
       targets: [
         {
@@ -136,8 +143,8 @@ describe('predictWaves', () => {
       ],
     });
     const traffic = one(noBake({ type: 'reboot' }), behind);
-    expect(traffic).toMatchObject({ actionMinutes: 765 / 60 - 6.5, trafficMinutes: 6.5 });
-    expect(traffic.endsAt - traffic.startsAt).toBe(765 * 1000);
+    expect(traffic).toMatchObject({ actionMinutes: 846.375 / 60 - 6.5, trafficMinutes: 6.5 });
+    expect(traffic.endsAt - traffic.startsAt).toBe(846.375 * 1000);
     // A two-day ssm-command: limit 172800 + 600 s, so the cap is ceil(173400 / 50) = 3468 s; the
     // early looks are the same, and its 5-min estimate is seen at 465 s.
     const ssm = { type: 'ssm-command', document: 'AWS-RunShellScript', timeoutSeconds: 172800 };
@@ -146,9 +153,9 @@ describe('predictWaves', () => {
 
   it('counts FleetOps’ own requests at its pacing: a reboot’s proof once, the target groups’ health at every look', () => {
     // 3,000 reboots behind 400 target groups (draining 300 s, readiness 90 s): the proof reads 3,000
-    // console outputs at 15/s (200 s), and each look asks 400 groups at 8/s (50 s). Work: 300 + 300
-    // + 90 + 200 = 890 s plus 50 s a look: the look at 1,365 s is the 8th (890 + 400 = 1,290 s
-    // before it), where without the requests the look at 765 s would have seen it.
+    // console outputs at 15/s (200 s), and each look asks 400 groups at 8/s (50 s, added to the
+    // wait before it). Drained at the look ending at 355 s, the reboot and its proof (500 s) seen at
+    // the look ending at 1,005 s, ready (due at 1,095 s) at the look ending at 1,150 s.
     const fleet = instances(3000, 'web', 'us-east-1a').map((i, k) => ({
       ...i,
       targets: [
@@ -168,8 +175,8 @@ describe('predictWaves', () => {
       }),
     ).perWave[0];
     expect(w.trafficMinutes).toBe(6.5);
-    expect(w.endsAt - w.startsAt).toBe(1365 * 1000);
-    // A set-tag reads no console output: 60 + 390 s of work and 50 s a look, seen at 765 s.
+    expect(w.endsAt - w.startsAt).toBe(1150 * 1000);
+    // A set-tag reads no console output: drained at 355 s, its minute seen at 435 s, ready at 580 s.
     const tags = predictWaves(
       input({
         waves: [wave(0, 'us-east-1a', fleet)],
@@ -177,7 +184,7 @@ describe('predictWaves', () => {
         spec: spec({ action: { type: 'set-tag', tags: { a: 'b' } }, strategy: { bakeMinutes: 0 } }),
       }),
     ).perWave[0];
-    expect(tags.endsAt - tags.startsAt).toBe(765 * 1000);
+    expect(tags.endsAt - tags.startsAt).toBe(580 * 1000);
   });
 
   it('expects the approval wait after each approval point that has waves after it', () => {

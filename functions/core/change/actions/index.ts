@@ -50,5 +50,23 @@ export const SETTLE_FIRST_WAIT_SECONDS = 15;
 export const settleWaitAfter = (polls: number, capSeconds: number) =>
   Math.min(SETTLE_FIRST_WAIT_SECONDS * 2 ** Math.min(polls + 1, 16), capSeconds);
 
+/**
+ * A look comes this long after a bound the wave's traffic exits give (a drain's end, a readiness),
+ * rather than on the schedule alone: the wave is seen done when it is, not up to a 5-minute wait
+ * later. A bound passed with the work not done yet is looked at again after {@link OVERDUE_LOOK_SECONDS}.
+ */
+export const LOOK_MARGIN_SECONDS = 5;
+export const OVERDUE_LOOK_SECONDS = 30;
+
+/**
+ * The wait before the next look, given the schedule's and the next traffic bound (epoch ms, if
+ * any): a few seconds past the bound when that comes sooner; a short wait when it has passed.
+ */
+export function settleWaitFor(scheduled: number, now: number, dueAt: number | undefined): number {
+  if (dueAt === undefined) return scheduled;
+  if (dueAt <= now) return Math.min(scheduled, OVERDUE_LOOK_SECONDS);
+  return Math.min(scheduled, Math.ceil((dueAt - now) / 1000) + LOOK_MARGIN_SECONDS);
+}
+
 /** The longest wait between two looks for an action: a fiftieth of its limit, at least 5 minutes. */
 export const settleCapSeconds = (limitSeconds: number) => Math.max(300, Math.ceil(limitSeconds / 50));

@@ -24,6 +24,7 @@ import {
   settleCapSeconds,
   settleLimitSeconds,
   settleWaitAfter,
+  settleWaitFor,
 } from '../actions/index';
 import { type ChangeSpec, expectedApprovalWaitMinutes, zoneBakeSecondsAfter } from '../spec';
 import { windowDecision } from '../windows';
@@ -101,18 +102,23 @@ function walk(
   const { from, to = Number.POSITIVE_INFINITY, startAt, started = false } = span;
   const estimate = actionModule(spec.action).minutes;
   const cap = settleCapSeconds(settleLimitSeconds(spec.action));
-  // Settle looks at the wave on a schedule (15 s, then doubling): the rollout sees the action, with
-  // the wave's draining and readiness around it, finished at its first look after they are done.
-  // FleetOps' own requests go into the work too, at its pacing: once per wave (a reboot's proof),
-  // and at every look while instances are out of traffic (their target groups' health).
+  // Settle looks at the wave on a schedule (15 s, then doubling, started over when the wave moves
+  // on, and a few seconds past each drain's end and readiness): the rollout sees each phase done
+  // at a look. FleetOps' own requests go into the work too, at its pacing: once per wave (a
+  // reboot's proof), and at every look while instances are out of traffic (their groups' health).
   const requests = requestsOf(input);
-  const act = (wave: Wave, trafficMinutes: number) => {
+  const phases = phasesOf(input);
+  const act = (wave: Wave) => {
     const r = requests(wave);
-    return (
-      seenAt((estimate + trafficMinutes) * 60 + r.once, r.perLook, cap) / 60 -
-      trafficMinutes +
-      spec.strategy.bakeMinutes
-    );
+    const { drain, ready } = phases(wave);
+    const seen = seenDone({
+      drain,
+      action: estimate * 60 + r.once,
+      ready,
+      perLook: r.perLook,
+      cap,
+    });
+    return seen / 60 - (drain + ready) / 60 + spec.strategy.bakeMinutes;
   };
   const approvalWait = expectedApprovalWaitMinutes(spec.approval);
   const perWave: WavePrediction[] = [];
@@ -128,7 +134,7 @@ function walk(
       const wait = started && perWave.length === 0 ? 0 : windowDecision(spec.windows, t).waitSeconds;
       const startsAt = t + wait * 1000;
       const trafficMinutes = traffic(wave);
-      const actionMinutes = act(wave, trafficMinutes);
+      const actionMinutes = act(wave);
       const endsAt = startsAt + ms(actionMinutes + trafficMinutes);
       const approvalMinutes = next !== undefined && wave.approvalAfter !== null ? approvalWait : 0;
       const zoneBakeMinutes = changesZone ? zoneBakeSecondsAfter(spec.strategy, zoneChanges) / 60 : 0;
@@ -165,15 +171,47 @@ function walk(
 const ms = (minutes: number) => Math.round(minutes * MINUTE);
 
 /**
- * When settle first sees `workSeconds` of work done, each of its looks also spending
- * `perLookSeconds` on requests: its looks come 15 s after the apply, then twice as long apart
- * each time (actions/index.ts), so the rollout sees the action finished only at a look.
+ * When settle sees a wave done, its looks emulated (rollout/settle.ts): the instances drain for
+ * `drain` s from the apply, take the action at the first look after (none to drain: at the apply),
+ * finish it `action` s later, are put back at the look that sees it and are ready `ready` s after.
+ * The looks come 15 s after the apply, then by the schedule (twice as long each time, at most
+ * `capSeconds`; started over when the wave moves on), or a few seconds past the drain's end and
+ * the readiness when those come sooner; each look spends `perLook` s on requests.
  */
-function seenAt(workSeconds: number, perLookSeconds: number, capSeconds: number): number {
-  let at = SETTLE_FIRST_WAIT_SECONDS;
-  for (let looks = 1; at < workSeconds + looks * perLookSeconds; looks++)
-    at += settleWaitAfter(looks - 1, capSeconds);
-  return at;
+function seenDone(p: {
+  readonly drain: number;
+  readonly action: number;
+  readonly ready: number;
+  readonly perLook: number;
+  readonly cap: number;
+}): number {
+  let t = SETTLE_FIRST_WAIT_SECONDS;
+  let polls = 0;
+  let actedAt: number | undefined = p.drain > 0 ? undefined : 0;
+  let returnedAt: number | undefined;
+  for (let looks = 1; looks < 100_000; looks++) {
+    t += p.perLook;
+    let progressed = false;
+    if (actedAt === undefined && t >= p.drain) {
+      actedAt = t;
+      progressed = true;
+    }
+    if (actedAt !== undefined && returnedAt === undefined && t >= actedAt + p.action) {
+      returnedAt = t;
+      progressed = true;
+    }
+    if (returnedAt !== undefined && (p.ready === 0 || t >= returnedAt + p.ready)) return t;
+    const dueAt =
+      actedAt === undefined ? p.drain : returnedAt !== undefined ? returnedAt + p.ready : undefined;
+    const since = progressed ? 0 : polls;
+    t += settleWaitFor(
+      settleWaitAfter(since, p.cap),
+      t * 1000,
+      dueAt === undefined ? undefined : dueAt * 1000,
+    );
+    polls = since + 1;
+  }
+  return t;
 }
 
 /**
@@ -209,8 +247,21 @@ function requestsOf({
  * it (at most the longest healthy threshold × interval), all at once within a wave; only for the
  * services the action disrupts, and nothing for an action that keeps instances in traffic.
  */
-function trafficOf({ instances, catalog, spec }: PredictInput): (wave: Wave) => number {
-  if (!actionModule(spec.action).outOfTraffic) return () => 0;
+function trafficOf(input: PredictInput): (wave: Wave) => number {
+  const phases = phasesOf(input);
+  return (wave) => {
+    const { drain, ready } = phases(wave);
+    return (drain + ready) / 60;
+  };
+}
+
+/** A wave's longest draining and readiness (seconds), as {@link trafficOf} counts them. */
+function phasesOf({
+  instances,
+  catalog,
+  spec,
+}: PredictInput): (wave: Wave) => { drain: number; ready: number } {
+  if (!actionModule(spec.action).outOfTraffic) return () => ({ drain: 0, ready: 0 });
   const byId = new Map(instances.map((i) => [i.id, i]));
   return (wave) => {
     let drain = 0;
@@ -223,7 +274,7 @@ function trafficOf({ instances, catalog, spec }: PredictInput): (wave: Wave) => 
         ready = Math.max(ready, t.readySeconds ?? 0);
       }
     }
-    return (drain + ready) / 60;
+    return { drain, ready };
   };
 }
 

@@ -6,6 +6,7 @@ import {
   settleCapSeconds,
   settleLimitSeconds,
   settleWaitAfter,
+  settleWaitFor,
 } from '../actions/index';
 import { applyWave } from './apply';
 import { loadChange, type RolloutState, renewWave } from './state';
@@ -30,8 +31,9 @@ const TRAFFIC_GRACE_SECONDS = 90;
  *    and `healthy` in every target group, or late past their groups' readiness bound.
  * Waits as long as the action's own limit allows plus the wave's longest draining and readiness
  * bounds (counted from the wave's first step out of traffic or first apply), renewing the wave's
- * leases each time, and says how long to wait before the next look (growing, never past the
- * limit). `expired` when the limit has passed: the gate then judges what is there.
+ * leases each time, and says how long to wait before the next look: growing (started over when
+ * the wave moved on), never past the limit, and a few seconds past the next drain's end or
+ * readiness the exits give when that comes sooner (actions/index.ts `settleWaitFor`). `expired` when the limit has passed: the gate then judges what is there.
  */
 export async function actionSettled(
   ports: RolloutPorts,
@@ -88,15 +90,34 @@ export async function actionSettled(
   const cap = settleCapSeconds(limit);
   // Progress this look and more to check (the action reads a bounded batch a look): look again soon.
   const more = module.readsPerLook !== undefined && fresh.size > 0 && finished.size < applied.length;
+  // The next bound the exits give: a drain's end (then the action goes out), a readiness.
+  const leavingNow = new Set(stillLeaving);
+  let dueAt: number | undefined;
+  for (const e of mine) {
+    const due =
+      e.phase === 'returning'
+        ? e.returnedAt !== undefined && !back.ready.has(e.instanceId)
+          ? e.returnedAt + e.readySeconds * 1000
+          : undefined
+        : leavingNow.has(e.instanceId)
+          ? e.since + e.drainSeconds * 1000
+          : undefined;
+    if (due !== undefined && (dueAt === undefined || due < dueAt)) dueAt = due;
+  }
+  // The schedule starts over when the wave moved on (drained ones acted on, actions finished):
+  // the next phase is looked at soon, not at the long waits the one before grew to.
+  const progressed = fresh.size > 0 || stillLeaving.length < leaving.length;
+  const since = progressed ? 0 : polls;
+  const scheduled = more ? SETTLE_FIRST_WAIT_SECONDS : settleWaitAfter(since, cap);
   const waitSeconds = Math.max(
     1,
-    Math.min(more ? SETTLE_FIRST_WAIT_SECONDS : settleWaitAfter(polls, cap), Math.ceil(limit - elapsed)),
+    Math.min(settleWaitFor(scheduled, ports.now(), dueAt), Math.ceil(limit - elapsed)),
   );
   if (!done && !expired) {
     // The wave settles, bakes and is judged under its leases: they must outlive the next look.
     await renewWave(ports, state, members, waitSeconds * 1000 + state.bakeSeconds * 1000);
   }
-  return { done, expired, polls: polls + 1, waitSeconds };
+  return { done, expired, polls: since + 1, waitSeconds };
 }
 
 export type { ActionModule };
