@@ -106,7 +106,15 @@ function predictionLines(plan: Plan): string[] {
   const waves = plan.waves.length + finals;
   const acting = Math.round((plan.predictedMinutes - extra.reduce((n, [m]) => n + m, 0)) * 10) / 10;
   const each = waves > 0 ? Math.round((acting / waves) * 10) / 10 : 0;
-  const ofThem = finals > 0 ? `, ${finals} of them final waves for instances skipped for a spent budget` : '';
+  const joiners = plan.expectedLateJoiners ?? 0;
+  const ofThem =
+    finals > 0
+      ? `, ${finals} of them final waves for ${
+          joiners > 0
+            ? `~${joiners} instances expected to join (${plan.launchesPerHour} launches/h the day before) and those`
+            : 'instances'
+        } skipped for a spent budget`
+      : '';
   const rows: Array<[number, string]> = [
     [acting, `actions and bakes (${waves} wave${waves === 1 ? '' : 's'} × ${formatMinutes(each)}${ofThem})`],
     ...extra,

@@ -116,6 +116,14 @@ export interface FleetSimReport {
     readonly makespanMinutes: number;
     /** Makespan ÷ the first plan's prediction. */
     readonly makespanToPredicted: number | null;
+    /**
+     * Of the prediction, the final waves it expected (for instances skipped for a spent budget,
+     * and for those launched meanwhile), the launches an hour it read from the fleet's launch
+     * times and the late joiners it expected at that rate (plan/churn.ts).
+     */
+    readonly predictedFinalWaves?: number;
+    readonly predictedLaunchesPerHour?: number;
+    readonly predictedLateJoiners?: number;
     /** The plans' revisions while they ran (`plan.revisions` of each attempt), oldest first. */
     readonly revisionCount: number;
     readonly revisions: readonly ReportedRevision[];
@@ -341,6 +349,13 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       predictedMinutes: s.plan.predictedMinutes,
       makespanMinutes: makespan,
       makespanToPredicted: s.plan.predictedMinutes > 0 ? round(makespan / s.plan.predictedMinutes, 3) : null,
+      ...(s.plan.expectedFinalWaves !== undefined ? { predictedFinalWaves: s.plan.expectedFinalWaves } : {}),
+      ...(s.plan.launchesPerHour !== undefined
+        ? {
+            predictedLaunchesPerHour: s.plan.launchesPerHour,
+            predictedLateJoiners: s.plan.expectedLateJoiners ?? 0,
+          }
+        : {}),
       revisionCount: s.revisions.length,
       revisions: s.revisions,
       gates: { pass: s.counts.pass, fail: s.counts.fail, extend: s.counts.extend },

@@ -154,6 +154,10 @@ export async function simulateFleet(
     services: options.services,
     zones: options.zones,
     seed: options.seed,
+    // Launch times as a fleet churning at the rate given has them: what the planner's estimate of
+    // scale-outs reads, as it reads the sweep's LaunchTime.
+    launchedBefore: START,
+    churnRate: options.churnRate ?? FLEET_SIM_DEFAULTS.churnRate,
   });
   const setup: SimSetup = {
     instances: synthetic.instances,
@@ -457,7 +461,12 @@ class Simulation implements SimFigures {
     this.remediationElb = elb();
     this.sweepElb = elb();
     this.spec = o.spec;
-    this.plan = planChange({ instances: this.world.instances, catalog, spec: this.spec });
+    this.plan = planChange({
+      instances: this.world.instances,
+      catalog,
+      spec: this.spec,
+      observedAt: this.clock.now(),
+    });
   }
 
   exitsLeft = 0;

@@ -147,7 +147,13 @@ export async function runChanges(
     const held = new Map(
       (await desk.leaseStore.activeLeases(desk.clock.now())).map((l) => [l.instanceId, l.owner]),
     );
-    plan = planChange({ instances: desk.world.instances, catalog: desk.catalog, spec, held });
+    plan = planChange({
+      instances: desk.world.instances,
+      catalog: desk.catalog,
+      spec,
+      held,
+      observedAt: desk.clock.now(),
+    });
     if (plan.waves.length === 0) return;
   }
 }

@@ -83,6 +83,7 @@ export function changeCommands(
           spec,
           held: new Map(leases.map((l) => [l.instanceId, l.owner])),
           startAt: now,
+          observedAt: now,
         });
         io.out(renderPlan(plan, io.color));
         if (plan.waves.length === 0) {

@@ -58,7 +58,17 @@ export function planCommand(program: Command, io: CliIO, setExit: (code: number)
           services = file;
           held = new Map(leases.map((l) => [l.instanceId, l.owner]));
         }
-        const plan = planChange({ instances, catalog: serviceCatalog(services), spec, held, startAt });
+        // The launches the prediction expects are those of the day before the inventory was read:
+        // now for the table's, the planned start for a fleet file (as exported then).
+        const observedAt = options.fleet ? startAt : Date.now();
+        const plan = planChange({
+          instances,
+          catalog: serviceCatalog(services),
+          spec,
+          held,
+          startAt,
+          observedAt,
+        });
         io.out(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan, io.color));
         if (plan.waves.length === 0) {
           if (!options.json) io.err('nothing can proceed: no targeted instance can be changed now\n');

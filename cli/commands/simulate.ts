@@ -251,6 +251,14 @@ export function renderSimulation(r: FleetSimReport): string {
     `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}` +
       `${c.makespanToPredicted === null ? '' : `, ratio ${c.makespanToPredicted}`}); ` +
       `${c.wavesRun} waves run of ${c.waves} planned; ${c.planned} instances planned, ${c.skipped} skipped`,
+    ...(c.predictedFinalWaves !== undefined
+      ? [
+          `  the prediction counted ${c.predictedFinalWaves} final waves` +
+            (c.predictedLaunchesPerHour !== undefined
+              ? ` (${c.predictedLateJoiners} late joiners expected at the ${c.predictedLaunchesPerHour} launches/h of the day before)`
+              : ''),
+        ]
+      : []),
     `  gates: ${list(c.gates)}; approvals ${c.approvals}; lease refusals (waiting for budget) ${c.leaseRefusals}; ` +
       `tasks delivered twice ${c.retriedTasks}`,
     ...(c.attempts.length > 1

@@ -54,6 +54,7 @@ export async function runChange(deps: RolloutRunDeps, raw: unknown, world: Chang
     catalog,
     spec,
     held: new Map(leases.map((l) => [l.instanceId, l.owner])),
+    observedAt: now,
   });
   const violations = planViolations(plan, { instances, catalog, spec });
   if (violations.length > 0)

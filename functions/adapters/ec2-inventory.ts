@@ -60,7 +60,8 @@ export function pacedEc2Client(bucket: TokenBucket, client = new EC2Client({ ...
  * The fleet as EC2 reports it: DescribeInstances filtered by the managed tag and
  * DescribeInstanceStatus for every instance (with its scheduled events), 1,000 per page.
  *
- * `rootDevice` is DescribeInstances' RootDeviceType. `spot` is set for an instance whose
+ * `rootDevice` is DescribeInstances' RootDeviceType; `launchedAt` its LaunchTime (ISO 8601) and
+ * `instanceType` its InstanceType. `spot` is set for an instance whose
  * InstanceLifecycle is `spot`: the request type of its SpotInstanceRequestId, read with
  * DescribeSpotInstanceRequests for those instances only (200 request ids a call, and remembered:
  * a request's type never changes), so a fleet without Spot instances sends none. `one-time`
@@ -121,6 +122,10 @@ export class Ec2FleetInventory implements Ec2Inventory {
         ec2.InstanceLifecycle === 'spot'
           ? (ec2.SpotInstanceRequestId && this.spotTypes.get(ec2.SpotInstanceRequestId)) || 'one-time'
           : undefined;
+      const launchedAt =
+        ec2.LaunchTime instanceof Date && !Number.isNaN(ec2.LaunchTime.getTime())
+          ? ec2.LaunchTime.toISOString()
+          : undefined;
       observed.push({
         instance: {
           id,
@@ -133,6 +138,8 @@ export class Ec2FleetInventory implements Ec2Inventory {
           ...(events.length > 0 ? { scheduledEvents: events } : {}),
           ...(rootDevice ? { rootDevice } : {}),
           ...(spot ? { spot } : {}),
+          ...(launchedAt ? { launchedAt } : {}),
+          ...(ec2.InstanceType ? { instanceType: ec2.InstanceType } : {}),
         },
         ...(impairment ? { impairment } : {}),
         ...(impairedSince ? { impairedSince } : {}),

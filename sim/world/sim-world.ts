@@ -562,6 +562,7 @@ export class SimWorld {
       state: 'pending',
       health: 'unknown',
       tags: { ...this.launchTags.get(id) },
+      launchedAt: new Date(this.clock.now()).toISOString(),
     });
     for (const l of this.listeners) l.added(slot);
     return slot;

@@ -10,6 +10,14 @@ export interface SyntheticFleetOptions {
   /** Fraction of instances that are impaired or stopped at the start. @default 0.01 */
   readonly unavailableRate?: number;
   readonly region?: string;
+  /**
+   * When given, every instance has a launch time before it (`launchedAt`): with `churnRate` > 0
+   * (scale-ins and scale-outs per instance per hour), ages as a fleet that has churned at that
+   * rate for long has them (exponential, mean 1/rate hours: a scale-in takes any instance);
+   * without, 30 to 400 days. Drawn from a stream of their own: the rest of the fleet is the same.
+   */
+  readonly launchedBefore?: number;
+  readonly churnRate?: number;
 }
 
 /**
@@ -69,5 +77,15 @@ export function syntheticFleet(options: SyntheticFleetOptions): {
       });
     }
   });
+  if (options.launchedBefore !== undefined) {
+    const before = options.launchedBefore;
+    const rate = options.churnRate ?? 0;
+    const ages = seededRandom((options.seed ^ 0x5eed1a6e) >>> 0);
+    for (const i of instances) {
+      const u = ages();
+      const hours = rate > 0 ? Math.min(-Math.log(1 - u) / rate, 3 * 365 * 24) : (30 + u * 370) * 24;
+      i.launchedAt = new Date(before - Math.round(hours * 3_600_000)).toISOString();
+    }
+  }
   return { instances, services };
 }

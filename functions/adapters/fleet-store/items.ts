@@ -22,6 +22,9 @@ const INSTANCE_FIELDS = [
   'targets',
   'rootDevice',
   'spot',
+  // Launch time and type (the sweep's): the planner's estimate of scale-outs reads the first.
+  'launchedAt',
+  'instanceType',
 ] as const;
 
 export function pick(instance: Instance): Record<string, unknown> {

@@ -105,6 +105,10 @@ export const instanceSchema = z.strictObject({
     )
     .optional(),
   rootDevice: z.enum(['ebs', 'instance-store']).optional(),
+  /** EC2's LaunchTime, from the sweep: the planner estimates the target's scale-outs from it. */
+  launchedAt: z.iso.datetime({ offset: true }).optional(),
+  /** EC2's InstanceType (`m7g.large`), from the sweep. */
+  instanceType: z.string().min(1).optional(),
   spot: z.enum(['one-time', 'persistent']).optional(),
 });
 

@@ -90,6 +90,8 @@ export function canonical(i: Instance): string {
     targets,
     i.rootDevice ?? null,
     i.spot ?? null,
+    i.launchedAt ?? null,
+    i.instanceType ?? null,
   ]);
 }
 

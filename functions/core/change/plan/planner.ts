@@ -15,6 +15,7 @@ import { resolveQuantity } from '../../safety/quantity';
 import { actionModule } from '../actions/index';
 import { unstoppable } from '../actions/stop-start';
 import type { ActionType, ChangeSpec, RiskClass } from '../spec';
+import { expectedJoinerWaves, FINAL_ROUNDS, launchesPerHour } from './churn';
 import { PREDICTION_EPOCH, predictWaves } from './predict';
 
 /**
@@ -145,6 +146,13 @@ export interface Plan {
   readonly expectedFinalWaves?: number;
   readonly finalWaveMinutes?: number;
   /**
+   * The target's launches an hour in the day before the inventory was read (./churn.ts), and the
+   * instances the prediction expects to join the change at that rate (in its final waves, counted
+   * in `expectedFinalWaves`). Absent: no launch expected.
+   */
+  readonly launchesPerHour?: number;
+  readonly expectedLateJoiners?: number;
+  /**
    * The start the prediction assumed (ISO 8601), given only when the spec has time windows: the
    * only case where the start changes it.
    */
@@ -183,6 +191,11 @@ export interface PlanInput {
    * for the same inputs (without windows the start changes nothing).
    */
   readonly startAt?: number;
+  /**
+   * When the inventory was read (epoch ms): the prediction expects as many instances to join the
+   * target an hour as were launched into it in the day before (./churn.ts). Absent: none expected.
+   */
+  readonly observedAt?: number;
 }
 
 /** Instances of one service in one zone, in change order, with a cursor. */
@@ -213,6 +226,7 @@ export function planChange({
   spec,
   held = new Map(),
   startAt = PREDICTION_EPOCH,
+  observedAt,
 }: PlanInput): Plan {
   const { strategy } = spec;
   const budgets = resolveBudgets(instances, catalog, spec.action.type, held);
@@ -328,7 +342,36 @@ export function planChange({
   // The instances skipped for a spent budget come back at the end, in final waves of their own
   // (rollout/release.ts): the prediction counts those waves too.
   const revisits = expectedRevisitWaves(waves, skipped, instances, budgets, zoneOrder);
-  const prediction = predictWaves({ waves: [...waves, ...revisits], spec, instances, catalog, startAt });
+  const finals = [...revisits];
+  let prediction = predictWaves({ waves: [...waves, ...finals], spec, instances, catalog, startAt });
+  // Instances launched into the target while the change runs join at the end (not for replace,
+  // whose groups launch the new ones): a round of final waves for those that joined during the
+  // waves before, FINAL_ROUNDS times, at the rate the target was launched into the day before.
+  const perHour =
+    observedAt !== undefined && actionModule(spec.action).type !== 'replace'
+      ? launchesPerHour(targeted, observedAt)
+      : 0;
+  let lateJoiners = 0;
+  if (perHour > 0 && waves.length > 0) {
+    const cap = Math.max(1, ...waves.map((w) => w.size));
+    let from = prediction.startAt;
+    for (let round = 0; round < FINAL_ROUNDS; round++) {
+      const expected = (perHour * (prediction.endsAt - from)) / 3_600_000;
+      const more = expectedJoinerWaves({
+        expected,
+        targeted,
+        budgets,
+        zoneOrder,
+        cap,
+        firstIndex: waves.length + finals.length,
+      });
+      if (more.length === 0) break;
+      lateJoiners += expected;
+      from = prediction.endsAt;
+      finals.push(...more);
+      prediction = predictWaves({ waves: [...waves, ...finals], spec, instances, catalog, startAt });
+    }
+  }
   return {
     changeId: spec.id,
     description: spec.description,
@@ -348,9 +391,12 @@ export function planChange({
     windowMinutes: tenths(prediction.windowMinutes),
     approvalMinutes: tenths(prediction.approvalMinutes),
     zoneBakeMinutes: tenths(prediction.zoneBakeMinutes),
-    ...(revisits.length > 0
+    ...(perHour > 0
+      ? { launchesPerHour: tenths(perHour), expectedLateJoiners: Math.round(lateJoiners) }
+      : {}),
+    ...(finals.length > 0
       ? {
-          expectedFinalWaves: revisits.length,
+          expectedFinalWaves: finals.length,
           finalWaveMinutes: tenths(
             (prediction.endsAt - (prediction.perWave[waves.length - 1]?.endsAt ?? prediction.startAt)) /
               60_000,

@@ -1,6 +1,7 @@
 import type { RolloutPorts } from '../../ports/rollout-ports';
 import { releaseHold } from '../../safety/hold';
 import { actionModule } from '../actions/index';
+import { FINAL_ROUNDS } from '../plan/churn';
 import type { Plan } from '../plan/planner';
 import { type ChangeSpec, zoneBakeSecondsAfter } from '../spec';
 import { appendFinalWaves, finalRounds, findJoiners, ineligibleNow } from './live-waves';
@@ -65,8 +66,7 @@ export async function releaseWave(
   };
 }
 
-/** Rounds of final waves at most (each finds who joined during the one before; churn never ends). */
-export const FINAL_ROUNDS = 2;
+export { FINAL_ROUNDS };
 
 /**
  * Appends final waves (a plan revision) for the instances that match the target and are
