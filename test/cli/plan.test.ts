@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../cli/main';
@@ -62,6 +62,26 @@ describe('fleetops plan', () => {
         '',
       ].join('\n'),
     );
+    // A fleet that was scaling the day before: the joiners it expects, at the rate it read.
+    const fleet = JSON.parse(readFileSync('examples/fleet.json', 'utf8')) as {
+      instances: Array<Record<string, unknown>>;
+    };
+    const start = Date.parse('2026-03-03T14:00Z');
+    fleet.instances.forEach((i, k) => {
+      i.launchedAt = new Date(start - (k % 3 === 0 ? 3_600_000 : 40 * 86_400_000)).toISOString();
+    });
+    const scaling = join(scratch, 'scaling-fleet.json');
+    writeFileSync(scaling, JSON.stringify(fleet));
+    const args = ['plan', '--fleet', scaling, '--services', 'examples/services.yaml'];
+    const spec = ['--spec', 'examples/changes/ssm-patch.yaml', '--start', '2026-03-03T14:00Z'];
+    const churning = await fleetops(...args, ...spec);
+    expect(churning.out).toMatch(
+      /of them final waves for ~\d+ instances expected to join \(\d+(\.\d)? launches\/h the day before\) and those skipped for a spent budget/,
+    );
+    const json = JSON.parse((await fleetops(...args, ...spec, '--json')).out) as Plan;
+    expect(json.launchesPerHour).toBeGreaterThan(0);
+    expect(json.expectedLateJoiners).toBeGreaterThan(0);
+    expect(json.predictedMinutes).toBeGreaterThan(29 * 60 + 40);
     // Without windows, approvals or zone bakes: the waves alone, one line.
     const config = await fleetops('plan', ...examples, '--spec', 'examples/changes/config-push.yaml');
     expect(config.out).toMatch(/^predicted duration: \d+ h( \d+ min)?$/m);
