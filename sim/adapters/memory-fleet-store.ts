@@ -36,7 +36,7 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
 
   constructor(
     private readonly world: SimWorld,
-    private readonly services: ServicesFile,
+    private services: ServicesFile,
     freezes: readonly Freeze[] = [],
   ) {
     this.freezes = [...freezes];
@@ -60,6 +60,11 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
 
   async getServices(): Promise<ServicesFile> {
     return this.services;
+  }
+
+  /** The services file as `fleetops services put` stores it (a rehearsal's, a test's). */
+  async putServices(file: ServicesFile): Promise<void> {
+    this.services = file;
   }
 
   async listFreezes(): Promise<Freeze[]> {

@@ -5,6 +5,7 @@ import { keys } from '../../functions/adapters/keys';
 import { type Finding, findingsFor } from '../../functions/core/events/findings';
 import { parseEvent } from '../../functions/core/events/parse';
 import type { Instance } from '../../functions/core/fleet/fleet';
+import type { ServicesFile } from '../../functions/core/fleet/services';
 import type { CaseStatusWord } from '../../functions/core/remediation/remediate';
 import {
   type CaseSource,
@@ -97,6 +98,7 @@ interface CaseRow {
 
 interface Harness {
   readonly fleet: TriagePorts['fleet'] & {
+    putServices(file: ServicesFile, actor: string, now: number): Promise<void>;
     recordFindings(findings: readonly Finding[], now: number): Promise<Finding[]>;
     unsettledFindings(recordedBefore: number): Promise<Finding[]>;
   };
@@ -162,6 +164,34 @@ describe.each<[string, Make]>([
     h = await make();
     executions = new RecordingExecutions();
     clock = Date.parse('2026-08-01T00:00:00Z');
+  });
+
+  it('acts on a scheduled event at the account’s quiet time before its deadline (the services file’s defaults)', async () => {
+    // 1 Aug 2026 is a Saturday; the account prefers Sundays 02:00–05:00 UTC, and the retirement
+    // is on 27 Aug: the case waits for Sunday 2 Aug 02:00. Without a quiet window: at once.
+    const finding = sweptRetirement();
+    const started = await triageFinding(ports(), finding);
+    expect(started).toMatchObject({ outcome: 'started' });
+    const [first] = [...executions.inputs.values()].map((j) => JSON.parse(j) as { at: string });
+    expect(Date.parse(first.at)).toBeLessThan(Date.parse('2026-08-01T00:01:00Z'));
+
+    h = await make();
+    executions = new RecordingExecutions();
+    await h.fleet.putServices(
+      {
+        defaults: {
+          maxUnavailable: { kind: 'count', value: 1 },
+          impact: {},
+          quietWindow: { days: ['sun'], start: '02:00', end: '05:00', timezone: 'UTC' },
+        },
+        services: {},
+      },
+      'test',
+      clock,
+    );
+    await triageFinding(ports(), sweptRetirement());
+    const [quiet] = [...executions.inputs.values()].map((j) => JSON.parse(j) as { at: string });
+    expect(quiet.at).toBe('2026-08-02T02:00:00.000Z');
   });
 
   it('opens one case per finding and starts its execution once; a repeat is seen before', async () => {

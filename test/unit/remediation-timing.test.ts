@@ -1,4 +1,6 @@
 import type { Finding, FindingKind } from '../../functions/core/events/findings';
+import { quietWindowOf } from '../../functions/core/fleet/services';
+import { parseServices } from '../../functions/core/input/files';
 import { type QuietWindow, timingFor } from '../../functions/core/remediation/timing';
 
 // Wednesday 11 June 2025, 10:00 UTC (12:00 in Berlin, 06:00 in New York).
@@ -177,5 +179,50 @@ describe('timingFor: bad input', () => {
     expect(() => timingFor(retirement, NOW, { ...weekendNights, timezone: 'Mars/Olympus' })).toThrow(
       'expected an IANA time zone for the quiet window, found "Mars/Olympus"',
     );
+  });
+});
+
+describe('the quiet window as a setting (services file: per service, or the account’s defaults)', () => {
+  const file = parseServices(
+    [
+      'defaults:',
+      '  maxUnavailable: 1',
+      '  quietWindow: { days: [sat, sun], start: "01:00", end: "05:00", timezone: Europe/Berlin }',
+      'services:',
+      '  web:',
+      '    maxUnavailable: 10%',
+      '    quietWindow: { start: "22:00", end: "02:00", timezone: America/New_York }',
+      '  api: { maxUnavailable: 2 }',
+    ].join('\n'),
+    'services.yaml',
+  );
+
+  it('a service’s own window, else the account’s, and the timing policy places the action in it', () => {
+    expect(quietWindowOf(file, 'web')).toEqual({
+      start: '22:00',
+      end: '02:00',
+      timezone: 'America/New_York',
+    });
+    expect(quietWindowOf(file, 'api')?.days).toEqual(['sat', 'sun']);
+    expect(quietWindowOf(file, 'not-declared')?.timezone).toBe('Europe/Berlin');
+    expect(
+      quietWindowOf(parseServices('services: { api: { maxUnavailable: 2 } }', 's.yaml'), 'api'),
+    ).toBeUndefined();
+    // Wednesday 10:00 UTC is 06:00 in New York: web's window opens at 22:00 there, 02:00 UTC Thursday.
+    const t = timingFor(
+      finding('scheduled-retirement', '2025-06-20T00:00:00.000Z'),
+      NOW,
+      quietWindowOf(file, 'web'),
+    );
+    expect(t).toMatchObject({ mode: 'before-deadline', at: '2025-06-12T02:00:00.000Z' });
+  });
+
+  it('is validated where it is declared: a clock that is not HH:MM, an unknown day or time zone', () => {
+    const bad = (window: string) => () =>
+      parseServices(`services: { web: { maxUnavailable: 1, quietWindow: ${window} } }`, 'services.yaml');
+    expect(bad('{ start: "25:00", end: "02:00", timezone: UTC }')).toThrow(/HH:MM/);
+    expect(bad('{ start: "01:00", end: "02:00", timezone: Mars/Olympus }')).toThrow(/IANA time zone/);
+    expect(bad('{ days: [someday], start: "01:00", end: "02:00", timezone: UTC }')).toThrow();
+    expect(bad('{ start: "01:00", end: "02:00" }')).toThrow();
   });
 });

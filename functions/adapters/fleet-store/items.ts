@@ -3,7 +3,7 @@
  * out), freezes and declared budgets.
  */
 import { type Instance, instanceSchema } from '../../core/fleet/fleet';
-import type { DisruptionBudget } from '../../core/fleet/services';
+import { type DisruptionBudget, quietWindowSchema } from '../../core/fleet/services';
 import type { Freeze } from '../../core/ports/index';
 import type { Quantity } from '../../core/safety/quantity';
 
@@ -61,6 +61,7 @@ export function budgetToItem(budget: DisruptionBudget): Record<string, unknown> 
       ? { maxUnavailablePerZone: quantityToItem(budget.maxUnavailablePerZone) }
       : {}),
     impact: { ...budget.impact },
+    ...(budget.quietWindow ? { quietWindow: { ...budget.quietWindow } } : {}),
   };
 }
 
@@ -69,6 +70,7 @@ export function budgetFromItem(item: unknown): DisruptionBudget {
     maxUnavailable: Quantity;
     maxUnavailablePerZone?: Quantity;
     impact?: DisruptionBudget['impact'];
+    quietWindow?: DisruptionBudget['quietWindow'];
   };
   return {
     maxUnavailable: { kind: b.maxUnavailable.kind, value: Number(b.maxUnavailable.value) } as Quantity,
@@ -81,5 +83,6 @@ export function budgetFromItem(item: unknown): DisruptionBudget {
         }
       : {}),
     impact: { ...(b.impact ?? {}) },
+    ...(b.quietWindow ? { quietWindow: quietWindowSchema.parse(b.quietWindow) } : {}),
   };
 }

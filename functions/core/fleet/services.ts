@@ -11,10 +11,40 @@ export type Impact = 'disruptive' | 'non-disruptive';
 
 const impactSchema = z.partialRecord(z.enum(ACTION_TYPES), z.enum(['disruptive', 'non-disruptive']));
 
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/**
+ * When a service prefers disruption (local time): scheduled events (retirements, reboots,
+ * maintenance) are acted on at the first such time that leaves the safety margin before AWS acts
+ * (remediation/timing.ts). A window whose end is not after its start runs across midnight.
+ */
+export const quietWindowSchema = z.strictObject({
+  days: z
+    .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+    .min(1)
+    .optional(),
+  start: z.string().regex(CLOCK, { error: 'expected "HH:MM" (24-hour)' }),
+  end: z.string().regex(CLOCK, { error: 'expected "HH:MM" (24-hour)' }),
+  timezone: z.string().refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an IANA time zone such as "Europe/Berlin"' },
+  ),
+});
+
+export type QuietWindowSetting = z.infer<typeof quietWindowSchema>;
+
 const servicePolicySchema = z.strictObject({
   maxUnavailable: quantitySchema,
   maxUnavailablePerZone: quantitySchema.optional(),
   impact: impactSchema.default({}),
+  quietWindow: quietWindowSchema.optional(),
 });
 
 /**
@@ -32,6 +62,23 @@ export interface DisruptionBudget {
   readonly maxUnavailable: Quantity;
   readonly maxUnavailablePerZone?: Quantity;
   readonly impact: Partial<Record<ActionType, Impact>>;
+  /** When the service prefers disruption from scheduled events (absent: the file's `defaults`'). */
+  readonly quietWindow?: QuietWindowSetting;
+}
+
+/**
+ * A service's quiet window: its own, else the file's `defaults`' (the account's), else none (a
+ * scheduled event is then acted on at once, ahead of its deadline).
+ */
+export function quietWindowOf(
+  file: ServicesFile,
+  service: string | undefined,
+): QuietWindowSetting | undefined {
+  const own =
+    service !== undefined && Object.hasOwn(file.services, service)
+      ? file.services[service].quietWindow
+      : undefined;
+  return own ?? file.defaults?.quietWindow;
 }
 
 /**

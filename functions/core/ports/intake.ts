@@ -1,11 +1,22 @@
+import type { Instance } from '../fleet/fleet';
+import type { ServicesFile } from '../fleet/services';
 import type { AuditSink } from './audit';
 import type { IntakeCaseStore } from './case-store';
 import type { FindingStore } from './finding-store';
 import type { RemediationExecutions } from './remediation-executions';
 
+/**
+ * Where a scheduled event's quiet time comes from: the instance's service (the inventory) and the
+ * services file's quiet windows (core/fleet/services.ts).
+ */
+export interface QuietWindowSource {
+  getInstances(ids: readonly string[]): Promise<Instance[]>;
+  getServices(): Promise<ServicesFile>;
+}
+
 /** Everything triage (core/remediation/triage.ts) needs: it records a finding, then opens its case. */
 export interface TriagePorts {
-  readonly fleet: AuditSink & Pick<FindingStore, 'recordFinding' | 'settleFinding'>;
+  readonly fleet: AuditSink & Pick<FindingStore, 'recordFinding' | 'settleFinding'> & QuietWindowSource;
   readonly cases: IntakeCaseStore;
   readonly executions: RemediationExecutions;
   readonly now: () => number;
@@ -14,7 +25,7 @@ export interface TriagePorts {
 
 /** What taking up a finding already recorded needs (the sweep records its findings itself). */
 export type IntakePorts = Omit<TriagePorts, 'fleet'> & {
-  readonly fleet: AuditSink & Pick<FindingStore, 'settleFinding'>;
+  readonly fleet: AuditSink & Pick<FindingStore, 'settleFinding'> & QuietWindowSource;
 };
 
 /** What the sweep's hand-over needs: the intake's, and the findings left unsettled. */

@@ -1,4 +1,5 @@
 import type { Instance } from '../fleet/fleet';
+import type { ServicesFile } from '../fleet/services';
 import type { BreakerThresholds } from '../remediation/breaker';
 import type { AuditSink } from './audit';
 import type { AutoScalingPort } from './autoscaling';
@@ -14,6 +15,8 @@ import type { TrafficExits, TrafficPort } from './traffic';
 export interface RemediationFleet extends AuditSink, Pick<FindingStore, 'openFindings' | 'closeFinding'> {
   listInstances(): Promise<Instance[]>;
   listFreezes(): Promise<Freeze[]>;
+  /** The services file: a scheduled event's quiet window (core/fleet/services.ts). */
+  getServices(): Promise<ServicesFile>;
 }
 
 /** Everything the remediation steps (core/remediation/remediate.ts) need from outside. */

@@ -2,7 +2,9 @@
  * Decide, the first step of a remediation: what to do about the case's finding now, recorded with
  * its reason whatever it is (doing nothing included).
  */
+import { SCHEDULED_FINDING_KINDS } from '../events/findings';
 import { isInService } from '../fleet/fleet';
+import { quietWindowOf } from '../fleet/services';
 import type { CaseView } from '../ports/case-store';
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
@@ -90,7 +92,13 @@ export async function decideRemediation(
     await closeFindings(ports, c, 'gone', now);
     return decide('record-only', 'the instance is gone (terminated or not in the inventory)', 'recorded');
   }
-  const timing = timingFor(finding, now);
+  const timing = timingFor(
+    finding,
+    now,
+    SCHEDULED_FINDING_KINDS.has(finding.kind)
+      ? quietWindowOf(await ports.fleet.getServices(), target.service)
+      : undefined,
+  );
   if (timing.action === 'record-only') return decide('record-only', timing.reason, 'recorded');
   if (timing.action === 'drain') return decide('drain', timing.reason, 'acting');
 

@@ -4,7 +4,9 @@
  */
 import type { ChangeSpec } from '../change/spec';
 import { windowDecision } from '../change/windows';
-import type { Finding, FindingKind } from '../events/findings';
+import { type Finding, type FindingKind, SCHEDULED_FINDING_KINDS } from '../events/findings';
+import { quietWindowOf } from '../fleet/services';
+import type { QuietWindowSource } from '../ports/intake';
 import type { DecisionAction } from './types';
 
 /** When a service prefers disruption (local time, like a change's time window). */
@@ -216,4 +218,21 @@ export function timingFor(finding: Finding, now: number, quiet?: QuietWindow): T
       throw new Error(`unknown finding kind "${unknown}"`);
     }
   }
+}
+
+/**
+ * The quiet window for a finding's instance, read only for scheduled events (the others act at
+ * once): its service's (`quietWindow` in the services file), else the file's `defaults`' — the
+ * account's. An instance the inventory does not know yet gets the account's.
+ */
+export async function quietWindowFor(
+  source: QuietWindowSource,
+  finding: Pick<Finding, 'instanceId' | 'kind'>,
+): Promise<QuietWindow | undefined> {
+  if (!SCHEDULED_FINDING_KINDS.has(finding.kind)) return undefined;
+  const [[instance], file] = await Promise.all([
+    source.getInstances([finding.instanceId]),
+    source.getServices(),
+  ]);
+  return quietWindowOf(file, instance?.service);
 }

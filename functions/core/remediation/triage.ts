@@ -5,7 +5,7 @@
  */
 import { type Finding, occurrenceOf } from '../events/findings';
 import type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
-import { timingFor } from './timing';
+import { quietWindowFor, timingFor } from './timing';
 
 export type { CaseAttachment, IntakeCase } from '../ports/case-store';
 export type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
@@ -72,8 +72,9 @@ export async function openCase(
   finding: Finding,
 ): Promise<Exclude<TriageOutcome, { outcome: 'seen-before' }>> {
   const now = ports.now();
-  const { attachment, case: c } = await ports.cases.open(finding, timingFor(finding, now).at, now);
-  const timing = timingFor(c.finding, now);
+  const quiet = await quietWindowFor(ports.fleet, finding);
+  const { attachment, case: c } = await ports.cases.open(finding, timingFor(finding, now, quiet).at, now);
+  const timing = timingFor(c.finding, now, quiet);
   const elsewhere = attachment === 'same-event' || attachment === 'joined';
   let outcome: Exclude<TriageOutcome, { outcome: 'seen-before' }>['outcome'];
   if (c.status !== 'open' || c.startedAt !== undefined) {
