@@ -65,7 +65,16 @@ export interface FleetSimOptions {
   readonly traffic?: boolean;
   /** A deliberate defect (SIM_DEFECTS), to prove the checks catch it. @default none */
   readonly defect?: SimDefect;
+  /**
+   * A storm: this fraction of the first zone's instances fail their system status check at once,
+   * an hour into the run ({@link STORM_AT_MINUTE}; a scenario's fault event, sim/scenario.ts), so
+   * the breaker and the in-flight caps meet a zone-wide event. @default none
+   */
+  readonly storm?: number;
 }
+
+/** When a storm (`storm`) strikes: an hour into the run. */
+export const STORM_AT_MINUTE = 60;
 
 /**
  * The defaults: the design scale, and a fault rate of 0.002% of the fleet an hour (2 an hour at
@@ -97,6 +106,8 @@ export function checkFleetSimOptions(o: FleetSimOptions): void {
   whole('zones', o.zones, 1, 26);
   whole('services', o.services, 1, o.instances);
   checkRates(o);
+  if (o.storm !== undefined && !(o.storm > 0 && o.storm <= 1))
+    throw new Error(`storm: expected a fraction above 0, at most 1, found ${o.storm}`);
   const bake = o.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes;
   if (!(bake >= 0 && bake <= 1440)) throw new Error(`bakeMinutes: expected 0 to 1440, found ${bake}`);
 }

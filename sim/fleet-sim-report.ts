@@ -49,6 +49,8 @@ export interface SimParameters {
   readonly autoScaling: boolean;
   readonly traffic: boolean;
   readonly defect: SimDefect | null;
+  /** `--storm F`: the fraction of the first zone that failed at once an hour in. */
+  readonly storm?: number;
 }
 
 /** One revision of a change's plan while it ran (`plan.revisions`), as the report lists it. */

@@ -48,6 +48,7 @@ import {
   isLeaseStoreDefect,
   type RehearsalOptions,
   type SimDefect,
+  STORM_AT_MINUTE,
   simulatedChangeSpec,
 } from './fleet-sim-options';
 import {
@@ -84,6 +85,7 @@ export {
   SIM_DEFECTS,
   type SimAction,
   type SimDefect,
+  STORM_AT_MINUTE,
   simulatedChangeSpec,
 } from './fleet-sim-options';
 export type { FleetSimReport, Quantiles } from './fleet-sim-report';
@@ -172,6 +174,7 @@ export async function simulateFleet(
         }
       : {}),
     autoScaling,
+    ...(options.storm !== undefined ? { scenario: stormScenario(synthetic.instances, options.storm) } : {}),
     spec: simulatedChangeSpec({ services: Object.keys(synthetic.services.services) }, action, bakeMinutes),
     respec: (target, attempt) => simulatedChangeSpec(target, action, bakeMinutes, attempt),
     faultRate: options.faultRate,
@@ -192,11 +195,34 @@ export async function simulateFleet(
       autoScaling,
       traffic,
       defect: options.defect ?? null,
+      ...(options.storm !== undefined ? { storm: options.storm } : {}),
     },
   };
   const sim = new Simulation(setup, machinery);
   await sim.run();
   return fleetSimReport(sim, performance.now() - wallStarted);
+}
+
+/**
+ * The storm of `--storm F`: a fraction F of the first zone's instances (by name: the zone the
+ * fleet lists first) fail their system status check at once, {@link STORM_AT_MINUTE} minutes in,
+ * their causes drawn as random faults' are.
+ */
+function stormScenario(instances: readonly Instance[], fraction: number): Scenario {
+  const zone = [...new Set(instances.map((i) => i.zone))].sort()[0];
+  return {
+    description: `storm: ${fraction} of ${zone} at minute ${STORM_AT_MINUTE}`,
+    events: [
+      {
+        at: STORM_AT_MINUTE * MINUTE,
+        index: 0,
+        kind: 'fault',
+        zone,
+        fraction,
+        fault: 'system-status-check-failed',
+      },
+    ],
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   SIM_DEFECTS,
   type SimAction,
   type SimDefect,
+  STORM_AT_MINUTE,
   simulateFleet,
 } from '../../sim/fleet-sim';
 import { parseScenario, scenarioFleet } from '../../sim/scenario';
@@ -31,6 +32,7 @@ interface SimulateOptions {
   autoScaling: boolean;
   traffic: boolean;
   injectDefect?: SimDefect;
+  storm?: string;
   json: boolean;
 }
 
@@ -56,6 +58,7 @@ const SYNTHETIC_ONLY = [
   ['action', '--action'],
   ['bakeMinutes', '--bake-minutes'],
   ['autoScaling', '--auto-scaling'],
+  ['storm', '--storm'],
 ] as const;
 
 export function simulateCommand(program: Command, io: CliIO, setExit: (code: number) => void): void {
@@ -104,6 +107,10 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
       String(d.churnRate),
     )
     .option('--seed <n>', 'seed: the same arguments give the same report', String(d.seed))
+    .option(
+      '--storm <f>',
+      `a storm: this fraction of the first zone's instances fail their system status check at once, ${STORM_AT_MINUTE} minutes in`,
+    )
     .addOption(
       new Option('--action <type>', 'the change: a reboot, or a Run Command document')
         .choices(SIM_ACTIONS)
@@ -201,6 +208,9 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
           autoScaling: options.autoScaling,
           traffic: options.traffic,
           ...defect,
+          ...(options.storm !== undefined
+            ? { storm: numberIn('--storm', options.storm, 0, 1, 'a fraction from 0 to 1') }
+            : {}),
         });
       }
       io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSimulation(report));
@@ -245,7 +255,8 @@ export function renderSimulation(r: FleetSimReport): string {
       : []),
     `simulated ${p.instances} instances, ${p.services} services, ${p.zones} zones; fault rate ${p.faultRate}/instance/h` +
       `${p.churnRate > 0 ? `; churn ${p.churnRate}/instance/h` : ''}; seed ${p.seed}` +
-      (p.defect ? `; DEFECT INJECTED: ${p.defect}` : ''),
+      (p.defect ? `; DEFECT INJECTED: ${p.defect}` : '') +
+      (p.storm !== undefined ? `; storm: ${p.storm} of the first zone at minute ${STORM_AT_MINUTE}` : ''),
     '',
     `change ${c.id} (${p.action}, bake ${p.bakeMinutes} min): ${c.status} — ${c.reason}`,
     `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}` +
