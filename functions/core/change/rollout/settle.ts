@@ -33,7 +33,8 @@ const TRAFFIC_GRACE_SECONDS = 90;
  * bounds (counted from the wave's first step out of traffic or first apply), renewing the wave's
  * leases each time, and says how long to wait before the next look: growing (started over when
  * the wave moved on), never past the limit, and a few seconds past the next drain's end or
- * readiness the exits give when that comes sooner (actions/index.ts `settleWaitFor`). `expired` when the limit has passed: the gate then judges what is there.
+ * readiness the exits give when that comes sooner (actions/index.ts `settleWaitFor`). `expired`
+ * when the limit has passed: the gate then judges what is there.
  */
 export async function actionSettled(
   ports: RolloutPorts,
@@ -90,13 +91,15 @@ export async function actionSettled(
   const cap = settleCapSeconds(limit);
   // Progress this look and more to check (the action reads a bounded batch a look): look again soon.
   const more = module.readsPerLook !== undefined && fresh.size > 0 && finished.size < applied.length;
-  // The next bound the exits give: a drain's end (then the action goes out), a readiness.
+  // The next bound the exits give: a drain's end (then the action goes out), a readiness. One
+  // past its grace (late: the gate judges it) is no bound any more, or a long action on the rest
+  // of the wave would be looked at every 30 s.
   const leavingNow = new Set(stillLeaving);
   let dueAt: number | undefined;
   for (const e of mine) {
     const due =
       e.phase === 'returning'
-        ? e.returnedAt !== undefined && !back.ready.has(e.instanceId)
+        ? e.returnedAt !== undefined && !back.ready.has(e.instanceId) && !late.has(e.instanceId)
           ? e.returnedAt + e.readySeconds * 1000
           : undefined
         : leavingNow.has(e.instanceId)
