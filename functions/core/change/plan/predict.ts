@@ -86,7 +86,7 @@ export interface Prediction {
 
 /** Walks the waves from `from` on a timeline from `startAt`. */
 export function predictWaves(input: PredictInput): Prediction {
-  return walk(input, trafficOf(input), { from: input.from ?? 0, startAt: input.startAt ?? PREDICTION_EPOCH });
+  return walk(input, phasesOf(input), { from: input.from ?? 0, startAt: input.startAt ?? PREDICTION_EPOCH });
 }
 
 /**
@@ -95,7 +95,7 @@ export function predictWaves(input: PredictInput): Prediction {
  */
 function walk(
   input: PredictInput,
-  traffic: (wave: Wave) => number,
+  phases: (wave: Wave) => Phases,
   span: { from: number; to?: number; startAt: number; started?: boolean },
 ): Prediction {
   const { waves, spec } = input;
@@ -107,10 +107,8 @@ function walk(
   // at a look. FleetOps' own requests go into the work too, at its pacing: once per wave (a
   // reboot's proof), and at every look while instances are out of traffic (their groups' health).
   const requests = requestsOf(input);
-  const phases = phasesOf(input);
-  const act = (wave: Wave) => {
+  const act = (wave: Wave, { drain, ready }: Phases) => {
     const r = requests(wave);
-    const { drain, ready } = phases(wave);
     const seen = seenDone({
       drain,
       action: estimate * 60 + r.once,
@@ -133,8 +131,9 @@ function walk(
       // A wave under way is past its window check.
       const wait = started && perWave.length === 0 ? 0 : windowDecision(spec.windows, t).waitSeconds;
       const startsAt = t + wait * 1000;
-      const trafficMinutes = traffic(wave);
-      const actionMinutes = act(wave);
+      const phase = phases(wave);
+      const trafficMinutes = (phase.drain + phase.ready) / 60;
+      const actionMinutes = act(wave, phase);
       const endsAt = startsAt + ms(actionMinutes + trafficMinutes);
       const approvalMinutes = next !== undefined && wave.approvalAfter !== null ? approvalWait : 0;
       const zoneBakeMinutes = changesZone ? zoneBakeSecondsAfter(spec.strategy, zoneChanges) / 60 : 0;
@@ -247,20 +246,10 @@ function requestsOf({
  * it (at most the longest healthy threshold × interval), all at once within a wave; only for the
  * services the action disrupts, and nothing for an action that keeps instances in traffic.
  */
-function trafficOf(input: PredictInput): (wave: Wave) => number {
-  const phases = phasesOf(input);
-  return (wave) => {
-    const { drain, ready } = phases(wave);
-    return (drain + ready) / 60;
-  };
-}
+type Phases = { readonly drain: number; readonly ready: number };
 
-/** A wave's longest draining and readiness (seconds), as {@link trafficOf} counts them. */
-function phasesOf({
-  instances,
-  catalog,
-  spec,
-}: PredictInput): (wave: Wave) => { drain: number; ready: number } {
+/** A wave's longest draining and readiness, in seconds (their sum is its `trafficMinutes`). */
+function phasesOf({ instances, catalog, spec }: PredictInput): (wave: Wave) => Phases {
   if (!actionModule(spec.action).outOfTraffic) return () => ({ drain: 0, ready: 0 });
   const byId = new Map(instances.map((i) => [i.id, i]));
   return (wave) => {
@@ -311,12 +300,12 @@ export function expectedEnd(
   input: Omit<PredictInput, 'from' | 'startAt'> & { readonly progress: Progress; readonly now: number },
 ): Estimate {
   const { waves, spec, progress, now } = input;
-  const traffic = trafficOf(input);
+  const phases = phasesOf(input);
   const position = waves.findIndex((w) => w.index === progress.wave);
   const wave = waves[position];
   // One wave on its own: its length, and what follows it (its approval, then its zone's bake).
   const alone = (w: Wave, startAt: number) =>
-    walk(input, traffic, { from: w.index, to: w.index, startAt, started: true });
+    walk(input, phases, { from: w.index, to: w.index, startAt, started: true });
   let resumeAt = now;
   let from = progress.wave;
   if (wave === undefined) {
@@ -336,7 +325,7 @@ export function expectedEnd(
     // The zone's bake may be under way: it began when the wave before passed (or was approved).
     resumeAt = Math.max(now, progress.previousEndedAt + ms(alone(waves[position - 1], 0).zoneBakeMinutes));
   }
-  const rest = walk(input, traffic, { from, startAt: resumeAt });
+  const rest = walk(input, phases, { from, startAt: resumeAt });
   const endsAt = Math.max(now, rest.perWave.length > 0 ? rest.endsAt : resumeAt);
   return { now, endsAt, minutes: (endsAt - now) / MINUTE, from, rest };
 }
