@@ -4,38 +4,24 @@
  */
 import * as z from 'zod';
 import { ACTIONS } from '../change/actions/index';
-import { ACTION_TYPES, type ActionType } from '../change/spec';
+import { ACTION_TYPES, type ActionType, clockSchema, DAYS, isTimeZone } from '../change/spec';
 import { type Quantity, quantitySchema } from '../safety/quantity';
 
 export type Impact = 'disruptive' | 'non-disruptive';
 
 const impactSchema = z.partialRecord(z.enum(ACTION_TYPES), z.enum(['disruptive', 'non-disruptive']));
 
-const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
-
 /**
  * When a service prefers disruption (local time): scheduled events (retirements, reboots,
  * maintenance) are acted on at the first such time that leaves the safety margin before AWS acts
- * (remediation/timing.ts). A window whose end is not after its start runs across midnight.
+ * (remediation/timing.ts). The change spec's clock, days and time-zone checks; a window whose end
+ * is not after its start runs across midnight.
  */
 export const quietWindowSchema = z.strictObject({
-  days: z
-    .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
-    .min(1)
-    .optional(),
-  start: z.string().regex(CLOCK, { error: 'expected "HH:MM" (24-hour)' }),
-  end: z.string().regex(CLOCK, { error: 'expected "HH:MM" (24-hour)' }),
-  timezone: z.string().refine(
-    (tz) => {
-      try {
-        new Intl.DateTimeFormat('en-US', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: 'expected an IANA time zone such as "Europe/Berlin"' },
-  ),
+  days: z.array(z.enum(DAYS)).min(1).optional(),
+  start: clockSchema,
+  end: clockSchema,
+  timezone: z.string().refine(isTimeZone, { error: 'expected an IANA time zone such as "Europe/Berlin"' }),
 });
 
 export type QuietWindowSetting = z.infer<typeof quietWindowSchema>;

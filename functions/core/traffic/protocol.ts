@@ -460,7 +460,8 @@ export async function restore(
     // ExitStandby refused (a group at its MaxSize after a scale-out, an update in progress): still
     // in Standby, so the exit stays, stuck, for the sweep to ask again and page — removing it would
     // leave the instance out of traffic with nothing to say so.
-    const standby = mine.filter((e) => e.standby !== undefined && back.includes(e.instanceId));
+    const backIds = new Set(back);
+    const standby = mine.filter((e) => e.standby !== undefined && backIds.has(e.instanceId));
     const lifecycles =
       standby.length > 0
         ? await deps.autoscaling.lifecycleOf(standby.map((e) => e.instanceId))

@@ -66,8 +66,6 @@ export async function releaseWave(
   };
 }
 
-export { FINAL_ROUNDS };
-
 /**
  * Appends final waves (a plan revision) for the instances that match the target and are
  * changeable now but were not changed: launched after planning (`late`; not for `replace`, whose
