@@ -199,7 +199,10 @@ export class TrafficWorld<S extends TrafficSlot> {
     }
     const m = slot.member;
     if (m?.lifecycle !== 'InService' || !m.healthy) return;
-    const failing = this.failing(slot);
+    // The group's checks go on periodically, not only when something changes: a member failing
+    // one that its grace period defers is checked again once the grace period is over, and
+    // replaced if it still fails then (nothing need change at that moment).
+    const failing = this.failing(slot, true);
     if (failing === undefined) {
       if (m.check !== undefined) m.check = undefined;
       return;
@@ -213,7 +216,8 @@ export class TrafficWorld<S extends TrafficSlot> {
           GROUP_CHECK_SECONDS,
           ...m.group.targetGroups.map((t) => t.unhealthyThresholdCount * t.healthCheckIntervalSeconds),
         );
-    this.host.at(this.host.now() + after * 1000, () => {
+    const graceEnds = failing.immediate ? 0 : m.inServiceAt + m.group.graceSeconds * 1000;
+    this.host.at(Math.max(this.host.now() + after * 1000, graceEnds), () => {
       if (m.check !== check || m.lifecycle !== 'InService' || slot.member !== m) return;
       const still = this.failing(slot);
       if (still === undefined) {
@@ -224,8 +228,14 @@ export class TrafficWorld<S extends TrafficSlot> {
     });
   }
 
-  /** Why the group's health check fails this `InService` member now (undefined: it passes). */
-  private failing(slot: S): { reason: string; immediate: boolean; cause: FailCause } | undefined {
+  /**
+   * Why the group's health check fails this `InService` member now (undefined: it passes);
+   * `ignoringGrace`: what the checks the grace period defers would say of it already.
+   */
+  private failing(
+    slot: S,
+    ignoringGrace = false,
+  ): { reason: string; immediate: boolean; cause: FailCause } | undefined {
     const m = slot.member!;
     if (STOPPED.has(slot.instance.state))
       return {
@@ -234,7 +244,7 @@ export class TrafficWorld<S extends TrafficSlot> {
         cause: 'state',
       };
     const pastGrace = this.host.now() - m.inServiceAt >= m.group.graceSeconds * 1000;
-    if (!pastGrace) return undefined;
+    if (!pastGrace && !ignoringGrace) return undefined;
     if (slot.fault?.kind === 'system-status-check-failed' && slot.instance.health === 'impaired')
       return {
         reason: 'system status check impaired (EC2 health check)',
