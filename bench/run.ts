@@ -126,6 +126,16 @@ const remediation = JSON.parse(
   learnedActions: number;
   learnedIgnoringCostMeanMinutes: number;
   ratioIgnoringCost: number;
+  contextFreeMeanMinutes: number;
+  contextFreeP90Minutes: number;
+  contextFreeActions: number;
+  oracleMeanMinutes: number;
+  oracleP90Minutes: number;
+  oracleActions: number;
+  learnedOracleRatio: number;
+  ratioContextFree: number;
+  oracleFixedRatio: number;
+  relapses: number;
 };
 process.stderr.write(`${remediation.ratio}\n`);
 
@@ -305,16 +315,18 @@ const markdown = [
       ]
     : []),
   '',
-  '### Remediation: the learned ladder against the fixed one',
+  '### Remediation: the learned ladder against the fixed one and an oracle',
   '',
-  `A simulation (\`sim/remediation-sim.ts\`, parameters in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.failures.toLocaleString('en-US')} failures arriving over time, 40% hardware faults (a reboot rarely helps, a stop-start does) and 60% software hangs (a reboot usually helps), the kinds only partly revealing the cause; reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min. Both policies meet the same failures and the same outcome draws; medians over ${remediation.seeds} seeds.`,
+  `A simulation (\`sim/remediation-sim.ts\`, parameters in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.failures.toLocaleString('en-US')} failures arriving over time, of two hidden causes: hardware (reboot recovers 5%, stop-start 90%, replace 99%) and software (85%, 90%, 99%). Half of the hardware faults and 98% of the software ones show as instance status-check failures, the rest as system ones. The hardware share (40% at base) depends on the instance family (odds ×3 for m4/c4, ×1 m5/c5, ×0.4 m6i, ×0.3 m7g) and on the host's age (×2 under 7 days, ×0.7 to 90 days, ×2 beyond: a bathtub); about a quarter of the failures (${remediation.relapses.toLocaleString('en-US')} here) hit an instance that failed before, keeping its cause 80% of the time when a reboot fixed it last. Reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min. Every policy meets the same failures and the same outcome draws; medians over ${remediation.seeds} seeds. The oracle knows each fault's cause and tries the steps in decreasing recoveries per minute: no policy can do better.`,
   '',
   '| policy | mean time to recover (min) | p90 (min) | actions |',
   '|---|---:|---:|---:|',
   `| fixed ladder (reboot → stop-start → replace → page) | ${fmt(remediation.fixedMeanMinutes, 2)} | ${remediation.fixedP90Minutes} | ${remediation.fixedActions.toLocaleString('en-US')} |`,
-  `| learned (Thompson sampling per failure kind, by recoveries per minute) | ${fmt(remediation.learnedMeanMinutes, 2)} | ${remediation.learnedP90Minutes} | ${remediation.learnedActions.toLocaleString('en-US')} |`,
+  `| learned per failure kind (Thompson sampling by recoveries per minute) | ${fmt(remediation.contextFreeMeanMinutes, 2)} | ${remediation.contextFreeP90Minutes} | ${remediation.contextFreeActions.toLocaleString('en-US')} |`,
+  `| learned with context (kind, family, host age, what helped before; pooled posteriors) | ${fmt(remediation.learnedMeanMinutes, 2)} | ${remediation.learnedP90Minutes} | ${remediation.learnedActions.toLocaleString('en-US')} |`,
+  `| oracle (knows the cause) | ${fmt(remediation.oracleMeanMinutes, 2)} | ${remediation.oracleP90Minutes} | ${remediation.oracleActions.toLocaleString('en-US')} |`,
   '',
-  `Learned / fixed mean time to recover: **${fmt(remediation.ratio, 3)}**. Ranking steps by success probability alone (ignoring their duration) would be ${fmt(remediation.ratioIgnoringCost, 2)}× the fixed ladder: slower.`,
+  `Learned / fixed mean time to recover: **${fmt(remediation.ratio, 3)}** (per kind only: ${fmt(remediation.ratioContextFree, 3)}); learned / oracle: **${fmt(remediation.learnedOracleRatio, 3)}**; the oracle itself is ${fmt(remediation.oracleFixedRatio, 3)}× the fixed ladder, the bound for any policy in this world. Ranking steps by success probability alone (ignoring their duration) would be ${fmt(remediation.ratioIgnoringCost, 2)}× the fixed ladder: slower.`,
   '',
   '### Simulation: `fleetops simulate` at 100,000 instances',
   '',

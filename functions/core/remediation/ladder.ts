@@ -4,7 +4,10 @@
  */
 import type { FindingKind } from '../events/findings';
 import { sampleBeta } from './beta';
-import { LADDER, type LadderStep, type OutcomeCount, type OutcomeStats, statsKey } from './types';
+import { type LadderContext, NO_OUTCOMES, type PooledPosterior, pooledPosterior } from './context';
+import { LADDER, type LadderStep, type OutcomeStats, statsKey } from './types';
+
+export * from './context';
 
 /**
  * Minutes a step costs until its outcome is known: the action itself plus the verification wait
@@ -40,6 +43,27 @@ export interface NextStepInput {
    * @default STEP_MINUTES (equal values rank by the success draw alone)
    */
   readonly stepMinutes?: Readonly<Record<LadderStep, number>>;
+  /**
+   * What is known about the instance (see `LadderContext`; its `kind`, if given, must be `kind`).
+   * Absent, or with nothing but the kind: exactly the context-free ladder. With a family or host
+   * age, each step's posterior is pooled from the statistics keys of `contextKeys` (record outcomes
+   * with `recordContextOutcome`, or under every key of `contextKeys`); with `helpedBefore`, that step
+   * gets `helpedBeforeBoost` pseudo-successes. The safe default and the exploration cap are unchanged:
+   * they count the kind's real outcomes of a step, never pseudo-counts.
+   */
+  readonly context?: Omit<LadderContext, 'kind'> & { readonly kind?: FindingKind };
+  /**
+   * The most pseudo-outcomes a coarser level's posterior lends a finer one as its prior
+   * (empirical-Bayes shrinkage: a context's own data dominates once it has more outcomes than this).
+   * @default 10
+   */
+  readonly priorStrength?: number;
+  /**
+   * Pseudo-successes for the step that recovered this instance in its last case (`context.helpedBefore`):
+   * bounded, so a few real failures outweigh it.
+   * @default 2
+   */
+  readonly helpedBeforeBoost?: number;
 }
 
 export interface NextStep {
@@ -47,19 +71,6 @@ export interface NextStep {
   readonly reason: string;
   /** The success probability drawn for each candidate step (absent when nothing was left to draw for). */
   readonly sampled?: Record<string, number>;
-}
-
-const NO_OUTCOMES: OutcomeCount = { successes: 0, failures: 0 };
-
-function countFor(stats: OutcomeStats, kind: FindingKind, step: LadderStep): OutcomeCount {
-  const count = stats.get(statsKey(kind, step)) ?? NO_OUTCOMES;
-  const valid = (n: number) => Number.isInteger(n) && n >= 0;
-  if (!valid(count.successes) || !valid(count.failures)) {
-    throw new Error(
-      `expected whole, non-negative outcome counts for ${statsKey(kind, step)}, found ${count.successes} successes and ${count.failures} failures`,
-    );
-  }
-  return count;
 }
 
 const fixed2 = (x: number) => x.toFixed(2);
@@ -77,6 +88,14 @@ const fixed2 = (x: number) => x.toFixed(2);
  * 3. Safe default while data is thin: the winner is taken ahead of the first remaining step in
  *    ladder order only when it has at least `minSamples` outcomes; a thinner winner is explored with
  *    probability `explorationRate`, and otherwise ladder order stands.
+ *
+ * With a `context` (family, host age, the step that helped this instance before), step 2 draws from
+ * each step's pooled posterior (`pooledPosterior`: the kind's Beta, shrunk towards each finer
+ * level's own counts, plus the bounded `helpedBefore` boost) instead of the kind's alone. Step 3 is
+ * the same rule on the same count: a step's real outcomes for the kind (every contextual outcome is
+ * counted there too), so neither a context's prior nor the boost gets a thin step ahead of ladder
+ * order, except by the capped exploration coin — at most `explorationRate` of the decisions where a
+ * thin step wins its draw.
  */
 export function nextStep(input: NextStepInput): NextStep {
   const minSamples = input.minSamples ?? 10;
@@ -93,19 +112,41 @@ export function nextStep(input: NextStepInput): NextStep {
       throw new Error(`expected stepMinutes.${step} > 0, found ${minutes[step]}`);
     }
   }
+  const priorStrength = input.priorStrength ?? 10;
+  const helpedBeforeBoost = input.helpedBeforeBoost ?? 2;
+  if (!(priorStrength > 0 && Number.isFinite(priorStrength))) {
+    throw new Error(`expected priorStrength > 0, found ${priorStrength}`);
+  }
+  if (!(helpedBeforeBoost >= 0 && Number.isFinite(helpedBeforeBoost))) {
+    throw new Error(`expected helpedBeforeBoost ≥ 0, found ${helpedBeforeBoost}`);
+  }
+  if (input.context?.kind !== undefined && input.context.kind !== input.kind) {
+    throw new Error(`expected the context's kind to be ${input.kind}, found ${input.context.kind}`);
+  }
+  if (input.context?.helpedBefore !== undefined && !LADDER.includes(input.context.helpedBefore)) {
+    throw new Error(`expected context.helpedBefore to be a ladder step, found ${input.context.helpedBefore}`);
+  }
+  const context: LadderContext = { ...input.context, kind: input.kind };
 
   const candidates = LADDER.filter((step) => !input.tried.includes(step));
   if (candidates.length === 0) {
     return { action: 'page', reason: `ladder exhausted (tried ${input.tried.join(', ')}): page a person` };
   }
 
-  const counts = new Map(candidates.map((step) => [step, countFor(input.stats, input.kind, step)] as const));
-  const outcomes = (step: LadderStep) => counts.get(step)!.successes + counts.get(step)!.failures;
+  const posteriors = new Map(
+    candidates.map(
+      (step) =>
+        [step, pooledPosterior(input.stats, context, step, { priorStrength, helpedBeforeBoost })] as const,
+    ),
+  );
+  const outcomes = (step: LadderStep) => posteriors.get(step)!.outcomes;
   const sampled: Record<string, number> = {};
   for (const step of candidates) {
-    const { successes, failures } = counts.get(step)!;
-    sampled[step] = sampleBeta(1 + successes, 1 + failures, input.rng);
+    const { alpha, beta } = posteriors.get(step)!;
+    sampled[step] = sampleBeta(alpha, beta, input.rng);
   }
+  // What the context added, for the reason (nothing without one: the reasons stay as they were).
+  const pooled = describeContext(posteriors);
   const score = (step: LadderStep) => sampled[step] / minutes[step];
   // Ties keep ladder order: the earlier step wins.
   const ranked = [...candidates].sort((a, b) => score(b) - score(a) || LADDER.indexOf(a) - LADDER.indexOf(b));
@@ -124,25 +165,51 @@ export function nextStep(input: NextStepInput): NextStep {
   if (outcomes(best) >= minSamples) {
     return {
       action: best,
-      reason: `thompson: ${drew(best)} > ${drew(runnerUp)} (posterior from ${outcomes(best)} outcomes)`,
+      reason: `thompson: ${drew(best)} > ${drew(runnerUp)} (posterior from ${outcomes(best)} outcomes${pooled})`,
       sampled,
     };
   }
   if (best === fallback) {
-    return { action: fallback, reason: `thin data: ladder order, ${fallback} (${thin(fallback)})`, sampled };
+    return {
+      action: fallback,
+      reason: `thin data: ladder order, ${fallback} (${thin(fallback)}${pooled})`,
+      sampled,
+    };
   }
   if (input.rng() < explorationRate) {
     return {
       action: best,
-      reason: `exploring (rate ${explorationRate}): ${drew(best)} > ${drew(fallback)} with ${thin(best)}`,
+      reason: `exploring (rate ${explorationRate}): ${drew(best)} > ${drew(fallback)} with ${thin(best)}${pooled}`,
       sampled,
     };
   }
   return {
     action: fallback,
-    reason: `thin data: ladder order, ${fallback} (${best} drew higher with ${thin(best)})`,
+    reason: `thin data: ladder order, ${fallback} (${best} drew higher with ${thin(best)}${pooled})`,
     sampled,
   };
+}
+
+/**
+ * The context's part of a reason: the finest level's key segment and its outcomes for each step,
+ * and which step got the `helpedBefore` boost; empty when the decision had no context to pool.
+ */
+function describeContext(posteriors: ReadonlyMap<LadderStep, PooledPosterior>): string {
+  const parts: string[] = [];
+  const all = [...posteriors.entries()];
+  const [, first] = all[0];
+  if (first.levels.length > 1) {
+    const finest = first.levels.at(-1)!.key;
+    const segment = finest.slice(finest.indexOf('|') + 1, finest.lastIndexOf('|'));
+    const counts = all.map(([step, p]) => {
+      const c = p.levels.at(-1)!;
+      return `${step} ${c.successes + c.failures}`;
+    });
+    parts.push(`; pooled with ${segment}: ${counts.join(', ')} outcomes`);
+  }
+  const boosted = all.find(([, p]) => p.boost > 0);
+  if (boosted) parts.push(`; ${boosted[0]} helped this instance before (+${boosted[1].boost} successes)`);
+  return parts.join('');
 }
 
 /** The statistics with one more outcome of `step` for `kind` (a new map; the given one is unchanged). */
