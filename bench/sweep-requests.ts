@@ -215,6 +215,8 @@ const store: InventoryStore = {
     return list.length;
   },
   recordFindings: async () => [],
+  openFindings: async () => [],
+  putPopulation: async (population) => population.size,
   getServices: async () => ({ services: {} }),
   reconcileLedgers: async (observations: readonly LedgerObservation[]) => {
     observedDown = observations.reduce((n, o) => n + o.observed, 0);

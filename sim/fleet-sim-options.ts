@@ -76,6 +76,9 @@ export interface FleetSimOptions {
 /** When a storm (`storm`) strikes: an hour into the run. */
 export const STORM_AT_MINUTE = 60;
 
+/** How long a storm's zone event lasts (minutes): then its instances still impaired recover by themselves. */
+export const STORM_MINUTES = 120;
+
 /**
  * The defaults: the design scale, and a fault rate of 0.002% of the fleet an hour (2 an hour at
  * 100,000, about 75 over the two days the change takes). Each remediation decision evaluates the

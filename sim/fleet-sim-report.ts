@@ -169,7 +169,14 @@ export interface FleetSimReport {
     readonly cases: number;
     readonly outcomes: Readonly<Record<string, number>>;
     readonly decisions: Readonly<Record<string, number>>;
-    readonly pages: { readonly breaker: number; readonly instance: number };
+    /** Items one decision read from the fleet-state table (instances, counts, findings, freezes, the case, outcome counts). */
+    readonly itemsReadPerDecision: Quantiles | null;
+    readonly pages: {
+      readonly breaker: number;
+      /** Breaker pages per scope: one per storm and scope. */
+      readonly breakerByScope: Readonly<Record<string, number>>;
+      readonly instance: number;
+    };
   };
   /** Instance actions sent, by who and what (a stop-start counts its stop). */
   readonly actions: {
@@ -241,6 +248,8 @@ export interface FleetSimReport {
 /** What the report reads: the simulation's parts. */
 export interface SimFigures {
   readonly parameters: SimParameters;
+  /** Items each remediation decision read from the fleet-state table (sim/adapters/read-counter.ts). */
+  readonly decisionReads: readonly number[];
   readonly rehearsal?: RehearsalFigures;
   readonly churn?: ChurnFigures;
   readonly revisions: readonly ReportedRevision[];
@@ -399,7 +408,12 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       cases: s.cases.cases.size,
       outcomes: sortedRecord(outcomes),
       decisions: sortedRecord(decisions),
-      pages: { breaker: s.notifier.breakerPages, instance: s.notifier.instancePages },
+      itemsReadPerDecision: quantiles(s.decisionReads),
+      pages: {
+        breaker: s.notifier.breakerPages,
+        breakerByScope: sortedRecord(Object.fromEntries(s.notifier.breakerScopes)),
+        instance: s.notifier.instancePages,
+      },
     },
     actions: {
       change: sortedRecord(Object.fromEntries(s.acted.change)),

@@ -2,7 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { planChange, selectTargets, whyNotChangeable } from '../functions/core/change/plan/planner';
 import type { RolloutPorts } from '../functions/core/change/rollout/rollout';
 import { type ChangeSpec, ROLLBACK_SUFFIX } from '../functions/core/change/spec';
-import { EC2_ACTION_RATE, ELB_DESCRIBE_RATE, ELB_REGISTRATION_RATE } from '../functions/core/defaults';
+import {
+  ACCUMULATE_MINUTES,
+  EC2_ACTION_RATE,
+  ELB_DESCRIBE_RATE,
+  ELB_REGISTRATION_RATE,
+} from '../functions/core/defaults';
 import type { Finding } from '../functions/core/events/findings';
 import type { Instance } from '../functions/core/fleet/fleet';
 import { ledgerObservations } from '../functions/core/fleet/inventory';
@@ -30,6 +35,7 @@ import {
 } from './adapters';
 import type { TrafficKind } from './adapters/common';
 import { MemoryTrafficExits } from './adapters/memory-traffic-exits';
+import { countingReads } from './adapters/read-counter';
 import { SimulatedMetrics } from './adapters/simulated-metrics';
 import { simulatedTraffic, type TrafficBuckets } from './adapters/simulated-traffic';
 import {
@@ -49,6 +55,7 @@ import {
   type RehearsalOptions,
   type SimDefect,
   STORM_AT_MINUTE,
+  STORM_MINUTES,
   simulatedChangeSpec,
 } from './fleet-sim-options';
 import {
@@ -206,12 +213,13 @@ export async function simulateFleet(
 /**
  * The storm of `--storm F`: a fraction F of the first zone's instances (by name: the zone the
  * fleet lists first) fail their system status check at once, {@link STORM_AT_MINUTE} minutes in,
- * their causes drawn as random faults' are.
+ * their causes drawn as random faults' are; the event ends {@link STORM_MINUTES} minutes later
+ * (those still impaired recover by themselves), so the breaker can close and the held cases resume.
  */
 function stormScenario(instances: readonly Instance[], fraction: number): Scenario {
   const zone = [...new Set(instances.map((i) => i.zone))].sort()[0];
   return {
-    description: `storm: ${fraction} of ${zone} at minute ${STORM_AT_MINUTE}`,
+    description: `storm: ${fraction} of ${zone} at minute ${STORM_AT_MINUTE} for ${STORM_MINUTES} min`,
     events: [
       {
         at: STORM_AT_MINUTE * MINUTE,
@@ -220,6 +228,8 @@ function stormScenario(instances: readonly Instance[], fraction: number): Scenar
         zone,
         fraction,
         fault: 'system-status-check-failed',
+        // A zone event AWS resolves: the instances still impaired then recover by themselves.
+        duration: STORM_MINUTES * MINUTE,
       },
     ],
   };
@@ -837,6 +847,7 @@ class Simulation implements SimFigures {
           },
           now: () => this.clock.now(),
           actor: 'triage',
+          accumulate: ACCUMULATE_MINUTES,
         },
         finding,
       );
@@ -871,7 +882,16 @@ class Simulation implements SimFigures {
     try {
       await this.machines.remediation.run(
         input as Record<string, unknown>,
-        (event) => remediationStepWith(ports, event),
+        async (event) => {
+          if ((event as { step?: string }).step !== 'decide') return remediationStepWith(ports, event);
+          // What one decision reads from the table (the report's remediation.itemsReadPerDecision).
+          const count = { items: 0 };
+          try {
+            return await remediationStepWith(countingReads(ports, count), event);
+          } finally {
+            this.decisionReads.push(count.items);
+          }
+        },
         (call, run) => this.task(call, run),
       );
     } finally {
@@ -900,6 +920,7 @@ class Simulation implements SimFigures {
     while (this.changeEndedAt === undefined || this.clock.running > 1) {
       await this.clock.sleep(SWEEP_MINUTES * MINUTE);
       if (this.populationChanged.size > 0) this.reconcilePopulation();
+      this.fleet.sweepHealth();
       try {
         await this.leaseStore.reclaimExpired(this.clock.now());
         await restoreAbandoned(deps);
@@ -911,6 +932,9 @@ class Simulation implements SimFigures {
       }
     }
   }
+
+  /** Items each remediation decision read from the fleet-state table, in order. */
+  readonly decisionReads: number[] = [];
 
   /** Sweep runs that failed (an AWS error the sweep does not handle), and the first one's error. */
   readonly sweepErrors: { count: number; first: string | null } = { count: 0, first: null };

@@ -12,6 +12,7 @@ import type { DisruptionBudget, ServicesFile } from '../core/fleet/services';
 import type { InventoryStore } from '../core/fleet/sync-inventory';
 import type { AuditRecord, Freeze } from '../core/ports/index';
 import type { RemediationPorts } from '../core/remediation/remediate';
+import type { ScopeCount } from '../core/remediation/scope-health';
 import type { IntakePorts, TriagePorts } from '../core/remediation/triage';
 import {
   batchGetAll,
@@ -232,6 +233,16 @@ export class DynamoFleetStore
 
   openFindings(): Promise<Array<Finding & { readonly createdAt: number }>> {
     return this.findings.openFindings();
+  }
+
+  /** The breaker's counts of the target's scopes (scope-health.ts): three items. */
+  scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]> {
+    return this.findings.scopeHealth(target);
+  }
+
+  /** A sweep's members and unavailable instances per scope; returns how many items changed. */
+  putPopulation(population: ReadonlyMap<string, { members: number; unavailable: number }>): Promise<number> {
+    return this.findings.putPopulation(population);
   }
 
   // ── freezes ────────────────────────────────────────────────────────────────

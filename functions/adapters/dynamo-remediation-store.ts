@@ -23,7 +23,7 @@ import {
 } from '../core/remediation/triage';
 import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/remediation/types';
 import { statsKey } from '../core/remediation/types';
-import { type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
+import { batchGetAll, type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
 import { CASES_COLLECTION, IN_FLIGHT_CASES, indexKeys, keys, partitions, sortPrefixes } from './keys';
 
 export { CASES_COLLECTION } from './keys';
@@ -407,11 +407,17 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
   }
 
   /** Adds one outcome of a step for a failure kind (atomic: concurrent cases never lose one). */
-  async recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
+  /** One more outcome under each key (the kind's, and the finer context's): one transaction, all or none. */
+  async recordOutcome(
+    kind: Finding['kind'],
+    step: LadderStep,
+    recovered: boolean,
+    keyList: readonly string[] = [statsKey(kind, step)],
+  ): Promise<void> {
+    const updates = [...new Set(keyList)].map((key) => ({
+      Update: {
         TableName: this.table,
-        Key: keys.outcome(statsKey(kind, step)),
+        Key: keys.outcome(key),
         UpdateExpression: 'ADD successes :s, failures :f SET kind = :kind, step = :step',
         ExpressionAttributeValues: {
           ':s': recovered ? 1 : 0,
@@ -419,11 +425,30 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
           ':kind': kind,
           ':step': step,
         },
-      }),
-    );
+      },
+    }));
+    if (updates.length === 1) {
+      await this.db.send(new UpdateCommand(updates[0].Update));
+      return;
+    }
+    await this.db.send(new TransactWriteCommand({ TransactItems: updates }));
   }
 
-  async stats(): Promise<OutcomeStats> {
+  async stats(keyList?: readonly string[]): Promise<OutcomeStats> {
+    if (keyList) {
+      // A decision's own keys (its kind's and its context's): one BatchGetItem, whatever else is counted.
+      const found = await batchGetAll(
+        this.db,
+        this.table,
+        [...new Set(keyList)].map((k) => keys.outcome(k)),
+      );
+      return new Map<string, OutcomeCount>(
+        [...found.values()].map((i) => [
+          String(i.sk).slice(sortPrefixes.outcomes.length),
+          { successes: Number(i.successes ?? 0), failures: Number(i.failures ?? 0) },
+        ]),
+      );
+    }
     const items = await queryAll(this.db, this.table, {
       KeyConditionExpression: 'pk = :p AND begins_with(sk, :o)',
       ExpressionAttributeValues: { ':p': partitions.stats, ':o': sortPrefixes.outcomes },
@@ -459,10 +484,12 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
           TableName: this.table,
           Key: keys.breaker(scope),
           UpdateExpression: 'SET #open = :t, pagedAt = :now, reason = :reason',
-          ConditionExpression: 'attribute_not_exists(pagedAt) OR pagedAt < :since',
+          // Once per storm (open until closeBreakers), at most once per cooldown (a flapping breaker).
+          ConditionExpression: 'attribute_not_exists(pagedAt) OR (#open = :f AND pagedAt < :since)',
           ExpressionAttributeNames: { '#open': 'open' },
           ExpressionAttributeValues: {
             ':t': true,
+            ':f': false,
             ':now': now,
             ':reason': reason,
             ':since': now - cooldownMs,
@@ -474,6 +501,30 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+  /**
+   * Closes these scopes' breakers where they are open (one conditional write each; a closed or
+   * never-opened breaker is left as it is, so the usual case writes nothing that changes).
+   */
+  async closeBreakers(scopes: readonly string[], now: number): Promise<void> {
+    await Promise.all(
+      scopes.map((scope) =>
+        this.db
+          .send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: keys.breaker(scope),
+              UpdateExpression: 'SET #open = :f, closedAt = :now',
+              ConditionExpression: '#open = :t',
+              ExpressionAttributeNames: { '#open': 'open' },
+              ExpressionAttributeValues: { ':t': true, ':f': false, ':now': now },
+            }),
+          )
+          .catch((error) => {
+            if (!isConditionFailure(error)) throw error;
+          }),
+      ),
+    );
   }
 }
 

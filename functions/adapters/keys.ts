@@ -47,6 +47,8 @@ export const keys = {
   /** Recovered and not-recovered counts of a ladder step for a failure kind (`statsKey`). */
   outcome: (statsKey: string) => ({ pk: 'STATS', sk: `OUTCOME#${statsKey}` }),
   breaker: (scope: string) => ({ pk: 'BREAKER', sk: scope }),
+  /** A scope's counts for the breaker (scope-health.ts): members, unavailable (the sweep), flagged (findings). */
+  health: (scope: string) => ({ pk: 'HEALTH', sk: scope }),
   /** An in-flight cap's holders and their number (`account`, `zone:<z>`, `service:<s>`). */
   inFlight: (scope: string) => ({ pk: 'INFLIGHT', sk: scope }),
   budget: (service: string) => ({ pk: `SERVICE#${service}`, sk: 'BUDGET' }),

@@ -30,7 +30,7 @@ import { NamedExecutions } from '../adapters/sfn-executions';
 import { SnsNotify } from '../adapters/sns-notify';
 import { SsmCommands } from '../adapters/ssm-commands';
 import type { RolloutPorts } from '../core/change/rollout/rollout';
-import { EC2_ACTION_RATE, EC2_DESCRIBE_RATE, SDK_RETRY } from '../core/defaults';
+import { ACCUMULATE_MINUTES, EC2_ACTION_RATE, EC2_DESCRIBE_RATE, SDK_RETRY } from '../core/defaults';
 import type { RemediationPorts } from '../core/remediation/remediate';
 import type { TriagePorts } from '../core/remediation/triage';
 import { TokenBucket } from '../core/shared/token-bucket';
@@ -167,6 +167,7 @@ export function triagePorts(settings: TriageSettings, clients: TriageClients = t
     executions: new NamedExecutions(clients.sfn, settings.remediationArn),
     now: () => Date.now(),
     actor: 'triage',
+    accumulate: ACCUMULATE_MINUTES,
   };
 }
 
@@ -235,6 +236,7 @@ export function inventoryPorts(
           fleet,
           now: () => Date.now(),
           actor,
+          accumulate: ACCUMULATE_MINUTES,
         }
       : undefined,
   };

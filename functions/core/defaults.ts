@@ -26,6 +26,24 @@ export const BREAKER_MAX_UNHEALTHY_PERCENT = 20;
 /** The remediation breaker: remediations in flight per scope that stop another from starting. */
 export const BREAKER_MAX_IN_FLIGHT = 5;
 
+/** A case an open breaker holds looks again this often (minutes)... */
+export const BREAKER_RECHECK_MINUTES = 10;
+
+/** ...for at most this long (minutes); then it ends `skipped`, left to the person the breaker paged. */
+export const BREAKER_HOLD_MINUTES = 6 * 60;
+
+/**
+ * Minutes a status-check failure waits before its first automatic action, so that a zone-wide
+ * event has its findings counted (and trips the breaker) before anything is touched, and an
+ * instance that recovers by itself is left alone. A system check failure waits longer: EC2's own
+ * simplified automatic recovery (on by default for supported instance types) gets its chance
+ * before a stop-start could race it.
+ */
+export const ACCUMULATE_MINUTES = {
+  'instance-status-check-failed': 5,
+  'system-status-check-failed': 10,
+} as const;
+
 /** The namespace of FleetOps' own CloudWatch metrics (the handlers write, the dashboard reads). */
 export const METRIC_NAMESPACE = 'FleetOps';
 

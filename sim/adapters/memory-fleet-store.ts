@@ -7,6 +7,12 @@ import type { Finding, FindingRecord } from '../../functions/core/events/finding
 import type { ServicesFile } from '../../functions/core/fleet/services';
 import type { AuditRecord, Freeze } from '../../functions/core/ports/index';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import {
+  isHealthFinding,
+  populationOf,
+  type ScopeCount,
+  scopesOf,
+} from '../../functions/core/remediation/scope-health';
 import type { IntakePorts, TriagePorts } from '../../functions/core/remediation/triage';
 import type { SimWorld } from '../world/sim-world';
 
@@ -33,6 +39,11 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   private readonly unsettled = new Map<string, OpenFinding>();
 
   private readonly freezes: Freeze[];
+  /** The breaker's counts as the DynamoDB store keeps them: the sweep's population, the findings' flags. */
+  private population?: Map<string, { members: number; unavailable: number }>;
+  private readonly flagged = new Map<string, number>();
+  /** The scopes each open health finding counted (its closing counts them down). */
+  private readonly flaggedScopes = new Map<string, readonly string[]>();
 
   constructor(
     private readonly world: SimWorld,
@@ -83,6 +94,12 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
       if (this.findings.has(key)) continue;
       this.findings.add(key);
       this.open.set(key, { ...f, createdAt: now });
+      if (isHealthFinding(f.kind)) {
+        const slot = this.world.slot(f.instanceId);
+        const scopes = slot && slot.instance.state !== 'terminated' ? scopesOf(slot.instance) : ['account'];
+        this.flaggedScopes.set(key, scopes);
+        for (const scope of scopes) this.flagged.set(scope, (this.flagged.get(scope) ?? 0) + 1);
+      }
       this.unsettled.set(key, { ...f, createdAt: now });
       fresh.push(f);
     }
@@ -106,7 +123,28 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   }
 
   async closeFinding(finding: Pick<Finding, 'instanceId' | 'kind' | 'key'>, _outcome: string, _now: number) {
-    this.open.delete(findingKey(finding));
+    const key = findingKey(finding);
+    this.open.delete(key);
+    for (const scope of this.flaggedScopes.get(key) ?? [])
+      this.flagged.set(scope, this.flagged.get(scope)! - 1);
+    this.flaggedScopes.delete(key);
+  }
+
+  /** The inventory sweep's part of the breaker's counts: members and unavailable per scope, from the fleet now. */
+  sweepHealth(): void {
+    const flaggedIds = new Set<string>();
+    for (const f of this.open.values()) if (isHealthFinding(f.kind)) flaggedIds.add(f.instanceId);
+    this.population = populationOf(this.world.instances, flaggedIds);
+  }
+
+  async scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]> {
+    if (!this.population) this.sweepHealth();
+    return scopesOf(target).map((scope) => ({
+      scope,
+      members: this.population!.get(scope)?.members ?? 0,
+      unavailable: this.population!.get(scope)?.unavailable ?? 0,
+      flagged: this.flagged.get(scope) ?? 0,
+    }));
   }
 
   async openFindings(): Promise<OpenFinding[]> {

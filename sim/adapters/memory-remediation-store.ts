@@ -116,30 +116,45 @@ export class MemoryRemediationStore implements CaseStore, IntakeCaseStore {
     this.setStatusOf(c, status);
   }
 
-  async stats(): Promise<ReadonlyMap<string, OutcomeCount>> {
+  async stats(keys?: readonly string[]): Promise<ReadonlyMap<string, OutcomeCount>> {
+    if (keys) return new Map(keys.flatMap((k) => (this.outcomes.has(k) ? [[k, this.outcomes.get(k)!]] : [])));
     return new Map(this.outcomes);
   }
 
-  async recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void> {
-    const key = statsKey(kind, step);
-    const { successes, failures } = this.outcomes.get(key) ?? { successes: 0, failures: 0 };
-    this.outcomes.set(
-      key,
-      recovered ? { successes: successes + 1, failures } : { successes, failures: failures + 1 },
-    );
+  async recordOutcome(
+    kind: Finding['kind'],
+    step: LadderStep,
+    recovered: boolean,
+    keys: readonly string[] = [statsKey(kind, step)],
+  ): Promise<void> {
+    for (const key of new Set(keys)) {
+      const { successes, failures } = this.outcomes.get(key) ?? { successes: 0, failures: 0 };
+      this.outcomes.set(
+        key,
+        recovered ? { successes: successes + 1, failures } : { successes, failures: failures + 1 },
+      );
+    }
   }
 
   async inFlight(): Promise<MemoryCase[]> {
     return [...this.acting.values()];
   }
 
-  /** True only for the caller that moves the scope's last page past the cooldown. */
+  /** True only for the caller that pages first in a storm: the scope's breaker closed, its last page past the cooldown. */
   async claimPage(scope: string, _reason: string, now: number, cooldownMs: number): Promise<boolean> {
     const last = this.pagedAt.get(scope);
-    if (last !== undefined && last >= now - cooldownMs) return false;
+    if (last !== undefined && (this.openScopes.has(scope) || last >= now - cooldownMs)) return false;
     this.pagedAt.set(scope, now);
+    this.openScopes.add(scope);
     return true;
   }
+
+  async closeBreakers(scopes: readonly string[], _now: number): Promise<void> {
+    for (const scope of scopes) this.openScopes.delete(scope);
+  }
+
+  /** Scopes whose breaker paged and has not closed since. */
+  private readonly openScopes = new Set<string>();
 
   private setStatusOf(c: MemoryCase, status: CaseStatusWord): void {
     c.status = status;

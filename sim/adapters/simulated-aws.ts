@@ -265,9 +265,14 @@ export function simulatedMetrics(requests: ApiRequests): MetricsPort {
 export class RecordingNotifier implements Notifier {
   breakerPages = 0;
   instancePages = 0;
+  /** Breaker pages per scope (`zone:us-east-1a`, `service:web`, `account`). */
+  readonly breakerScopes = new Map<string, number>();
 
   async publish(subject: string, _message: string): Promise<void> {
-    if (subject.startsWith('FleetOps breaker open')) this.breakerPages++;
-    else this.instancePages++;
+    const breaker = /^FleetOps breaker open: (.+)$/.exec(subject);
+    if (breaker) {
+      this.breakerPages++;
+      this.breakerScopes.set(breaker[1], (this.breakerScopes.get(breaker[1]) ?? 0) + 1);
+    } else this.instancePages++;
   }
 }

@@ -166,11 +166,27 @@ describe.each<[string, () => Promise<Store>]>([
     expect(stats.size).toBe(2);
   });
 
-  it('lets one caller page per scope per cooldown', async () => {
+  it('lets one caller page per scope and storm: again only once the breaker closed and the cooldown passed', async () => {
     expect(await store.claimPage('service:web', 'breaker open', 1000, 500)).toBe(true);
     expect(await store.claimPage('service:web', 'breaker open', 1200, 500)).toBe(false);
     expect(await store.claimPage('service:api', 'breaker open', 1200, 500)).toBe(true);
-    expect(await store.claimPage('service:web', 'breaker open', 1500, 500)).toBe(false);
-    expect(await store.claimPage('service:web', 'breaker open', 1501, 500)).toBe(true);
+    // The same storm, however long it lasts: no second page while the breaker stays open.
+    expect(await store.claimPage('service:web', 'breaker open', 5000, 500)).toBe(false);
+    await store.closeBreakers(['service:web', 'zone:never-opened'], 6000);
+    await store.closeBreakers(['service:web'], 6001); // closing twice is closing once
+    expect(await store.claimPage('service:web', 'breaker open', 6100, 500)).toBe(true);
+    // Closed and open again within the cooldown: a breaker flapping at its threshold, one storm.
+    await store.closeBreakers(['service:web'], 6200);
+    expect(await store.claimPage('service:web', 'breaker open', 6300, 500)).toBe(false);
+    expect(await store.claimPage('service:web', 'breaker open', 6601, 500)).toBe(true);
+    // The api breaker was never closed.
+    expect(await store.claimPage('service:api', 'breaker open', 9000, 500)).toBe(false);
+  });
+
+  it('lets exactly one of many concurrent callers page for a storm', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, () => store.claimPage('zone:storm-1a', 'breaker open', 1000, 500)),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
   });
 });

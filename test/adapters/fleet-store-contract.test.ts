@@ -4,6 +4,7 @@ import type { Instance } from '../../functions/core/fleet/fleet';
 import type { ServicesFile } from '../../functions/core/fleet/services';
 import type { AuditRecord, Freeze } from '../../functions/core/ports/index';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
+import { populationOf } from '../../functions/core/remediation/scope-health';
 import type { TriagePorts } from '../../functions/core/remediation/triage';
 import { MemoryFleetStore } from '../../sim/adapters';
 import { VirtualClock } from '../../sim/kernel/virtual-clock';
@@ -41,6 +42,8 @@ type Make = (seed: Seed) => Promise<Harness>;
 const makeDynamo: Make = async (seed) => {
   const stores = await freshTable();
   await stores.fleet.putInstances(seed.instances, 1);
+  // The sweep's part of the breaker's counts (the memory store counts the world itself).
+  await stores.fleet.putPopulation(populationOf(seed.instances));
   await stores.fleet.putServices(seed.services, 'test', 1);
   for (const f of seed.freezes) await stores.fleet.putFreeze(f);
   return {
@@ -201,5 +204,60 @@ describe.each<[string, Make]>([
         ['freeze.override', 1],
       ]),
     );
+  });
+  describe('the breaker counts (scopeHealth)', () => {
+    const web = { zone: 'me-south-1a', service: 'web' };
+    const flagged = async (target = web) => (await h.store.scopeHealth(target)).map((c) => c.flagged);
+
+    it('starts from the population, nothing flagged', async () => {
+      expect(await h.store.scopeHealth(web)).toEqual([
+        { scope: 'account', members: 3, unavailable: 0, flagged: 0 },
+        { scope: 'zone:me-south-1a', members: 2, unavailable: 0, flagged: 0 },
+        { scope: 'service:web', members: 2, unavailable: 0, flagged: 0 },
+      ]);
+    });
+
+    it('counts a health finding once in each of its scopes, and down once when it closes', async () => {
+      await h.store.recordFindings(
+        [finding('i-0aaaaaaaaaaaaaaa1', 'k1'), finding('i-0aaaaaaaaaaaaaaa2', 'k2')],
+        10,
+      );
+      // A replay records nothing new and counts nothing twice.
+      await h.store.recordFindings([finding('i-0aaaaaaaaaaaaaaa1', 'k1')], 11);
+      expect(await h.store.recordFinding(finding('i-0aaaaaaaaaaaaaaa1', 'k1'), 12)).not.toBe('new');
+      expect(await flagged()).toEqual([2, 1, 1]);
+      expect(await flagged({ zone: 'me-south-1b', service: 'api' })).toEqual([2, 1, 1]);
+
+      await h.store.closeFinding(finding('i-0aaaaaaaaaaaaaaa1', 'k1'), 'recovered', 20);
+      await h.store.closeFinding(finding('i-0aaaaaaaaaaaaaaa1', 'k1'), 'recovered', 21);
+      expect(await flagged()).toEqual([1, 0, 0]);
+      // A finding never recorded closes nothing.
+      await h.store.closeFinding(finding('i-0aaaaaaaaaaaaaaa3', 'never'), 'recovered', 22);
+      expect(await flagged()).toEqual([1, 0, 0]);
+    });
+
+    it('leaves scheduled events and rebalance recommendations out: maintenance is not an outage', async () => {
+      await h.store.recordFindings(
+        [
+          {
+            ...finding('i-0aaaaaaaaaaaaaaa1', 'r1'),
+            kind: 'scheduled-retirement',
+            deadline: '2027-01-01T00:00:00.000Z',
+          },
+          { ...finding('i-0aaaaaaaaaaaaaaa3', 'b1'), kind: 'rebalance-recommendation' },
+        ],
+        10,
+      );
+      expect(await flagged()).toEqual([0, 0, 0]);
+    });
+
+    it('counts findings recorded at once exactly (concurrent intakes)', async () => {
+      await Promise.all(
+        Array.from({ length: 12 }, (_, k) =>
+          h.store.recordFinding(finding(`i-0aaaaaaaaaaaaaaa${1 + (k % 2) * 2}`, `c${k}`), 30 + k),
+        ),
+      );
+      expect(await flagged()).toEqual([12, 12, 12]);
+    });
   });
 });

@@ -463,6 +463,8 @@ function fakeSweep(options: {
       return instances.length;
     },
     recordFindings: async () => [],
+    openFindings: async () => [],
+    putPopulation: async (population) => population.size,
     getServices: async () => ({
       services: { web: { maxUnavailable: { kind: 'count', value: 3 }, impact: {} } },
     }),

@@ -632,7 +632,7 @@ describe('remediation: out of traffic before a reboot or stop-start, back only w
       const c = (await cases().get(caseId))!;
       expect(c.tried).toEqual(['reboot']);
       expect(c.decisions.at(-1)?.reason).toMatch(
-        /stop-start skipped: its root device is instance store \(its data is lost on stop\).*replace needs an Auto Scaling group/,
+        /stop-start skipped: its root device is instance store \(its data is lost on stop\).*replace left out: .* is in no Auto Scaling group/,
       );
       expect(count('ec2.stop')).toBe(0);
       // The reboot did not help, so it stayed out of traffic (checks impaired); the page ended the case and brought it back.

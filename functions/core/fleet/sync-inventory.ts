@@ -3,6 +3,7 @@
  * target health when the traffic ports are given), findings for what changed, expired
  * reservations and abandoned traffic exits brought back, ledgers reconciled.
  */
+
 import type { Finding } from '../events/findings';
 import { findingsFor } from '../events/findings';
 import type { AutoScalingPort } from '../ports/autoscaling';
@@ -12,6 +13,7 @@ import type { InventoryStore } from '../ports/inventory-store';
 import type { LeaseView } from '../ports/lease-view';
 import type { Notifier } from '../ports/notifier';
 import type { TrafficExits, TrafficPort } from '../ports/traffic';
+import { isHealthFinding, populationOf } from '../remediation/scope-health';
 import { restoreAbandoned } from '../traffic/protocol';
 import type { Instance } from './fleet';
 import { diffInventory, ledgerObservations } from './inventory';
@@ -113,6 +115,11 @@ export async function syncInventory(
   const written = await store.putInstances([...diff.changed, ...diff.vanished], now);
 
   const current = [...observed.map((o) => o.instance), ...diff.vanished];
+  // The breaker's counts per scope, so a decision reads three items rather than the fleet.
+  const flaggedIds = new Set(
+    (await store.openFindings()).filter((f) => isHealthFinding(f.kind)).map((f) => f.instanceId),
+  );
+  await store.putPopulation(populationOf(current, flaggedIds));
   const { reclaimedReservations, ledgers, trafficRestored, trafficStuck } = await reconcileLedgers(
     { store, leases, now, restore: restoreDeps(deps) },
     current,

@@ -31,11 +31,27 @@ export interface CaseStore {
     now: number,
   ): Promise<void>;
   setStatus(id: string, status: CaseStatusWord, reason: string, now: number): Promise<void>;
-  stats(): Promise<OutcomeStats>;
-  recordOutcome(kind: Finding['kind'], step: LadderStep, recovered: boolean): Promise<void>;
+  /** The outcome counts: those of these keys (a decision reads only its own), else all of them. */
+  stats(keys?: readonly string[]): Promise<OutcomeStats>;
+  /**
+   * One more outcome of `step` for `kind`, under `keys` when given (context.ts `contextKeys`: the
+   * kind's own key first, then the finer ones), all at once.
+   */
+  recordOutcome(
+    kind: Finding['kind'],
+    step: LadderStep,
+    recovered: boolean,
+    keys?: readonly string[],
+  ): Promise<void>;
   inFlight(): Promise<CaseView[]>;
-  /** Whether this case may page for the scope (at most once per `cooldownMs`). */
+  /**
+   * Whether this case may page for the scope: once per storm (the scope's breaker is marked open
+   * and pages no more until `closeBreakers` closed it), and at most once per `cooldownMs` (a
+   * breaker flapping at its threshold is one storm).
+   */
   claimPage(scope: string, reason: string, now: number, cooldownMs: number): Promise<boolean>;
+  /** These scopes' breakers are closed (their scopes are healthy): the next storm there pages again. */
+  closeBreakers(scopes: readonly string[], now: number): Promise<void>;
 }
 
 /**

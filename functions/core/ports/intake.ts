@@ -1,3 +1,4 @@
+import type { FindingKind } from '../events/findings';
 import type { Instance } from '../fleet/fleet';
 import type { ServicesFile } from '../fleet/services';
 import type { AuditSink } from './audit';
@@ -21,6 +22,11 @@ export interface TriagePorts {
   readonly executions: RemediationExecutions;
   readonly now: () => number;
   readonly actor: string;
+  /**
+   * Minutes a finding of these kinds waits before its case's first action (the accumulation
+   * window; the deployed handlers use core/defaults.ts ACCUMULATE_MINUTES). Absent: at once.
+   */
+  readonly accumulate?: Readonly<Partial<Record<FindingKind, number>>>;
 }
 
 /** What taking up a finding already recorded needs (the sweep records its findings itself). */

@@ -13,4 +13,8 @@ export interface InventoryStore {
   /** Brings ledgers to the observations; returns how many had to be written. */
   reconcileLedgers(observations: readonly LedgerObservation[]): Promise<number>;
   audit(records: readonly AuditRecord[]): Promise<void>;
+  /** Open findings (the sweep leaves instances with a health finding out of `unavailable`). */
+  openFindings(): Promise<Finding[]>;
+  /** The breaker's members and unavailable instances per scope (scope-health.ts); returns how many changed. */
+  putPopulation(population: ReadonlyMap<string, { members: number; unavailable: number }>): Promise<number>;
 }

@@ -1,6 +1,7 @@
 import type { Instance } from '../fleet/fleet';
 import type { ServicesFile } from '../fleet/services';
 import type { BreakerThresholds } from '../remediation/breaker';
+import type { ScopeHealthSource } from '../remediation/scope-health';
 import type { AuditSink } from './audit';
 import type { AutoScalingPort } from './autoscaling';
 import type { CaseStore } from './case-store';
@@ -12,8 +13,13 @@ import type { Notifier } from './notifier';
 import type { TrafficExits, TrafficPort } from './traffic';
 
 /** The fleet-state table as the remediation steps use it: inventory, freezes, findings, audit. */
-export interface RemediationFleet extends AuditSink, Pick<FindingStore, 'openFindings' | 'closeFinding'> {
+export interface RemediationFleet
+  extends AuditSink,
+    Pick<FindingStore, 'openFindings' | 'closeFinding'>,
+    ScopeHealthSource {
   listInstances(): Promise<Instance[]>;
+  /** These instances (those the table does not hold are absent). */
+  getInstances(ids: readonly string[]): Promise<Instance[]>;
   listFreezes(): Promise<Freeze[]>;
   /** The services file: a scheduled event's quiet window (core/fleet/services.ts). */
   getServices(): Promise<ServicesFile>;

@@ -5,6 +5,7 @@
 import { BREAKER_MAX_IN_FLIGHT, BREAKER_MAX_UNHEALTHY_PERCENT } from '../defaults';
 import { type Instance, isUnavailable } from '../fleet/fleet';
 import type { InFlightLimits } from './caps';
+import type { ScopeCount } from './scope-health';
 
 export interface BreakerThresholds {
   /** A scope with more than this fraction unhealthy is having an outage. @default 0.2 (core/defaults.ts) */
@@ -21,6 +22,10 @@ export interface BreakerThresholds {
   readonly minPopulation?: number;
   /** In-flight caps per scope, enforced with the case's lease (caps.ts); defaults scale with the fleet. */
   readonly inFlight?: InFlightLimits;
+  /** How often a case the open breaker holds decides again. @default 10 (core/defaults.ts) */
+  readonly recheckMinutes?: number;
+  /** How long at most an open breaker holds a case before it ends `skipped`. @default 360 (core/defaults.ts) */
+  readonly holdMinutes?: number;
 }
 
 export interface BreakerInput {
@@ -131,6 +136,39 @@ export function evaluateBreaker(input: BreakerInput): BreakerState {
   // An in-flight instance the inventory does not know is still in the account.
   account.inFlight += othersInFlight.size - seenInFlight.size;
 
+  return judge(
+    scopes.map((s) => ({ scope: s.name, members: s.members, bad: s.bad, inFlight: s.inFlight })),
+    t,
+    ` within ${t.windowMinutes} min`,
+  );
+}
+
+/**
+ * The breaker from the stored counts of the target's scopes (scope-health.ts: account, zone,
+ * service), as a decision evaluates it: a handful of items read, whatever the fleet's size.
+ * Unhealthy = unavailable at the last sweep + open health findings; in-flight remediations are
+ * capped where they are taken (caps.ts, with the lease), so only the fraction is judged here.
+ * The same thresholds and the same order as `evaluateBreaker`; a finding counts until its case
+ * ends (no window): the breaker closes when the scope's instances are back, not when the findings
+ * of a storm that goes on grow old.
+ */
+export function breakerFromCounts(
+  counts: readonly ScopeCount[],
+  thresholds?: BreakerThresholds,
+): BreakerState {
+  const t = resolve(thresholds);
+  return judge(
+    counts.map((c) => ({ scope: c.scope, members: c.members, bad: c.unavailable + c.flagged, inFlight: 0 })),
+    t,
+    '',
+  );
+}
+
+function judge(
+  scopes: ReadonlyArray<{ scope: string; members: number; bad: number; inFlight: number }>,
+  t: ReturnType<typeof resolve>,
+  within: string,
+): BreakerState {
   for (const scope of scopes) {
     const denominator = Math.max(scope.members, t.minPopulation);
     if (scope.bad / denominator > t.maxUnhealthyFraction) {
@@ -138,15 +176,15 @@ export function evaluateBreaker(input: BreakerInput): BreakerState {
         scope.members < t.minPopulation ? ` (counted as ${t.minPopulation}, the minimum population)` : '';
       return {
         open: true,
-        scope: scope.name,
-        reason: `${scope.name}: ${scope.bad} of ${scope.members} instances unhealthy${floor} = ${percent(scope.bad / denominator)} > ${percent(t.maxUnhealthyFraction)} within ${t.windowMinutes} min: an outage, not a bad instance; automatic remediation stops here`,
+        scope: scope.scope,
+        reason: `${scope.scope}: ${scope.bad} of ${scope.members} instances unhealthy${floor} = ${percent(scope.bad / denominator)} > ${percent(t.maxUnhealthyFraction)}${within}: an outage, not a bad instance; automatic remediation stops here`,
       };
     }
     if (scope.inFlight >= t.maxInFlightPerScope) {
       return {
         open: true,
-        scope: scope.name,
-        reason: `${scope.name}: ${scope.inFlight} remediations already in flight (at most ${t.maxInFlightPerScope}): automatic remediation stops here`,
+        scope: scope.scope,
+        reason: `${scope.scope}: ${scope.inFlight} remediations already in flight (at most ${t.maxInFlightPerScope}): automatic remediation stops here`,
       };
     }
   }

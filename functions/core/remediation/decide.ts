@@ -2,6 +2,7 @@
  * Decide, the first step of a remediation: what to do about the case's finding now, recorded with
  * its reason whatever it is (doing nothing included).
  */
+import { BREAKER_HOLD_MINUTES, BREAKER_RECHECK_MINUTES } from '../defaults';
 import { SCHEDULED_FINDING_KINDS } from '../events/findings';
 import { isInService } from '../fleet/fleet';
 import { quietWindowOf } from '../fleet/services';
@@ -9,17 +10,39 @@ import type { CaseView } from '../ports/case-store';
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { checkFreeze } from '../safety/hold';
-import { evaluateBreaker } from './breaker';
+import { breakerFromCounts } from './breaker';
 import { inFlightCaps } from './caps';
 import { closeFindings, iso, load, page } from './case';
 import type { CaseStatusWord } from './case-status';
+import { contextKeys, hostAgeDays, instanceFamily } from './context';
 import { nextStep } from './ladder';
+import type { ScopeCount } from './scope-health';
 import { timingFor } from './timing';
 import { restoreForCase, stopStartGuard } from './traffic';
-import type { Decision, DecisionAction, LadderStep } from './types';
+import { type Decision, type DecisionAction, LADDER, type LadderStep } from './types';
 
 /** A breaker pages a person at most this often per scope. */
 const PAGE_COOLDOWN_MS = 60 * 60_000;
+
+/** How often a case held by an open breaker looks again, and for how long at most (then it ends `skipped`). */
+function holdOf(ports: RemediationPorts): { recheckMinutes: number; holdMinutes: number } {
+  const recheckMinutes = ports.breaker?.recheckMinutes ?? BREAKER_RECHECK_MINUTES;
+  const holdMinutes = ports.breaker?.holdMinutes ?? BREAKER_HOLD_MINUTES;
+  if (!(recheckMinutes > 0 && Number.isFinite(recheckMinutes))) {
+    throw new Error(`expected the breaker's recheckMinutes > 0, found ${recheckMinutes}`);
+  }
+  if (!(holdMinutes >= 0 && Number.isFinite(holdMinutes))) {
+    throw new Error(`expected the breaker's holdMinutes ≥ 0, found ${holdMinutes}`);
+  }
+  return { recheckMinutes, holdMinutes };
+}
+
+/** How many times in a row the breaker has held this case (its last decisions, all `defer`). */
+function heldChecks(c: CaseView): number {
+  let n = 0;
+  for (let k = c.decisions.length - 1; k >= 0 && c.decisions[k].action === 'defer'; k--) n++;
+  return n;
+}
 
 /**
  * The decision this round already recorded, if any: a Decide step Step Functions runs again (it
@@ -37,9 +60,13 @@ function decidedThisRound(c: CaseView): Decision | undefined {
  * What to do now, recorded with its reason whatever it is:
  * 1. an instance that is gone, or a finding that only needs recording → record-only;
  * 2. a Spot interruption → drain (never repaired);
- * 3. a status-check finding whose instance is healthy again → record-only (recovered);
- * 4. a freeze over the instance's service → page (a person decides; the block is recorded);
- * 5. an open breaker (zone, service or account) → no action; the first case pages;
+ * 3. an open breaker (zone, service or account, from its stored counts: a handful of items) →
+ *    no action: the case is held (`defer`) and decides again in 10 minutes, for 6 hours at most
+ *    (then `skipped`); the first case of the storm pages; a held case whose instance is back in
+ *    service ends recovered (EC2 is asked only once the sweep no longer sees it impaired). A decision that finds every scope healthy closes the
+ *    breakers a storm opened, so the next storm pages again;
+ * 4. a status-check finding whose instance is healthy again (EC2, now) → record-only (recovered);
+ * 5. a freeze over the instance's service → page (a person decides; the block is recorded);
  * 6. otherwise the step: fixed for scheduled events (stop-start moves the instance off the
  *    retiring host; a reboot completes a scheduled reboot), the learning ladder for failures
  *    (Thompson sampling over recorded outcomes; page when every step was tried). Stop-start is
@@ -50,31 +77,48 @@ function decidedThisRound(c: CaseView): Decision | undefined {
 export async function decideRemediation(
   ports: RemediationPorts,
   state: RemediationState,
-): Promise<{ action: DecisionAction; reason: string }> {
+): Promise<{ action: DecisionAction; reason: string; at?: string }> {
   const c = await load(ports, state.caseId);
   const replay = decidedThisRound(c);
   if (replay) return { action: replay.action, reason: replay.reason };
   const { finding } = c;
   const now = ports.now();
-  const instances = await ports.fleet.listInstances();
-  const target = instances.find((i) => i.id === finding.instanceId);
+  // The target alone, and later its scopes' counts: a decision reads a handful of items, not the fleet.
+  const [target] = await ports.fleet.getInstances([finding.instanceId]);
+  let counts: ScopeCount[] | undefined;
   // Every other write (finding closed, page, audit) comes before the decision, which is the last:
   // a Decide retried after a crash repeats those (a closed finding stays closed; an audit record
   // or a page may repeat, never go missing) and, once the decision is there, only answers it.
-  const decide = async (action: DecisionAction, reason: string, status: CaseStatusWord, tried = c.tried) => {
+  const decide = async (
+    action: DecisionAction,
+    reason: string,
+    status: CaseStatusWord,
+    tried = c.tried,
+    /** When to decide again (a held case), else now. */
+    until = now,
+    /** What the ladder chose from (recorded, so the outcome is counted under the same context). */
+    context?: Decision['context'],
+  ) => {
     const caps =
       target && (action === 'reboot' || action === 'stop-start' || action === 'replace')
-        ? inFlightCaps(target, instances.length, ports.breaker?.inFlight, ports.breaker?.maxInFlightPerScope)
+        ? inFlightCaps(
+            target,
+            // The account's members at the last sweep (the breaker read them before any step).
+            counts?.[0]?.members ?? 1,
+            ports.breaker?.inFlight,
+            ports.breaker?.maxInFlightPerScope,
+          )
         : undefined;
     const decision: Decision = {
       instanceId: finding.instanceId,
       action,
-      at: iso(now),
+      at: iso(until),
       reason,
       ...(caps ? { caps } : {}),
+      ...(context && Object.keys(context).length > 0 ? { context } : {}),
     };
     // A case that ends here (paged, recorded, skipped) brings back what an earlier round kept out of traffic.
-    if (status !== 'acting' && c.tried.length > 0) await restoreForCase(ports, c);
+    if (status !== 'acting' && status !== 'open' && c.tried.length > 0) await restoreForCase(ports, c);
     await ports.fleet.audit([
       {
         subject: `instance:${finding.instanceId}`,
@@ -85,7 +129,7 @@ export async function decideRemediation(
       },
     ]);
     await ports.cases.decide(c.id, decision, { status, tried }, now);
-    return { action, reason };
+    return action === 'defer' ? { action, reason, at: decision.at } : { action, reason };
   };
 
   if (!target || target.state === 'terminated') {
@@ -104,7 +148,58 @@ export async function decideRemediation(
 
   const failure =
     finding.kind === 'system-status-check-failed' || finding.kind === 'instance-status-check-failed';
-  if (failure && c.tried.length === 0) {
+  // A case the breaker holds looks again whether its instance is back, before the breaker: its
+  // finding then stops counting against the scope. While the sweep still sees the instance
+  // impaired or down, that is the answer (no EC2 call: a storm of held cases looking again every
+  // 10 minutes would outrun EC2's request rate); otherwise EC2 is asked, as for a fresh case.
+  let checked = false;
+  const recheck = failure && c.tried.length === 0 && heldChecks(c) > 0;
+  if (recheck && target.state === 'running' && target.health !== 'impaired') {
+    checked = true;
+    const condition = (await ports.ec2.conditions([target.id])).get(target.id);
+    if (isInService(condition)) {
+      await closeFindings(ports, c, 'recovered on its own', now);
+      return decide('record-only', 'recovered on its own while the breaker held it', 'recovered');
+    }
+  }
+
+  // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
+  counts = await ports.fleet.scopeHealth(target);
+  const breaker = breakerFromCounts(counts, ports.breaker);
+  if (breaker.open) {
+    const claimed = await ports.cases.claimPage(breaker.scope, breaker.reason, now, PAGE_COOLDOWN_MS);
+    if (claimed) {
+      await ports.notify.publish(
+        `FleetOps breaker open: ${breaker.scope}`,
+        `${breaker.reason}. All automatic remediation in ${breaker.scope} has stopped; first case: ${c.id}. Held cases resume by themselves when the scope recovers.`,
+      );
+    }
+    const paged = claimed ? 'paged' : 'already paged';
+    const { recheckMinutes, holdMinutes } = holdOf(ports);
+    const held = heldChecks(c);
+    if ((held + 1) * recheckMinutes <= holdMinutes) {
+      // Held, not ended: the execution waits and decides again, so the case resumes when the breaker closes.
+      return decide(
+        'defer',
+        `breaker open (${breaker.scope}): ${breaker.reason}; ${paged}; held, looking again in ${recheckMinutes} min`,
+        'open',
+        c.tried,
+        now + recheckMinutes * 60_000,
+      );
+    }
+    return decide(
+      'record-only',
+      `breaker open (${breaker.scope}): ${breaker.reason}; ${paged}; held ${held * recheckMinutes} min (at most ${holdMinutes}): left to the person paged`,
+      'skipped',
+    );
+  }
+  // Every scope is healthy: a breaker a storm opened is closed, so the next storm pages again.
+  await ports.cases.closeBreakers(
+    counts.map((s) => s.scope),
+    now,
+  );
+
+  if (failure && c.tried.length === 0 && !checked) {
     const condition = (await ports.ec2.conditions([target.id])).get(target.id);
     if (isInService(condition)) {
       await closeFindings(ports, c, 'recovered on its own', now);
@@ -123,36 +218,9 @@ export async function decideRemediation(
     return decide('page', `frozen: ${freeze.reason}`, 'paged');
   }
 
-  const breaker = evaluateBreaker({
-    target,
-    instances,
-    recentFindings: (await ports.fleet.openFindings()).map((f) => ({
-      instanceId: f.instanceId,
-      at: f.createdAt,
-    })),
-    // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
-    inFlight: [],
-    now,
-    thresholds: ports.breaker,
-  });
-  if (breaker.open) {
-    const claimed = await ports.cases.claimPage(breaker.scope, breaker.reason, now, PAGE_COOLDOWN_MS);
-    if (claimed) {
-      await ports.notify.publish(
-        `FleetOps breaker open: ${breaker.scope}`,
-        `${breaker.reason}. All automatic remediation in ${breaker.scope} has stopped; first case: ${c.id}.`,
-      );
-      return decide('page', `breaker open (${breaker.scope}): ${breaker.reason}; paged`, 'paged');
-    }
-    return decide(
-      'record-only',
-      `breaker open (${breaker.scope}): ${breaker.reason}; already paged`,
-      'skipped',
-    );
-  }
-
   let step: LadderStep | 'page';
   let why: string;
+  let context: Decision['context'];
   // Stop-start would harm some instances: the ladder skips it, with the reason recorded.
   const guard =
     !c.tried.includes('stop-start') && (timing.action === 'stop-start' || timing.action === 'ladder')
@@ -172,14 +240,32 @@ export async function decideRemediation(
       why = timing.reason;
     }
   } else {
+    // What the instance tells: its type's family and its host's age (a stop-start moves it to a new one).
+    const family = instanceFamily(target.instanceType);
+    const age = hostAgeDays(target.launchedAt, now);
+    context = {
+      ...(family !== undefined ? { family } : {}),
+      ...(age !== undefined ? { hostAgeDays: age } : {}),
+    };
+    // Only an Auto Scaling group brings a terminated instance back: outside one, replace is no step
+    // to choose (nor to explore), and the ladder goes on without it.
+    const grouped =
+      c.tried.includes('replace') || (await ports.autoscaling.groupsOf([target.id])).has(target.id);
+    const unavailable: LadderStep[] = [
+      ...(guard ? (['stop-start'] as const) : []),
+      ...(grouped ? [] : (['replace'] as const)),
+    ];
     const next = nextStep({
       kind: finding.kind,
-      tried: guard ? [...c.tried, 'stop-start'] : c.tried,
-      stats: await ports.cases.stats(),
+      tried: [...c.tried, ...unavailable.filter((s) => !c.tried.includes(s))],
+      stats: await ports.cases.stats(
+        LADDER.flatMap((s) => contextKeys({ kind: finding.kind, ...context }, s)),
+      ),
       rng: ports.rng,
+      context,
     });
     step = next.action;
-    why = `${next.reason}${skipped}`;
+    why = `${next.reason}${skipped}${grouped ? '' : `; replace left out: ${target.id} is in no Auto Scaling group`}`;
   }
   if (step === 'replace' && !(await ports.autoscaling.groupsOf([target.id])).has(target.id)) {
     // Only an Auto Scaling group brings a terminated instance back.
@@ -192,5 +278,5 @@ export async function decideRemediation(
     await page(ports, c, `every step was tried (${c.tried.join(', ') || 'none'}): ${why}${last}`);
     return decide('page', `escalated to a person: ${why}`, 'paged');
   }
-  return decide(step, why, 'acting', [...c.tried, step]);
+  return decide(step, why, 'acting', [...c.tried, step], now, context);
 }

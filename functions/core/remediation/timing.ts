@@ -137,7 +137,8 @@ function beforeDeadline(
 
 /**
  * When (and in what way) to act on a finding:
- * 1. a failing status check (system or instance) → now, step chosen by the ladder ('ladder');
+ * 1. a failing status check (system or instance) → after `waitMinutes` (the accumulation window:
+ *    core/defaults.ts ACCUMULATE_MINUTES where deployed), step chosen by the ladder ('ladder');
  * 2. scheduled retirement or stop → stop-start ahead of NotBefore (an EBS-backed instance moves
  *    to new hardware, so the event does not happen), at a quiet time if one fits;
  * 3. scheduled reboot → reboot ahead of NotBefore at a quiet time (a reboot of our own completes
@@ -153,18 +154,34 @@ function beforeDeadline(
  * Rules 2–3 act now instead when the deadline has passed, is within the safety margin, or no
  * quiet time fits before it (see `beforeDeadline`).
  */
-export function timingFor(finding: Finding, now: number, quiet?: QuietWindow): Timing {
+export function timingFor(
+  finding: Finding,
+  now: number,
+  quiet?: QuietWindow,
+  /** Minutes a failure waits before its first action (an accumulation window; 0: at once). */
+  waitMinutes = 0,
+): Timing {
   const at = iso(now);
   const kind: FindingKind = finding.kind;
+  if (!(waitMinutes >= 0 && Number.isFinite(waitMinutes))) {
+    throw new Error(`expected an accumulation window ≥ 0 minutes, found ${waitMinutes}`);
+  }
   switch (kind) {
     case 'system-status-check-failed':
     case 'instance-status-check-failed':
-      return {
-        mode: 'now',
-        at,
-        action: 'ladder',
-        reason: `${kind}: repair now; the escalation ladder chooses the step`,
-      };
+      return waitMinutes > 0
+        ? {
+            mode: 'now',
+            at: iso(now + waitMinutes * 60_000),
+            action: 'ladder',
+            reason: `${kind}: repair after a ${waitMinutes}-min accumulation window (a storm is counted before anything is touched; an instance that recovers, by EC2's automatic recovery or by itself, is left alone); the escalation ladder chooses the step`,
+          }
+        : {
+            mode: 'now',
+            at,
+            action: 'ladder',
+            reason: `${kind}: repair now; the escalation ladder chooses the step`,
+          };
     case 'scheduled-retirement':
     case 'scheduled-stop':
       return beforeDeadline(

@@ -73,8 +73,13 @@ export async function openCase(
 ): Promise<Exclude<TriageOutcome, { outcome: 'seen-before' }>> {
   const now = ports.now();
   const quiet = await quietWindowFor(ports.fleet, finding);
-  const { attachment, case: c } = await ports.cases.open(finding, timingFor(finding, now, quiet).at, now);
-  const timing = timingFor(c.finding, now, quiet);
+  const wait = ports.accumulate?.[finding.kind] ?? 0;
+  const { attachment, case: c } = await ports.cases.open(
+    finding,
+    timingFor(finding, now, quiet, wait).at,
+    now,
+  );
+  const timing = timingFor(c.finding, now, quiet, ports.accumulate?.[c.finding.kind] ?? 0);
   const elsewhere = attachment === 'same-event' || attachment === 'joined';
   let outcome: Exclude<TriageOutcome, { outcome: 'seen-before' }>['outcome'];
   if (c.status !== 'open' || c.startedAt !== undefined) {

@@ -29,6 +29,8 @@ export interface Decision {
   readonly reason: string;
   /** A step's in-flight caps (caps.ts), taken with the case's lease. */
   readonly caps?: ReadonlyArray<{ readonly scope: string; readonly max: number }>;
+  /** What the ladder chose the step from (context.ts), so its outcome is counted under it too. */
+  readonly context?: { readonly family?: string; readonly hostAgeDays?: number };
   /** A `replace`'s plan, recorded by the act step before its first call (see `ReplacementPlan`). */
   readonly replacement?: ReplacementPlan;
 }

@@ -3,10 +3,12 @@
  * period, did it recover the instance? The verdict is recorded, counted in the ladder's
  * statistics once, and the case's lease and budget released.
  */
+
 import { checksPending, type InstanceCondition, isInService } from '../fleet/fleet';
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { actionKey, closeFindings, LeaseLostError, load, releaseCase, renewLease } from './case';
+import { contextKeys } from './context';
 import { inService, planOf, replacementOutcome, serving, terminateOnce } from './replace';
 import { restoreForCase } from './traffic';
 
@@ -161,7 +163,16 @@ export async function verifyRemediation(
     recovered = seen === 'recovered';
     reason = step ? `${verdict(step, recovered)}${why}` : 'no step to verify';
     await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
-    if (step) await ports.cases.recordOutcome(c.finding.kind, step, recovered);
+    if (step) {
+      // Counted under the kind and under the context the step was chosen from (one write).
+      const chosen = [...c.decisions].reverse().find((d) => d.action === step)?.context;
+      await ports.cases.recordOutcome(
+        c.finding.kind,
+        step,
+        recovered,
+        chosen ? contextKeys({ kind: c.finding.kind, ...chosen }, step) : undefined,
+      );
+    }
   }
   // Recovered ends the case: anything still out of traffic goes back (normally back in service already).
   if (recovered) await restoreForCase(ports, c);
