@@ -233,6 +233,11 @@ export class FindingRecords {
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':outcome': outcome },
     };
+    // Only a health finding was counted (putFinding): any other closes with one write.
+    if (!isHealthFinding(finding.kind)) {
+      await this.updateFinding(finding, close);
+      return;
+    }
     const key = keys.finding(finding.instanceId, finding.kind, finding.key);
     const stored = await this.db.send(
       new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),

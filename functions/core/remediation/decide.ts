@@ -63,8 +63,9 @@ function decidedThisRound(c: CaseView): Decision | undefined {
  * 3. an open breaker (zone, service or account, from its stored counts: a handful of items) →
  *    no action: the case is held (`defer`) and decides again in 10 minutes, for 6 hours at most
  *    (then `skipped`); the first case of the storm pages; a held case whose instance is back in
- *    service ends recovered (EC2 is asked only once the sweep no longer sees it impaired). A decision that finds every scope healthy closes the
- *    breakers a storm opened, so the next storm pages again;
+ *    service ends recovered (EC2 is asked only once the sweep no longer sees it impaired). A
+ *    decision that finds every scope healthy closes the breakers a storm opened, so the next
+ *    storm pages again;
  * 4. a status-check finding whose instance is healthy again (EC2, now) → record-only (recovered);
  * 5. a freeze over the instance's service → page (a person decides; the block is recorded);
  * 6. otherwise the step: fixed for scheduled events (stop-start moves the instance off the
@@ -152,16 +153,16 @@ export async function decideRemediation(
   // finding then stops counting against the scope. While the sweep still sees the instance
   // impaired or down, that is the answer (no EC2 call: a storm of held cases looking again every
   // 10 minutes would outrun EC2's request rate); otherwise EC2 is asked, as for a fresh case.
-  let checked = false;
-  const recheck = failure && c.tried.length === 0 && heldChecks(c) > 0;
-  if (recheck && target.state === 'running' && target.health !== 'impaired') {
-    checked = true;
-    const condition = (await ports.ec2.conditions([target.id])).get(target.id);
-    if (isInService(condition)) {
-      await closeFindings(ports, c, 'recovered on its own', now);
-      return decide('record-only', 'recovered on its own while the breaker held it', 'recovered');
-    }
-  }
+  const inServiceNow = async () => isInService((await ports.ec2.conditions([target.id])).get(target.id));
+  const recoveredOnItsOwn = async (reason: string) => {
+    await closeFindings(ports, c, 'recovered on its own', now);
+    return decide('record-only', reason, 'recovered');
+  };
+  const held = heldChecks(c);
+  const checked =
+    failure && c.tried.length === 0 && held > 0 && target.state === 'running' && target.health !== 'impaired';
+  if (checked && (await inServiceNow()))
+    return recoveredOnItsOwn('recovered on its own while the breaker held it');
 
   // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
   counts = await ports.fleet.scopeHealth(target);
@@ -176,7 +177,6 @@ export async function decideRemediation(
     }
     const paged = claimed ? 'paged' : 'already paged';
     const { recheckMinutes, holdMinutes } = holdOf(ports);
-    const held = heldChecks(c);
     if ((held + 1) * recheckMinutes <= holdMinutes) {
       // Held, not ended: the execution waits and decides again, so the case resumes when the breaker closes.
       return decide(
@@ -199,12 +199,8 @@ export async function decideRemediation(
     now,
   );
 
-  if (failure && c.tried.length === 0 && !checked) {
-    const condition = (await ports.ec2.conditions([target.id])).get(target.id);
-    if (isInService(condition)) {
-      await closeFindings(ports, c, 'recovered on its own', now);
-      return decide('record-only', 'recovered on its own before any action', 'recovered');
-    }
+  if (failure && c.tried.length === 0 && !checked && (await inServiceNow())) {
+    return recoveredOnItsOwn('recovered on its own before any action');
   }
 
   const freeze = await checkFreeze(

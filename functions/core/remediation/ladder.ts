@@ -4,8 +4,8 @@
  */
 import type { FindingKind } from '../events/findings';
 import { sampleBeta } from './beta';
-import { type LadderContext, NO_OUTCOMES, type PooledPosterior, pooledPosterior } from './context';
-import { LADDER, type LadderStep, type OutcomeStats, statsKey } from './types';
+import { type LadderContext, type PooledPosterior, pooledPosterior, recordContextOutcome } from './context';
+import { LADDER, type LadderStep, type OutcomeStats } from './types';
 
 export * from './context';
 
@@ -219,9 +219,5 @@ export function recordOutcome(
   step: LadderStep,
   recovered: boolean,
 ): OutcomeStats {
-  const key = statsKey(kind, step);
-  const { successes, failures } = stats.get(key) ?? NO_OUTCOMES;
-  const next = new Map(stats);
-  next.set(key, recovered ? { successes: successes + 1, failures } : { successes, failures: failures + 1 });
-  return next;
+  return recordContextOutcome(stats, { kind }, step, recovered);
 }
