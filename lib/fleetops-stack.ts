@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { accumulateEnvironment } from '../functions/app/environment';
 import { STATUS_CHECK_ALARM_PREFIX } from '../functions/core/defaults';
 import { FleetTable } from './fleet-table';
 import { InventorySync } from './inventory-sync';
@@ -43,6 +44,7 @@ export class FleetOpsStack extends Stack {
         maxUnhealthyPercent: settings.breakerMaxUnhealthyPercent,
         maxInFlight: settings.breakerMaxInFlight,
       },
+      tuning: settings.remediation,
     });
     // The rollout tells people too: approvals waiting, gates failed, changes ended.
     rollout.function.addEnvironment('TOPIC_ARN', remediation.topic.topicArn);
@@ -53,6 +55,9 @@ export class FleetOpsStack extends Stack {
       remediation.stateMachine.stateMachineArn,
     );
     remediation.stateMachine.grantStartExecution(inventory.function.function);
+    for (const [name, value] of Object.entries(accumulateEnvironment(settings.remediation))) {
+      inventory.function.addEnvironment(name, value);
+    }
     // The sweep pages about instances left out of traffic that it cannot bring back.
     inventory.function.addEnvironment('TOPIC_ARN', remediation.topic.topicArn);
     remediation.topic.grantPublish(inventory.function.function);

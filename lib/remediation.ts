@@ -10,6 +10,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { accumulateEnvironment, remediationStepEnvironment } from '../functions/app/environment';
 import { FleetFunction } from './fleet-function';
 import {
   GROUP_ACTIONS,
@@ -21,6 +22,7 @@ import {
   TRAFFIC_READS,
 } from './fleet-permissions';
 import { routingPatterns } from './routing-patterns';
+import type { RemediationTuning } from './settings';
 import { stepStateMachine } from './step-state-machine';
 
 export { routingPatterns } from './routing-patterns';
@@ -33,6 +35,8 @@ export interface RemediationProps {
   readonly logRetention: RetentionDays;
   readonly notificationEmail?: string;
   readonly breaker: { readonly maxUnhealthyPercent: number; readonly maxInFlight: number };
+  /** Accumulation windows, the breaker's hold, the relapse window and the in-flight caps (lib/settings.ts). */
+  readonly tuning: RemediationTuning;
 }
 
 /**
@@ -98,6 +102,7 @@ export class Remediation extends Construct {
         TOPIC_ARN: this.topic.topicArn,
         BREAKER_MAX_UNHEALTHY_PERCENT: String(props.breaker.maxUnhealthyPercent),
         BREAKER_MAX_IN_FLIGHT: String(props.breaker.maxInFlight),
+        ...remediationStepEnvironment(props.tuning),
       },
     });
     this.step.bindTable(props.table);
@@ -132,6 +137,7 @@ export class Remediation extends Construct {
       environment: {
         REMEDIATION_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         POWERTOOLS_IDEMPOTENCY_DISABLED: 'false',
+        ...accumulateEnvironment(props.tuning),
       },
     });
     this.triage.bindTable(props.table);

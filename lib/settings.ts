@@ -8,9 +8,14 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import {
+  ACCUMULATE_MINUTES,
+  BREAKER_HOLD_MINUTES,
   BREAKER_MAX_IN_FLIGHT,
   BREAKER_MAX_UNHEALTHY_PERCENT,
+  BREAKER_RECHECK_MINUTES,
   MANAGED_TAG,
+  RELAPSE_FLAP_LIMIT,
+  RELAPSE_WINDOW_MINUTES,
   SERVICE_TAG_KEY,
 } from '../functions/core/defaults';
 
@@ -27,6 +32,20 @@ export interface FleetOpsSettings {
   readonly breakerMaxUnhealthyPercent: number;
   /** The remediation breaker: cases in flight per scope that stop another from starting. */
   readonly breakerMaxInFlight: number;
+  /** Remediation's timing and brakes (functions/core/defaults.ts says why each default is what it is). */
+  readonly remediation: RemediationTuning;
+}
+
+/** Remediation's settings besides the breaker's thresholds: each handler gets them as environment variables. */
+export interface RemediationTuning {
+  /** Minutes a status-check failure waits before its first action (a system check: where EC2 may recover it). */
+  readonly accumulate: { readonly instanceCheckMinutes: number; readonly systemCheckMinutes: number };
+  /** How often a case the open breaker holds looks again, and for how long at most. */
+  readonly hold: { readonly recheckMinutes: number; readonly holdMinutes: number };
+  /** A failure within this window of the last case's end continues its ladder; this many in a row page. */
+  readonly relapse: { readonly windowMinutes: number; readonly flapLimit: number };
+  /** In-flight caps per scope; unset: scaled to the fleet (functions/core/remediation/caps.ts). */
+  readonly inFlight: { readonly account?: number; readonly zone?: number; readonly service?: number };
 }
 
 const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
@@ -50,6 +69,39 @@ export const SETTINGS = {
     default: BREAKER_MAX_IN_FLIGHT,
     expected: 'a whole number from 1 to 1000',
   },
+  'fleetops:accumulateInstanceCheckMinutes': {
+    default: ACCUMULATE_MINUTES['instance-status-check-failed'],
+    expected: 'a whole number of minutes from 0 to 60',
+  },
+  'fleetops:accumulateSystemCheckMinutes': {
+    default: ACCUMULATE_MINUTES['system-status-check-failed'],
+    expected: 'a whole number of minutes from 0 to 60',
+  },
+  'fleetops:breakerRecheckMinutes': {
+    default: BREAKER_RECHECK_MINUTES,
+    expected: 'a whole number of minutes from 1 to 120',
+  },
+  'fleetops:breakerHoldMinutes': {
+    default: BREAKER_HOLD_MINUTES,
+    expected: 'a whole number of minutes from 0 to 10080 (a week)',
+  },
+  'fleetops:relapseWindowMinutes': {
+    default: RELAPSE_WINDOW_MINUTES,
+    expected: 'a whole number of minutes from 0 to 43200 (30 days)',
+  },
+  'fleetops:flapLimit': { default: RELAPSE_FLAP_LIMIT, expected: 'a whole number from 1 to 20' },
+  'fleetops:inFlightPerAccount': {
+    default: '',
+    expected: 'a whole number from 1 to 10000, or empty to scale with the fleet',
+  },
+  'fleetops:inFlightPerZone': {
+    default: '',
+    expected: 'a whole number from 1 to 10000, or empty to scale with the fleet',
+  },
+  'fleetops:inFlightPerService': {
+    default: '',
+    expected: 'a whole number from 1 to 10000, or empty to scale with the fleet',
+  },
   'fleetops:logRetentionDays': {
     default: 90,
     expected: `one of CloudWatch's retention periods in days (${Object.values(RetentionDays)
@@ -67,6 +119,17 @@ export function readSettings(scope: Construct): FleetOpsSettings {
     if (value === undefined)
       problems.push(`context ${key}: expected ${SETTINGS[key].expected}, found ${JSON.stringify(raw)}`);
     return value as T;
+  };
+  const whole = (min: number, max: number) => (raw: unknown) => {
+    const n = Number(raw);
+    return raw !== '' && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+  /** A cap: empty (scaled to the fleet, as null) or a whole number. */
+  const cap = (raw: unknown) => (raw === '' ? null : whole(1, 10_000)(raw));
+  const caps = {
+    account: check('fleetops:inFlightPerAccount', cap),
+    zone: check('fleetops:inFlightPerZone', cap),
+    service: check('fleetops:inFlightPerService', cap),
   };
   const tagKey = (raw: unknown) =>
     typeof raw === 'string' && raw.length >= 1 && raw.length <= 128 ? raw : undefined;
@@ -101,6 +164,21 @@ export function readSettings(scope: Construct): FleetOpsSettings {
       const n = Number(raw);
       return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : undefined;
     }),
+    remediation: {
+      accumulate: {
+        instanceCheckMinutes: check('fleetops:accumulateInstanceCheckMinutes', whole(0, 60)),
+        systemCheckMinutes: check('fleetops:accumulateSystemCheckMinutes', whole(0, 60)),
+      },
+      hold: {
+        recheckMinutes: check('fleetops:breakerRecheckMinutes', whole(1, 120)),
+        holdMinutes: check('fleetops:breakerHoldMinutes', whole(0, 10_080)),
+      },
+      relapse: {
+        windowMinutes: check('fleetops:relapseWindowMinutes', whole(0, 43_200)),
+        flapLimit: check('fleetops:flapLimit', whole(1, 20)),
+      },
+      inFlight: Object.fromEntries(Object.entries(caps).filter(([, n]) => typeof n === 'number')),
+    },
   };
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return settings;

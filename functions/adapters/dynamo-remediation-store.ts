@@ -8,12 +8,14 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Finding, occurrenceOf } from '../core/events/findings';
 import type { CaseStore, IntakeCaseStore } from '../core/ports/case-store';
+import type { LastRemediation } from '../core/remediation/relapse';
 import type { CaseStatusWord } from '../core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
@@ -25,6 +27,7 @@ import type { Decision, LadderStep, OutcomeCount, OutcomeStats } from '../core/r
 import { statsKey } from '../core/remediation/types';
 import { batchGetAll, type DocumentClient, isConditionFailure, queryAll, sleep } from './dynamo-client';
 import { CASES_COLLECTION, IN_FLIGHT_CASES, indexKeys, keys, partitions, sortPrefixes } from './keys';
+import { TTL_ATTRIBUTE } from './table-design';
 
 export { CASES_COLLECTION } from './keys';
 
@@ -83,7 +86,8 @@ function inFlightIndex(id: string, status: CaseStatus) {
  * - `INSTANCE#<id>` / `ACTIVECASE#<kind>`: the instance's active case of that kind (at most one);
  * - `INSTANCE#<id>` / `CASEOF#<kind>#<key>`: the case a finding went to;
  * - `STATS` / `OUTCOME#<kind>|<step>`: recovered and not-recovered counts (atomic ADD);
- * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it.
+ * - `BREAKER` / `<scope>`: open or not, and when a person was last paged about it;
+ * - `INSTANCE#<id>` / `LASTREMEDIATION`: how the instance's last status-check case ended (relapse.ts).
  */
 export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
   constructor(
@@ -502,6 +506,70 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
       throw error;
     }
   }
+  /** The instance's `LASTREMEDIATION` item: one GetItem. */
+  async lastRemediation(instanceId: string): Promise<LastRemediation | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.lastRemediation(instanceId), ConsistentRead: true }),
+    );
+    if (!result.Item) return undefined;
+    const item = result.Item;
+    return Object.fromEntries(
+      LAST_REMEDIATION_FIELDS.flatMap((f) => (item[f] === undefined ? [] : [[f, item[f]]])),
+    ) as unknown as LastRemediation;
+  }
+
+  /**
+   * Puts the instance's `LASTREMEDIATION` item, conditioned on not replacing the record of a case
+   * opened later (a retried step of an older case is a no-op then); the same case writes it again.
+   */
+  async rememberRemediation(record: LastRemediation): Promise<void> {
+    await this.db
+      .send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...keys.lastRemediation(record.instanceId),
+            type: 'last-remediation',
+            ...record,
+            // Kept a quarter (seconds, DynamoDB's TTL): what helped an instance that long ago still hints.
+            [TTL_ATTRIBUTE]: Math.floor(record.endedAt / 1000) + LAST_REMEDIATION_KEPT_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR caseId = :id OR openedAt <= :opened',
+          ExpressionAttributeValues: { ':id': record.caseId, ':opened': record.openedAt },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  async reviseOutcome(last: LastRemediation, byCase: string, keyList: readonly string[]): Promise<boolean> {
+    const mark = {
+      Update: {
+        TableName: this.table,
+        Key: keys.lastRemediation(last.instanceId),
+        UpdateExpression: 'SET revisedBy = :by',
+        ConditionExpression: 'caseId = :last AND attribute_not_exists(revisedBy)',
+        ExpressionAttributeValues: { ':by': byCase, ':last': last.caseId },
+      },
+    };
+    const revisions = [...new Set(keyList)].map((key) => ({
+      Update: {
+        TableName: this.table,
+        Key: keys.outcome(key),
+        UpdateExpression: 'ADD successes :minus, failures :one',
+        ConditionExpression: 'successes >= :one',
+        ExpressionAttributeValues: { ':minus': -1, ':one': 1 },
+      },
+    }));
+    const failed = await this.transact([mark, ...revisions]);
+    if (!failed) return true;
+    if (failed[0]) return false;
+    // A count with nothing to take back (its sample was lost): mark the record alone.
+    if (failed.slice(1).some(Boolean)) return (await this.transact([mark])) === undefined;
+    throw new Error(`could not revise the outcome of ${last.caseId}: the transaction was cancelled`);
+  }
+
   /**
    * Closes these scopes' breakers where they are open (one conditional write each; a closed or
    * never-opened breaker is left as it is, so the usual case writes nothing that changes).
@@ -527,6 +595,23 @@ export class DynamoRemediationStore implements CaseStore, IntakeCaseStore {
     );
   }
 }
+
+/** How long an instance's last remediation is kept after it ended (DynamoDB TTL). */
+const LAST_REMEDIATION_KEPT_SECONDS = 90 * 86_400;
+
+const LAST_REMEDIATION_FIELDS = [
+  'instanceId',
+  'caseId',
+  'openedAt',
+  'endedAt',
+  'kind',
+  'status',
+  'tried',
+  'recoveredBy',
+  'relapses',
+  'context',
+  'revisedBy',
+] as const satisfies ReadonlyArray<keyof LastRemediation>;
 
 function toCase(item: Record<string, unknown>): RemediationCase {
   return {

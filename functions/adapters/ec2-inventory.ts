@@ -61,7 +61,7 @@ export function pacedEc2Client(bucket: TokenBucket, client = new EC2Client({ ...
  * DescribeInstanceStatus for every instance (with its scheduled events), 1,000 per page.
  *
  * `rootDevice` is DescribeInstances' RootDeviceType; `launchedAt` its LaunchTime (ISO 8601) and
- * `instanceType` its InstanceType. `spot` is set for an instance whose
+ * `instanceType` its InstanceType; `autoRecovery` its MaintenanceOptions.AutoRecovery. `spot` is set for an instance whose
  * InstanceLifecycle is `spot`: the request type of its SpotInstanceRequestId, read with
  * DescribeSpotInstanceRequests for those instances only (200 request ids a call, and remembered:
  * a request's type never changes), so a fleet without Spot instances sends none. `one-time`
@@ -126,6 +126,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
         ec2.LaunchTime instanceof Date && !Number.isNaN(ec2.LaunchTime.getTime())
           ? ec2.LaunchTime.toISOString()
           : undefined;
+      const autoRecovery = ec2.MaintenanceOptions?.AutoRecovery;
       observed.push({
         instance: {
           id,
@@ -140,6 +141,7 @@ export class Ec2FleetInventory implements Ec2Inventory {
           ...(spot ? { spot } : {}),
           ...(launchedAt ? { launchedAt } : {}),
           ...(ec2.InstanceType ? { instanceType: ec2.InstanceType } : {}),
+          ...(autoRecovery === 'default' || autoRecovery === 'disabled' ? { autoRecovery } : {}),
         },
         ...(impairment ? { impairment } : {}),
         ...(impairedSince ? { impairedSince } : {}),

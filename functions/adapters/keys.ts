@@ -43,6 +43,8 @@ export const keys = {
   }),
   /** The instance's active case of a kind: at most one, claimed with a conditional write. */
   activeCase: (id: string, kind: string) => ({ pk: `INSTANCE#${id}`, sk: `ACTIVECASE#${kind}` }),
+  /** How the instance's last status-check remediation ended (relapse.ts): one per instance. */
+  lastRemediation: (id: string) => ({ pk: `INSTANCE#${id}`, sk: 'LASTREMEDIATION' }),
   case: (id: string) => ({ pk: `CASE#${id}`, sk: 'STATUS' }),
   /** Recovered and not-recovered counts of a ladder step for a failure kind (`statsKey`). */
   outcome: (statsKey: string) => ({ pk: 'STATS', sk: `OUTCOME#${statsKey}` }),

@@ -30,11 +30,17 @@ import { NamedExecutions } from '../adapters/sfn-executions';
 import { SnsNotify } from '../adapters/sns-notify';
 import { SsmCommands } from '../adapters/ssm-commands';
 import type { RolloutPorts } from '../core/change/rollout/rollout';
-import { ACCUMULATE_MINUTES, EC2_ACTION_RATE, EC2_DESCRIBE_RATE, SDK_RETRY } from '../core/defaults';
+import { EC2_ACTION_RATE, EC2_DESCRIBE_RATE, SDK_RETRY } from '../core/defaults';
 import type { RemediationPorts } from '../core/remediation/remediate';
 import type { TriagePorts } from '../core/remediation/triage';
 import { TokenBucket } from '../core/shared/token-bucket';
-import type { InventorySettings, RemediationSettings, RolloutSettings, TriageSettings } from './environment';
+import {
+  accumulateFromEnv,
+  type InventorySettings,
+  type RemediationSettings,
+  type RolloutSettings,
+  type TriageSettings,
+} from './environment';
 
 /** An EC2 client paced for the mutating actions (tags, reboot, stop, start): their own, smaller bucket. */
 export function ec2ActionsClient(client?: EC2Client): EC2Client {
@@ -146,6 +152,7 @@ export function remediationPorts(
     rng: Math.random,
     actor: 'remediation',
     breaker: settings.breaker,
+    relapse: settings.relapse,
   };
 }
 
@@ -167,7 +174,7 @@ export function triagePorts(settings: TriageSettings, clients: TriageClients = t
     executions: new NamedExecutions(clients.sfn, settings.remediationArn),
     now: () => Date.now(),
     actor: 'triage',
-    accumulate: ACCUMULATE_MINUTES,
+    accumulate: settings.accumulate ?? accumulateFromEnv({}),
   };
 }
 
@@ -236,7 +243,7 @@ export function inventoryPorts(
           fleet,
           now: () => Date.now(),
           actor,
-          accumulate: ACCUMULATE_MINUTES,
+          accumulate: settings.accumulate ?? accumulateFromEnv({}),
         }
       : undefined,
   };

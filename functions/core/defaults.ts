@@ -44,6 +44,15 @@ export const ACCUMULATE_MINUTES = {
   'system-status-check-failed': 10,
 } as const;
 
+/**
+ * A status-check failure within this many minutes of the end of the instance's last remediation is
+ * that problem come back (a relapse): the ladder continues where the last case left it.
+ */
+export const RELAPSE_WINDOW_MINUTES = 24 * 60;
+
+/** Relapses in a row after which the instance flaps: a person is paged instead of another step. */
+export const RELAPSE_FLAP_LIMIT = 3;
+
 /** The namespace of FleetOps' own CloudWatch metrics (the handlers write, the dashboard reads). */
 export const METRIC_NAMESPACE = 'FleetOps';
 

@@ -2,6 +2,7 @@
 
 import { type Finding, occurrenceOf } from '../../functions/core/events/findings';
 import type { CaseStore, IntakeCaseStore } from '../../functions/core/ports/case-store';
+import type { LastRemediation } from '../../functions/core/remediation/relapse';
 import type { CaseStatusWord } from '../../functions/core/remediation/remediate';
 import {
   ACTIVE_CASE_STATUSES,
@@ -151,6 +152,31 @@ export class MemoryRemediationStore implements CaseStore, IntakeCaseStore {
 
   async closeBreakers(scopes: readonly string[], _now: number): Promise<void> {
     for (const scope of scopes) this.openScopes.delete(scope);
+  }
+
+  private readonly last = new Map<string, LastRemediation>();
+
+  async lastRemediation(instanceId: string): Promise<LastRemediation | undefined> {
+    return this.last.get(instanceId);
+  }
+
+  /** Kept unless a case opened later is kept already (as the DynamoDB store's condition). */
+  async rememberRemediation(record: LastRemediation): Promise<void> {
+    const kept = this.last.get(record.instanceId);
+    if (kept && kept.caseId !== record.caseId && kept.openedAt > record.openedAt) return;
+    this.last.set(record.instanceId, { ...record, tried: [...record.tried] });
+  }
+
+  async reviseOutcome(last: LastRemediation, byCase: string, keys: readonly string[]): Promise<boolean> {
+    const kept = this.last.get(last.instanceId);
+    if (!kept || kept.caseId !== last.caseId || kept.revisedBy !== undefined) return false;
+    this.last.set(last.instanceId, { ...kept, revisedBy: byCase });
+    const counts = [...new Set(keys)].map((k) => [k, this.outcomes.get(k)] as const);
+    // All or none, as the DynamoDB store's transaction: a count with no success left is not touched.
+    if (counts.some(([, c]) => !c || c.successes < 1)) return true;
+    for (const [k, c] of counts)
+      this.outcomes.set(k, { successes: c!.successes - 1, failures: c!.failures + 1 });
+    return true;
   }
 
   /** Scopes whose breaker paged and has not closed since. */

@@ -1,7 +1,8 @@
 /**
  * Items a remediation decision reads from the fleet-state table, counted as DynamoDB would bill
  * them: each instance, finding, freeze, service or outcome count returned is an item; the breaker's
- * counts are one item per scope (three, one BatchGetItem); a case is one.
+ * counts are one item per scope (three, one BatchGetItem); a case is one, and so is the instance's
+ * last remediation (relapse.ts).
  */
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 
@@ -48,6 +49,13 @@ export function countingReads(ports: RemediationPorts, count: { items: number })
       inFlight: () => cases.inFlight(),
       claimPage: (...a) => cases.claimPage(...a),
       closeBreakers: (...a) => cases.closeBreakers(...a),
+      lastRemediation: async (id) => {
+        const last = await cases.lastRemediation(id);
+        if (last) count.items++;
+        return last;
+      },
+      rememberRemediation: (record) => cases.rememberRemediation(record),
+      reviseOutcome: (...a) => cases.reviseOutcome(...a),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
 import type { Finding } from '../../functions/core/events/findings';
+import type { LastRemediation } from '../../functions/core/remediation/relapse';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import type { TriagePorts } from '../../functions/core/remediation/triage';
 import type { Decision } from '../../functions/core/remediation/types';
@@ -188,5 +189,90 @@ describe.each<[string, () => Promise<Store>]>([
       Array.from({ length: 10 }, () => store.claimPage('zone:storm-1a', 'breaker open', 1000, 500)),
     );
     expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+
+  const ended = (caseId: string, openedAt: number, over: Partial<LastRemediation> = {}): LastRemediation => ({
+    instanceId: 'i-1',
+    caseId,
+    openedAt,
+    endedAt: openedAt + 600_000,
+    kind: 'instance-status-check-failed',
+    status: 'recovered',
+    tried: ['reboot'],
+    recoveredBy: 'reboot',
+    relapses: 0,
+    ...over,
+  });
+
+  it("keeps each instance's last remediation, as written, and none for an instance without one", async () => {
+    expect(await store.lastRemediation('i-1')).toBeUndefined();
+    const first = ended('case-a', 1000);
+    await store.rememberRemediation(first);
+    expect(await store.lastRemediation('i-1')).toEqual(first);
+    // Another instance's is its own.
+    await store.rememberRemediation(ended('case-x', 1000, { instanceId: 'i-2', tried: [], relapses: 2 }));
+    expect(await store.lastRemediation('i-1')).toEqual(first);
+    const { recoveredBy: _none, ...paged } = ended('case-x', 1000, {
+      instanceId: 'i-2',
+      status: 'paged',
+      tried: ['reboot', 'stop-start'],
+      relapses: 2,
+    });
+    await store.rememberRemediation(paged);
+    expect(await store.lastRemediation('i-2')).toEqual(paged);
+  });
+
+  it('lets a later case replace the record, and never an older case retried afterwards', async () => {
+    const older = ended('case-a', 1000);
+    const newer = ended('case-b', 5000, {
+      tried: ['reboot', 'stop-start'],
+      recoveredBy: 'stop-start',
+      relapses: 1,
+    });
+    await store.rememberRemediation(older);
+    await store.rememberRemediation(newer);
+    expect(await store.lastRemediation('i-1')).toEqual(newer);
+    // The older case's step retried after a crash writes its record again: the newer one stays.
+    await store.rememberRemediation({ ...older, endedAt: older.endedAt + 99_000 });
+    expect(await store.lastRemediation('i-1')).toEqual(newer);
+    // The same case writing again (its step retried) replaces its own record.
+    const again = { ...newer, endedAt: newer.endedAt + 1000 };
+    await store.rememberRemediation(again);
+    expect(await store.lastRemediation('i-1')).toEqual(again);
+  });
+
+  it("turns a relapsed case's counted success into a failure under each of its keys, exactly once", async () => {
+    const keys = ['instance-status-check-failed|reboot', 'instance-status-check-failed|family=m5|reboot'];
+    await store.recordOutcome('instance-status-check-failed', 'reboot', true, keys);
+    await store.recordOutcome('instance-status-check-failed', 'reboot', true, keys);
+    const last = ended('case-a', 1000);
+    await store.rememberRemediation(last);
+    // Concurrent deciders of the relapse (a Decide retried): one revision.
+    const revised = await Promise.all([1, 2, 3].map(() => store.reviseOutcome(last, 'case-b', keys)));
+    expect(revised.filter(Boolean)).toHaveLength(1);
+    const stats = await store.stats(keys);
+    for (const key of keys) expect(stats.get(key)).toEqual({ successes: 1, failures: 1 });
+    expect(await store.lastRemediation('i-1')).toEqual({ ...last, revisedBy: 'case-b' });
+    // Another case's record is not this one's to revise.
+    expect(await store.reviseOutcome(ended('case-z', 1000), 'case-b', keys)).toBe(false);
+  });
+
+  it('only marks a relapse whose success was never counted (a sample lost to a crash): no count goes negative', async () => {
+    const keys = ['system-status-check-failed|reboot', 'system-status-check-failed|family=c5|reboot'];
+    await store.recordOutcome('system-status-check-failed', 'reboot', true, keys.slice(0, 1));
+    const last = ended('case-a', 1000, { kind: 'system-status-check-failed' });
+    await store.rememberRemediation(last);
+    expect(await store.reviseOutcome(last, 'case-b', keys)).toBe(true);
+    const stats = await store.stats(keys);
+    expect(stats.get(keys[0])).toEqual({ successes: 1, failures: 0 });
+    expect(stats.get(keys[1])).toBeUndefined();
+    expect((await store.lastRemediation('i-1'))?.revisedBy).toBe('case-b');
+    expect(await store.reviseOutcome(last, 'case-c', keys)).toBe(false);
+  });
+
+  it('keeps the newest case of many written at once, whatever order they land in', async () => {
+    const records = Array.from({ length: 8 }, (_, k) => ended(`case-${k}`, 1000 + k * 100, { relapses: k }));
+    await Promise.all([...records].reverse().map((r) => store.rememberRemediation(r)));
+    expect(await store.lastRemediation('i-1')).toEqual(records.at(-1));
   });
 });

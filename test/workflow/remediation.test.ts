@@ -405,6 +405,78 @@ describe('remediation state machine (events → triage → the real ASL and hand
     ).toBe(1);
   });
 
+  it('a relapse continues the ladder, corrects what it learned, and an instance that keeps coming back pages', async () => {
+    // An api instance whose failure a reboot brings back, for a while: the same problem each time.
+    const id = byZone.get(ZONES[0])![13];
+    const total = (stats: Awaited<ReturnType<ReturnType<typeof cases>['stats']>>, key: string) =>
+      stats.get(key) ?? { successes: 0, failures: 0 };
+    const rebootKey = 'instance-status-check-failed|reboot';
+    const failAgain = async () => {
+      faults.set(id, 'software');
+      await deliver([alarmEvent(id, 'Instance', new Date(Date.now() + ++seq * 1000))]);
+      const open = (await caseOf(id)).filter((c) => c.status === 'open');
+      expect(open).toHaveLength(1);
+      mutations.length = 0;
+      pages.length = 0;
+      const states = await remediate(open[0].id);
+      return { states, c: (await cases().get(open[0].id))! };
+    };
+
+    // 1. A fresh problem: the reboot brings it back.
+    const first = await failAgain();
+    expect(mutations).toEqual([`reboot ${id}`]);
+    expect(first.c.status).toBe('recovered');
+    expect(await cases().lastRemediation(id)).toMatchObject({
+      caseId: first.c.id,
+      status: 'recovered',
+      tried: ['reboot'],
+      recoveredBy: 'reboot',
+      relapses: 0,
+    });
+    const learned = total(await cases().stats(), rebootKey);
+
+    // 2. It fails again within the window: the ladder continues after the reboot (a stop-start, a
+    // new host), and the reboot's success is counted as a failure now that it did not hold.
+    const second = await failAgain();
+    expect(mutations).toEqual([`stop ${id}`]);
+    expect(second.c.status).toBe('recovered');
+    expect(second.c.tried).toEqual(['reboot', 'stop-start']);
+    expect(second.c.decisions[0].relapse).toEqual({ of: first.c.id, count: 1, inherited: ['reboot'] });
+    expect(second.c.decisions.at(-1)?.reason).toMatch(
+      /^relapse 1 in a row: failed again \d+ min after case .+ \(recovered by reboot\), within the 24 h window; the ladder continues after reboot; /,
+    );
+    expect(total(await cases().stats(), rebootKey)).toEqual({
+      successes: learned.successes - 1,
+      failures: learned.failures + 1,
+    });
+
+    // 3. Again: reboot and stop-start are spent, and replace needs a group: a person is paged.
+    const third = await failAgain();
+    expect(mutations).toEqual([]);
+    expect(third.c.status).toBe('paged');
+    expect(third.states.at(-1)).toBe('Paged a person');
+    expect(third.c.reason).toMatch(/relapse 2 in a row/);
+    expect(pages).toEqual([`FleetOps: instance-status-check-failed on ${id} needs a person`]);
+
+    // 4. And again, back in service by the time it is decided: it flaps (3 relapses in a row), so a
+    // person is paged rather than the case closing as recovered on its own.
+    faults.set(id, 'software');
+    await deliver([alarmEvent(id, 'Instance', new Date(Date.now() + ++seq * 1000))]);
+    const [fourth] = (await caseOf(id)).filter((c) => c.status === 'open');
+    faults.delete(id);
+    pages.length = 0;
+    mutations.length = 0;
+    await remediate(fourth.id);
+    const flapped = (await cases().get(fourth.id))!;
+    expect(`${flapped.status}: ${flapped.reason}`).toMatch(
+      /^paged: escalated to a person: relapse 3 in a row: .*flapping \(3 relapses, limit 3\)$/,
+    );
+    expect(mutations).toEqual([]);
+    expect(pages).toHaveLength(1);
+    // Nothing is left held.
+    expect((await stores.leases.activeLeases(Date.now())).filter((l) => l.instanceId === id)).toEqual([]);
+  });
+
   it('many cases deciding and holding at once never exceed an in-flight cap (account, zone, service)', async () => {
     // Eight web instances of zones a and b fail at once; the caps: 3 in the account, 2 a zone.
     const ids = [...byZone.get(ZONES[0])!.slice(0, 4), ...byZone.get(ZONES[1])!.slice(0, 4)];

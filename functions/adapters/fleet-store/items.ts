@@ -25,6 +25,8 @@ const INSTANCE_FIELDS = [
   // Launch time and type (the sweep's): the planner's estimate of scale-outs reads the first.
   'launchedAt',
   'instanceType',
+  // EC2's own recovery: a system check failure waits for it only where it is on (remediation/timing.ts).
+  'autoRecovery',
 ] as const;
 
 export function pick(instance: Instance): Record<string, unknown> {

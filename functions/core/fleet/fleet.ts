@@ -110,6 +110,11 @@ export const instanceSchema = z.strictObject({
   /** EC2's InstanceType (`m7g.large`), from the sweep. */
   instanceType: z.string().min(1).optional(),
   spot: z.enum(['one-time', 'persistent']).optional(),
+  /**
+   * EC2's simplified automatic recovery setting (DescribeInstances' MaintenanceOptions.AutoRecovery),
+   * from the sweep: `default` (on, for the instance types that support it) or `disabled`.
+   */
+  autoRecovery: z.enum(['default', 'disabled']).optional(),
 });
 
 export type Instance = z.infer<typeof instanceSchema>;

@@ -92,6 +92,7 @@ export function canonical(i: Instance): string {
     i.spot ?? null,
     i.launchedAt ?? null,
     i.instanceType ?? null,
+    i.autoRecovery ?? null,
   ]);
 }
 

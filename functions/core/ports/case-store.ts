@@ -1,5 +1,6 @@
 import type { Finding } from '../events/findings';
 import type { CaseStatusWord } from '../remediation/case-status';
+import type { LastRemediation } from '../remediation/relapse';
 import type { Decision, LadderStep, OutcomeStats } from '../remediation/types';
 
 /**
@@ -19,6 +20,8 @@ export interface CaseView {
   readonly reason: string;
   /** Every finding that reached the case (the first one, and those that joined it). */
   readonly sources?: ReadonlyArray<{ readonly key: string }>;
+  /** When the case was opened (epoch ms). */
+  readonly createdAt: number;
 }
 
 /** The cases, their outcome statistics (what the ladder learns from) and the breaker's pages. */
@@ -52,6 +55,20 @@ export interface CaseStore {
   claimPage(scope: string, reason: string, now: number, cooldownMs: number): Promise<boolean>;
   /** These scopes' breakers are closed (their scopes are healthy): the next storm there pages again. */
   closeBreakers(scopes: readonly string[], now: number): Promise<void>;
+  /** How the instance's last remediation of a status-check failure ended (relapse.ts), if it had one. */
+  lastRemediation(instanceId: string): Promise<LastRemediation | undefined>;
+  /**
+   * Keeps `record` as the instance's last remediation, unless one of a case opened later is kept
+   * already (a retried step of an older case never replaces a newer case's record). Idempotent.
+   */
+  rememberRemediation(record: LastRemediation): Promise<void>;
+  /**
+   * A relapse of `last`'s instance, seen by case `byCase`: the success counted for the step that
+   * recovered `last` becomes a failure under each of `keys` (relapse.ts `revisedOutcome`), at most
+   * once per `last` (marked `revisedBy`, in the same transaction). A count with no success left to
+   * revise (its sample was lost to a crash) is only marked. False when it was revised before.
+   */
+  reviseOutcome(last: LastRemediation, byCase: string, keys: readonly string[]): Promise<boolean>;
 }
 
 /**

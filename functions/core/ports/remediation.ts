@@ -1,6 +1,7 @@
 import type { Instance } from '../fleet/fleet';
 import type { ServicesFile } from '../fleet/services';
 import type { BreakerThresholds } from '../remediation/breaker';
+import type { RelapseSettings } from '../remediation/relapse';
 import type { ScopeHealthSource } from '../remediation/scope-health';
 import type { AuditSink } from './audit';
 import type { AutoScalingPort } from './autoscaling';
@@ -45,4 +46,6 @@ export interface RemediationPorts {
   readonly actor: string;
   /** The breaker's thresholds (deployment settings); the breaker's defaults otherwise. */
   readonly breaker?: BreakerThresholds;
+  /** The relapse window and flap limit (deployment settings); core/defaults.ts otherwise. */
+  readonly relapse?: RelapseSettings;
 }

@@ -13,13 +13,14 @@ import { checkFreeze } from '../safety/hold';
 import { breakerFromCounts } from './breaker';
 import { inFlightCaps } from './caps';
 import { closeFindings, iso, load, page } from './case';
-import type { CaseStatusWord } from './case-status';
+import { ACTIVE_CASE_STATUSES, type CaseStatusWord } from './case-status';
 import { contextKeys, hostAgeDays, instanceFamily } from './context';
 import { nextStep } from './ladder';
+import { LADDER_KINDS, lastRemediationOf, relapseOf, revisedOutcome } from './relapse';
 import type { ScopeCount } from './scope-health';
 import { timingFor } from './timing';
 import { restoreForCase, stopStartGuard } from './traffic';
-import { type Decision, type DecisionAction, LADDER, type LadderStep } from './types';
+import { type Decision, type DecisionAction, LADDER, type LadderStep, type RecordedRelapse } from './types';
 
 /** A breaker pages a person at most this often per scope. */
 const PAGE_COOLDOWN_MS = 60 * 60_000;
@@ -60,17 +61,22 @@ function decidedThisRound(c: CaseView): Decision | undefined {
  * What to do now, recorded with its reason whatever it is:
  * 1. an instance that is gone, or a finding that only needs recording → record-only;
  * 2. a Spot interruption → drain (never repaired);
+ *    (a status-check failure reads the instance's last remediation once per decision until the
+ *    case acts — relapse.ts: within the window it is a relapse, recorded on every decision)
  * 3. an open breaker (zone, service or account, from its stored counts: a handful of items) →
  *    no action: the case is held (`defer`) and decides again in 10 minutes, for 6 hours at most
  *    (then `skipped`); the first case of the storm pages; a held case whose instance is back in
  *    service ends recovered (EC2 is asked only once the sweep no longer sees it impaired). A
  *    decision that finds every scope healthy closes the breakers a storm opened, so the next
  *    storm pages again;
- * 4. a status-check finding whose instance is healthy again (EC2, now) → record-only (recovered);
+ * 4. a relapse that reaches the flap limit → page (it keeps coming back, up or down now); a
+ *    status-check finding whose instance is healthy again (EC2, now) → record-only (recovered);
  * 5. a freeze over the instance's service → page (a person decides; the block is recorded);
  * 6. otherwise the step: fixed for scheduled events (stop-start moves the instance off the
  *    retiring host; a reboot completes a scheduled reboot), the learning ladder for failures
- *    (Thompson sampling over recorded outcomes; page when every step was tried). Stop-start is
+ *    (Thompson sampling over recorded outcomes, with the instance's family, host age and what
+ *    recovered it before; after a relapse, the steps its last case tried count as tried; page
+ *    when every step was tried). Stop-start is
  *    skipped, with its reason, for an instance-store-backed or one-time Spot instance (the
  *    ladder goes on without it; a fixed stop-start becomes a replace, or a page outside a group).
  * A case that ends in a later round brings its instance back into traffic first.
@@ -87,6 +93,10 @@ export async function decideRemediation(
   // The target alone, and later its scopes' counts: a decision reads a handful of items, not the fleet.
   const [target] = await ports.fleet.getInstances([finding.instanceId]);
   let counts: ScopeCount[] | undefined;
+  // A status-check failure: the ladder's to repair, and the instance's ladder goes on across cases.
+  const failure = LADDER_KINDS.has(finding.kind);
+  /** The relapse this case is, once read: every decision until the case acts records it. */
+  let recorded: RecordedRelapse | undefined;
   // Every other write (finding closed, page, audit) comes before the decision, which is the last:
   // a Decide retried after a crash repeats those (a closed finding stays closed; an audit record
   // or a page may repeat, never go missing) and, once the decision is there, only answers it.
@@ -94,11 +104,20 @@ export async function decideRemediation(
     action: DecisionAction,
     reason: string,
     status: CaseStatusWord,
-    tried = c.tried,
-    /** When to decide again (a held case), else now. */
-    until = now,
-    /** What the ladder chose from (recorded, so the outcome is counted under the same context). */
-    context?: Decision['context'],
+    {
+      tried = c.tried,
+      until = now,
+      context,
+      relapse = recorded,
+    }: {
+      tried?: readonly LadderStep[];
+      /** When to decide again (a held case), else now. */
+      until?: number;
+      /** What the ladder chose from (recorded, so the outcome is counted under the same context). */
+      context?: Decision['context'];
+      /** The relapse this case is (the instance's ladder left by its last case). */
+      relapse?: RecordedRelapse;
+    } = {},
   ) => {
     const caps =
       target && (action === 'reboot' || action === 'stop-start' || action === 'replace')
@@ -117,6 +136,7 @@ export async function decideRemediation(
       reason,
       ...(caps ? { caps } : {}),
       ...(context && Object.keys(context).length > 0 ? { context } : {}),
+      ...(relapse ? { relapse } : {}),
     };
     // A case that ends here (paged, recorded, skipped) brings back what an earlier round kept out of traffic.
     if (status !== 'acting' && status !== 'open' && c.tried.length > 0) await restoreForCase(ports, c);
@@ -129,6 +149,12 @@ export async function decideRemediation(
         at: iso(now),
       },
     ]);
+    // A status-check case that ends here leaves the instance's ladder for a relapse (relapse.ts).
+    if (failure && status !== 'recorded' && !ACTIVE_CASE_STATUSES.has(status)) {
+      await ports.cases.rememberRemediation(
+        lastRemediationOf({ ...c, decisions: [...c.decisions, decision] }, { status, endedAt: now }),
+      );
+    }
     await ports.cases.decide(c.id, decision, { status, tried }, now);
     return action === 'defer' ? { action, reason, at: decision.at } : { action, reason };
   };
@@ -147,8 +173,22 @@ export async function decideRemediation(
   if (timing.action === 'record-only') return decide('record-only', timing.reason, 'recorded');
   if (timing.action === 'drain') return decide('drain', timing.reason, 'acting');
 
-  const failure =
-    finding.kind === 'system-status-check-failed' || finding.kind === 'instance-status-check-failed';
+  // The instance's last problem come back? Read once per decision until the case acts (one item):
+  // the ladder then continues after what the last case tried, and an instance that keeps coming
+  // back flaps (a person decides, below). Every decision records it, so however the case ends, the
+  // instance's record keeps the run of relapses going.
+  const relapse =
+    failure && c.tried.length === 0
+      ? relapseOf(await ports.cases.lastRemediation(target.id), now, ports.relapse)
+      : undefined;
+  if (relapse?.relapse) {
+    recorded = { of: relapse.of, count: relapse.count, inherited: relapse.inherited };
+    // The step that "recovered" the last case did not hold: its counted success becomes a failure (once).
+    const revise = revisedOutcome(relapse.last);
+    if (revise) await ports.cases.reviseOutcome(relapse.last, c.id, revise.keys);
+  }
+  const inherited = recorded?.inherited ?? [];
+
   // A case the breaker holds looks again whether its instance is back, before the breaker: its
   // finding then stops counting against the scope. While the sweep still sees the instance
   // impaired or down, that is the answer (no EC2 call: a storm of held cases looking again every
@@ -183,8 +223,7 @@ export async function decideRemediation(
         'defer',
         `breaker open (${breaker.scope}): ${breaker.reason}; ${paged}; held, looking again in ${recheckMinutes} min`,
         'open',
-        c.tried,
-        now + recheckMinutes * 60_000,
+        { until: now + recheckMinutes * 60_000 },
       );
     }
     return decide(
@@ -199,6 +238,11 @@ export async function decideRemediation(
     now,
   );
 
+  if (relapse?.relapse && relapse.flapping) {
+    // Up or down now, it keeps coming back: another automatic round would only hide it.
+    await page(ports, c, `${relapse.reason}; a person decides`);
+    return decide('page', `escalated to a person: ${relapse.reason}`, 'paged');
+  }
   if (failure && c.tried.length === 0 && !checked && (await inServiceNow())) {
     return recoveredOnItsOwn('recovered on its own before any action');
   }
@@ -239,21 +283,24 @@ export async function decideRemediation(
     // What the instance tells: its type's family and its host's age (a stop-start moves it to a new one).
     const family = instanceFamily(target.instanceType);
     const age = hostAgeDays(target.launchedAt, now);
+    const helpedBefore = relapse && !relapse.relapse ? relapse.helpedBefore : undefined;
     context = {
       ...(family !== undefined ? { family } : {}),
       ...(age !== undefined ? { hostAgeDays: age } : {}),
+      ...(helpedBefore !== undefined ? { helpedBefore } : {}),
     };
     // Only an Auto Scaling group brings a terminated instance back: outside one, replace is no step
     // to choose (nor to explore), and the ladder goes on without it.
     const grouped =
       c.tried.includes('replace') || (await ports.autoscaling.groupsOf([target.id])).has(target.id);
     const unavailable: LadderStep[] = [
+      ...inherited,
       ...(guard ? (['stop-start'] as const) : []),
       ...(grouped ? [] : (['replace'] as const)),
     ];
     const next = nextStep({
       kind: finding.kind,
-      tried: [...c.tried, ...unavailable.filter((s) => !c.tried.includes(s))],
+      tried: [...c.tried, ...new Set(unavailable.filter((s) => !c.tried.includes(s)))],
       stats: await ports.cases.stats(
         LADDER.flatMap((s) => contextKeys({ kind: finding.kind, ...context }, s)),
       ),
@@ -261,7 +308,7 @@ export async function decideRemediation(
       context,
     });
     step = next.action;
-    why = `${next.reason}${skipped}${grouped ? '' : `; replace left out: ${target.id} is in no Auto Scaling group`}`;
+    why = `${relapse?.relapse ? `${relapse.reason}; ` : ''}${next.reason}${skipped}${grouped ? '' : `; replace left out: ${target.id} is in no Auto Scaling group`}`;
   }
   if (step === 'replace' && !(await ports.autoscaling.groupsOf([target.id])).has(target.id)) {
     // Only an Auto Scaling group brings a terminated instance back.
@@ -271,8 +318,12 @@ export async function decideRemediation(
   if (step === 'page') {
     // After a step, the case's reason is its verdict: the person reads what the last step left.
     const last = c.tried.length > 0 ? `; last: ${c.reason}` : '';
-    await page(ports, c, `every step was tried (${c.tried.join(', ') || 'none'}): ${why}${last}`);
+    const all = [...inherited.filter((s) => !c.tried.includes(s)), ...c.tried];
+    await page(ports, c, `every step was tried (${all.join(', ') || 'none'}): ${why}${last}`);
     return decide('page', `escalated to a person: ${why}`, 'paged');
   }
-  return decide(step, why, 'acting', [...c.tried, step], now, context);
+  return decide(step, why, 'acting', {
+    tried: [...inherited.filter((s) => !c.tried.includes(s)), ...c.tried, step],
+    context,
+  });
 }

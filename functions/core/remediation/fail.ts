@@ -5,6 +5,7 @@
 import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { load, page, releaseCase } from './case';
+import { LADDER_KINDS, lastRemediationOf } from './relapse';
 import { restoreForCase } from './traffic';
 
 /**
@@ -29,7 +30,7 @@ export function failureReason(error: { readonly Error: string; readonly Cause?: 
  * Ends a case that could not continue, recorded:
  * 1. what it took out of traffic brought back (or recorded as stuck, for the sweep), then its
  *    lease and budget released (the instance keeps counting: it may be down);
- * 2. a person paged with the reason;
+ * 2. a person paged with the reason; a status-check case leaves the instance's ladder (relapse.ts);
  * 3. the case recorded `failed` — last, so a retried step finds it and stops there, and a crash
  *    before it pages again rather than not at all.
  */
@@ -43,6 +44,9 @@ export async function failRemediation(
   const traffic = await restoreForCase(ports, c);
   await releaseCase(ports, c, reason, true);
   await page(ports, c, `remediation failed: ${reason}${traffic ? `; ${traffic}` : ''}`);
+  if (LADDER_KINDS.has(c.finding.kind)) {
+    await ports.cases.rememberRemediation(lastRemediationOf(c, { status: 'failed', endedAt: ports.now() }));
+  }
   await ports.cases.setStatus(c.id, 'failed', reason, ports.now());
   return { status: 'failed' };
 }

@@ -18,6 +18,7 @@ export * from './breaker';
 export * from './case-status';
 export * from './dry-run';
 export * from './ladder';
+export * from './relapse';
 export * from './remediate';
 export * from './timing';
 export * from './triage';

@@ -5,6 +5,7 @@
 import type { ChangeSpec } from '../change/spec';
 import { windowDecision } from '../change/windows';
 import { type Finding, type FindingKind, SCHEDULED_FINDING_KINDS } from '../events/findings';
+import type { Instance } from '../fleet/fleet';
 import { quietWindowOf } from '../fleet/services';
 import type { QuietWindowSource } from '../ports/intake';
 import type { DecisionAction } from './types';
@@ -238,18 +239,62 @@ export function timingFor(
 }
 
 /**
- * The quiet window for a finding's instance, read only for scheduled events (the others act at
- * once): its service's (`quietWindow` in the services file), else the file's `defaults`' — the
- * account's. An instance the inventory does not know yet gets the account's.
+ * Whether EC2's simplified automatic recovery may act on this instance's system status check
+ * failure: its MaintenanceOptions.AutoRecovery is not `disabled` (`default`, EC2's own default, is
+ * on for the instance types that support it) and it is not a Spot instance (EC2 recovers instances
+ * of default — On-Demand — or dedicated tenancy). An instance the inventory does not know: maybe.
+ * ("Configure simplified automatic recovery", EC2 user guide.)
  */
-export async function quietWindowFor(
+export function ec2MayRecover(instance: Pick<Instance, 'autoRecovery' | 'spot'> | undefined): boolean {
+  return instance?.autoRecovery !== 'disabled' && instance?.spot === undefined;
+}
+
+/**
+ * Minutes a finding waits before its case's first action (the accumulation window), from the
+ * settings per kind: a system check failure waits the longer window that gives EC2's automatic
+ * recovery its chance only where EC2 may recover the instance (`ec2MayRecover`); elsewhere it
+ * waits no longer than an instance check failure (the storm's window alone).
+ */
+export function accumulationMinutes(
+  kind: FindingKind,
+  instance: Pick<Instance, 'autoRecovery' | 'spot'> | undefined,
+  accumulate: Readonly<Partial<Record<FindingKind, number>>> | undefined,
+): number {
+  const minutes = accumulate?.[kind] ?? 0;
+  if (kind !== 'system-status-check-failed' || ec2MayRecover(instance)) return minutes;
+  return Math.min(minutes, accumulate?.['instance-status-check-failed'] ?? minutes);
+}
+
+/** When intake's case acts: the quiet window (scheduled events) and the accumulation window (failures). */
+export interface IntakeTiming {
+  readonly quiet?: QuietWindow;
+  readonly waitMinutes: number;
+}
+
+/**
+ * What intake needs to time a finding's case, reading only what that kind needs:
+ * - a scheduled event: its instance's service's quiet window (`quietWindow` in the services file),
+ *   else the file's `defaults`' — the account's (an instance the inventory does not know yet gets
+ *   the account's);
+ * - a system check failure: the instance, for whether EC2 may recover it (`accumulationMinutes`);
+ * - anything else: nothing.
+ */
+export async function intakeTimingFor(
   source: QuietWindowSource,
   finding: Pick<Finding, 'instanceId' | 'kind'>,
-): Promise<QuietWindow | undefined> {
-  if (!SCHEDULED_FINDING_KINDS.has(finding.kind)) return undefined;
-  const [[instance], file] = await Promise.all([
-    source.getInstances([finding.instanceId]),
-    source.getServices(),
-  ]);
-  return quietWindowOf(file, instance?.service);
+  accumulate: Readonly<Partial<Record<FindingKind, number>>> | undefined,
+): Promise<IntakeTiming> {
+  if (SCHEDULED_FINDING_KINDS.has(finding.kind)) {
+    const [[instance], file] = await Promise.all([
+      source.getInstances([finding.instanceId]),
+      source.getServices(),
+    ]);
+    const quiet = quietWindowOf(file, instance?.service);
+    return { ...(quiet ? { quiet } : {}), waitMinutes: 0 };
+  }
+  const instance =
+    finding.kind === 'system-status-check-failed'
+      ? (await source.getInstances([finding.instanceId]))[0]
+      : undefined;
+  return { waitMinutes: accumulationMinutes(finding.kind, instance, accumulate) };
 }

@@ -5,7 +5,7 @@
  */
 import { type Finding, occurrenceOf } from '../events/findings';
 import type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
-import { quietWindowFor, timingFor } from './timing';
+import { intakeTimingFor, timingFor } from './timing';
 
 export type { CaseAttachment, IntakeCase } from '../ports/case-store';
 export type { HandOverPorts, IntakePorts, TriagePorts } from '../ports/intake';
@@ -72,14 +72,14 @@ export async function openCase(
   finding: Finding,
 ): Promise<Exclude<TriageOutcome, { outcome: 'seen-before' }>> {
   const now = ports.now();
-  const quiet = await quietWindowFor(ports.fleet, finding);
-  const wait = ports.accumulate?.[finding.kind] ?? 0;
+  const { quiet, waitMinutes } = await intakeTimingFor(ports.fleet, finding, ports.accumulate);
   const { attachment, case: c } = await ports.cases.open(
     finding,
-    timingFor(finding, now, quiet, wait).at,
+    timingFor(finding, now, quiet, waitMinutes).at,
     now,
   );
-  const timing = timingFor(c.finding, now, quiet, ports.accumulate?.[c.finding.kind] ?? 0);
+  // A finding joins only a case of its own instance and kind: the same quiet and accumulation windows.
+  const timing = timingFor(c.finding, now, quiet, waitMinutes);
   const elsewhere = attachment === 'same-event' || attachment === 'joined';
   let outcome: Exclude<TriageOutcome, { outcome: 'seen-before' }>['outcome'];
   if (c.status !== 'open' || c.startedAt !== undefined) {

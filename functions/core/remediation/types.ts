@@ -29,10 +29,27 @@ export interface Decision {
   readonly reason: string;
   /** A step's in-flight caps (caps.ts), taken with the case's lease. */
   readonly caps?: ReadonlyArray<{ readonly scope: string; readonly max: number }>;
-  /** What the ladder chose the step from (context.ts), so its outcome is counted under it too. */
-  readonly context?: { readonly family?: string; readonly hostAgeDays?: number };
+  /**
+   * What the ladder chose the step from (context.ts), so its outcome is counted under it too; and
+   * the step that recovered the instance in its last case, if the ladder was told (no key of its own).
+   */
+  readonly context?: {
+    readonly family?: string;
+    readonly hostAgeDays?: number;
+    readonly helpedBefore?: LadderStep;
+  };
+  /** The failure is the instance's last problem come back (relapse.ts): the ladder continued. */
+  readonly relapse?: RecordedRelapse;
   /** A `replace`'s plan, recorded by the act step before its first call (see `ReplacementPlan`). */
   readonly replacement?: ReplacementPlan;
+}
+
+/** A relapse as a decision records it (relapse.ts `relapseOf`): the case it relapsed from, the count, the steps inherited. */
+export interface RecordedRelapse {
+  readonly of: string;
+  /** Relapses in a row, this one included. */
+  readonly count: number;
+  readonly inherited: readonly LadderStep[];
 }
 
 /**

@@ -9,6 +9,7 @@ import type { RemediationPorts } from '../ports/remediation';
 import type { RemediationState } from '../ports/remediation-executions';
 import { actionKey, closeFindings, LeaseLostError, load, releaseCase, renewLease } from './case';
 import { contextKeys } from './context';
+import { LADDER_KINDS, lastRemediationOf } from './relapse';
 import { inService, planOf, replacementOutcome, serving, terminateOnce } from './replace';
 import { restoreForCase } from './traffic';
 
@@ -119,7 +120,8 @@ async function servingInTargetGroups(
  *    the wait recorded as the case's reason, and the answer is `pending` — the state machine
  *    waits and verifies again, at most `MAX_PENDING_VERIFIES` times, after which (or once the
  *    lease is lost) the step did not recover the instance;
- * 2. the verdict is recorded, then added to the step's statistics for this failure kind (what
+ * 2. a recovered status-check case leaves the instance's ladder for a relapse (relapse.ts), the
+ *    verdict is recorded, then added to the step's statistics for this failure kind (what
  *    the ladder learns from), then the lease and budget are released (an instance still down
  *    keeps counting) and a recovered instance's finding is closed.
  * Run again after it judged (a crash, a lost response), the recorded verdict stands and is not
@@ -162,6 +164,16 @@ export async function verifyRemediation(
     }
     recovered = seen === 'recovered';
     reason = step ? `${verdict(step, recovered)}${why}` : 'no step to verify';
+    // Before the verdict ends the case: a relapse finds the instance's ladder where this case left it.
+    if (recovered && LADDER_KINDS.has(c.finding.kind)) {
+      await ports.cases.rememberRemediation(
+        lastRemediationOf(c, {
+          status: 'recovered',
+          endedAt: ports.now(),
+          ...(step ? { recoveredBy: step } : {}),
+        }),
+      );
+    }
     await ports.cases.setStatus(c.id, recovered ? 'recovered' : 'acting', reason, ports.now());
     if (step) {
       // Counted under the kind and under the context the step was chosen from (one write).
