@@ -433,7 +433,7 @@ describe('inventory sync with target groups and an Auto Scaling group (moto EC2,
     ]);
   });
 
-  it('records a Spot instance’s request type, asking only for Spot instances and only once', async () => {
+  it('records a Spot instance’s request type (asking only for Spot instances, once) and EC2’s automatic recovery setting', async () => {
     const client = new EC2Client({ region: 'us-east-1' });
     const mock = mockClient(client);
     const tags = [
@@ -449,9 +449,15 @@ describe('inventory sync with target groups and an Auto Scaling group (moto EC2,
       Reservations: [
         {
           Instances: [
-            { ...base, InstanceId: 'i-0bbbbbbbbbbbbbbb1', RootDeviceType: 'ebs' },
             {
               ...base,
+              InstanceId: 'i-0bbbbbbbbbbbbbbb1',
+              RootDeviceType: 'ebs',
+              MaintenanceOptions: { AutoRecovery: 'disabled' },
+            },
+            {
+              ...base,
+              MaintenanceOptions: { AutoRecovery: 'default' },
               InstanceId: 'i-0bbbbbbbbbbbbbbb2',
               RootDeviceType: 'ebs',
               InstanceLifecycle: 'spot',
@@ -491,6 +497,8 @@ describe('inventory sync with target groups and an Auto Scaling group (moto EC2,
       ['instance-store', 'one-time'],
       ['ebs', 'one-time'],
     ]);
+    // EC2's own recovery setting, as DescribeInstances reports it (absent when it says nothing).
+    expect(observed.map((o) => o.instance.autoRecovery ?? null)).toEqual(['disabled', 'default', null, null]);
     const asked = mock.commandCalls(DescribeSpotInstanceRequestsCommand);
     expect(asked).toHaveLength(1);
     expect(asked[0].args[0].input.Filters?.[0].Values?.sort()).toEqual([

@@ -232,6 +232,57 @@ describe('FleetOpsStack', () => {
     );
   });
 
+  it("gives each function the remediation settings it reads, from the context or FleetOps' defaults", () => {
+    const variablesOf = (t: Template, description: string) => {
+      const [fn] = Object.values(
+        t.findResources('AWS::Lambda::Function', { Properties: { Description: description } }),
+      );
+      return (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties
+        .Environment.Variables;
+    };
+    const STEP = 'FleetOps: one step of a remediation';
+    const TRIAGE = 'FleetOps: health events → findings → remediation executions';
+    const SWEEP = 'FleetOps: sweep EC2 into the fleet-state table';
+    // The defaults (functions/core/defaults.ts); in-flight caps unset: scaled to the fleet.
+    expect(variablesOf(template, STEP)).toMatchObject({
+      BREAKER_RECHECK_MINUTES: '10',
+      BREAKER_HOLD_MINUTES: '360',
+      RELAPSE_WINDOW_MINUTES: '1440',
+      FLAP_LIMIT: '3',
+    });
+    expect(Object.keys(variablesOf(template, STEP)).filter((k) => k.startsWith('IN_FLIGHT'))).toEqual([]);
+    for (const fn of [TRIAGE, SWEEP]) {
+      expect(variablesOf(template, fn)).toMatchObject({
+        ACCUMULATE_INSTANCE_CHECK_MINUTES: '5',
+        ACCUMULATE_SYSTEM_CHECK_MINUTES: '10',
+      });
+    }
+    const { template: tuned } = synth({
+      'fleetops:accumulateSystemCheckMinutes': 15,
+      'fleetops:relapseWindowMinutes': 720,
+      'fleetops:flapLimit': 2,
+      'fleetops:inFlightPerZone': 40,
+    });
+    expect(variablesOf(tuned, STEP)).toMatchObject({
+      RELAPSE_WINDOW_MINUTES: '720',
+      FLAP_LIMIT: '2',
+      IN_FLIGHT_PER_ZONE: '40',
+    });
+    expect(variablesOf(tuned, TRIAGE)).toMatchObject({ ACCUMULATE_SYSTEM_CHECK_MINUTES: '15' });
+    expect(variablesOf(tuned, SWEEP)).toMatchObject({ ACCUMULATE_SYSTEM_CHECK_MINUTES: '15' });
+    expect(() =>
+      synth({
+        'fleetops:accumulateSystemCheckMinutes': 90,
+        'fleetops:flapLimit': 0,
+        'fleetops:inFlightPerService': 'x',
+      }),
+    ).toThrow(
+      'context fleetops:inFlightPerService: expected a whole number from 1 to 10000, or empty to scale with the fleet, found "x"\n' +
+        'context fleetops:accumulateSystemCheckMinutes: expected a whole number of minutes from 0 to 60, found 90\n' +
+        'context fleetops:flapLimit: expected a whole number from 1 to 20, found 0',
+    );
+  });
+
   it('deploys the rollout ASL file as written: Standard, traced, logged, the step function substituted', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',

@@ -1,7 +1,13 @@
 import type { Finding, FindingKind } from '../../functions/core/events/findings';
 import { quietWindowOf } from '../../functions/core/fleet/services';
 import { parseServices } from '../../functions/core/input/files';
-import { type QuietWindow, timingFor } from '../../functions/core/remediation/timing';
+import {
+  accumulationMinutes,
+  ec2MayRecover,
+  intakeTimingFor,
+  type QuietWindow,
+  timingFor,
+} from '../../functions/core/remediation/timing';
 
 // Wednesday 11 June 2025, 10:00 UTC (12:00 in Berlin, 06:00 in New York).
 const NOW = Date.parse('2025-06-11T10:00:00.000Z');
@@ -224,5 +230,69 @@ describe('the quiet window as a setting (services file: per service, or the acco
     expect(bad('{ start: "01:00", end: "02:00", timezone: Mars/Olympus }')).toThrow(/IANA time zone/);
     expect(bad('{ days: [someday], start: "01:00", end: "02:00", timezone: UTC }')).toThrow();
     expect(bad('{ start: "01:00", end: "02:00" }')).toThrow();
+  });
+});
+
+describe("the accumulation window: a system check failure waits for EC2's own recovery only where it may act", () => {
+  const windows = { 'instance-status-check-failed': 5, 'system-status-check-failed': 10 } as const;
+
+  it('may be recovered by EC2: AutoRecovery `default` or unknown, not Spot', () => {
+    expect(ec2MayRecover({})).toBe(true);
+    expect(ec2MayRecover(undefined)).toBe(true);
+    expect(ec2MayRecover({ autoRecovery: 'default' })).toBe(true);
+    expect(ec2MayRecover({ autoRecovery: 'disabled' })).toBe(false);
+    expect(ec2MayRecover({ spot: 'persistent' })).toBe(false);
+  });
+
+  it('gives the system check its longer window where EC2 may recover, the storm window elsewhere', () => {
+    const system = 'system-status-check-failed';
+    expect(accumulationMinutes(system, { autoRecovery: 'default' }, windows)).toBe(10);
+    expect(accumulationMinutes(system, undefined, windows)).toBe(10);
+    expect(accumulationMinutes(system, { autoRecovery: 'disabled' }, windows)).toBe(5);
+    expect(accumulationMinutes(system, { spot: 'one-time' }, windows)).toBe(5);
+    // Never longer than set: a system window shorter than the instance one stays as it is.
+    expect(accumulationMinutes(system, { autoRecovery: 'disabled' }, { ...windows, [system]: 2 })).toBe(2);
+    expect(accumulationMinutes('instance-status-check-failed', { autoRecovery: 'disabled' }, windows)).toBe(
+      5,
+    );
+    expect(accumulationMinutes('degraded-hardware', {}, windows)).toBe(0);
+    expect(accumulationMinutes(system, {}, undefined)).toBe(0);
+  });
+
+  it('reads only what the kind needs: the instance for a system check, the services file for a scheduled event, nothing else', async () => {
+    const reads: string[] = [];
+    const source = {
+      getInstances: async (ids: readonly string[]) => {
+        reads.push(`instances ${ids.join(',')}`);
+        return [
+          {
+            id: 'i-0123456789abcdef0',
+            service: 'web',
+            zone: 'us-east-1a',
+            state: 'running' as const,
+            health: 'impaired' as const,
+            tags: {},
+            autoRecovery: 'disabled' as const,
+          },
+        ];
+      },
+      getServices: async () => {
+        reads.push('services');
+        return parseServices('services: { web: { maxUnavailable: 1 } }', 's.yaml');
+      },
+    };
+    expect(await intakeTimingFor(source, finding('system-status-check-failed'), windows)).toEqual({
+      waitMinutes: 5,
+    });
+    expect(reads).toEqual(['instances i-0123456789abcdef0']);
+    reads.length = 0;
+    expect(await intakeTimingFor(source, finding('instance-status-check-failed'), windows)).toEqual({
+      waitMinutes: 5,
+    });
+    expect(reads).toEqual([]);
+    expect(await intakeTimingFor(source, finding('scheduled-retirement'), windows)).toEqual({
+      waitMinutes: 0,
+    });
+    expect(reads.sort()).toEqual(['instances i-0123456789abcdef0', 'services']);
   });
 });
