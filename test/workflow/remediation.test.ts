@@ -378,6 +378,8 @@ describe('remediation state machine (events → triage → the real ASL and hand
       expect(c!.reason).toMatch(/breaker open \(zone:sa-east-1c\)/);
       expect(c!.reason).toMatch(/held 360 min \(at most 360\): left to the person paged$/);
     }
+    // A zone's event is not the instances' own problem: none of them starts a run of relapses.
+    for (const id of storm) expect(await cases().lastRemediation(id)).toBeUndefined();
   });
 
   it('a Decide or Verify run twice (a lost response) neither skips a step nor counts an outcome twice', async () => {

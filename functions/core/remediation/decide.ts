@@ -149,8 +149,10 @@ export async function decideRemediation(
         at: iso(now),
       },
     ]);
-    // A status-check case that ends here leaves the instance's ladder for a relapse (relapse.ts).
-    if (failure && status !== 'recorded' && !ACTIVE_CASE_STATUSES.has(status)) {
+    // A status-check case that ends here leaves the instance's ladder for a relapse (relapse.ts);
+    // not one the breaker held and that never acted: a zone's or service's event, not the instance's.
+    const stormOnly = c.tried.length === 0 && heldChecks(c) > 0;
+    if (failure && status !== 'recorded' && !ACTIVE_CASE_STATUSES.has(status) && !stormOnly) {
       await ports.cases.rememberRemediation(
         lastRemediationOf({ ...c, decisions: [...c.decisions, decision] }, { status, endedAt: now }),
       );
