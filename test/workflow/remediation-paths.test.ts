@@ -28,7 +28,7 @@ const states = definition.States as States;
 
 /** The writes each port makes (what a crash can fall between); every other call only reads. */
 const MUTATING: Record<string, readonly string[]> = {
-  cases: ['decide', 'setStatus', 'recordOutcome', 'claimPage'],
+  cases: ['decide', 'setStatus', 'recordOutcome', 'claimPage', 'rememberRemediation', 'reviseOutcome'],
   leases: ['acquire', 'renew', 'release', 'recordAction'],
   fleet: ['audit', 'closeFinding'],
   ec2: ['reboot', 'stop', 'start', 'setTags'],
@@ -83,7 +83,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
   beforeAll(async () => {
     process.env.AWS_REGION = REGION;
     stores = await freshTable();
-    for (const zone of ZONES) pool.push(...(await runInstances(ec2, 20, zone, managedTags('paths'))));
+    for (const zone of ZONES) pool.push(...(await runInstances(ec2, 24, zone, managedTags('paths'))));
     // Budgets wide enough that no test waits for one, unless it holds them itself.
     await stores.fleet.putServices(
       { services: { paths: { maxUnavailable: { kind: 'count', value: 60 }, impact: {} } } },
@@ -548,6 +548,8 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
       readonly outcome?: { readonly key: string; readonly lostAfter?: number };
       readonly pagesAfter?: { readonly k: number };
       readonly inject?: (state: string, call: () => Promise<unknown>) => Promise<unknown>;
+      /** What else must hold whatever the crash point (checked after the run). */
+      readonly holds?: (id: string) => Promise<void>;
     }
     const software = async (id: string) => {
       faults.set(id, 'software');
@@ -563,9 +565,48 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
         actions: { 'ec2.reboot': 1 },
       },
       {
+        // A relapse of a reboot's "recovery": the ladder goes on to a stop-start, and the reboot's
+        // counted success becomes a failure, once whatever the crash point.
+        name: 'Decide (a relapse)',
+        state: 'Decide',
+        writes: ['cases.reviseOutcome', 'fleet.audit', 'cases.decide'],
+        open: async (id) => {
+          const key = 'instance-status-check-failed|reboot';
+          await cases().recordOutcome('instance-status-check-failed', 'reboot', true, [key]);
+          const now = Date.now();
+          await cases().rememberRemediation({
+            instanceId: id,
+            caseId: `earlier-${id}`,
+            openedAt: now - 3_600_000,
+            endedAt: now - 600_000,
+            kind: 'instance-status-check-failed',
+            status: 'recovered',
+            tried: ['reboot'],
+            recoveredBy: 'reboot',
+            relapses: 0,
+          });
+          relapseBefore.set(id, await stats(key));
+          return software(id);
+        },
+        end: 'Recovered',
+        actions: { 'ec2.stop': 1, 'ec2.start': 1 },
+        holds: async (id) => {
+          const before = relapseBefore.get(id)!;
+          expect(await stats('instance-status-check-failed|reboot')).toEqual({
+            successes: before.successes - 1,
+            failures: before.failures + 1,
+          });
+          expect(await cases().lastRemediation(id)).toMatchObject({
+            tried: ['reboot', 'stop-start'],
+            recoveredBy: 'stop-start',
+            relapses: 1,
+          });
+        },
+      },
+      {
         name: 'Decide (recovered on its own)',
         state: 'Decide',
-        writes: ['fleet.closeFinding', 'fleet.audit', 'cases.decide'],
+        writes: ['fleet.closeFinding', 'fleet.audit', 'cases.rememberRemediation', 'cases.decide'],
         open: (id) => caseFor(alarmEvent(id, 'Instance'), id),
         end: 'Nothing to do',
         actions: {},
@@ -607,6 +648,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
         name: 'Verify',
         state: 'Verify',
         writes: [
+          'cases.rememberRemediation',
           'cases.setStatus',
           'cases.recordOutcome',
           'leases.release',
@@ -616,16 +658,22 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
         open: software,
         end: 'Recovered',
         actions: { 'ec2.reboot': 1 },
-        outcome: { key: 'instance-status-check-failed|reboot', lostAfter: 1 },
+        outcome: { key: 'instance-status-check-failed|reboot', lostAfter: 2 },
       },
       {
         name: 'Record the failure',
         state: 'Record the failure',
-        writes: ['leases.release', 'fleet.audit', 'notify.publish', 'cases.setStatus'],
+        writes: [
+          'leases.release',
+          'fleet.audit',
+          'cases.rememberRemediation',
+          'notify.publish',
+          'cases.setStatus',
+        ],
         open: software,
         end: 'Remediation failed',
         actions: { 'ec2.reboot': 1 },
-        pagesAfter: { k: 3 },
+        pagesAfter: { k: 4 },
         inject: failing('Verify', 4, 'Error'),
       },
       {
@@ -638,6 +686,8 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
         twiceAfter: { k: 2, action: 'ec2.setTags' },
       },
     ];
+    /** A relapse scenario's statistics before its run. */
+    const relapseBefore = new Map<string, { successes: number; failures: number }>();
     const runs = scenarios.flatMap((s) => [{ ...s, k: 0 }, ...s.writes.map((_w, i) => ({ ...s, k: i + 1 }))]);
 
     it.each(runs)('$name, crashed after write $k of its first run', async (s) => {
@@ -675,6 +725,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
         expect(counted).toBe(s.outcome.lostAfter === s.k ? 0 : 1);
       }
       const expectedPages = s.end === 'Remediation failed' ? (s.pagesAfter?.k === s.k ? 2 : 1) : 0;
+      await s.holds?.(id);
       expect(pages).toHaveLength(expectedPages);
       faults.delete(id);
     });

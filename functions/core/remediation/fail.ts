@@ -30,7 +30,7 @@ export function failureReason(error: { readonly Error: string; readonly Cause?: 
  * Ends a case that could not continue, recorded:
  * 1. what it took out of traffic brought back (or recorded as stuck, for the sweep), then its
  *    lease and budget released (the instance keeps counting: it may be down);
- * 2. a person paged with the reason; a status-check case leaves the instance's ladder (relapse.ts);
+ * 2. a status-check case leaves the instance's ladder (relapse.ts); a person paged with the reason;
  * 3. the case recorded `failed` — last, so a retried step finds it and stops there, and a crash
  *    before it pages again rather than not at all.
  */
@@ -43,10 +43,10 @@ export async function failRemediation(
   if (c.status === 'failed') return { status: 'failed' };
   const traffic = await restoreForCase(ports, c);
   await releaseCase(ports, c, reason, true);
-  await page(ports, c, `remediation failed: ${reason}${traffic ? `; ${traffic}` : ''}`);
   if (LADDER_KINDS.has(c.finding.kind)) {
     await ports.cases.rememberRemediation(lastRemediationOf(c, { status: 'failed', endedAt: ports.now() }));
   }
+  await page(ports, c, `remediation failed: ${reason}${traffic ? `; ${traffic}` : ''}`);
   await ports.cases.setStatus(c.id, 'failed', reason, ports.now());
   return { status: 'failed' };
 }
