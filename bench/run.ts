@@ -115,28 +115,21 @@ const remediation = JSON.parse(
     encoding: 'utf8',
   }).trim(),
 ) as {
-  fixedMeanMinutes: number;
-  learnedMeanMinutes: number;
   ratio: number;
-  seeds: number;
-  failures: number;
-  fixedP90Minutes: number;
-  learnedP90Minutes: number;
-  fixedActions: number;
-  learnedActions: number;
-  learnedIgnoringCostMeanMinutes: number;
-  ratioIgnoringCost: number;
-  contextFreeMeanMinutes: number;
-  contextFreeP90Minutes: number;
-  contextFreeActions: number;
-  oracleMeanMinutes: number;
-  oracleP90Minutes: number;
-  oracleActions: number;
   learnedOracleRatio: number;
-  ratioContextFree: number;
   oracleFixedRatio: number;
-  relapses: number;
-};
+  ratioNoRelapse: number;
+  ratioNoContext: number;
+  ratioContextFree: number;
+  episodeRatio: number;
+  ratioIgnoringCost: number;
+  seeds: number;
+  faults: number;
+  repeatFaults: number;
+} & Record<
+  `${'fixed' | 'learned' | 'noRelapse' | 'noContext' | 'contextFree' | 'oracle'}${'MeanMinutes' | 'P90Minutes' | 'Episodes' | 'Relapses' | 'Actions' | 'Pages'}`,
+  number
+>;
 process.stderr.write(`${remediation.ratio}\n`);
 
 process.stderr.write('store: lease a 1,000-instance wave, sync 10,000 instances (moto)… ');
@@ -317,16 +310,28 @@ const markdown = [
   '',
   '### Remediation: the learned ladder against the fixed one and an oracle',
   '',
-  `A simulation (\`sim/remediation-sim.ts\`, parameters in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.failures.toLocaleString('en-US')} failures arriving over time, of two hidden causes: hardware (reboot recovers 5%, stop-start 90%, replace 99%) and software (85%, 90%, 99%). Half of the hardware faults and 98% of the software ones show as instance status-check failures, the rest as system ones. The hardware share (40% at base) depends on the instance family (odds ×3 for m4/c4, ×1 m5/c5, ×0.4 m6i, ×0.3 m7g) and on the host's age (×2 under 7 days, ×0.7 to 90 days, ×2 beyond: a bathtub); about a quarter of the failures (${remediation.relapses.toLocaleString('en-US')} here) hit an instance that failed before, keeping its cause 80% of the time when a reboot fixed it last. Reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min. Every policy meets the same failures and the same outcome draws; medians over ${remediation.seeds} seeds. The oracle knows each fault's cause and tries the steps in decreasing recoveries per minute: no policy can do better.`,
+  `A simulation (\`sim/remediation-sim.ts\`; every parameter, and where its value comes from, in \`REMEDIATION_SIM_PARAMETERS\`): ${remediation.faults.toLocaleString('en-US')} root faults arriving over about four weeks, each of a hidden cause. **Hardware** (a sick host: 40% of the faults at base odds, scaled by the instance family, ×3 for m4/c4, ×1 m5/c5, ×0.4 m6i, ×0.3 m7g, and by the host's age, ×2 under 7 days, ×0.7 to 90 days, ×2 beyond) shows half the time as an instance status-check failure, half as a system one. A reboot keeps the instance on its host: it fixes the fault for good 5% of the time, brings the guest back 50% of the time (the checks pass, the case ends recovered) while the host keeps the fault and fails the instance again after an exponential delay with a mean of 4 h (a relapse: the same fault's next episode, nearly always within the 24 h relapse window), and does nothing otherwise; a stop-start (a new host) fixes it 90% of the time, a replace 99%. **Software** (in the guest) shows as an instance check 98% of the time; a reboot fixes it for good 85%, a stop-start 90%, a replace 99%, and once fixed it does not come back. Attempts are drawn independently. About a quarter of the faults (${remediation.repeatFaults.toLocaleString('en-US')} here) are new, unrelated faults on an instance that failed days before, keeping its last cause 80% of the time when a reboot fixed it (same host, same workload). Reboot 3, stop-start 8, replace 15 min, plus 5 min to verify each; a page costs 60 min and a person fixes the fault. Apart from AWS's own facts (a reboot stays on the host, a stop-start moves an EBS-backed instance) and the persistence of hardware faults (memory errors are mostly hard errors that recur), these rates are guesses, chosen before looking at any result; the result depends most on the reboot's 50% restore. **Time to recover is per root fault**: the minutes out of service summed over its episodes (each from the failure to the verified recovery, or to the person's fix) until it is fixed for good; the hours in service between relapses do not count. Every policy meets the same faults and the same outcome draws; medians over ${remediation.seeds} seeds. The learned ladder is the deployed logic itself (\`nextStep\`, \`relapseOf\`, \`revisedOutcome\`, \`lastRemediationOf\`, \`contextKeys\`, with their defaults). The oracle knows each fault's cause and takes, in every episode, the order with the least expected time per fault for that cause, relapses included (a host: stop-start, replace, reboot, page; software: the fixed ladder's order); it sees no outcome in advance, so no policy beats it in expectation, though one may be luckier on a seed, and what a policy does to an instance (a stop-start renews its host age) changes that instance's later faults a little.`,
   '',
-  '| policy | mean time to recover (min) | p90 (min) | actions |',
-  '|---|---:|---:|---:|',
-  `| fixed ladder (reboot → stop-start → replace → page) | ${fmt(remediation.fixedMeanMinutes, 2)} | ${remediation.fixedP90Minutes} | ${remediation.fixedActions.toLocaleString('en-US')} |`,
-  `| learned per failure kind (Thompson sampling by recoveries per minute) | ${fmt(remediation.contextFreeMeanMinutes, 2)} | ${remediation.contextFreeP90Minutes} | ${remediation.contextFreeActions.toLocaleString('en-US')} |`,
-  `| learned with context (kind, family, host age, what helped before; pooled posteriors) | ${fmt(remediation.learnedMeanMinutes, 2)} | ${remediation.learnedP90Minutes} | ${remediation.learnedActions.toLocaleString('en-US')} |`,
-  `| oracle (knows the cause) | ${fmt(remediation.oracleMeanMinutes, 2)} | ${remediation.oracleP90Minutes} | ${remediation.oracleActions.toLocaleString('en-US')} |`,
+  '| policy | mean time to recover per fault (min) | p90 (min) | episodes (relapses) | actions | pages |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...(
+    [
+      ['fixed ladder (reboot → stop-start → replace → page, every case fresh)', 'fixed'],
+      ['learned per failure kind, no relapse memory (the first learning ladder)', 'contextFree'],
+      ['learned with context (family, host age; pooled posteriors), no relapse memory', 'noRelapse'],
+      ['learned per failure kind, with relapse memory', 'noContext'],
+      [
+        '**deployed**: context and relapse memory (a relapse within 24 h continues the ladder, revises the last recovery, pages at the flap limit; what helped before as a hint)',
+        'learned',
+      ],
+      ['oracle (knows the cause)', 'oracle'],
+    ] as const
+  ).map(
+    ([label, key]) =>
+      `| ${label} | ${fmt(remediation[`${key}MeanMinutes`], 2)} | ${remediation[`${key}P90Minutes`]} | ${remediation[`${key}Episodes`].toLocaleString('en-US')} (${remediation[`${key}Relapses`].toLocaleString('en-US')}) | ${remediation[`${key}Actions`].toLocaleString('en-US')} | ${remediation[`${key}Pages`]} |`,
+  ),
   '',
-  `Learned / fixed mean time to recover: **${fmt(remediation.ratio, 3)}** (per kind only: ${fmt(remediation.ratioContextFree, 3)}); learned / oracle: **${fmt(remediation.learnedOracleRatio, 3)}**; the oracle itself is ${fmt(remediation.oracleFixedRatio, 3)}× the fixed ladder, the bound for any policy in this world. Ranking steps by success probability alone (ignoring their duration) would be ${fmt(remediation.ratioIgnoringCost, 2)}× the fixed ladder: slower.`,
+  `Learned / fixed mean time to recover per fault: **${fmt(remediation.ratio, 3)}**; learned / oracle: **${fmt(remediation.learnedOracleRatio, 3)}**; the oracle itself is ${fmt(remediation.oracleFixedRatio, 3)}× the fixed ladder, about the best any policy could do in this world. Where the gain comes from: context without relapse memory ${fmt(remediation.ratioNoRelapse, 3)}× the fixed ladder, relapse memory per kind ${fmt(remediation.ratioNoContext, 3)}×, both ${fmt(remediation.ratio, 3)}× (per kind without either: ${fmt(remediation.ratioContextFree, 3)}×): relapse memory carries it, because without it a reboot that brings a sick host's guest back counts as a success and stays the first step. Counted per episode instead (each case on its own, as before), the deployed ladder is ${fmt(remediation.episodeRatio, 3)}× the fixed ladder: its stop-starts take longer than reboots, and the relapses they spare are invisible case by case. Ranking steps by success probability alone (ignoring their duration) would be ${fmt(remediation.ratioIgnoringCost, 2)}× the fixed ladder: slower.`,
   '',
   '### Simulation: `fleetops simulate` at 100,000 instances',
   '',

@@ -175,22 +175,6 @@ export async function decideRemediation(
   if (timing.action === 'record-only') return decide('record-only', timing.reason, 'recorded');
   if (timing.action === 'drain') return decide('drain', timing.reason, 'acting');
 
-  // The instance's last problem come back? Read once per decision until the case acts (one item):
-  // the ladder then continues after what the last case tried, and an instance that keeps coming
-  // back flaps (a person decides, below). Every decision records it, so however the case ends, the
-  // instance's record keeps the run of relapses going.
-  const relapse =
-    failure && c.tried.length === 0
-      ? relapseOf(await ports.cases.lastRemediation(target.id), now, ports.relapse)
-      : undefined;
-  if (relapse?.relapse) {
-    recorded = { of: relapse.of, count: relapse.count, inherited: relapse.inherited };
-    // The step that "recovered" the last case did not hold: its counted success becomes a failure (once).
-    const revise = revisedOutcome(relapse.last);
-    if (revise) await ports.cases.reviseOutcome(relapse.last, c.id, revise.keys);
-  }
-  const inherited = recorded?.inherited ?? [];
-
   // A case the breaker holds looks again whether its instance is back, before the breaker: its
   // finding then stops counting against the scope. While the sweep still sees the instance
   // impaired or down, that is the answer (no EC2 call: a storm of held cases looking again every
@@ -240,6 +224,22 @@ export async function decideRemediation(
     now,
   );
 
+  // The instance's last problem come back? Read once per decision until the case acts (one item),
+  // once the breaker is closed (a zone's event is not the instance's own relapse): the ladder then
+  // continues after what the last case tried, and an instance that keeps coming back flaps (a
+  // person decides). Every decision from here records it, so however the case ends, the
+  // instance's record keeps the run of relapses going.
+  const relapse =
+    failure && c.tried.length === 0
+      ? relapseOf(await ports.cases.lastRemediation(target.id), now, ports.relapse)
+      : undefined;
+  if (relapse?.relapse) {
+    recorded = { of: relapse.of, count: relapse.count, inherited: relapse.inherited };
+    // The step that "recovered" the last case did not hold: its counted success becomes a failure (once).
+    const revise = revisedOutcome(relapse.last);
+    if (revise) await ports.cases.reviseOutcome(relapse.last, c.id, revise.keys);
+  }
+  const inherited = recorded?.inherited ?? [];
   if (relapse?.relapse && relapse.flapping) {
     // Up or down now, it keeps coming back: another automatic round would only hide it.
     await page(ports, c, `${relapse.reason}; a person decides`);
@@ -285,7 +285,12 @@ export async function decideRemediation(
     // What the instance tells: its type's family and its host's age (a stop-start moves it to a new one).
     const family = instanceFamily(target.instanceType);
     const age = hostAgeDays(target.launchedAt, now);
-    const helpedBefore = relapse && !relapse.relapse ? relapse.helpedBefore : undefined;
+    // What recovered the instance in its last case (read before the case's first step; the later
+    // rounds of a case keep the hint its first decision recorded).
+    const helpedBefore =
+      relapse && !relapse.relapse
+        ? relapse.helpedBefore
+        : c.decisions.find((d) => d.context?.helpedBefore)?.context?.helpedBefore;
     context = {
       ...(family !== undefined ? { family } : {}),
       ...(age !== undefined ? { hostAgeDays: age } : {}),
