@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,17 @@ import { startMotoServer } from '../../cli/local/moto-server';
 import { ASL_PATHS_DIR } from './asl-paths';
 import { MOTO_ENDPOINTS } from './worker-endpoint';
 
-/** cfn-lint checks the synthesized template; where it is missing, it is installed with pip. */
-function ensureCfnLint(): void {
-  if (spawnSync('cfn-lint', ['--version'], { stdio: 'ignore' }).status === 0) return;
+/**
+ * cfn-lint checks the synthesized template; where it is missing, it is installed with pip. Asked
+ * while the moto servers start (either takes seconds: Python starting up).
+ */
+async function ensureCfnLint(): Promise<void> {
+  const version = await new Promise<number | null>((resolve) =>
+    spawn('cfn-lint', ['--version'], { stdio: 'ignore' })
+      .on('error', () => resolve(null))
+      .on('exit', (code) => resolve(code)),
+  );
+  if (version === 0) return;
   const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'cfn-lint'], { stdio: 'inherit' });
   if (pip.status !== 0) throw new Error('cfn-lint is missing and `pip install cfn-lint` failed');
 }
@@ -19,10 +27,10 @@ function ensureCfnLint(): void {
  * points its clients at its own server (worker-endpoint.ts).
  */
 export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
-  ensureCfnLint();
-  const servers = await Promise.all(
-    Array.from({ length: Math.max(1, globalConfig.maxWorkers) }, () => startMotoServer()),
-  );
+  const [servers] = await Promise.all([
+    Promise.all(Array.from({ length: Math.max(1, globalConfig.maxWorkers) }, () => startMotoServer())),
+    ensureCfnLint(),
+  ]);
   (globalThis as { __moto?: typeof servers }).__moto = servers;
   process.env[MOTO_ENDPOINTS] = servers.map((s) => s.endpoint).join(',');
   process.env.AWS_ENDPOINT_URL = servers[0].endpoint;

@@ -246,7 +246,9 @@ export function rolloutHarness(region: string) {
   });
   // Tests that break an instance repair it, and the next sync brings the table and the ledgers back.
   afterEach(async () => {
-    const described = await ec2.send(new DescribeInstancesCommand({}));
+    const described = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['stopped'] }] }),
+    );
     const stopped = (described.Reservations ?? [])
       .flatMap((r) => r.Instances ?? [])
       .filter((i) => i.State?.Name === 'stopped')

@@ -2,29 +2,36 @@ const Sequencer = require('@jest/test-sequencer').default;
 const { relative } = require('node:path');
 
 /**
- * Seconds each heavy file takes in a whole run on the 2-core machine (2 workers), measured.
+ * Seconds each heavy file takes in a whole run on the 2-core machine (2 workers), measured (a
+ * shared machine, load about 4).
  * Only the order matters: heaviest first, so that the two workers finish together instead of
  * one running a 100-second file alone at the end. Add a file here when it takes 15 s or more.
  */
 const KNOWN_SECONDS = {
-  'test/workflow/rollout.test.ts': 190,
-  'test/workflow/rollout-faults.test.ts': 130,
-  'test/workflow/local-runtime.test.ts': 105,
-  'test/workflow/remediation-traffic.test.ts': 95,
-  'test/workflow/remediation-paths.test.ts': 90,
-  'test/workflow/rollout-live.test.ts': 90,
-  'test/workflow/rollback.test.ts': 85,
-  'test/unit/fleet-sim.test.ts': 70,
-  'test/workflow/rollout-traffic.test.ts': 70,
-  'test/workflow/actions.test.ts': 65,
-  'test/workflow/rollout-paths.test.ts': 60,
-  'test/workflow/rollout-crashes.test.ts': 60,
-  'test/adapters/leases.test.ts': 40,
-  'test/infra/stack.test.ts': 35,
-  'test/handlers/inventory-sync.test.ts': 20,
+  'test/workflow/local-runtime.test.ts': 125,
+  'test/workflow/remediation-traffic.test.ts': 110,
+  'test/unit/fleet-sim.test.ts': 95,
+  'test/workflow/rollout.test.ts': 95,
+  'test/workflow/remediation-paths.test.ts': 85,
+  'test/workflow/rollout-crashes.test.ts': 80,
+  'test/workflow/rollout-faults.test.ts': 75,
+  'test/workflow/rollout-live.test.ts': 70,
+  'test/workflow/rollout-paths.test.ts': 65,
+  'test/workflow/remediation.test.ts': 65,
+  'test/workflow/rollback.test.ts': 60,
+  'test/workflow/rollout-traffic.test.ts': 55,
+  'test/workflow/actions.test.ts': 45,
+  'test/infra/stack.test.ts': 40,
+  'test/sim/churn.test.ts': 40,
+  'test/sim/asl-in-simulator.test.ts': 35,
+  'test/workflow/remediation-replace.test.ts': 35,
+  'test/sim/rehearsal.test.ts': 30,
+  'test/adapters/leases.test.ts': 30,
+  'test/infra/permissions.test.ts': 25,
   'test/adapters/inventory.test.ts': 20,
-  'test/workflow/remediation-replace.test.ts': 20,
-  'test/workflow/remediation.test.ts': 18,
+  'test/handlers/inventory-sync.test.ts': 20,
+  'test/sim/storm.test.ts': 15,
+  'test/workflow/plan-recheck.test.ts': 15,
 };
 
 /**
