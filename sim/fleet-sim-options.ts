@@ -1,7 +1,12 @@
 import { type ChangeSpec, changeSpecSchema } from '../functions/core/change/spec';
 import type { Instance } from '../functions/core/fleet/fleet';
 import type { ServicesFile } from '../functions/core/fleet/services';
-import { LEASE_STORE_DEFECTS, type LeaseStoreDefect } from './adapters';
+import {
+  FLEET_STORE_DEFECTS,
+  type FleetStoreDefect,
+  LEASE_STORE_DEFECTS,
+  type LeaseStoreDefect,
+} from './adapters';
 import { APPROVAL_MINUTES } from './operator';
 import type { Scenario } from './scenario';
 
@@ -13,15 +18,20 @@ export type SimAction = (typeof SIM_ACTIONS)[number];
 
 /**
  * Deliberate defects, to prove the invariant checks catch what they claim to catch: the lease
- * store's (adapters/memory-lease-store.ts), and `skip-standby`: the simulated Auto Scaling's
+ * store's (adapters/memory-lease-store.ts); `skip-standby`: the simulated Auto Scaling's
  * EnterStandby and ELB's DeregisterTargets answer success and do nothing, so FleetOps acts on
- * instances still in service (drain-before-act) and groups replace stopped ones (no-replacement).
+ * instances still in service (drain-before-act) and groups replace stopped ones (no-replacement);
+ * and the fleet store's `ignore-breaker` (adapters/memory-fleet-store.ts): the breaker's counts
+ * say every scope is healthy, so remediation acts in a storm (breaker).
  */
-export const SIM_DEFECTS = [...LEASE_STORE_DEFECTS, 'skip-standby'] as const;
+export const SIM_DEFECTS = [...LEASE_STORE_DEFECTS, 'skip-standby', ...FLEET_STORE_DEFECTS] as const;
 export type SimDefect = (typeof SIM_DEFECTS)[number];
 
 export const isLeaseStoreDefect = (d: SimDefect | undefined): d is LeaseStoreDefect =>
   (LEASE_STORE_DEFECTS as readonly string[]).includes(d ?? '');
+
+export const isFleetStoreDefect = (d: SimDefect | undefined): d is FleetStoreDefect =>
+  (FLEET_STORE_DEFECTS as readonly string[]).includes(d ?? '');
 
 export interface FleetSimOptions {
   readonly instances: number;
@@ -68,9 +78,18 @@ export interface FleetSimOptions {
   /**
    * A storm: this fraction of the first zone's instances fail their system status check at once,
    * an hour into the run ({@link STORM_AT_MINUTE}; a scenario's fault event, sim/scenario.ts), so
-   * the breaker and the in-flight caps meet a zone-wide event. @default none
+   * the breaker and the in-flight caps meet a zone-wide event. It replaces the default incidents.
+   * @default none
    */
   readonly storm?: number;
+  /**
+   * The default scenario's incidents (incidents.ts): hosts failing in one zone as the change's
+   * canary is leased (twice the zone's in-flight cap of instances, some of them the canary's), and
+   * a zone event six hours in (30% of a zone the change is not at work in, for 20 minutes). They
+   * make the change and remediation meet, so that a default run exercises every invariant. A storm
+   * (`storm`) replaces them. @default true
+   */
+  readonly incidents?: boolean;
 }
 
 /** When a storm (`storm`) strikes: an hour into the run. */
@@ -80,10 +99,9 @@ export const STORM_AT_MINUTE = 60;
 export const STORM_MINUTES = 120;
 
 /**
- * The defaults: the design scale, and a fault rate of 0.002% of the fleet an hour (2 an hour at
- * 100,000, about 75 over the two days the change takes). Each remediation decision evaluates the
- * breaker over the whole inventory (~100 ms at 100,000 instances): that, not the simulation,
- * is what a higher fault rate costs in wall-clock time.
+ * The defaults: the design scale, a fault rate of 0.002% of the fleet an hour (2 an hour at
+ * 100,000, about 180 over the four days the change takes), and the incidents (incidents.ts):
+ * failing hosts under the change's canary, a zone event six hours in.
  */
 export const FLEET_SIM_DEFAULTS = {
   instances: 100_000,
@@ -97,6 +115,7 @@ export const FLEET_SIM_DEFAULTS = {
   retryRate: 0.02,
   autoScaling: false,
   traffic: true,
+  incidents: true,
 } as const;
 
 /** Validates options; throws an Error that says what was expected and what was found. */

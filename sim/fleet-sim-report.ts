@@ -51,6 +51,8 @@ export interface SimParameters {
   readonly defect: SimDefect | null;
   /** `--storm F`: the fraction of the first zone that failed at once an hour in. */
   readonly storm?: number;
+  /** The default scenario's incidents (synthetic mode; incidents.ts): failing hosts, a bad deployment. */
+  readonly incidents?: boolean;
 }
 
 /** One revision of a change's plan while it ran (`plan.revisions`), as the report lists it. */
@@ -162,6 +164,12 @@ export interface FleetSimReport {
     readonly recoveredBy: Readonly<Record<FaultRecoverer, number>>;
     readonly recoveryMinutes: Quantiles | null;
     readonly recoveryMinutesByRemediation: Quantiles | null;
+    /** The default scenario's incidents as they were applied (synthetic mode with `incidents`). */
+    readonly incidents?: ReadonlyArray<{
+      readonly at: string;
+      readonly kind: string;
+      readonly applied: string;
+    }>;
   };
   /** Present when instances were scaled in or out (`--churn-rate`, a scenario's terminate or launch). */
   readonly churn?: ChurnFigures;
@@ -177,6 +185,11 @@ export interface FleetSimReport {
       readonly breakerByScope: Readonly<Record<string, number>>;
       readonly instance: number;
     };
+    /**
+     * Per in-flight scope (the account, each zone, and the busiest service): the most cases that
+     * held its slot at once, and its cap (caps.ts); a scope no case took a slot in is absent.
+     */
+    readonly inFlight: Readonly<Record<string, { readonly peak: number; readonly cap: number }>>;
   };
   /** Instance actions sent, by who and what (a stop-start counts its stop). */
   readonly actions: {
@@ -240,6 +253,11 @@ export interface FleetSimReport {
     /** Inventory sweep runs that threw (each as a failed scheduled invocation: the next one tries again). */
     readonly sweepErrors: number;
     readonly firstSweepError: string | null;
+    /**
+     * With a defect injected: Tasks that ran past their Lambda's timeout (the defect's consequence,
+     * reported; without a defect the run stops instead). Absent when none.
+     */
+    readonly taskOverruns?: { readonly count: number; readonly first: string };
   };
   /** Wall-clock figures: the only part that differs between runs with the same options. */
   readonly wallClock: { readonly ms: number };
@@ -282,6 +300,13 @@ export interface SimFigures {
   readonly attemptEnds: ReadonlyMap<string, number>;
   readonly changeEndedAt: number | undefined;
   readonly sweepErrors: { readonly count: number; readonly first: string | null };
+  readonly overruns: { readonly count: number; readonly first: string | null };
+  /** The default scenario's incidents as applied; undefined when off. */
+  readonly incidents?: ReadonlyArray<{
+    readonly at: string;
+    readonly kind: string;
+    readonly applied: string;
+  }>;
 }
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -402,6 +427,7 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       },
       recoveryMinutes: minutes(recovered),
       recoveryMinutesByRemediation: minutes(recovered.filter((f) => f.recoveredBy === 'remediation')),
+      ...(s.incidents ? { incidents: s.incidents } : {}),
     },
     ...(s.churn ? { churn: s.churn } : {}),
     remediation: {
@@ -414,6 +440,7 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
         breakerByScope: sortedRecord(Object.fromEntries(s.notifier.breakerScopes)),
         instance: s.notifier.instancePages,
       },
+      inFlight: inFlightPeaks(s.monitor.inFlightPeaks),
     },
     actions: {
       change: sortedRecord(Object.fromEntries(s.acted.change)),
@@ -460,9 +487,32 @@ export function fleetSimReport(s: SimFigures, wallMs: number): FleetSimReport {
       instants: s.clock.instants,
       sweepErrors: s.sweepErrors.count,
       firstSweepError: s.sweepErrors.first,
+      ...(s.overruns.count > 0
+        ? { taskOverruns: { count: s.overruns.count, first: s.overruns.first ?? '' } }
+        : {}),
     },
     wallClock: { ms: round(wallMs, 1) },
   };
+}
+
+/** The account's and each zone's in-flight peaks, and the service with the highest peak against its cap. */
+function inFlightPeaks(
+  peaks: ReadonlyMap<string, { peak: number; cap: number }>,
+): Record<string, { peak: number; cap: number }> {
+  const out: Array<[string, { peak: number; cap: number }]> = [];
+  let busiest: [string, { peak: number; cap: number }] | undefined;
+  for (const [scope, p] of peaks) {
+    if (!scope.startsWith('service:')) out.push([scope, { ...p }]);
+    else if (
+      !busiest ||
+      p.peak / p.cap > busiest[1].peak / busiest[1].cap ||
+      (p.peak / p.cap === busiest[1].peak / busiest[1].cap && scope < busiest[0])
+    )
+      busiest = [scope, { ...p }];
+  }
+  out.sort(([a], [b]) => (a === 'account' ? -1 : b === 'account' ? 1 : a < b ? -1 : 1));
+  if (busiest) out.push(busiest);
+  return Object.fromEntries(out);
 }
 
 const nullableRound = (x: number | null) => (x === null ? null : round(x, 1));

@@ -45,12 +45,14 @@ import {
   type StateObserver,
   stateMachineFor,
   type TaskCall,
+  TaskOverrun,
 } from './asl/state-machines';
 import {
   checkFleetSimOptions,
   checkRehearsalOptions,
   FLEET_SIM_DEFAULTS,
   type FleetSimOptions,
+  isFleetStoreDefect,
   isLeaseStoreDefect,
   type RehearsalOptions,
   type SimDefect,
@@ -69,6 +71,13 @@ import {
   type SimParameters,
   START,
 } from './fleet-sim-report';
+import {
+  FAILING_HOSTS_AFTER_MINUTE,
+  failingHosts,
+  type IncidentFaults,
+  ZONE_EVENT_AT_MINUTE,
+  zoneEvent,
+} from './incidents';
 import { type Coverage, InvariantMonitor } from './invariant-monitor';
 import { seededRandom } from './kernel/random';
 import { VirtualClock } from './kernel/virtual-clock';
@@ -139,10 +148,12 @@ export interface FleetSimMachinery {
  * 2. the rollout execution: state-machines/rollout.asl.json run by aws-local-stepfunctions, each
  *    Task bound to the step the Lambda runs (`rolloutStepWith`); a person answers approval points
  *    and re-plans after a failed change (operator.ts);
- * 3. meanwhile instance faults arrive (`faultRate`); each becomes a finding a few minutes later,
- *    goes through the real triage, which starts the case's execution of
- *    state-machines/remediation.asl.json (`remediationStepWith`: ladder, breaker, leases on the
- *    same ledger); what FleetOps leaves alone or pages about, a person fixes an hour later;
+ * 3. meanwhile instance faults arrive (`faultRate`), besides the default scenario's incidents
+ *    (incidents.ts: failing hosts under the canary, a zone event) or a storm (`storm`); each
+ *    becomes a finding a few minutes later, goes through the real triage, which starts the case's
+ *    execution of state-machines/remediation.asl.json (`remediationStepWith`: ladder, breaker,
+ *    leases on the same ledger); what FleetOps leaves alone or pages about, a person fixes an
+ *    hour later;
  * 4. all over in-memory ports on a virtual clock (nothing sleeps: the ASL's waits, retries and
  *    timeouts too, see kernel/virtual-timers.ts), EC2 requests paced by each function's token
  *    bucket, every lease grant, act and record checked by `InvariantMonitor`;
@@ -158,6 +169,8 @@ export async function simulateFleet(
   const bakeMinutes = options.bakeMinutes ?? FLEET_SIM_DEFAULTS.bakeMinutes;
   const autoScaling = options.autoScaling ?? FLEET_SIM_DEFAULTS.autoScaling;
   const traffic = options.traffic ?? FLEET_SIM_DEFAULTS.traffic;
+  // A storm is the run's incident: it replaces the default ones.
+  const incidents = options.storm === undefined && (options.incidents ?? FLEET_SIM_DEFAULTS.incidents);
   const synthetic = syntheticFleet({
     instances: options.instances,
     services: options.services,
@@ -182,6 +195,7 @@ export async function simulateFleet(
       : {}),
     autoScaling,
     ...(options.storm !== undefined ? { scenario: stormScenario(synthetic.instances, options.storm) } : {}),
+    incidents,
     spec: simulatedChangeSpec({ services: Object.keys(synthetic.services.services) }, action, bakeMinutes),
     respec: (target, attempt) => simulatedChangeSpec(target, action, bakeMinutes, attempt),
     faultRate: options.faultRate,
@@ -203,6 +217,7 @@ export async function simulateFleet(
       traffic,
       defect: options.defect ?? null,
       ...(options.storm !== undefined ? { storm: options.storm } : {}),
+      incidents,
     },
   };
   const sim = new Simulation(setup, machinery);
@@ -321,6 +336,8 @@ interface SimSetup {
   /** The n-th change over what is left after a failed one. */
   respec(target: { instanceIds: readonly string[] }, attempt: number): ChangeSpec;
   readonly scenario?: Scenario;
+  /** The default scenario's incidents (incidents.ts; synthetic mode). */
+  readonly incidents?: boolean;
   /** Every instance publishes the metrics a spec gates on (adapters/simulated-metrics.ts); else none does. */
   readonly publishesMetrics?: boolean;
   readonly faultRate: number;
@@ -342,6 +359,12 @@ class Simulation implements SimFigures {
   private readonly retryRng: () => number;
   /** The scenario's draws (which instances an event takes): their own stream, as churn's. */
   private readonly scenarioRng: () => number;
+  /** The incidents' draws: their own stream, so a storm's draws stay what they were. */
+  private readonly incidentRng: () => number;
+  /** The incidents as applied (synthetic mode with `incidents`), for the report. */
+  readonly incidents: Array<{ at: string; kind: string; applied: string }> | undefined;
+  /** The failing hosts wait for the change's next wave lease from their minute on. */
+  private failingHostsArmed = false;
   readonly world: SimWorld;
   readonly monitor: InvariantMonitor;
   private readonly leases: RolloutPorts['leases'] & RemediationPorts['leases'];
@@ -413,6 +436,8 @@ class Simulation implements SimFigures {
     this.policyRng = seededRandom((o.seed ^ 0x5bd1e995) >>> 0);
     this.retryRng = seededRandom((o.seed ^ 0x85ebca6b) >>> 0);
     this.scenarioRng = seededRandom((o.seed ^ 0x165667b1) >>> 0);
+    this.incidentRng = seededRandom((o.seed ^ 0x7feb352d) >>> 0);
+    this.incidents = o.incidents ? [] : undefined;
     const catalog = serviceCatalog(o.services);
     this.catalog = catalog;
     this.world = new SimWorld(this.clock, o.instances, (fault) => this.detected(fault), o.autoScaling, {
@@ -480,7 +505,12 @@ class Simulation implements SimFigures {
           );
       },
     };
-    this.fleet = new MemoryFleetStore(this.world, o.services);
+    this.fleet = new MemoryFleetStore(
+      this.world,
+      o.services,
+      [],
+      isFleetStoreDefect(o.defect) ? o.defect : undefined,
+    );
     const bucket = () => new TokenBucket(EC2_ACTION_RATE.ratePerSecond, EC2_ACTION_RATE.capacity, this.clock);
     this.rolloutEc2 = new SimulatedEc2(this.world, this.clock, bucket(), this.requests, this.observer);
     this.remediationEc2 = new SimulatedEc2(this.world, this.clock, bucket(), this.requests, this.observer);
@@ -509,13 +539,22 @@ class Simulation implements SimFigures {
 
   async run(): Promise<void> {
     await onVirtualTime(this.clock, async () => {
+      // Armed before the rollout starts: from minute 0, the failing hosts strike at its canary.
+      this.failingHostsArmed = this.incidents !== undefined && FAILING_HOSTS_AFTER_MINUTE === 0;
       this.clock.spawn(() => this.rollout());
       this.clock.spawn(() => this.faults());
       this.clock.spawn(() => this.sweep());
       this.churner.run(this.clock, this.setup.churnRate, () => this.changeEndedAt !== undefined);
       if (this.setup.scenario) this.clock.spawn(() => this.scenario(this.setup.scenario!));
+      if (this.incidents) this.clock.spawn(() => this.incidentTimes());
       await this.clock.run();
     });
+    if (this.failingHostsArmed)
+      this.incidents?.push({
+        at: formatOffset(FAILING_HOSTS_AFTER_MINUTE * MINUTE),
+        kind: 'failing-hosts',
+        applied: 'nothing: the change leased no wave after this',
+      });
     this.exitsLeft = (await this.exits.all()).length;
     for (const a of this.attempts) {
       for (const r of (await this.changes.loadPlan(a.id)).revisions ?? [])
@@ -630,7 +669,15 @@ class Simulation implements SimFigures {
     const skip = this.setup.defect === 'skip-standby';
     const ports: RolloutPorts = {
       changes: this.changes,
-      leases: this.leases,
+      leases: {
+        ...this.leases,
+        acquire: async (request) => {
+          const outcome = await this.leases.acquire(request);
+          if (outcome.acquired && this.failingHostsArmed && outcome.leases.length > 0)
+            await this.hostsFail(outcome.leases.map((l) => l.instanceId));
+          return outcome;
+        },
+      },
       fleet: this.fleet,
       ec2: this.rolloutEc2.forActor(acting),
       ssm: simulatedSsm(this.world, this.requests, acting, this.observer),
@@ -651,28 +698,30 @@ class Simulation implements SimFigures {
       actor: 'rollout',
     };
     const step = (input: unknown) => rolloutStepWith(ports, input);
-    const ended = await this.machines.rollout.run(
-      { changeId },
-      step,
-      (call, run) => {
-        const input = call.input as {
-          state?: { changeId?: string; wave?: number };
-          Payload?: { state?: { changeId?: string; wave?: number } };
-        };
-        actor.changeId = input.state?.changeId ?? input.Payload?.state?.changeId ?? actor.changeId;
-        const wave = input.state?.wave ?? input.Payload?.state?.wave;
-        if (wave !== undefined) this.waveOf.set(actor.changeId, wave);
-        if (call.step === 'lease') this.lastLease.set(actor.changeId, this.clock.now());
-        if (call.step === 'await-approval')
-          return this.task(
-            call,
-            (request) => answerApproval(this.clock, ports, request, run, this.rejected),
-            (answer) => answer !== null && this.counts.approvals++,
-          );
-        return this.task(call, run, (result) => this.rolloutObserved(call, result), changeId);
-      },
-      { Task: { Token: `token-${changeId}` } },
-    );
+    const ended = await this.machines.rollout
+      .run(
+        { changeId },
+        step,
+        (call, run) => {
+          const input = call.input as {
+            state?: { changeId?: string; wave?: number };
+            Payload?: { state?: { changeId?: string; wave?: number } };
+          };
+          actor.changeId = input.state?.changeId ?? input.Payload?.state?.changeId ?? actor.changeId;
+          const wave = input.state?.wave ?? input.Payload?.state?.wave;
+          if (wave !== undefined) this.waveOf.set(actor.changeId, wave);
+          if (call.step === 'lease') this.lastLease.set(actor.changeId, this.clock.now());
+          if (call.step === 'await-approval')
+            return this.task(
+              call,
+              (request) => answerApproval(this.clock, ports, request, run, this.rejected),
+              (answer) => answer !== null && this.counts.approvals++,
+            );
+          return this.task(call, run, (result) => this.rolloutObserved(call, result), changeId);
+        },
+        { Task: { Token: `token-${changeId}` } },
+      )
+      .catch((error: unknown) => this.overrun(error));
     this.attemptEnds.set(changeId, this.clock.now());
     const status = this.changes.statusOf(changeId);
     const error = this.taskErrors.get(changeId);
@@ -823,8 +872,82 @@ class Simulation implements SimFigures {
     );
   }
 
+  // ── the default scenario's incidents (incidents.ts) ──────────────────────────
+
+  /**
+   * Arms the failing hosts at their minute (they strike at the change's next wave lease), then the
+   * zone event at its own.
+   */
+  private async incidentTimes(): Promise<void> {
+    if (FAILING_HOSTS_AFTER_MINUTE > 0) {
+      await this.clock.sleep(START + FAILING_HOSTS_AFTER_MINUTE * MINUTE - this.clock.now());
+      if (this.changeEndedAt === undefined) this.failingHostsArmed = true;
+      else
+        this.incidents!.push({
+          at: formatOffset(FAILING_HOSTS_AFTER_MINUTE * MINUTE),
+          kind: 'failing-hosts',
+          applied: 'nothing: the change had ended',
+        });
+    }
+    await this.clock.sleep(START + ZONE_EVENT_AT_MINUTE * MINUTE - this.clock.now());
+    const at = formatOffset(ZONE_EVENT_AT_MINUTE * MINUTE);
+    if (this.changeEndedAt !== undefined) {
+      this.incidents!.push({ at, kind: 'zone-event', applied: 'nothing: the change had ended' });
+      return;
+    }
+    const now = this.clock.now();
+    const held = new Set(
+      (await this.leaseStore.activeLeases(now))
+        .filter((l) => this.attempts.some((a) => l.owner === a.id || l.owner === `${a.id}${ROLLBACK_SUFFIX}`))
+        .map((l) => l.instanceId),
+    );
+    const event = zoneEvent(this.world, held, this.incidentRng);
+    this.incidents!.push({
+      at,
+      kind: 'zone-event',
+      applied: event ? this.failAll(event) : 'nothing: no instance to fail',
+    });
+  }
+
+  /** The failing hosts, as a wave of the change has just leased these instances. */
+  private async hostsFail(leased: readonly string[]): Promise<void> {
+    this.failingHostsArmed = false;
+    const services = Object.keys(this.setup.services.services).sort();
+    const zones = [...new Set(this.world.instances.map((i) => i.zone))].sort();
+    const room = await this.leaseStore.room(services, zones);
+    const hosts = failingHosts(this.world, leased, this.incidentRng, (service, zone) => {
+      const r = room.get(service);
+      return r ? Math.min(r.overall, r.zones.get(zone) ?? 0) : 0;
+    });
+    this.incidents!.push({
+      at: formatOffset(this.clock.now() - START),
+      kind: 'failing-hosts',
+      applied: hosts
+        ? this.failAll(hosts)
+        : "nothing: no instance outside Auto Scaling groups with budget to spare in the wave's zones",
+    });
+  }
+
+  private failAll(incident: IncidentFaults): string {
+    const now = this.clock.now();
+    let failed = 0;
+    for (const [k, slot] of incident.slots.entries()) {
+      const kind = incident.kind(k);
+      const fault = this.world.injectFault(slot.instance.id, this.incidentRng, {
+        ...(kind ? { kind } : {}),
+        ...(incident.cause ? { cause: incident.cause } : {}),
+      });
+      if (!fault) continue;
+      failed++;
+      if (incident.duration !== undefined)
+        this.clock.at(now + incident.duration, () => this.world.clearFault(fault));
+    }
+    return `${incident.what}${failed < incident.slots.length ? ` (${incident.slots.length - failed} already down)` : ''}`;
+  }
+
   /** A status-check alarm fired: the finding goes through the real triage, which starts the case's execution. */
   private detected(fault: Fault): void {
+    this.monitor.alarmed(fault);
     const finding: Finding = {
       instanceId: fault.instanceId,
       kind: fault.kind,
@@ -880,20 +1003,22 @@ class Simulation implements SimFigures {
       actor: 'remediation',
     };
     try {
-      await this.machines.remediation.run(
-        input as Record<string, unknown>,
-        async (event) => {
-          if ((event as { step?: string }).step !== 'decide') return remediationStepWith(ports, event);
-          // What one decision reads from the table (the report's remediation.itemsReadPerDecision).
-          const count = { items: 0 };
-          try {
-            return await remediationStepWith(countingReads(ports, count), event);
-          } finally {
-            this.decisionReads.push(count.items);
-          }
-        },
-        (call, run) => this.task(call, run),
-      );
+      await this.machines.remediation
+        .run(
+          input as Record<string, unknown>,
+          async (event) => {
+            if ((event as { step?: string }).step !== 'decide') return remediationStepWith(ports, event);
+            // What one decision reads from the table (the report's remediation.itemsReadPerDecision).
+            const count = { items: 0 };
+            try {
+              return await remediationStepWith(countingReads(ports, count), event);
+            } finally {
+              this.decisionReads.push(count.items);
+            }
+          },
+          (call, run) => this.task(call, run),
+        )
+        .catch((error: unknown) => this.overrun(error));
     } finally {
       // What FleetOps leaves broken (paged, breaker open, failed), a person fixes.
       this.clock.at(this.clock.now() + PERSON_MINUTES * MINUTE, () => this.world.personRepairs(fault));
@@ -920,7 +1045,8 @@ class Simulation implements SimFigures {
     while (this.changeEndedAt === undefined || this.clock.running > 1) {
       await this.clock.sleep(SWEEP_MINUTES * MINUTE);
       if (this.populationChanged.size > 0) this.reconcilePopulation();
-      this.fleet.sweepHealth();
+      this.fleet.sweepHealth(this.clock.now());
+      this.monitor.swept();
       try {
         await this.leaseStore.reclaimExpired(this.clock.now());
         await restoreAbandoned(deps);
@@ -938,6 +1064,19 @@ class Simulation implements SimFigures {
 
   /** Sweep runs that failed (an AWS error the sweep does not handle), and the first one's error. */
   readonly sweepErrors: { count: number; first: string | null } = { count: 0, first: null };
+  /** Tasks that ran past their Lambda's timeout, counted when a defect is injected (else a SimulatorBug). */
+  readonly overruns: { count: number; first: string | null } = { count: 0, first: null };
+
+  /**
+   * A Task ran past its Lambda's timeout: with a defect injected, a consequence of it to report
+   * (the execution's end stands); without one, the simulator's bug, which stops the run.
+   */
+  private overrun(error: unknown): string {
+    if (!(error instanceof TaskOverrun) || !this.setup.defect) throw error;
+    this.overruns.count++;
+    this.overruns.first ??= `${this.minuteNow()}: ${error.message}`;
+    return error.ended;
+  }
 
   private minuteNow(): string {
     return `minute ${Math.round((this.clock.now() - START) / MINUTE)}`;

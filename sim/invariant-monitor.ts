@@ -1,5 +1,6 @@
 import type { ActionType } from '../functions/core/change/spec';
 import { isEnded } from '../functions/core/change/status';
+import { BREAKER_MAX_UNHEALTHY_PERCENT } from '../functions/core/defaults';
 import type { Instance } from '../functions/core/fleet/fleet';
 import { isDisruptive, type ServiceCatalog } from '../functions/core/fleet/services';
 import type { Lease, LeaseStore } from '../functions/core/ports/index';
@@ -10,6 +11,7 @@ import type { TrafficKind, TrafficObserver } from './adapters/common';
 import { MinHeap } from './kernel/min-heap';
 import type { VirtualClock } from './kernel/virtual-clock';
 import {
+  type Fault,
   outOfTraffic,
   type Recoverer,
   reallyDown,
@@ -31,6 +33,7 @@ export const CHECKED_INVARIANTS = [
   'every-path-ends',
   'change-coverage',
   'in-flight-cap',
+  'breaker',
 ] as const;
 export type InvariantName = (typeof CHECKED_INVARIANTS)[number];
 
@@ -69,7 +72,33 @@ interface Watched {
   out: boolean;
   /** Counted against the budget in traffic terms: out of traffic, or held by a lease that reserves budget. */
   outCounted: boolean;
+  /** Not terminated: a member of its scopes (account, zone, service). */
+  live: boolean;
+  /** The fault whose status-check alarm has fired and that is still there: counted unhealthy in its scopes. */
+  alarmed: Fault | undefined;
+  /** Its scopes' tallies (account, zone, service), for the breaker check. */
+  readonly scopes: readonly ScopeTally[];
 }
+
+/** One breaker scope as the monitor counts it from the world (never from FleetOps' counts). */
+interface ScopeTally {
+  readonly scope: string;
+  /** Instances not terminated, now. */
+  members: number;
+  /** Members at the last inventory sweep (what FleetOps' counts are a fraction of). */
+  swept: number;
+  /** Members failing a status check whose alarm has fired (a finding FleetOps has recorded). */
+  bad: number;
+  /** When it last went over the breaker's threshold (for the violation's detail). */
+  overSince: number | undefined;
+}
+
+/**
+ * The breaker's documented rule (README "Remediation", breaker.ts): more than 20% of a scope
+ * unhealthy stops automatic remediation there; a scope smaller than 5 is judged as 5.
+ */
+const BREAKER_FRACTION = BREAKER_MAX_UNHEALTHY_PERCENT / 100;
+const BREAKER_MIN_POPULATION = 5;
 
 /** What FleetOps did to an instance that is not back in traffic yet. */
 interface Touch {
@@ -154,6 +183,19 @@ export interface Coverage {
  *    its target and is eligible then got the change, or a plan or a wave of the change lists it as
  *    skipped with why, or it became eligible only after the change's last look (its last wave's lease;
  *    for an instance the last attempt does not target, that attempt's planning).
+ * 10. **in-flight-cap**: no scope ever has more remediation cases holding its in-flight slot at once
+ *    than its cap (checked at every grant that takes slots).
+ * 11. **breaker**: no automatic remediation action (a reboot, a stop, a termination sent by a case)
+ *    starts in a scope (the account, the instance's zone, its service) whose breaker the documented
+ *    rule opens: more than 20% of max(members, 5) unhealthy. The monitor counts from the world, not
+ *    from FleetOps' counts or breaker state: unhealthy = failing a status check whose alarm has
+ *    fired (FleetOps records the finding at that instant) and still failing; members = instances not
+ *    terminated, now or at the last sweep, whichever is more. That is a lower bound of what FleetOps
+ *    itself counts (its open findings, which stay open until their case closes them, plus what the
+ *    last sweep saw unavailable), so the only tolerance is the information lag: a failure counts
+ *    from its alarm (3 minutes after it began), never sooner; instances merely stopped or out of
+ *    traffic are left out. A FleetOps that decided before a scope crossed its threshold and acts
+ *    after is flagged: that is the check, not a tolerance.
  *
  * Budgets follow the population as the sweep sees it (`rebudget`, when instances are launched or
  * terminated), as the ledgers' capacities do.
@@ -187,6 +229,10 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
   private readonly recorded = new Set<string>();
   private readonly applied = new Set<string>();
   private readonly faultCases = new Map<number, string>();
+  /** The breaker's scopes as the monitor counts them: `account`, `zone:<z>`, `service:<s>`. */
+  private readonly scopes = new Map<string, ScopeTally>();
+  /** Per in-flight scope, the most holders at once and its cap then (the report's `remediation.inFlight`). */
+  readonly inFlightPeaks = new Map<string, { peak: number; cap: number }>();
 
   constructor(
     private readonly clock: VirtualClock,
@@ -270,6 +316,9 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
         const w = this.watched.get(h.id);
         if (w?.hold?.owner !== owner || w.hold.token !== h.token) holders.delete(owner);
       }
+      const peak = this.inFlightPeaks.get(cap.scope);
+      if (!peak || holders.size > peak.peak || (holders.size === peak.peak && cap.max < peak.cap))
+        this.inFlightPeaks.set(cap.scope, { peak: holders.size, cap: cap.max });
       if (holders.size > cap.max)
         this.violate(
           'in-flight-cap',
@@ -310,12 +359,19 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     w.out = outOfTraffic(slot);
     if (wasOut && !w.out) this.touched.delete(id);
     this.recount(w, id);
+    if (w.alarmed && slot.fault !== w.alarmed) this.unalarm(w);
+    if (w.live && slot.instance.state === 'terminated') {
+      if (w.alarmed) this.unalarm(w);
+      w.live = false;
+      for (const t of w.scopes) t.members--;
+    }
   }
 
   added(slot: Slot): void {
+    const { service, zone } = slot.instance;
     const w: Watched = {
-      service: slot.instance.service,
-      zone: slot.instance.zone,
+      service,
+      zone,
       up: isUp(slot),
       upSince: this.clock.now(),
       holdEndedAt: Number.NEGATIVE_INFINITY,
@@ -324,9 +380,13 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       counted: false,
       out: false,
       outCounted: false,
+      live: slot.instance.state !== 'terminated',
+      alarmed: undefined,
+      scopes: ['account', `zone:${zone}`, `service:${service}`].map((scope) => this.scopeTally(scope)),
     };
     this.watched.set(slot.instance.id, w);
     if (slot.instance.state === 'terminated') return;
+    for (const t of w.scopes) t.members++;
     w.down = reallyDown(slot);
     w.out = outOfTraffic(slot);
     this.recount(w);
@@ -441,7 +501,10 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     this.expire();
     const w = this.watched.get(id);
     if (!w) return;
-    if (kind === 'reboot' || kind === 'stop' || kind === 'terminate') this.drainedBeforeAct(owner, kind, id);
+    if (kind === 'reboot' || kind === 'stop' || kind === 'terminate') {
+      this.drainedBeforeAct(owner, kind, id);
+      if (by === 'remediation') this.breakerClosed(owner, kind, id, w);
+    }
     if (kind !== 'ssm') this.touch(owner, kind, id);
     const hold = w.hold;
     if (hold?.owner !== owner) {
@@ -502,6 +565,70 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
       `instance:${id}`,
       `${owner} sent ${kind} while it was ${where.join(' and ')}`,
     );
+  }
+
+  // ── the breaker ────────────────────────────────────────────────────────────
+
+  private scopeTally(scope: string): ScopeTally {
+    let t = this.scopes.get(scope);
+    if (!t) {
+      t = { scope, members: 0, swept: 0, bad: 0, overSince: undefined };
+      this.scopes.set(scope, t);
+    }
+    return t;
+  }
+
+  /**
+   * A status-check alarm fired for this fault (the world's detection, when FleetOps records the
+   * finding): its instance counts as unhealthy in its scopes while the fault is there.
+   */
+  alarmed(fault: Fault): void {
+    const w = this.watched.get(fault.instanceId);
+    if (!w?.live || w.alarmed === fault || this.world.slot(fault.instanceId)?.fault !== fault) return;
+    if (w.alarmed) this.unalarm(w);
+    w.alarmed = fault;
+    const now = this.clock.now();
+    for (const t of w.scopes) {
+      t.bad++;
+      if (t.overSince === undefined && over(t)) t.overSince = now;
+    }
+  }
+
+  private unalarm(w: Watched): void {
+    w.alarmed = undefined;
+    for (const t of w.scopes) {
+      t.bad--;
+      if (!over(t)) t.overSince = undefined;
+    }
+  }
+
+  /** An inventory sweep ran: each scope's members as it saw them (FleetOps' counts are fractions of these). */
+  swept(): void {
+    for (const t of this.scopes.values()) {
+      t.swept = t.members;
+      if (!over(t)) t.overSince = undefined;
+    }
+  }
+
+  /** Invariant: a remediation's reboot, stop or termination starts only where the breaker's rule keeps it closed. */
+  private breakerClosed(owner: string, kind: ActKind, id: string, w: Watched): void {
+    for (const t of w.scopes) {
+      if (!over(t)) continue;
+      const members = Math.max(t.members, t.swept);
+      const since = t.overSince === undefined ? '' : `, over since minute ${this.minuteOf(t.overSince)}`;
+      this.violate(
+        'breaker',
+        `scope:${t.scope}`,
+        `${owner} sent ${kind} to ${id} while ${t.bad} of ${members} instances of ${t.scope} failed a status ` +
+          `check their alarm had reported (${percent(t.bad / Math.max(members, BREAKER_MIN_POPULATION))} > ` +
+          `${percent(BREAKER_FRACTION)}${since}): its breaker is open`,
+      );
+      return;
+    }
+  }
+
+  private minuteOf(t: number): number {
+    return Math.round((t - this.start) / 600) / 100;
   }
 
   // ── leases ─────────────────────────────────────────────────────────────────
@@ -753,12 +880,19 @@ export class InvariantMonitor implements ActionObserver, TrafficObserver, WorldL
     this.violations.push({
       invariant,
       subject,
-      minute: Math.round((now - this.start) / 600) / 100,
+      minute: this.minuteOf(now),
       at: new Date(now).toISOString(),
       detail,
     });
   }
 }
+
+/** Whether the breaker's rule opens this scope: more than 20% of max(members, 5) unhealthy. */
+function over(t: ScopeTally): boolean {
+  return t.bad / Math.max(t.members, t.swept, BREAKER_MIN_POPULATION) > BREAKER_FRACTION;
+}
+
+const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
 
 /** A reason not to change an instance, as a kind to count: "held", "budget exhausted", "not running"… */
 function reasonKind(why: string): string {

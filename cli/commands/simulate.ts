@@ -33,6 +33,7 @@ interface SimulateOptions {
   traffic: boolean;
   injectDefect?: SimDefect;
   storm?: string;
+  incidents: boolean;
   json: boolean;
 }
 
@@ -59,6 +60,7 @@ const SYNTHETIC_ONLY = [
   ['bakeMinutes', '--bake-minutes'],
   ['autoScaling', '--auto-scaling'],
   ['storm', '--storm'],
+  ['incidents', '--no-incidents'],
 ] as const;
 
 export function simulateCommand(program: Command, io: CliIO, setExit: (code: number) => void): void {
@@ -71,8 +73,9 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
         "and remediation state machines (their Tasks running the Lambdas' steps) over in-memory AWS with " +
         'target groups (draining, health checks) and Auto Scaling groups (Standby, replacement of unhealthy ' +
         'members); checks the invariants (disruption budget, one actor per instance, at most once, and the ' +
-        'traffic protocol: out-of-traffic budget, drain before acting, no replacement, back in service; and ' +
-        'that a completed change covered its target) at every lease grant, action, record and change of the ' +
+        'traffic protocol: out-of-traffic budget, drain before acting, no replacement, back in service; ' +
+        "remediation's in-flight caps and breaker; and that a completed change covered its target) at every " +
+        'lease grant, action, record and change of the ' +
         'world. Exit 1 if any is violated. With --fleet, --services and --spec it rehearses your change over ' +
         'your fleet (as `fleetops fleet export` writes it) instead, with --scenario events at their offsets.',
     )
@@ -111,6 +114,12 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
       '--storm <f>',
       `a storm: this fraction of the first zone's instances fail their system status check at once, ${STORM_AT_MINUTE} minutes in`,
     )
+    .option(
+      '--no-incidents',
+      "without the default incidents: hosts failing in one zone under the change's canary (twice the zone's " +
+        'in-flight cap of instances, some of them in the canary), and a zone event six hours in (30% of a zone ' +
+        'the change is not at work in fail their system check for 20 minutes); --storm replaces them',
+    )
     .addOption(
       new Option('--action <type>', 'the change: a reboot, or a Run Command document')
         .choices(SIM_ACTIONS)
@@ -132,7 +141,8 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
       new Option(
         '--inject-defect <defect>',
         'run with a deliberate defect, to see the invariant checks catch it: a broken lease store ' +
-          '(ignore-budgets, ignore-leases, no-fencing), or skip-standby (EnterStandby and DeregisterTargets do nothing)',
+          '(ignore-budgets, ignore-leases, no-fencing, ignore-caps), skip-standby (EnterStandby and ' +
+          "DeregisterTargets do nothing), or ignore-breaker (the breaker's counts say every scope is healthy)",
       ).choices(SIM_DEFECTS),
     )
     .option('--json', 'print the report as JSON (wall-clock figures under "wallClock")', false)
@@ -207,6 +217,7 @@ export function simulateCommand(program: Command, io: CliIO, setExit: (code: num
           retryRate,
           autoScaling: options.autoScaling,
           traffic: options.traffic,
+          incidents: options.incidents,
           ...defect,
           ...(options.storm !== undefined
             ? { storm: numberIn('--storm', options.storm, 0, 1, 'a fraction from 0 to 1') }
@@ -257,6 +268,7 @@ export function renderSimulation(r: FleetSimReport): string {
       `${p.churnRate > 0 ? `; churn ${p.churnRate}/instance/h` : ''}; seed ${p.seed}` +
       (p.defect ? `; DEFECT INJECTED: ${p.defect}` : '') +
       (p.storm !== undefined ? `; storm: ${p.storm} of the first zone at minute ${STORM_AT_MINUTE}` : ''),
+    ...(r.faults.incidents ?? []).map((e) => `  at ${e.at} ${e.kind}: ${e.applied}`),
     '',
     `change ${c.id} (${p.action}, bake ${p.bakeMinutes} min): ${c.status} — ${c.reason}`,
     `  makespan ${hours(c.makespanMinutes)} simulated (plan predicted ${hours(c.predictedMinutes)}` +
@@ -307,7 +319,20 @@ export function renderSimulation(r: FleetSimReport): string {
     `  time to recover: ${spread(r.faults.recoveryMinutes)}`,
     `  by remediation alone: ${spread(r.faults.recoveryMinutesByRemediation)}`,
     `remediation: ${r.remediation.cases} cases: ${list(r.remediation.outcomes)}; decisions: ${list(r.remediation.decisions)}; ` +
-      `pages: ${r.remediation.pages.instance} about instances, ${r.remediation.pages.breaker} breaker`,
+      `pages: ${r.remediation.pages.instance} about instances, ${r.remediation.pages.breaker} breaker` +
+      (r.remediation.pages.breaker > 0 ? ` (${list(r.remediation.pages.breakerByScope)})` : ''),
+    ...(Object.keys(r.remediation.inFlight).length > 0
+      ? [
+          `  most in flight at once / cap: ${Object.entries(r.remediation.inFlight)
+            .map(([scope, f]) => `${scope} ${f.peak}/${f.cap}`)
+            .join(', ')}`,
+        ]
+      : []),
+    ...(r.remediation.itemsReadPerDecision
+      ? [
+          `  items read per decision: mean ${r.remediation.itemsReadPerDecision.mean}, max ${r.remediation.itemsReadPerDecision.max}`,
+        ]
+      : []),
     `actions: change ${list(r.actions.change)}; remediation ${list(r.actions.remediation)}`,
     '',
     `EC2 requests: ${r.requests.ec2Total} (${list(r.requests.ec2)}); token-bucket waits ${r.requests.ec2TokenWaitSecondsTotal} s ` +
@@ -334,6 +359,11 @@ export function renderSimulation(r: FleetSimReport): string {
     ...(r.simulation.sweepErrors > 0
       ? [
           `inventory sweep runs that failed: ${r.simulation.sweepErrors} (first at ${r.simulation.firstSweepError})`,
+        ]
+      : []),
+    ...(r.simulation.taskOverruns
+      ? [
+          `Tasks past their Lambda's timeout (the injected defect's doing): ${r.simulation.taskOverruns.count} (first at ${r.simulation.taskOverruns.first})`,
         ]
       : []),
     `simulated ${hours(r.simulation.simulatedMinutes)} in ${(r.wallClock.ms / 1000).toFixed(1)} s wall-clock`,

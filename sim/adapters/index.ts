@@ -6,7 +6,7 @@
  */
 export { type ActionObserver, type ActKind, type Actor, ApiRequests } from './common';
 export { MemoryChangeStore } from './memory-change-store';
-export { MemoryFleetStore } from './memory-fleet-store';
+export { FLEET_STORE_DEFECTS, type FleetStoreDefect, MemoryFleetStore } from './memory-fleet-store';
 export { LEASE_STORE_DEFECTS, type LeaseStoreDefect, MemoryLeaseStore } from './memory-lease-store';
 export { type MemoryCase, MemoryRemediationStore } from './memory-remediation-store';
 export { MemoryTrafficExits } from './memory-traffic-exits';

@@ -23,6 +23,15 @@ type TriageFleet = TriagePorts['fleet'];
 type IntakeFleet = IntakePorts['fleet'];
 
 type OpenFinding = Finding & { readonly createdAt: number };
+
+/**
+ * A deliberate defect, to prove the breaker check catches what it claims to catch:
+ * `ignore-breaker`: the breaker's counts (`scopeHealth`) report every scope healthy (nothing
+ * unavailable at the sweep, nothing flagged), as a store whose counters were never written would,
+ * so the breaker never opens and no storm holds automatic remediation.
+ */
+export const FLEET_STORE_DEFECTS = ['ignore-breaker'] as const;
+export type FleetStoreDefect = (typeof FLEET_STORE_DEFECTS)[number];
 export const findingKey = (f: Pick<Finding, 'instanceId' | 'kind' | 'key'>) =>
   `${f.instanceId}|${f.kind}|${f.key}`;
 
@@ -41,6 +50,8 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   private readonly freezes: Freeze[];
   /** The breaker's counts as the DynamoDB store keeps them: the sweep's population, the findings' flags. */
   private population?: Map<string, { members: number; unavailable: number }>;
+  /** When the last sweep ran (`sweepHealth`), the account count's `sweptAt`. */
+  private sweptAt: number | undefined;
   private readonly flagged = new Map<string, number>();
   /** The scopes each open health finding counted (its closing counts them down). */
   private readonly flaggedScopes = new Map<string, readonly string[]>();
@@ -49,6 +60,7 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
     private readonly world: SimWorld,
     private services: ServicesFile,
     freezes: readonly Freeze[] = [],
+    private readonly defect?: FleetStoreDefect,
   ) {
     this.freezes = [...freezes];
   }
@@ -130,8 +142,12 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
     this.flaggedScopes.delete(key);
   }
 
-  /** The inventory sweep's part of the breaker's counts: members and unavailable per scope, from the fleet now. */
-  sweepHealth(): void {
+  /**
+   * The inventory sweep's part of the breaker's counts: members and unavailable per scope, from the
+   * fleet now (`now`: the sweep's time, the account's `sweptAt`).
+   */
+  sweepHealth(now?: number): void {
+    this.sweptAt = now;
     const flaggedIds = new Set<string>();
     for (const f of this.open.values()) if (isHealthFinding(f.kind)) flaggedIds.add(f.instanceId);
     this.population = populationOf(this.world.instances, flaggedIds);
@@ -139,11 +155,13 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
 
   async scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]> {
     if (!this.population) this.sweepHealth();
+    const blind = this.defect === 'ignore-breaker';
     return scopesOf(target).map((scope) => ({
       scope,
       members: this.population!.get(scope)?.members ?? 0,
-      unavailable: this.population!.get(scope)?.unavailable ?? 0,
-      flagged: this.flagged.get(scope) ?? 0,
+      unavailable: blind ? 0 : (this.population!.get(scope)?.unavailable ?? 0),
+      flagged: blind ? 0 : (this.flagged.get(scope) ?? 0),
+      ...(scope === 'account' && this.sweptAt !== undefined ? { sweptAt: this.sweptAt } : {}),
     }));
   }
 

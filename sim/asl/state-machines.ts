@@ -19,6 +19,21 @@ export class SimulatorBug extends Error {
   override readonly name = 'SimulatorBug';
 }
 
+/**
+ * A Task ran past its Lambda's timeout: a simulator bug when FleetOps runs as built (a step that
+ * could outrun its Lambda would fail in AWS), a consequence to report when a defect is injected
+ * (a lease store ignoring budgets hands a wave more instances than a step can take out of traffic
+ * in time). The execution itself ended as `ended`.
+ */
+export class TaskOverrun extends SimulatorBug {
+  constructor(
+    message: string,
+    readonly ended: string,
+  ) {
+    super(message);
+  }
+}
+
 interface TaskState {
   Type: string;
   TimeoutSeconds?: number;
@@ -169,9 +184,10 @@ export class SimStateMachine {
     }
     await Promise.allSettled([...inFlight]);
     if (overran)
-      throw new SimulatorBug(
+      throw new TaskOverrun(
         `${this.name}: Task ${overran}, past the ${LAMBDA_TIMEOUT_SECONDS[this.name]} s a Task without a TimeoutSeconds is given ` +
           `(the ${this.name} step Lambda's timeout; Step Functions has no default, aws-local-stepfunctions 60 s)`,
+        ended,
       );
     if (this.observe) {
       for await (const event of execution.eventLogs as AsyncIterable<{

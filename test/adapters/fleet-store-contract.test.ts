@@ -29,6 +29,8 @@ interface Harness {
   readonly store: Store;
   /** How many audit records of each action were written about these subjects. */
   audited(subjects: readonly string[]): Promise<Map<string, number>>;
+  /** An inventory sweep of the seed's instances, observed at `at` (the breaker's population). */
+  sweep(at: number): Promise<void>;
 }
 
 interface Seed {
@@ -43,11 +45,14 @@ const makeDynamo: Make = async (seed) => {
   const stores = await freshTable();
   await stores.fleet.putInstances(seed.instances, 1);
   // The sweep's part of the breaker's counts (the memory store counts the world itself).
-  await stores.fleet.putPopulation(populationOf(seed.instances));
+  await stores.fleet.putPopulation(populationOf(seed.instances), 1);
   await stores.fleet.putServices(seed.services, 'test', 1);
   for (const f of seed.freezes) await stores.fleet.putFreeze(f);
   return {
     store: stores.fleet,
+    sweep: async (at) => {
+      await stores.fleet.putPopulation(populationOf(seed.instances), at);
+    },
     audited: async (subjects) => {
       const counts = new Map<string, number>();
       for (const subject of subjects)
@@ -65,7 +70,12 @@ const makeMemory: Make = async (seed) => {
     seed.services,
     seed.freezes.map((f, i) => ({ id: `frz-${i}`, ...f })),
   );
-  return { store, audited: async () => new Map(store.audited) };
+  store.sweepHealth(1);
+  return {
+    store,
+    sweep: async (at) => store.sweepHealth(at),
+    audited: async () => new Map(store.audited),
+  };
 };
 
 const instance = (id: string, service = 'web', zone = 'me-south-1a'): Instance => ({
@@ -211,10 +221,17 @@ describe.each<[string, Make]>([
 
     it('starts from the population, nothing flagged', async () => {
       expect(await h.store.scopeHealth(web)).toEqual([
-        { scope: 'account', members: 3, unavailable: 0, flagged: 0 },
+        { scope: 'account', members: 3, unavailable: 0, flagged: 0, sweptAt: 1 },
         { scope: 'zone:me-south-1a', members: 2, unavailable: 0, flagged: 0 },
         { scope: 'service:web', members: 2, unavailable: 0, flagged: 0 },
       ]);
+    });
+
+    it("moves the account's sweptAt with every sweep, even one that changes no count", async () => {
+      await h.sweep(300_000);
+      const [account, zone] = await h.store.scopeHealth(web);
+      expect(account).toEqual({ scope: 'account', members: 3, unavailable: 0, flagged: 0, sweptAt: 300_000 });
+      expect(zone.sweptAt).toBeUndefined();
     });
 
     it('counts a health finding once in each of its scopes, and down once when it closes', async () => {

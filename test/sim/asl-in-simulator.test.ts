@@ -126,4 +126,21 @@ describe('the simulator runs state-machines/*.asl.json', () => {
       /Wait for approval ran 900 s, past the 300 s a Task without a TimeoutSeconds is given/,
     );
   });
+
+  it('with a defect injected, reports a Task past its Lambda timeout rather than stopping: the report is the point', async () => {
+    // Prepare: the same untimed approval, in a run with a deliberate defect.
+    const rollout = modified('rollout', (states) => {
+      delete states['Wait for approval'].TimeoutSeconds;
+    });
+
+    // Act
+    const r = await simulateFleet({ ...fleet, defect: 'ignore-budgets' }, { definitions: { rollout } });
+
+    // Assess: counted, the first one said, and the run went on to its end.
+    expect(r.simulation.taskOverruns?.count).toBeGreaterThan(0);
+    expect(r.simulation.taskOverruns?.first).toMatch(
+      /^minute \d+: rollout: Task Wait for approval ran 900 s, past the 300 s/,
+    );
+    expect(r.change.status).not.toBe('running');
+  });
 });

@@ -39,8 +39,16 @@ describe('a storm (simulateFleet storm)', () => {
     expect(acted).toBeLessThan(10);
     // The breaker from counts: the target, three scope counts, the case, the outcome counts.
     expect(r.remediation.itemsReadPerDecision!.max).toBeLessThanOrEqual(50);
+    expect(r.remediation.itemsReadPerDecision!.mean).toBeLessThanOrEqual(50);
+    // No automatic action in the storm's zone beyond its in-flight cap, none while its breaker is open.
+    const zone = r.remediation.inFlight['zone:us-east-1a'] ?? { peak: 0, cap: 1 };
+    expect(zone.peak).toBeLessThanOrEqual(zone.cap);
     expect(r.invariants.byInvariant['in-flight-cap']).toBe(0);
+    expect(r.invariants.byInvariant.breaker).toBe(0);
     expect(r.invariants.byInvariant['disruption-budget']).toBe(0);
+    // A storm is the run's incident: the default ones are left out.
+    expect(r.parameters.incidents).toBe(false);
+    expect(r.faults.incidents).toBeUndefined();
   });
 
   it('is validated: a fraction above 0, at most 1', () => {

@@ -1,5 +1,5 @@
 import { runCli } from '../../cli/main';
-import { type FleetSimReport, simulateFleet } from '../../sim/fleet-sim';
+import { FLEET_SIM_DEFAULTS, type FleetSimReport, simulateFleet } from '../../sim/fleet-sim';
 
 /** The report without its wall-clock figures: what must be byte-identical for the same options. */
 const deterministic = (r: FleetSimReport) => JSON.stringify({ ...r, wallClock: undefined });
@@ -117,7 +117,7 @@ describe('simulateFleet', () => {
   });
 
   it('opens no remediation case and takes no remediation action when nothing fails', async () => {
-    const r = await simulateFleet({ ...small, faultRate: 0 });
+    const r = await simulateFleet({ ...small, faultRate: 0, incidents: false });
 
     expect(r.faults.injected).toBe(0);
     expect(r.remediation.cases).toBe(0);
@@ -126,24 +126,56 @@ describe('simulateFleet', () => {
     expect(r.change.attempts).toHaveLength(1);
     expect(r.invariants.violations).toBe(0);
   });
+});
+
+/**
+ * The default scenario (its incidents: hosts failing in one zone under the change's canary, twice
+ * the zone's in-flight cap, some of them the canary's; a zone event of 30% for 20 minutes six hours
+ * in) at a small size: every invariant kept, and each deliberate defect caught.
+ */
+describe('the default scenario', () => {
+  const defaults = {
+    instances: 1000,
+    zones: 3,
+    services: 20,
+    seed: 1,
+    faultRate: FLEET_SIM_DEFAULTS.faultRate,
+  } as const;
+
+  it('keeps every invariant through the failing hosts and the zone event, the breaker paging once for the zone', async () => {
+    const r = await simulateFleet(defaults);
+
+    expect(r.invariants.list).toEqual([]);
+    expect(r.parameters.incidents).toBe(true);
+    expect(r.faults.incidents?.map((e) => e.kind)).toEqual(['failing-hosts', 'zone-event']);
+    // The failing hosts: twice the zone's cap (3 at 1,000 instances), one of them the canary's.
+    expect(r.faults.incidents![0].applied).toMatch(
+      /^failing hosts in us-east-1\w: 6 instances \(the zone's in-flight cap is 3\): 1 of the change's wave/,
+    );
+    const zone = /a zone event in (us-east-1\w)/.exec(r.faults.incidents![1].applied)![1];
+    expect(r.remediation.pages.breakerByScope[`zone:${zone}`]).toBe(1);
+    for (const [scope, f] of Object.entries(r.remediation.inFlight))
+      expect({ scope, over: f.peak > f.cap }).toEqual({ scope, over: false });
+    expect(r.invariants.checked).toEqual(expect.arrayContaining(['in-flight-cap', 'breaker']));
+  });
 
   it.each([
-    ['ignore-budgets', { ...small, faultRate: 0.002, seed: 1 }, 'disruption-budget'],
-    // A seed where a remediation and the change contend for one instance (the scenario has little
-    // contention by default, less since a wave skips what is impaired when it comes: the contention
-    // left is a case verifying an instance that is running again; which seed shows it moves
-    // whenever the timing of a step changes).
-    ['ignore-leases', { ...small, faultRate: 0.005, seed: 3 }, 'one-actor'],
-    ['no-fencing', { ...small, faultRate: 0.002, retryRate: 0.2, seed: 1 }, 'at-most-once'],
+    ['ignore-budgets', 'disruption-budget'],
+    // A case wants an instance of the canary the change holds (its service has budget to spare).
+    ['ignore-leases', 'one-actor'],
+    ['no-fencing', 'at-most-once'],
+    // Twice the zone's cap of failing hosts at once.
+    ['ignore-caps', 'in-flight-cap'],
     // EnterStandby and DeregisterTargets that do nothing: the rollout's reboots reach instances in service.
-    ['skip-standby', { ...small, faultRate: 0.001, seed: 1 }, 'drain-before-act'],
-  ] as const)('detects the defect %s as a %s violation', async (defect, options, invariant) => {
-    const r = await simulateFleet({ ...options, defect });
+    ['skip-standby', 'drain-before-act'],
+    // The breaker's counts say every scope is healthy: remediation acts in the zone event.
+    ['ignore-breaker', 'breaker'],
+  ] as const)('catches the defect %s as a %s violation', async (defect, invariant) => {
+    const r = await simulateFleet({ ...defaults, defect });
 
-    expect(r.invariants.violations).toBeGreaterThan(0);
-    expect(r.invariants.list.map((v) => v.invariant)).toContain(invariant);
+    expect(r.invariants.byInvariant[invariant]).toBeGreaterThan(0);
     const v = r.invariants.list.find((x) => x.invariant === invariant)!;
-    expect(v.subject).toMatch(/^(service|instance|fault):/);
+    expect(v.subject).toMatch(/^(service|instance|fault|scope):/);
     expect(Date.parse(v.at)).toBeGreaterThanOrEqual(Date.parse('2026-01-05T00:00:00Z'));
   });
 });
@@ -211,7 +243,7 @@ describe('fleetops simulate', () => {
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^change sim-reboot \(reboot, bake 10 min\): completed/m);
     expect(result.out).toMatch(
-      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service, every-path-ends, change-coverage, in-flight-cap\): .*no violation$/m,
+      /^invariants \(disruption-budget, one-actor, at-most-once, traffic-budget, drain-before-act, no-replacement, back-in-service, every-path-ends, change-coverage, in-flight-cap, breaker\): .*no violation$/m,
     );
     expect(result.out).toMatch(/^EC2 requests: \d+ /m);
     expect(result.out).toMatch(/^ELB requests: \d+ /m);

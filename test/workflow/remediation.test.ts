@@ -543,4 +543,77 @@ describe('remediation state machine (events → triage → the real ASL and hand
     );
     expect([...left.values()]).toEqual([0, 0, 0, 0]);
   });
+
+  it('a storm that passes while its cases are held: a sweep after it closes them, without one EC2 call per case', async () => {
+    // Four api instances of zone b (4 of its 15: 27%) fail their system check at once.
+    const storm = byZone.get(ZONES[1])!.slice(10, 14);
+    const flaggedBefore = (await stores.fleet.scopeHealth({ zone: ZONES[1], service: 'api' }))[1].flagged;
+    for (const id of storm) faults.set(id, 'hardware');
+    await deliver(storm.map((id) => alarmEvent(id, 'System')));
+    const stormCases = (await Promise.all(storm.map(caseOf))).flat().filter((c) => c.status === 'open');
+    expect(stormCases).toHaveLength(storm.length);
+    // EC2 asked about these instances: what a storm of thousands of held cases would multiply.
+    const asked: string[] = [];
+    const inner = ports;
+    const watched: RemediationPorts = {
+      ...inner,
+      ec2: {
+        ...inner.ec2,
+        conditions: async (ids) => {
+          asked.push(...ids.filter((id) => storm.includes(id)));
+          return inner.ec2.conditions(ids);
+        },
+      },
+    };
+    // Every case decides once (held), then the storm passes and the inventory sweeps, then each decides again.
+    let arrived = 0;
+    let release!: () => void;
+    const passed = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const decides = new Map<string, number>();
+    ports = watched;
+    try {
+      await Promise.all(
+        stormCases.map((c) =>
+          remediate(c.id, async (state) => {
+            if (state !== 'Decide') return;
+            const n = (decides.get(c.id) ?? 0) + 1;
+            decides.set(c.id, n);
+            if (n !== 2) return;
+            if (++arrived === stormCases.length) {
+              for (const id of storm) faults.delete(id);
+              await syncInventory({
+                ec2: new Ec2FleetInventory(ec2),
+                store: stores.fleet,
+                leases: stores.leases,
+                now: Date.now(),
+                actor: 'test',
+              });
+              release();
+            }
+            await passed;
+          }),
+        ),
+      );
+    } finally {
+      ports = inner;
+    }
+    const ended = await Promise.all(stormCases.map((c) => cases().get(c.id)));
+    for (const c of ended) {
+      expect(c!.status).toBe('recovered');
+      expect(c!.reason).toMatch(
+        /^recovered on its own while the breaker held it \(the inventory sweep of \S+ saw it running, its checks passing\)$/,
+      );
+      // (Which scope opened first depends on what the tests above left unhealthy.)
+      expect(c!.decisions[0].reason).toMatch(/^breaker open \(/);
+    }
+    expect([...decides.values()]).toEqual(stormCases.map(() => 2));
+    expect(asked).toEqual([]);
+    expect(mutations).toEqual([]);
+    expect(pages.filter((p) => p.startsWith('FleetOps breaker open'))).toHaveLength(1);
+    // Their findings are closed: the zone's breaker counts what it counted before the storm.
+    const [, zone] = await stores.fleet.scopeHealth({ zone: ZONES[1], service: 'api' });
+    expect(zone.flagged).toBe(flaggedBefore);
+  });
 });

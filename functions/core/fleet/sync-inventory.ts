@@ -119,7 +119,8 @@ export async function syncInventory(
   const flaggedIds = new Set(
     (await store.openFindings()).filter((f) => isHealthFinding(f.kind)).map((f) => f.instanceId),
   );
-  await store.putPopulation(populationOf(current, flaggedIds));
+  // Last: its `sweptAt` vouches for the instances written above (observed at `now`).
+  await store.putPopulation(populationOf(current, flaggedIds), now);
   const { reclaimedReservations, ledgers, trafficRestored, trafficStuck } = await reconcileLedgers(
     { store, leases, now, restore: restoreDeps(deps) },
     current,

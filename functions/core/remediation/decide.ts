@@ -175,10 +175,16 @@ export async function decideRemediation(
   if (timing.action === 'record-only') return decide('record-only', timing.reason, 'recorded');
   if (timing.action === 'drain') return decide('drain', timing.reason, 'acting');
 
+  // The breaker's counts (three items), read first: a held case's look below needs the sweep's time.
+  // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
+  counts = await ports.fleet.scopeHealth(target);
+
   // A case the breaker holds looks again whether its instance is back, before the breaker: its
-  // finding then stops counting against the scope. While the sweep still sees the instance
-  // impaired or down, that is the answer (no EC2 call: a storm of held cases looking again every
-  // 10 minutes would outrun EC2's request rate); otherwise EC2 is asked, as for a fresh case.
+  // finding then stops counting against the scope. The inventory answers when it can: a sweep
+  // still seeing the instance impaired or down, or a sweep that observed it after the case opened
+  // running with its checks passing (the account's `sweptAt`). EC2 is asked only when neither
+  // (an instance healthy in a sweep older than its failure): a storm of thousands of held cases
+  // looking again every 10 minutes, each asking EC2, would outrun EC2's request rate.
   const inServiceNow = async () => isInService((await ports.ec2.conditions([target.id])).get(target.id));
   const recoveredOnItsOwn = async (reason: string) => {
     await closeFindings(ports, c, 'recovered on its own', now);
@@ -187,11 +193,14 @@ export async function decideRemediation(
   const held = heldChecks(c);
   const checked =
     failure && c.tried.length === 0 && held > 0 && target.state === 'running' && target.health !== 'impaired';
-  if (checked && (await inServiceNow()))
-    return recoveredOnItsOwn('recovered on its own while the breaker held it');
-
-  // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
-  counts = await ports.fleet.scopeHealth(target);
+  if (checked) {
+    const sweptAt = counts[0]?.sweptAt;
+    if (isInService(target) && sweptAt !== undefined && sweptAt >= c.createdAt)
+      return recoveredOnItsOwn(
+        `recovered on its own while the breaker held it (the inventory sweep of ${iso(sweptAt)} saw it running, its checks passing)`,
+      );
+    if (await inServiceNow()) return recoveredOnItsOwn('recovered on its own while the breaker held it');
+  }
   const breaker = breakerFromCounts(counts, ports.breaker);
   if (breaker.open) {
     const claimed = await ports.cases.claimPage(breaker.scope, breaker.reason, now, PAGE_COOLDOWN_MS);

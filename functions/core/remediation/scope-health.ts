@@ -23,6 +23,12 @@ export interface ScopeCount {
   readonly unavailable: number;
   /** Open health findings on the scope's instances (now). */
   readonly flagged: number;
+  /**
+   * The account's only: when the last inventory sweep observed the fleet (epoch ms; it writes the
+   * instances it saw changed before these counts). A case the breaker holds trusts the inventory's
+   * word that its instance is back when a sweep observed it after the case opened (decide.ts).
+   */
+  readonly sweptAt?: number;
 }
 
 /** Where the breaker's counts come from (DynamoDB: the fleet store's `HEALTH` items; the simulator's memory store). */
