@@ -1,4 +1,5 @@
 import { LAUNCHER, type MotoServer, PLAIN_LAUNCHER, startMotoServer } from '../../cli/local/moto-server';
+import { seededRandom } from '../../sim/kernel/random';
 
 /**
  * The moto server npm start and the tests run (cli/local/moto-server.ts) takes out the costs that
@@ -33,7 +34,7 @@ describe('the moto server as launched here answers as plain moto does', () => {
       return JSON.parse(fast.body) as Record<string, unknown>;
     };
 
-    const random = mulberry32(20261207);
+    const random = seededRandom(20261207);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
     const below = (n: number) => Math.floor(random() * n);
     const tables = ['t1', 't2'];
@@ -182,15 +183,3 @@ describe('the moto server as launched here answers as plain moto does', () => {
     for (const TableName of tables) await both('Scan', { TableName });
   }, 300_000);
 });
-
-/** A small seeded random source (mulberry32): the same sequence on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -60,13 +60,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
       'test',
       0,
     );
-    await syncInventory({
-      ec2: new Ec2FleetInventory(ec2),
-      store: stores.fleet,
-      leases: stores.leases,
-      now: Date.now(),
-      actor: 'test',
-    });
+    await sweep();
     const handlers = await loadRemediationHandlers(REGION, stores.table, definition);
     triage = handlers.triage;
     stepWith = handlers.stepWith;
@@ -115,6 +109,17 @@ describe('remediation state machine (events → triage → the real ASL and hand
     mutations.length = 0;
     pages.length = 0;
   });
+
+  /** The inventory sweep, as its scheduled Lambda runs it: the real sync over moto's EC2. */
+  async function sweep() {
+    await syncInventory({
+      ec2: new Ec2FleetInventory(ec2),
+      store: stores.fleet,
+      leases: stores.leases,
+      now: Date.now(),
+      actor: 'test',
+    });
+  }
 
   const context = { functionName: 'triage', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
   let seq = 0;
@@ -583,13 +588,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
             if (n !== 2) return;
             if (++arrived === stormCases.length) {
               for (const id of storm) faults.delete(id);
-              await syncInventory({
-                ec2: new Ec2FleetInventory(ec2),
-                store: stores.fleet,
-                leases: stores.leases,
-                now: Date.now(),
-                actor: 'test',
-              });
+              await sweep();
               release();
             }
             await passed;
