@@ -40,7 +40,10 @@ export class Rollout extends Construct {
       },
       handler: 'rollout-step',
       description: 'FleetOps: one step of a gray-scale rollout',
-      timeout: Duration.minutes(5),
+      // Lambda's most: a wave's traffic exits cost one DeregisterTargets per target group at ELB's
+      // 2 requests/s (and EnterStandby per group, DescribeTargetHealth to see them drained), so a
+      // final wave touching ~400 target groups needs about 5 minutes of API time in one Apply.
+      timeout: Duration.minutes(15),
       memorySize: 1024,
       logRetention: props.logRetention,
     });

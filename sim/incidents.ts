@@ -137,8 +137,8 @@ export function failingHosts(
 }
 
 /**
- * The zone event: a quarter of the instances of a zone where the change holds none now (the first
- * by name; if it holds some in every zone, the one where it holds the fewest), for half an hour.
+ * The zone event: 30% of the instances of a zone where the change holds none now (the first
+ * by name; if it holds some in every zone, the one where it holds the fewest), for 20 minutes.
  */
 export function zoneEvent(
   world: SimWorld,

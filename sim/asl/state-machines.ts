@@ -87,10 +87,10 @@ type LocalHandler = (input: any) => Promise<any>;
  * aws-local-stepfunctions times a Task out after 60 s when the state sets no TimeoutSeconds (the
  * States Language's default); Step Functions itself waits 99,999,999 s: the Lambda's own timeout
  * ends it first. So the simulator runs each Task that sets none with the timeout of the function
- * it invokes (lib/rollout.ts: 5 min; lib/remediation.ts: 2 min), and a Task that ran that long is
+ * it invokes (lib/rollout.ts: 15 min; lib/remediation.ts: 2 min), and a Task that ran that long is
  * a bug (the Lambda would have been cut off): the simulation stops.
  */
-export const LAMBDA_TIMEOUT_SECONDS = { rollout: 300, remediation: 120 } as const;
+export const LAMBDA_TIMEOUT_SECONDS = { rollout: 900, remediation: 120 } as const;
 
 /**
  * One definition, validated and built once, and run once per change or case. Each Task state is

@@ -116,14 +116,15 @@ describe('the simulator runs state-machines/*.asl.json', () => {
 
   it('stops with an error when a Task without a TimeoutSeconds outlasts the Lambda timeout the simulator gives it', async () => {
     // Prepare: Step Functions would wait for the 15-minute approval; the simulator gives an untimed
-    // Task its Lambda's 5 minutes (aws-local-stepfunctions would give it 60 s).
+    // Task its Lambda's 15 minutes (aws-local-stepfunctions would give it 60 s): the approval uses
+    // them all, and the Lambda would have been cut off as it answered.
     const rollout = modified('rollout', (states) => {
       delete states['Wait for approval'].TimeoutSeconds;
     });
 
     // Act / Assess
     await expect(simulateFleet(fleet, { definitions: { rollout } })).rejects.toThrow(
-      /Wait for approval ran 900 s, past the 300 s a Task without a TimeoutSeconds is given/,
+      /Wait for approval ran 900 s, past the 900 s a Task without a TimeoutSeconds is given/,
     );
   });
 
@@ -139,7 +140,7 @@ describe('the simulator runs state-machines/*.asl.json', () => {
     // Assess: counted, the first one said, and the run went on to its end.
     expect(r.simulation.taskOverruns?.count).toBeGreaterThan(0);
     expect(r.simulation.taskOverruns?.first).toMatch(
-      /^minute \d+: rollout: Task Wait for approval ran 900 s, past the 300 s/,
+      /^minute \d+: rollout: Task Wait for approval ran 900 s, past the 900 s/,
     );
     expect(r.change.status).not.toBe('running');
   });
