@@ -235,6 +235,18 @@ export class DynamoFleetStore
     return this.findings.openFindings();
   }
 
+  /** When the sweep last wrote this instance's item (its `updatedAt`): one GetItem. */
+  async recordWrittenAt(instanceId: string): Promise<number | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.instance(instanceId),
+        ProjectionExpression: 'updatedAt',
+      }),
+    );
+    return typeof Item?.updatedAt === 'number' ? Item.updatedAt : undefined;
+  }
+
   /** The breaker's counts of the target's scopes (scope-health.ts): three items. */
   scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]> {
     return this.findings.scopeHealth(target);

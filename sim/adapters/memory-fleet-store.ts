@@ -52,6 +52,9 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   private population?: Map<string, { members: number; unavailable: number }>;
   /** When the last sweep ran (`sweepHealth`), the account count's `sweptAt`. */
   private sweptAt: number | undefined;
+  /** Each instance's state and health at the last sweep, and when a sweep last saw them change. */
+  private readonly swept = new Map<string, string>();
+  private readonly writtenAt = new Map<string, number>();
   private readonly flagged = new Map<string, number>();
   /** The scopes each open health finding counted (its closing counts them down). */
   private readonly flaggedScopes = new Map<string, readonly string[]>();
@@ -148,6 +151,13 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
    */
   sweepHealth(now?: number): void {
     this.sweptAt = now;
+    // What a sweep writes: the instances whose state or health it saw change.
+    for (const i of this.world.instances) {
+      const seen = `${i.state}|${i.health}`;
+      if (this.swept.get(i.id) === seen) continue;
+      this.swept.set(i.id, seen);
+      if (now !== undefined) this.writtenAt.set(i.id, now);
+    }
     const flaggedIds = new Set<string>();
     for (const f of this.open.values()) if (isHealthFinding(f.kind)) flaggedIds.add(f.instanceId);
     this.population = populationOf(this.world.instances, flaggedIds);
@@ -163,6 +173,10 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
       flagged: blind ? 0 : (this.flagged.get(scope) ?? 0),
       ...(scope === 'account' && this.sweptAt !== undefined ? { sweptAt: this.sweptAt } : {}),
     }));
+  }
+
+  async recordWrittenAt(instanceId: string): Promise<number | undefined> {
+    return this.writtenAt.get(instanceId);
   }
 
   async openFindings(): Promise<OpenFinding[]> {

@@ -24,6 +24,10 @@ export function countingReads(ports: RemediationPorts, count: { items: number })
       openFindings: async () => counted(await fleet.openFindings()),
       listFreezes: async () => counted(await fleet.listFreezes()),
       scopeHealth: async (target) => counted(await fleet.scopeHealth(target)),
+      recordWrittenAt: async (id) => {
+        count.items++;
+        return fleet.recordWrittenAt(id);
+      },
       getServices: async () => {
         const file = await fleet.getServices();
         // One item per service, and the defaults.

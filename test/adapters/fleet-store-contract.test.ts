@@ -234,6 +234,12 @@ describe.each<[string, Make]>([
       expect(zone.sweptAt).toBeUndefined();
     });
 
+    it("says when the sweep last wrote an instance's record: a sweep that sees no change writes none", async () => {
+      await h.sweep(300_000);
+      expect(await h.store.recordWrittenAt('i-0aaaaaaaaaaaaaaa1')).toBe(1);
+      expect(await h.store.recordWrittenAt('i-0ffffffffffffffff')).toBeUndefined();
+    });
+
     it('counts a health finding once in each of its scopes, and down once when it closes', async () => {
       await h.store.recordFindings(
         [finding('i-0aaaaaaaaaaaaaaa1', 'k1'), finding('i-0aaaaaaaaaaaaaaa2', 'k2')],

@@ -556,6 +556,12 @@ describe('remediation state machine (events → triage → the real ASL and hand
     for (const id of storm) faults.set(id, 'hardware');
     await deliver(storm.map((id) => alarmEvent(id, 'System')));
     const stormCases = (await Promise.all(storm.map(caseOf))).flat().filter((c) => c.status === 'open');
+    // A sweep during the storm saw them impaired (moto cannot impair an instance: written as that sweep writes it).
+    const seen = await stores.fleet.getInstances(storm);
+    await stores.fleet.putInstances(
+      seen.map((i) => ({ ...i, health: 'impaired' as const })),
+      Date.now(),
+    );
     expect(stormCases).toHaveLength(storm.length);
     // EC2 asked about these instances: what a storm of thousands of held cases would multiply.
     const asked: string[] = [];

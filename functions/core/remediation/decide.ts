@@ -182,9 +182,10 @@ export async function decideRemediation(
   // A case the breaker holds looks again whether its instance is back, before the breaker: its
   // finding then stops counting against the scope. The inventory answers when it can: a sweep
   // still seeing the instance impaired or down, or a sweep that observed it after the case opened
-  // running with its checks passing (the account's `sweptAt`). EC2 is asked only when neither
-  // (an instance healthy in a sweep older than its failure): a storm of thousands of held cases
-  // looking again every 10 minutes, each asking EC2, would outrun EC2's request rate.
+  // (the account's `sweptAt`) and wrote its record since (it saw the instance change) running with
+  // its checks passing. EC2 is asked only when neither (an instance healthy in a record older than
+  // its failure): a storm of thousands of held cases looking again every 10 minutes, each asking
+  // EC2, would outrun EC2's request rate.
   const inServiceNow = async () => isInService((await ports.ec2.conditions([target.id])).get(target.id));
   const recoveredOnItsOwn = async (reason: string) => {
     await closeFindings(ports, c, 'recovered on its own', now);
@@ -195,7 +196,12 @@ export async function decideRemediation(
     failure && c.tried.length === 0 && held > 0 && target.state === 'running' && target.health !== 'impaired';
   if (checked) {
     const sweptAt = counts[0]?.sweptAt;
-    if (isInService(target) && sweptAt !== undefined && sweptAt >= c.createdAt)
+    if (
+      isInService(target) &&
+      sweptAt !== undefined &&
+      sweptAt >= c.createdAt &&
+      ((await ports.fleet.recordWrittenAt(target.id)) ?? Number.NEGATIVE_INFINITY) >= c.createdAt
+    )
       return recoveredOnItsOwn(
         `recovered on its own while the breaker held it (the inventory sweep of ${iso(sweptAt)} saw it running, its checks passing)`,
       );

@@ -35,6 +35,12 @@ export interface ScopeCount {
 export interface ScopeHealthSource {
   /** The counts of the account, the target's zone and the target's service, in that order. */
   scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]>;
+  /**
+   * When the inventory last wrote this instance's record (epoch ms; a sweep writes only what it saw
+   * change), or undefined. A held case trusts a sweep's "back in service" only from a record written
+   * since the case opened: the sweep saw the instance change, not merely never saw it fail.
+   */
+  recordWrittenAt(instanceId: string): Promise<number | undefined>;
 }
 
 /** The scopes a target is in, widest first. */
