@@ -92,12 +92,12 @@ export async function runDemo(options: DemoOptions): Promise<RunRecord> {
     await sampleBudgets(true);
     trafficTicker = setInterval(() => void sampleTraffic?.(), 1000);
 
-    // Each Task bounded by its Lambda's timeout (lib/rollout.ts: 5 min; lib/remediation.ts: 2 min).
+    // Each Task bounded by its Lambda's timeout (lib/rollout.ts: 15 min; lib/remediation.ts: 2 min).
     const rolloutDefinition = withLambdaTimeout(
       loadDefinition('state-machines/rollout.asl.json', {
         RolloutStepFunctionArn: `arn:aws:lambda:${runtime.region}:123456789012:function:fleetops-rollout-step`,
       }),
-      300,
+      900,
     );
     const remediationDefinition = withLambdaTimeout(
       loadDefinition('state-machines/remediation.asl.json', {
