@@ -253,11 +253,8 @@ export class DynamoFleetStore
   }
 
   /** A sweep's members and unavailable instances per scope; returns how many items changed. */
-  putPopulation(
-    population: ReadonlyMap<string, { members: number; unavailable: number }>,
-    sweptAt: number,
-  ): Promise<number> {
-    return this.findings.putPopulation(population, sweptAt);
+  putPopulation(population: ReadonlyMap<string, { members: number; unavailable: number }>): Promise<number> {
+    return this.findings.putPopulation(population);
   }
 
   // ── freezes ────────────────────────────────────────────────────────────────

@@ -50,8 +50,6 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
   private readonly freezes: Freeze[];
   /** The breaker's counts as the DynamoDB store keeps them: the sweep's population, the findings' flags. */
   private population?: Map<string, { members: number; unavailable: number }>;
-  /** When the last sweep ran (`sweepHealth`), the account count's `sweptAt`. */
-  private sweptAt: number | undefined;
   /** Each instance's state and health at the last sweep, and when a sweep last saw them change. */
   private readonly swept = new Map<string, string>();
   private readonly writtenAt = new Map<string, number>();
@@ -147,10 +145,9 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
 
   /**
    * The inventory sweep's part of the breaker's counts: members and unavailable per scope, from the
-   * fleet now (`now`: the sweep's time, the account's `sweptAt`).
+   * fleet now (`now`: the sweep's time, which the instances it saw change are written at).
    */
   sweepHealth(now?: number): void {
-    this.sweptAt = now;
     // What a sweep writes: the instances whose state or health it saw change.
     for (const i of this.world.instances) {
       const seen = `${i.state}|${i.health}`;
@@ -171,7 +168,6 @@ export class MemoryFleetStore implements RolloutFleet, RemediationFleet, TriageF
       members: this.population!.get(scope)?.members ?? 0,
       unavailable: blind ? 0 : (this.population!.get(scope)?.unavailable ?? 0),
       flagged: blind ? 0 : (this.flagged.get(scope) ?? 0),
-      ...(scope === 'account' && this.sweptAt !== undefined ? { sweptAt: this.sweptAt } : {}),
     }));
   }
 

@@ -150,9 +150,6 @@ export class FindingRecords {
         members: n(item?.members),
         unavailable: n(item?.unavailable),
         flagged: n(item?.flagged),
-        ...(typeof item?.sweptAt === 'number' && Number.isFinite(item.sweptAt)
-          ? { sweptAt: item.sweptAt }
-          : {}),
       };
     });
   }
@@ -160,13 +157,10 @@ export class FindingRecords {
   /**
    * A sweep's members and unavailable instances per scope, written where they changed (one Query
    * for what is stored); a scope no longer in the fleet goes to zero. `flagged` is left alone: it
-   * is counted by the findings themselves. The account's item takes `sweptAt` every sweep (one
-   * write): when the sweep observed the fleet. Two sweeps overlapping may leave the older time,
-   * which only makes a held case ask EC2 rather than trust the inventory.
+   * is counted by the findings themselves.
    */
   async putPopulation(
     population: ReadonlyMap<string, { members: number; unavailable: number }>,
-    sweptAt: number,
   ): Promise<number> {
     const stored = await this.queryAll({
       KeyConditionExpression: 'pk = :p',
@@ -181,29 +175,15 @@ export class FindingRecords {
     });
     await mapLimit(writes, 8, async (scope) => {
       const now = population.get(scope) ?? { members: 0, unavailable: 0 };
-      const account = scope === 'account';
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.health(scope),
-          UpdateExpression: `SET members = :m, unavailable = :u${account ? ', sweptAt = :t' : ''}`,
-          ExpressionAttributeValues: {
-            ':m': now.members,
-            ':u': now.unavailable,
-            ...(account ? { ':t': sweptAt } : {}),
-          },
+          UpdateExpression: 'SET members = :m, unavailable = :u',
+          ExpressionAttributeValues: { ':m': now.members, ':u': now.unavailable },
         }),
       );
     });
-    if (!writes.includes('account'))
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.health('account'),
-          UpdateExpression: 'SET sweptAt = :t',
-          ExpressionAttributeValues: { ':t': sweptAt },
-        }),
-      );
     return writes.length;
   }
 

@@ -119,8 +119,7 @@ export async function syncInventory(
   const flaggedIds = new Set(
     (await store.openFindings()).filter((f) => isHealthFinding(f.kind)).map((f) => f.instanceId),
   );
-  // Last: its `sweptAt` vouches for the instances written above (observed at `now`).
-  await store.putPopulation(populationOf(current, flaggedIds), now);
+  await store.putPopulation(populationOf(current, flaggedIds));
   const { reclaimedReservations, ledgers, trafficRestored, trafficStuck } = await reconcileLedgers(
     { store, leases, now, restore: restoreDeps(deps) },
     current,

@@ -15,12 +15,6 @@ export interface InventoryStore {
   audit(records: readonly AuditRecord[]): Promise<void>;
   /** Open findings (the sweep leaves instances with a health finding out of `unavailable`). */
   openFindings(): Promise<Finding[]>;
-  /**
-   * The breaker's members and unavailable instances per scope (scope-health.ts), and when the sweep
-   * observed them (`sweptAt`, on the account's, written every sweep); returns how many changed.
-   */
-  putPopulation(
-    population: ReadonlyMap<string, { members: number; unavailable: number }>,
-    sweptAt: number,
-  ): Promise<number>;
+  /** The breaker's members and unavailable instances per scope (scope-health.ts); returns how many changed. */
+  putPopulation(population: ReadonlyMap<string, { members: number; unavailable: number }>): Promise<number>;
 }

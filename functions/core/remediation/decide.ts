@@ -175,17 +175,12 @@ export async function decideRemediation(
   if (timing.action === 'record-only') return decide('record-only', timing.reason, 'recorded');
   if (timing.action === 'drain') return decide('drain', timing.reason, 'acting');
 
-  // The breaker's counts (three items), read first: a held case's look below needs the sweep's time.
-  // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
-  counts = await ports.fleet.scopeHealth(target);
-
   // A case the breaker holds looks again whether its instance is back, before the breaker: its
   // finding then stops counting against the scope. The inventory answers when it can: a sweep
-  // still seeing the instance impaired or down, or a sweep that observed it after the case opened
-  // (the account's `sweptAt`) and wrote its record since (it saw the instance change) running with
-  // its checks passing. EC2 is asked only when neither (an instance healthy in a record older than
-  // its failure): a storm of thousands of held cases looking again every 10 minutes, each asking
-  // EC2, would outrun EC2's request rate.
+  // still seeing the instance impaired or down, or a record a sweep wrote since the case opened (it
+  // saw the instance change) running with its checks passing. EC2 is asked only when neither (an
+  // instance healthy in a record older than its failure): a storm of thousands of held cases
+  // looking again every 10 minutes, each asking EC2, would outrun EC2's request rate.
   const inServiceNow = async () => isInService((await ports.ec2.conditions([target.id])).get(target.id));
   const recoveredOnItsOwn = async (reason: string) => {
     await closeFindings(ports, c, 'recovered on its own', now);
@@ -195,18 +190,16 @@ export async function decideRemediation(
   const checked =
     failure && c.tried.length === 0 && held > 0 && target.state === 'running' && target.health !== 'impaired';
   if (checked) {
-    const sweptAt = counts[0]?.sweptAt;
-    if (
-      isInService(target) &&
-      sweptAt !== undefined &&
-      sweptAt >= c.createdAt &&
-      ((await ports.fleet.recordWrittenAt(target.id)) ?? Number.NEGATIVE_INFINITY) >= c.createdAt
-    )
+    const written = isInService(target) ? await ports.fleet.recordWrittenAt(target.id) : undefined;
+    if (written !== undefined && written >= c.createdAt)
       return recoveredOnItsOwn(
-        `recovered on its own while the breaker held it (the inventory sweep of ${iso(sweptAt)} saw it running, its checks passing)`,
+        `recovered on its own while the breaker held it (the inventory sweep of ${iso(written)} saw it running, its checks passing)`,
       );
     if (await inServiceNow()) return recoveredOnItsOwn('recovered on its own while the breaker held it');
   }
+
+  // Remediations in flight are capped per scope where they are taken, with the lease (caps.ts).
+  counts = await ports.fleet.scopeHealth(target);
   const breaker = breakerFromCounts(counts, ports.breaker);
   if (breaker.open) {
     const claimed = await ports.cases.claimPage(breaker.scope, breaker.reason, now, PAGE_COOLDOWN_MS);

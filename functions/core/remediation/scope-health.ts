@@ -23,12 +23,6 @@ export interface ScopeCount {
   readonly unavailable: number;
   /** Open health findings on the scope's instances (now). */
   readonly flagged: number;
-  /**
-   * The account's only: when the last inventory sweep observed the fleet (epoch ms; it writes the
-   * instances it saw changed before these counts). A case the breaker holds trusts the inventory's
-   * word that its instance is back when a sweep observed it after the case opened (decide.ts).
-   */
-  readonly sweptAt?: number;
 }
 
 /** Where the breaker's counts come from (DynamoDB: the fleet store's `HEALTH` items; the simulator's memory store). */
@@ -36,8 +30,8 @@ export interface ScopeHealthSource {
   /** The counts of the account, the target's zone and the target's service, in that order. */
   scopeHealth(target: { readonly zone: string; readonly service: string }): Promise<ScopeCount[]>;
   /**
-   * When the inventory last wrote this instance's record (epoch ms; a sweep writes only what it saw
-   * change), or undefined. A held case trusts a sweep's "back in service" only from a record written
+   * When the inventory last wrote this instance's record (epoch ms: the time its sweep observed
+   * the fleet; a sweep writes only what it saw change), or undefined. A held case trusts a sweep's "back in service" only from a record written
    * since the case opened: the sweep saw the instance change, not merely never saw it fail.
    */
   recordWrittenAt(instanceId: string): Promise<number | undefined>;
