@@ -4,8 +4,10 @@ import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { documentClient } from '../../functions/adapters/dynamo-client';
 import { DynamoFleetStore } from '../../functions/adapters/dynamo-fleet-store';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamo-lease-store';
+import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
 import { createFleetTable } from '../../functions/adapters/table-admin';
 import { MANAGED_TAG, SERVICE_TAG_KEY } from '../../functions/core/defaults';
+import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 
 /** A fresh fleet-state table in the test run's moto server, and the stores over it. */
 export async function freshTable(prefix = 'fleetops-test') {
@@ -54,3 +56,18 @@ export const managedTags = (service: string) => ({
   [MANAGED_TAG.key]: MANAGED_TAG.value,
   [SERVICE_TAG_KEY]: service,
 });
+
+/** The inventory sweep of moto's EC2 into these stores (no traffic), as its scheduled Lambda runs it. */
+export function sweepInventory(
+  ec2: EC2Client,
+  stores: Pick<Awaited<ReturnType<typeof freshTable>>, 'fleet' | 'leases'>,
+  now = Date.now(),
+) {
+  return syncInventory({
+    ec2: new Ec2FleetInventory(ec2),
+    store: stores.fleet,
+    leases: stores.leases,
+    now,
+    actor: 'test',
+  });
+}

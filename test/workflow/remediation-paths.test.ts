@@ -2,15 +2,13 @@ import { readFileSync } from 'node:fs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
-import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
-import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import {
   HOLD_MS,
   MAX_PENDING_VERIFIES,
   type RemediationPorts,
 } from '../../functions/core/remediation/remediate';
 import { runTracked } from '../support/asl-paths';
-import { freshTable, managedTags, runInstances } from '../support/aws';
+import { freshTable, managedTags, runInstances, sweepInventory } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
 import { loadRemediationHandlers } from '../support/remediation-handlers';
 
@@ -90,13 +88,7 @@ describe('remediation: every path ends in a recorded state (the real ASL and han
       'test',
       0,
     );
-    await syncInventory({
-      ec2: new Ec2FleetInventory(ec2),
-      store: stores.fleet,
-      leases: stores.leases,
-      now: Date.now(),
-      actor: 'test',
-    });
+    await sweepInventory(ec2, stores);
     const handlers = await loadRemediationHandlers(REGION, stores.table, definition);
     triage = handlers.triage;
     stepWith = handlers.stepWith;

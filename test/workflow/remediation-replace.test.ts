@@ -3,12 +3,10 @@ import { AutoScalingClient, CreateAutoScalingGroupCommand } from '@aws-sdk/clien
 import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoRemediationStore } from '../../functions/adapters/dynamo-remediation-store';
-import { Ec2FleetInventory } from '../../functions/adapters/ec2-inventory';
-import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import type { AutoScalingGroupState } from '../../functions/core/ports/index';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { runTracked } from '../support/asl-paths';
-import { freshTable } from '../support/aws';
+import { freshTable, sweepInventory } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
 import { loadRemediationHandlers } from '../support/remediation-handlers';
 
@@ -178,13 +176,7 @@ describe('remediation replace (a rebalance recommendation; moto Auto Scaling, th
         ],
       }),
     );
-    await syncInventory({
-      ec2: new Ec2FleetInventory(ec2),
-      store: stores.fleet,
-      leases: stores.leases,
-      now: Date.now(),
-      actor: 'test',
-    });
+    await sweepInventory(ec2, stores);
     return { name, members: ((await base.autoscaling.describeGroup(name))?.members ?? []).map((m) => m.id) };
   }
   const context = { functionName: 'triage', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;

@@ -9,7 +9,7 @@ import { syncInventory } from '../../functions/core/fleet/sync-inventory';
 import type { RemediationPorts } from '../../functions/core/remediation/remediate';
 import { openCase } from '../../functions/core/remediation/triage';
 import { runTracked } from '../support/asl-paths';
-import { freshTable, managedTags, runInstances } from '../support/aws';
+import { freshTable, managedTags, runInstances, sweepInventory } from '../support/aws';
 import { bindTasks, loadDefinition, noRetryWaits, noWaits } from '../support/local-sfn';
 import { loadRemediationHandlers } from '../support/remediation-handlers';
 
@@ -60,7 +60,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
       'test',
       0,
     );
-    await sweep();
+    await sweepInventory(ec2, stores);
     const handlers = await loadRemediationHandlers(REGION, stores.table, definition);
     triage = handlers.triage;
     stepWith = handlers.stepWith;
@@ -109,17 +109,6 @@ describe('remediation state machine (events → triage → the real ASL and hand
     mutations.length = 0;
     pages.length = 0;
   });
-
-  /** The inventory sweep, as its scheduled Lambda runs it: the real sync over moto's EC2. */
-  async function sweep() {
-    await syncInventory({
-      ec2: new Ec2FleetInventory(ec2),
-      store: stores.fleet,
-      leases: stores.leases,
-      now: Date.now(),
-      actor: 'test',
-    });
-  }
 
   const context = { functionName: 'triage', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
   let seq = 0;
@@ -594,7 +583,7 @@ describe('remediation state machine (events → triage → the real ASL and hand
             if (n !== 2) return;
             if (++arrived === stormCases.length) {
               for (const id of storm) faults.delete(id);
-              await sweep();
+              await sweepInventory(ec2, stores);
               release();
             }
             await passed;
